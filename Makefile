@@ -1,0 +1,59 @@
+# Cardmaker developer commands. Every target bootstraps what it needs from the pinned
+# requirement files, so the first command on a fresh clone works with only python3 and make.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+PORT ?= 3000
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help venv test lint format serve demo bench clean
+
+help:
+	@echo "make demo   - run the whole pipeline on the embedded local stack"
+	@echo "make test   - lint, template checks and the whole test suite"
+	@echo "make serve  - the local stack in the foreground on 127.0.0.1:\$$PORT (default 3000)"
+	@echo "make lint   - ruff, cfn-lint and sam validate --lint"
+	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
+
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+venv: $(VENV)/.installed $(SAM_VENV)/.installed
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint --region us-east-1 --template-file template.yaml
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest
+
+serve: $(VENV)/.installed
+	PORT=$(PORT) $(PY) -m local.serve
+
+demo: $(VENV)/.installed
+	$(PY) -m local.demo
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam

@@ -1,0 +1,1 @@
+"""Cardmaker's shared layer: the TOP protocol, the domain of orders, and their storage."""

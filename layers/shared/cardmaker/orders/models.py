@@ -1,0 +1,148 @@
+"""The ``alibaba.fundplatform.cardorder.make`` request, exactly per the seed document.
+
+Struct parameters arrive as JSON strings in form bodies and as nested JSON in JSON bodies;
+both are accepted. Every string and the total card count are bounded so that a hostile
+request cannot make us allocate unbounded work (the README lists the limits).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+
+OwnSign = Literal["daily", "pre", "online"]
+
+MAX_TEMPLATES_PER_ORDER = 999  # the seed's list limit
+MAX_CARDS_PER_TEMPLATE = 1_000_000
+MAX_CARDS_PER_ORDER = 2_000_000
+MAX_ORDER_ID = 2**63 - 1  # the platform's Java Long
+
+
+def _whole_number(value: Any) -> Any:
+    """Accept an int or a string of digits (form bodies carry numbers as text); never a bool,
+    a float or a signed/blank string, which pydantic's lax mode would otherwise coerce."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    if isinstance(value, str):
+        if not (value.isascii() and value.isdigit() and len(value) <= 19):
+            raise ValueError("must be a whole number")
+        return int(value)
+    if not isinstance(value, int):
+        raise ValueError("must be a whole number")
+    return value
+
+
+def _json_struct(value: Any) -> Any:
+    """Struct parameters come as JSON text in form bodies."""
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return json.loads(value)
+        except ValueError as error:
+            raise ValueError("must be JSON") from error
+    return value
+
+
+_HTTP_URL = TypeAdapter(HttpUrl)
+
+
+def _http_url(value: str) -> str:
+    # Validate as a URL but keep the caller's exact text: pydantic would normalise it, and the
+    # stored order must be what the platform sent.
+    _HTTP_URL.validate_python(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=False)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+class CardProductInfo(BaseModel):
+    """One card template of the order (卡模板信息)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    template_no: Annotated[
+        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    ]
+    card_name: Annotated[Text, AfterValidator(_not_blank)]
+    count: Annotated[WholeNumber, Field(ge=1, le=MAX_CARDS_PER_TEMPLATE)]
+    par_value: Annotated[
+        str, StringConstraints(min_length=1, max_length=12, pattern=r"^[1-9][0-9]*$")
+    ] = Field(description="Face value in fen (分): a positive whole number, digits only")
+    picture_url: Annotated[str, StringConstraints(max_length=1024), AfterValidator(_http_url)] | None = (
+        None
+    )
+
+
+class LogisticsInfo(BaseModel):
+    """Where physical cards go (物流信息); all four fields are required when present."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    receiver_name: Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_not_blank)]
+    receiver_number: Annotated[
+        str, StringConstraints(min_length=1, max_length=32), AfterValidator(_not_blank)
+    ]
+    receiver_address: Annotated[
+        str, StringConstraints(min_length=1, max_length=256), AfterValidator(_not_blank)
+    ]
+    receiver_zip_code: Annotated[
+        str, StringConstraints(min_length=1, max_length=16), AfterValidator(_not_blank)
+    ]
+
+
+class CardOrderMakeRequest(BaseModel):
+    """The business parameters of ``alibaba.fundplatform.cardorder.make``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    card_order_id: Annotated[WholeNumber, Field(ge=1, le=MAX_ORDER_ID)]
+    own_sign: OwnSign
+    card_product_infos: Annotated[
+        list[CardProductInfo],
+        BeforeValidator(_json_struct),
+        Field(min_length=1, max_length=MAX_TEMPLATES_PER_ORDER),
+    ]
+    logistics_info: Annotated[LogisticsInfo | None, BeforeValidator(_json_struct)] = None
+
+    @field_validator("card_product_infos")
+    @classmethod
+    def _templates_are_distinct(cls, infos: list[CardProductInfo]) -> list[CardProductInfo]:
+        seen: set[str] = set()
+        for info in infos:
+            if info.template_no in seen:
+                raise ValueError(f"template_no {info.template_no} appears more than once")
+            seen.add(info.template_no)
+        return infos
+
+    @model_validator(mode="after")
+    def _bounded_total(self) -> CardOrderMakeRequest:
+        total = self.card_count
+        if total > MAX_CARDS_PER_ORDER:
+            raise ValueError(f"the order asks for {total} cards; at most {MAX_CARDS_PER_ORDER}")
+        return self
+
+    @property
+    def card_count(self) -> int:
+        return sum(info.count for info in self.card_product_infos)

@@ -1,0 +1,114 @@
+"""The order as this back office keeps it: identity, content fingerprint, status."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from enum import StrEnum
+
+from cardmaker.orders.models import CardOrderMakeRequest, CardProductInfo, LogisticsInfo, OwnSign
+
+
+class OrderStatus(StrEnum):
+    # ACCEPTING exists only while an order too large for one transaction is being written:
+    # such an order is invisible (404) until it reaches RECEIVED.
+    ACCEPTING = "ACCEPTING"
+    RECEIVED = "RECEIVED"
+    GENERATING = "GENERATING"
+    GENERATED = "GENERATED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    """``card_order_id`` is only unique within one platform environment (``own_sign``)."""
+
+    own_sign: OwnSign
+    card_order_id: int
+
+    @property
+    def making_card_no(self) -> str:
+        """Our own number for the order: stable, so a replay answers with the same one."""
+        return f"CM-{self.own_sign}-{self.card_order_id}"
+
+
+@dataclass(frozen=True)
+class Order:
+    key: OrderKey
+    status: OrderStatus
+    content_hash: str
+    templates: tuple[CardProductInfo, ...]
+    logistics_info: LogisticsInfo | None
+    received_at: datetime
+
+    @classmethod
+    def receive(cls, request: CardOrderMakeRequest, now: datetime) -> Order:
+        return cls(
+            key=OrderKey(request.own_sign, request.card_order_id),
+            status=OrderStatus.RECEIVED,
+            content_hash=content_hash(request),
+            templates=tuple(request.card_product_infos),
+            logistics_info=request.logistics_info,
+            received_at=now,
+        )
+
+    @property
+    def making_card_no(self) -> str:
+        return self.key.making_card_no
+
+    @property
+    def card_count(self) -> int:
+        return sum(template.count for template in self.templates)
+
+
+def content_hash(request: CardOrderMakeRequest) -> str:
+    """A fingerprint of what the platform asked for, independent of encoding and key order:
+    a replay (same content) and a conflict (same id, other content) are told apart by it."""
+    canonical = json.dumps(
+        request.model_dump(mode="json", exclude_none=True),
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredOrder:
+    """An order as read back from storage, with its generation progress per template."""
+
+    order: Order
+    updated_at: datetime
+    cards_generated: Mapping[str, int]
+
+    def view(self) -> dict[str, Any]:
+        """What ``GET /orders/{card_order_id}`` answers."""
+        order = self.order
+        view: dict[str, Any] = {
+            "card_order_id": order.key.card_order_id,
+            "own_sign": order.key.own_sign,
+            "status": order.status.value,
+            "making_card_no": order.making_card_no,
+            "received_at": order.received_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "card_count": order.card_count,
+            "cards_generated": sum(self.cards_generated.values()),
+            "templates": [
+                {
+                    "template_no": template.template_no,
+                    "card_name": template.card_name,
+                    "par_value": template.par_value,
+                    "picture_url": template.picture_url,
+                    "requested": template.count,
+                    "generated": self.cards_generated.get(template.template_no, 0),
+                }
+                for template in order.templates
+            ],
+        }
+        if order.logistics_info is not None:
+            view["logistics_info"] = order.logistics_info.model_dump()
+        return view

@@ -1,0 +1,53 @@
+"""From a verified SPI call to a validated ``CardOrderMakeRequest``."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from cardmaker.exceptions import InvalidParameter
+from cardmaker.orders.models import CardOrderMakeRequest
+
+if TYPE_CHECKING:
+    from cardmaker.top.spi import VerifiedSpiCall
+
+CARDORDER_MAKE = "alibaba.fundplatform.cardorder.make"
+_MAX_REPORTED_ERRORS = 10
+
+
+def parse_cardorder_make(call: VerifiedSpiCall) -> CardOrderMakeRequest:
+    """Business parameters come from the query and form fields, or from a JSON body."""
+    if call.body_kind == "json":
+        fields = _json_object(call.body_text or "")
+    elif call.body_kind in ("form", "none"):
+        fields = call.params
+    else:
+        raise InvalidParameter("cardorder.make takes a form or JSON body")
+    try:
+        return CardOrderMakeRequest.model_validate(fields)
+    except ValidationError as error:
+        raise InvalidParameter(describe_validation_error(error)) from None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidParameter("body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidParameter("body must be a JSON object")
+    return value
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """The failing fields and why, never the input values (they may be long or hostile)."""
+    problems = [
+        f"{'.'.join(str(part) for part in detail['loc']) or 'order'}: {detail['msg']}"
+        for detail in error.errors(include_url=False, include_input=False)
+    ]
+    shown = problems[:_MAX_REPORTED_ERRORS]
+    if len(problems) > len(shown):
+        shown.append(f"and {len(problems) - len(shown)} more")
+    return "; ".join(shown)

@@ -1,0 +1,43 @@
+"""Configuration: read from the environment in one place, validated once per cold start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from cardmaker.top.signing import SignMethod
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    orders_table_name: str = Field(min_length=1)
+    top_app_key: str = ""
+    # The app secret comes from Secrets Manager (TOP_SECRET_ID, a JSON secret with
+    # ``app_secret`` and ``session_key``) on AWS; TOP_APP_SECRET overrides it for local use.
+    top_secret_id: str | None = None
+    top_app_secret: SecretStr | None = None
+    top_session_key: SecretStr | None = None
+    top_gateway_url: str = "https://eco.taobao.com/router/rest"
+    top_sign_method: SignMethod = "hmac-sha256"
+    secret_max_age_seconds: int = Field(default=300, ge=0)
+    spi_max_age_seconds: int = Field(default=300, ge=1)
+    spi_max_future_seconds: int = Field(default=180, ge=0)
+    spi_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        values = {
+            name: environ[name.upper()]
+            for name in cls.model_fields
+            if environ.get(name.upper(), "") != ""
+        }
+        return cls.model_validate(values)
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings.from_env(os.environ)

@@ -1,0 +1,1 @@
+"""DynamoDB access: the only package that touches boto3 tables."""

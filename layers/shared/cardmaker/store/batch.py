@@ -1,0 +1,73 @@
+"""BatchWriteItem with retries and exponential backoff of ``UnprocessedItems``.
+
+boto3's ``batch_writer`` re-sends unprocessed items at once, with no backoff, which under
+throttling turns into a hot loop; this one waits, with full jitter, and gives up loudly.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BATCH_LIMIT = 25  # DynamoDB's limit per BatchWriteItem call
+
+
+class UnprocessedItemsError(Exception):
+    """Items DynamoDB still refused after every retry."""
+
+    def __init__(self, remaining: int) -> None:
+        super().__init__(f"{remaining} items still unprocessed after retries")
+        self.remaining = remaining
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
+    ceiling = min(cap, base * (2**attempt))
+    return ceiling * secrets.randbelow(1_000_001) / 1_000_000
+
+
+def batch_put(
+    client: DynamoDBClient,
+    table_name: str,
+    items: Iterable[dict[str, Any]],
+    *,
+    max_attempts: int = 8,
+    base_delay: float = 0.05,
+    max_delay: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Put low-level (typed) items in batches of 25; returns how many were written."""
+    written = 0
+    batch: list[dict[str, Any]] = []
+    for item in items:
+        batch.append({"PutRequest": {"Item": item}})
+        if len(batch) == BATCH_LIMIT:
+            written += _write_batch(client, table_name, batch, max_attempts, base_delay, max_delay, sleep)
+            batch = []
+    if batch:
+        written += _write_batch(client, table_name, batch, max_attempts, base_delay, max_delay, sleep)
+    return written
+
+
+def _write_batch(
+    client: DynamoDBClient,
+    table_name: str,
+    requests: Sequence[dict[str, Any]],
+    max_attempts: int,
+    base_delay: float,
+    max_delay: float,
+    sleep: Callable[[float], None],
+) -> int:
+    pending = list(requests)
+    for attempt in range(max_attempts):
+        answer = client.batch_write_item(RequestItems={table_name: pending})
+        pending = answer.get("UnprocessedItems", {}).get(table_name, [])
+        if not pending:
+            return len(requests)
+        sleep(backoff_delay(attempt, base_delay, max_delay))
+    raise UnprocessedItemsError(len(pending))

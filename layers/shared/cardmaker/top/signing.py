@@ -1,0 +1,58 @@
+"""TOP signatures: the one place where a sign is computed.
+
+Two flavours share the same canonical parameter string:
+
+* outbound calls (we are the client) sign with ``md5``, ``hmac`` or ``hmac-sha256``,
+  skipping parameters whose key or value is empty;
+* SPI calls (the platform calls us) are always MD5 over ``secret + params + body + secret``,
+  empty values included, hashed in the request's charset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Literal, get_args
+
+SignMethod = Literal["md5", "hmac", "hmac-sha256"]
+SIGN_METHODS: tuple[str, ...] = get_args(SignMethod)
+SIGN_PARAM = "sign"
+
+
+def canonical_params(params: Mapping[str, str], *, skip_empty: bool) -> str:
+    """Concatenate ``key1value1key2value2...`` sorted by key, leaving out ``sign``."""
+    pairs = sorted(
+        (key, value)
+        for key, value in params.items()
+        if key != SIGN_PARAM and not (skip_empty and (not key.strip() or not value.strip()))
+    )
+    return "".join(key + value for key, value in pairs)
+
+
+def sign_request(params: Mapping[str, str], secret: str, sign_method: SignMethod) -> str:
+    """Sign an outbound TOP request (system and business parameters alike)."""
+    content = canonical_params(params, skip_empty=True).encode("utf-8")
+    key = secret.encode("utf-8")
+    if sign_method == "md5":
+        digest = hashlib.md5(key + content + key, usedforsecurity=False).digest()
+    elif sign_method == "hmac":
+        digest = hmac.new(key, content, hashlib.md5).digest()
+    elif sign_method == "hmac-sha256":
+        digest = hmac.new(key, content, hashlib.sha256).digest()
+    else:
+        raise ValueError(f"unsupported sign_method {sign_method!r}")
+    return digest.hex().upper()
+
+
+def sign_spi(
+    params: Mapping[str, str], body: str | None, secret: str, charset: str = "utf-8"
+) -> str:
+    """Sign an SPI call the way the platform does: MD5, empty values included."""
+    text = secret + canonical_params(params, skip_empty=False) + (body or "") + secret
+    return hashlib.md5(text.encode(charset), usedforsecurity=False).digest().hex().upper()
+
+
+def signs_match(expected: str, received: str) -> bool:
+    """Compare two signs in constant time (bytes, so that non-ASCII input cannot raise)."""
+    return hmac.compare_digest(expected.encode("utf-8"), received.encode("utf-8"))
