@@ -3,16 +3,17 @@
 Thin on purpose: turn the event into the layer's types, call the domain, answer.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Powertools reads the routes' annotations at runtime.
 import base64
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardmaker import runtime
 from cardmaker.exceptions import InvalidMethod, OrderNotFound, SpiRefused
@@ -32,14 +33,10 @@ from cardmaker.top import (
     verify_spi_call,
 )
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-
 app = APIGatewayHttpResolver(enable_validation=True)
 
 
-def spi_answers(router: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+def spi_answers(router: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
     """Every outcome of an SPI call, refusals and crashes included, as a TOP ``response``."""
     try:
         return next_middleware(router)
@@ -56,7 +53,7 @@ def spi_answers(router: APIGatewayHttpResolver, next_middleware: NextMiddleware)
 
 @app.post("/top/spi", middlewares=[spi_answers])
 @tracer.capture_method
-def top_spi() -> Response:
+def top_spi() -> Response[str]:
     call = verify_spi_call(_spi_request(), runtime.top_app_secret(), policy=runtime.spi_policy())
     method = call.params.get("method", "")
     if method != CARDORDER_MAKE:
@@ -98,8 +95,10 @@ def _spi_request() -> SpiRequest:
     return SpiRequest(raw_query=event.raw_query_string or "", body=body, headers=headers)
 
 
-def _spi_answer(answer: SpiAnswer, status: int = HTTPStatus.OK) -> Response:
-    content_type, body = encode_spi_answer(answer, requested_format(app.current_event.raw_query_string or ""))
+def _spi_answer(answer: SpiAnswer, status: int = HTTPStatus.OK) -> Response[str]:
+    content_type, body = encode_spi_answer(
+        answer, requested_format(app.current_event.raw_query_string or "")
+    )
     return Response(status_code=status, content_type=content_type, body=body)
 
 

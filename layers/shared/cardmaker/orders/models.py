@@ -90,9 +90,9 @@ class CardProductInfo(BaseModel):
     par_value: Annotated[
         str, StringConstraints(min_length=1, max_length=12, pattern=r"^[1-9][0-9]*$")
     ] = Field(description="Face value in fen (分): a positive whole number, digits only")
-    picture_url: Annotated[str, StringConstraints(max_length=1024), AfterValidator(_http_url)] | None = (
-        None
-    )
+    picture_url: (
+        Annotated[str, StringConstraints(max_length=1024), AfterValidator(_http_url)] | None
+    ) = None
 
 
 class LogisticsInfo(BaseModel):
@@ -100,7 +100,9 @@ class LogisticsInfo(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    receiver_name: Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_not_blank)]
+    receiver_name: Annotated[
+        str, StringConstraints(min_length=1, max_length=64), AfterValidator(_not_blank)
+    ]
     receiver_number: Annotated[
         str, StringConstraints(min_length=1, max_length=32), AfterValidator(_not_blank)
     ]

@@ -7,8 +7,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from enum import StrEnum
+from typing import Any
 
 from cardmaker.orders.models import CardOrderMakeRequest, CardProductInfo, LogisticsInfo, OwnSign
 

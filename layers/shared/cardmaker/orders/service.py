@@ -25,7 +25,7 @@ class StoredHeader:
     making_card_no: str
 
 
-class OrderExists(Exception):  # noqa: N818 - a signal between repository and service
+class OrderExists(Exception):
     def __init__(self, stored: StoredHeader) -> None:
         super().__init__("order exists")
         self.stored = stored

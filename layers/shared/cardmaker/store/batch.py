@@ -47,10 +47,14 @@ def batch_put(
     for item in items:
         batch.append({"PutRequest": {"Item": item}})
         if len(batch) == BATCH_LIMIT:
-            written += _write_batch(client, table_name, batch, max_attempts, base_delay, max_delay, sleep)
+            written += _write_batch(
+                client, table_name, batch, max_attempts, base_delay, max_delay, sleep
+            )
             batch = []
     if batch:
-        written += _write_batch(client, table_name, batch, max_attempts, base_delay, max_delay, sleep)
+        written += _write_batch(
+            client, table_name, batch, max_attempts, base_delay, max_delay, sleep
+        )
     return written
 
 

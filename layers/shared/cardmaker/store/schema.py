@@ -9,6 +9,7 @@ one 400 KB item, and every progress update would rewrite (and stream) all of it.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -21,8 +22,17 @@ SK = "sk"
 HEADER_SK = "ORDER"
 TEMPLATE_SK_PREFIX = "TEMPLATE#"
 
+
+class _Deserializer(TypeDeserializer):
+    """Numbers come back as ``int`` when whole (every number we store is a count or an id)."""
+
+    def _deserialize_n(self, value: str) -> int | Decimal:
+        number = Decimal(value)
+        return int(number) if number == number.to_integral_value() else number
+
+
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+_deserializer = _Deserializer()
 
 
 def order_pk(key: OrderKey) -> str:
@@ -35,7 +45,9 @@ def header_key(key: OrderKey) -> dict[str, Any]:
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
     """Plain values -> a low-level DynamoDB item (None members dropped)."""
-    return {name: _serializer.serialize(value) for name, value in values.items() if value is not None}
+    return {
+        name: _serializer.serialize(value) for name, value in values.items() if value is not None
+    }
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:

@@ -29,4 +29,5 @@ __all__ = [
     "signs_match",
     "unwrap_top_response",
     "utc_now",
+    "verify_spi_call",
 ]

@@ -96,7 +96,9 @@ def parse_pairs(text: str, charset: str, *, source: str) -> dict[str, str]:
             continue
         try:
             key = unquote_plus(parts[0], encoding=charset, errors="strict")
-            value = unquote_plus(parts[1], encoding=charset, errors="strict") if len(parts) == 2 else ""
+            value = (
+                unquote_plus(parts[1], encoding=charset, errors="strict") if len(parts) == 2 else ""
+            )
         except UnicodeDecodeError as error:
             raise InvalidParameter(f"{source} is not valid {charset}") from error
         if key in pairs:
@@ -128,7 +130,7 @@ def verify_spi_call(
     request: SpiRequest,
     secret: str,
     *,
-    policy: SpiPolicy = SpiPolicy(),  # noqa: B008 - frozen dataclass, safe as a default
+    policy: SpiPolicy = SpiPolicy(),
     clock: Clock = utc_now,
 ) -> VerifiedSpiCall:
     """Verify an SPI call's signature and timestamp; raise an ``SpiRefused`` error if not."""

@@ -1,0 +1,210 @@
+"""Reading ``template.yaml``: the local stack and the tests build everything from it, so that
+the schema of a table or the environment of a function cannot drift from what deploys."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cfnlint.decode import decode_str
+
+if TYPE_CHECKING:
+    from boto3 import Session
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = REPO / "template.yaml"
+LOCAL_STACK = "cardmaker-local"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@cache
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    template, problems = decode_str(path.read_text(encoding="utf-8"))
+    if problems:
+        raise ValueError(f"{path} does not parse: {problems}")
+    return template
+
+
+def resources_of_type(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # as declared, e.g. /orders/{card_order_id}
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """Path parameters if ``method path`` is this route, else None."""
+        if method.upper() != self.method:
+            return None
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        found = re.fullmatch(pattern, path)
+        return found.groupdict() if found else None
+
+
+@dataclass
+class Stack:
+    """The physical side of the template's resources, as created locally."""
+
+    parameters: dict[str, str]
+    physical: dict[str, str] = field(default_factory=dict)  # logical id -> Ref value
+    arns: dict[str, str] = field(default_factory=dict)  # logical id -> Arn
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve ``Ref``, ``Fn::GetAtt`` and ``Fn::Sub`` against this stack."""
+        if isinstance(value, Mapping):
+            if "Ref" in value:
+                return self._ref(value["Ref"])
+            if "Fn::GetAtt" in value:
+                target, attribute = value["Fn::GetAtt"]
+                return self.arns[target] if attribute == "Arn" else self.physical[target]
+            if "Fn::Sub" in value:
+                return re.sub(
+                    r"\$\{([\w:]+)\}", lambda m: str(self._ref(m.group(1))), value["Fn::Sub"]
+                )
+            return {key: self.resolve(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        return value
+
+    def _ref(self, name: str) -> str:
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": LOCAL_STACK,
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        return self.physical[name]
+
+
+def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
+    values = {
+        name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
+    }
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise ValueError(f"unknown template parameters: {sorted(unknown)}")
+    return {**values, **overrides}
+
+
+def create_resources(
+    session: Session,
+    *,
+    secret_values: Mapping[str, Mapping[str, str]] | None = None,
+    parameters: Mapping[str, str] | None = None,
+    template: Mapping[str, Any] | None = None,
+) -> Stack:
+    """Create the template's tables and secrets with ``session`` (moto, in-process or server).
+
+    ``secret_values`` gives each secret's JSON content by logical id.
+    """
+    template = template or load_template()
+    stack = Stack(parameters=parameter_values(template, parameters or {}))
+    dynamodb = session.client("dynamodb", region_name=REGION)
+    for name, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        table_name = f"{LOCAL_STACK}-{name}"
+        description = dynamodb.create_table(
+            **_table_request(table_name, stack.resolve(resource["Properties"]))
+        )
+        stack.physical[name] = table_name
+        stack.arns[name] = description["TableDescription"]["TableArn"]
+    secretsmanager = session.client("secretsmanager", region_name=REGION)
+    for name in resources_of_type(template, "AWS::SecretsManager::Secret"):
+        content = dict((secret_values or {}).get(name, {}))
+        created = secretsmanager.create_secret(
+            Name=f"{LOCAL_STACK}-{name}", SecretString=json.dumps(content)
+        )
+        stack.physical[name] = stack.arns[name] = created["ARN"]
+    for name in template["Resources"]:
+        stack.physical.setdefault(name, f"{LOCAL_STACK}-{name}")
+    return stack
+
+
+def _table_request(table_name: str, properties: Mapping[str, Any]) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties["KeySchema"],
+        "BillingMode": properties.get("BillingMode", "PROVISIONED"),
+    }
+    if "StreamSpecification" in properties:
+        request["StreamSpecification"] = {
+            "StreamEnabled": True,
+            **properties["StreamSpecification"],
+        }
+    if "GlobalSecondaryIndexes" in properties:
+        request["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+    return request
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    environment: dict[str, str]
+    routes: tuple[Route, ...]
+    timeout: int
+
+    def load_handler(self) -> Handler:
+        """Import ``app.py`` of the function under a module name of its own (every function's
+        file is called app.py) and return its handler."""
+        module_file, _, attribute = self.handler.rpartition(".")
+        path = self.code_uri / f"{module_file}.py"
+        spec = importlib.util.spec_from_file_location(f"cardmaker_fn_{self.logical_id}", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return getattr(module, attribute)
+
+
+def functions(stack: Stack, template: Mapping[str, Any] | None = None) -> dict[str, FunctionSpec]:
+    """Every function of the template, with its environment resolved against ``stack``."""
+    template = template or load_template()
+    globals_ = template.get("Globals", {}).get("Function", {})
+    specs = {}
+    for name, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+        properties = resource["Properties"]
+        variables = {
+            **globals_.get("Environment", {}).get("Variables", {}),
+            **properties.get("Environment", {}).get("Variables", {}),
+        }
+        routes = tuple(
+            Route(event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+            for event in properties.get("Events", {}).values()
+            if event["Type"] == "HttpApi"
+        )
+        specs[name] = FunctionSpec(
+            logical_id=name,
+            code_uri=REPO / properties["CodeUri"],
+            handler=properties["Handler"],
+            environment={key: str(stack.resolve(value)) for key, value in variables.items()},
+            routes=routes,
+            timeout=int(properties.get("Timeout", globals_.get("Timeout", 3))),
+        )
+    return specs

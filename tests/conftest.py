@@ -1,0 +1,123 @@
+"""Shared fixtures: moto resources built from template.yaml itself, the HTTP function loaded
+the way Lambda loads it, and signed platform calls."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from cardmaker import runtime
+from local.apigw import LambdaContext, http_api_event
+from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall
+from local.template import FunctionSpec, Stack, create_resources, functions
+
+DATA = Path(__file__).parent / "data"
+SESSION_KEY = "demo-session-key-6100e2"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reaches AWS or inherits a developer's AWS settings or cached services."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "TOP_APP_SECRET", "TOP_SECRET_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+@pytest.fixture
+def top_vectors() -> dict[str, Any]:
+    return json.loads((DATA / "top-vectors.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """The template's tables and secrets in moto, and the HTTP function's environment."""
+    with mock_aws():
+        created = create_resources(
+            boto3.Session(),
+            secret_values={"TopSecret": {"app_secret": DEMO_SECRET, "session_key": SESSION_KEY}},
+            parameters={"TopAppKey": DEMO_APP_KEY, "LogLevel": "DEBUG"},
+        )
+        for name, value in http_function(created).environment.items():
+            monkeypatch.setenv(name, value)
+        runtime.reset()
+        yield created
+
+
+def http_function(stack: Stack) -> FunctionSpec:
+    return functions(stack)["HttpApiFunction"]
+
+
+@pytest.fixture
+def dynamodb(stack: Stack) -> Any:
+    return boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def orders_table(stack: Stack) -> str:
+    return stack.physical["OrdersTable"]
+
+
+@pytest.fixture
+def table_items(dynamodb: Any, orders_table: str) -> Callable[[], list[dict[str, Any]]]:
+    """Every item of the orders table (for 'nothing was written' assertions)."""
+
+    def scan() -> list[dict[str, Any]]:
+        return dynamodb.scan(TableName=orders_table, ConsistentRead=True)["Items"]
+
+    return scan
+
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@pytest.fixture
+def invoke(stack: Stack) -> Invoke:
+    """Call the HTTP function's handler with an API Gateway event, as Lambda would."""
+    spec = http_function(stack)
+    handler = spec.load_handler()
+
+    def call(event: dict[str, Any]) -> dict[str, Any]:
+        return handler(event, LambdaContext(function_name="HttpApiFunction"))
+
+    return call
+
+
+def spi_event(
+    call: SpiCall, *, raw_query: str | None = None, body: bytes | None = None
+) -> dict[str, Any]:
+    """The API Gateway event of a signed platform call (optionally tampered with)."""
+    return http_api_event(
+        "POST",
+        "/top/spi",
+        raw_query=call.raw_query if raw_query is None else raw_query,
+        headers=call.headers.items(),
+        body=call.body if body is None else body,
+        route_key="POST /top/spi",
+    )
+
+
+def order_event(card_order_id: int | str, own_sign: str | None = "daily") -> dict[str, Any]:
+    return http_api_event(
+        "GET",
+        f"/orders/{card_order_id}",
+        raw_query=f"own_sign={own_sign}" if own_sign else "",
+        route_key="GET /orders/{card_order_id}",
+        path_parameters={"card_order_id": str(card_order_id)},
+    )
+
+
+def spi_response(answer: dict[str, Any]) -> dict[str, Any]:
+    """The ``response`` struct of a JSON SPI answer."""
+    return json.loads(answer["body"])["response"]
