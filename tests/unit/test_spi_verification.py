@@ -1,0 +1,243 @@
+"""SPI verification as the official SpiUtils does it, and every way a call is refused."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import parse_qsl, quote, urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cardmaker.exceptions import InvalidParameter, InvalidSignature, InvalidTimestamp
+from cardmaker.top.signing import sign_spi
+from cardmaker.top.spi import SpiPolicy, SpiRequest, verify_spi_call
+from cardmaker.top.timestamps import parse_timestamp
+from local.platform import DEMO_SECRET, sample_order, sign_spi_call
+
+SENT = parse_timestamp("2026-11-22 20:30:00")
+
+
+def at(seconds_after_sending: int):
+    return lambda: SENT + timedelta(seconds=seconds_after_sending)
+
+
+def vector_request(case, *, plus_for_space: bool = True) -> SpiRequest:
+    query = {**case["query"], "sign": case["sign"]}
+    raw_query = urlencode(query) if plus_for_space else urlencode(query, quote_via=quote)
+    body = case["body"].encode() if "body" in case else urlencode(case["form"]).encode()
+    return SpiRequest(raw_query, body, {"content-type": case["content_type"]})
+
+
+@pytest.mark.parametrize("plus_for_space", [True, False], ids=["space-as-plus", "space-as-%20"])
+def test_vectors_verify(top_vectors, plus_for_space):
+    for case in top_vectors["spi_verification"]:
+        call = verify_spi_call(
+            vector_request(case, plus_for_space=plus_for_space), case["secret"], clock=at(30)
+        )
+        assert call.params["method"] == "alibaba.fundplatform.cardorder.make"
+        assert call.params["timestamp"] == "2026-11-22 20:30:00"
+        if "form" in case:
+            assert call.body_kind == "form"
+            assert call.params["logistics_info"] == case["form"]["logistics_info"]
+        else:
+            assert call.body_kind == "json"
+            assert call.body_text == case["body"]
+
+
+def test_wrong_secret_is_refused(top_vectors):
+    case = top_vectors["spi_verification"][0]
+    with pytest.raises(InvalidSignature):
+        verify_spi_call(vector_request(case), "another-secret", clock=at(0))
+
+
+def test_missing_sign_is_refused(top_vectors):
+    case = top_vectors["spi_verification"][0]
+    request = vector_request(case)
+    unsigned = SpiRequest(urlencode(case["query"]), request.body, request.headers)
+    with pytest.raises(InvalidSignature, match="missing"):
+        verify_spi_call(unsigned, case["secret"], clock=at(0))
+
+
+def test_sign_in_the_form_body_does_not_count(top_vectors):
+    case = top_vectors["spi_verification"][1]
+    form = urlencode({**case["form"], "sign": case["sign"]}).encode()
+    request = SpiRequest(urlencode(case["query"]), form, {"content-type": case["content_type"]})
+    with pytest.raises(InvalidSignature):
+        verify_spi_call(request, case["secret"], clock=at(0))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "accepted"),
+    [(-181, False), (-180, True), (0, True), (300, True), (301, False), (86400, False)],
+    ids=["too-far-ahead", "180s-ahead", "now", "300s-old", "301s-old", "a-day-old"],
+)
+def test_timestamp_window(top_vectors, seconds, accepted):
+    case = top_vectors["spi_verification"][0]
+    request = vector_request(case)
+    if accepted:
+        verify_spi_call(request, case["secret"], clock=at(seconds))
+    else:
+        with pytest.raises(InvalidTimestamp):
+            verify_spi_call(request, case["secret"], clock=at(seconds))
+
+
+def test_window_is_configurable(top_vectors):
+    case = top_vectors["spi_verification"][0]
+    with pytest.raises(InvalidTimestamp, match="older than 60"):
+        verify_spi_call(
+            vector_request(case), case["secret"], policy=SpiPolicy(max_age=60), clock=at(61)
+        )
+
+
+@pytest.mark.parametrize("timestamp", ["", "2026/11/22 20:30:00", "1795350600"])
+def test_missing_or_malformed_timestamp_is_refused(timestamp):
+    query = {"method": "m", "timestamp": timestamp}
+    if not timestamp:
+        del query["timestamp"]
+    sign = sign_spi(query, "{}", "s")
+    request = SpiRequest(
+        urlencode({**query, "sign": sign}), b"{}", {"content-type": "application/json"}
+    )
+    with pytest.raises(InvalidTimestamp):
+        verify_spi_call(request, "s", clock=at(0))
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data; boundary=x", "application/octet-stream", "image/png", "text/html"],
+)
+def test_unsupported_content_types_are_refused(content_type):
+    request = SpiRequest("sign=X", b"x", {"content-type": content_type})
+    with pytest.raises(InvalidParameter, match="Content-Type"):
+        verify_spi_call(request, "s", clock=at(0))
+
+
+def test_unknown_charset_is_refused():
+    request = SpiRequest("sign=X", b"{}", {"content-type": "application/json;charset=koi8-r"})
+    with pytest.raises(InvalidParameter, match="charset"):
+        verify_spi_call(request, "s", clock=at(0))
+
+
+def test_oversized_body_is_refused_before_anything_else():
+    request = SpiRequest("", b"x" * 2048, {"content-type": "application/json"})
+    with pytest.raises(InvalidParameter, match="exceeds"):
+        verify_spi_call(request, "s", policy=SpiPolicy(max_body_bytes=1024), clock=at(0))
+
+
+def test_duplicate_query_keys_are_refused():
+    call = sign_spi_call(sample_order(), timestamp=SENT)
+    request = SpiRequest(call.raw_query + "&v=2.0", call.body, call.headers)
+    with pytest.raises(InvalidParameter, match="more than once"):
+        verify_spi_call(request, DEMO_SECRET, clock=at(0))
+
+
+def test_query_split_rules_of_the_sdk():
+    # A bare key counts with value ""; a pair with two '=' is dropped from the signed set.
+    query = {"method": "m", "timestamp": "2026-11-22 20:30:00", "flag": ""}
+    sign = sign_spi(query, "{}", "s")
+    raw = (
+        urlencode({"method": "m", "timestamp": "2026-11-22 20:30:00"})
+        + "&flag&odd=a=b&sign="
+        + sign
+    )
+    call = verify_spi_call(
+        SpiRequest(raw, b"{}", {"content-type": "application/json"}), "s", clock=at(0)
+    )
+    assert call.params["flag"] == ""
+    assert "odd" not in call.params
+
+
+def test_signed_headers_are_part_of_the_sign():
+    call = sign_spi_call(sample_order(), timestamp=SENT, signed_headers={"X-Top-Trace": "a b/1"})
+    assert call.headers["top-sign-list"] == "X-Top-Trace"
+    verify_spi_call(SpiRequest(call.raw_query, call.body, call.headers), DEMO_SECRET, clock=at(0))
+    tampered = {**call.headers, "x-top-trace": "a b/2"}
+    with pytest.raises(InvalidSignature):
+        verify_spi_call(SpiRequest(call.raw_query, call.body, tampered), DEMO_SECRET, clock=at(0))
+    missing = {name: value for name, value in call.headers.items() if name != "x-top-trace"}
+    with pytest.raises(InvalidSignature):
+        verify_spi_call(SpiRequest(call.raw_query, call.body, missing), DEMO_SECRET, clock=at(0))
+
+
+@pytest.mark.parametrize("body_format", ["json", "form"])
+def test_gbk_calls_verify_in_their_charset(body_format):
+    call = sign_spi_call(
+        sample_order(logistics=True), timestamp=SENT, charset="gbk", body_format=body_format
+    )
+    verified = verify_spi_call(
+        SpiRequest(call.raw_query, call.body, call.headers), DEMO_SECRET, clock=at(0)
+    )
+    text = verified.body_text if body_format == "json" else verified.params["logistics_info"]
+    assert "张三" in text
+
+
+def test_bytes_invalid_in_the_charset_are_refused():
+    call = sign_spi_call(sample_order(), timestamp=SENT)
+    with pytest.raises(InvalidParameter, match="not valid utf-8"):
+        verify_spi_call(
+            SpiRequest(call.raw_query, b"\xff\xfe{}", call.headers), DEMO_SECRET, clock=at(0)
+        )
+    with pytest.raises(InvalidParameter, match="not valid utf-8"):
+        verify_spi_call(
+            SpiRequest(call.raw_query + "&x=%FF", call.body, call.headers), DEMO_SECRET, clock=at(0)
+        )
+
+
+def _mutate(text: str, data: st.DataObject) -> str:
+    """One character of ``text`` replaced by a different one."""
+    position = data.draw(st.integers(0, len(text) - 1))
+    replacement = data.draw(st.characters(codec="utf-8", exclude_characters=[text[position]]))
+    return text[:position] + replacement + text[position + 1 :]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), body_format=st.sampled_from(["json", "form"]))
+def test_any_one_character_change_fails_verification(data, body_format):
+    call = sign_spi_call(
+        sample_order(logistics=True),
+        timestamp=SENT,
+        body_format=body_format,
+        signed_headers={"X-Top-Request-Id": "0a1b2c3d"},
+    )
+    verified = verify_spi_call(
+        SpiRequest(call.raw_query, call.body, call.headers), DEMO_SECRET, clock=at(0)
+    )
+    target = data.draw(st.sampled_from(["query", "body", "header"]))
+    if target == "query":
+        name = data.draw(
+            st.sampled_from(sorted(set(verified.params) - {"sign"} - _form_keys(call)))
+        )
+        value = verified.params[name]
+        mutated = dict(_query_pairs(call))
+        mutated[name] = _mutate(value, data)
+        request = SpiRequest(urlencode(mutated), call.body, call.headers)
+    elif target == "body":
+        text = call.body.decode("utf-8")
+        if body_format == "form":
+            fields = dict(_form_pairs(text))
+            name = data.draw(st.sampled_from(sorted(fields)))
+            fields[name] = _mutate(fields[name], data)
+            text = urlencode(fields)
+        else:
+            text = _mutate(text, data)
+        request = SpiRequest(call.raw_query, text.encode("utf-8"), call.headers)
+    else:
+        headers = {**call.headers, "x-top-request-id": _mutate("0a1b2c3d", data)}
+        request = SpiRequest(call.raw_query, call.body, headers)
+    with pytest.raises((InvalidSignature, InvalidParameter)):
+        verify_spi_call(request, DEMO_SECRET, clock=at(0))
+
+
+def _query_pairs(call):
+    return parse_qsl(call.raw_query, keep_blank_values=True)
+
+
+def _form_pairs(text):
+    return parse_qsl(text, keep_blank_values=True)
+
+
+def _form_keys(call) -> set[str]:
+    if not call.headers["content-type"].startswith("application/x-www-form-urlencoded"):
+        return set()
+    return {key for key, _ in _form_pairs(call.body.decode("utf-8"))}
