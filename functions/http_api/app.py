@@ -65,8 +65,8 @@ def top_spi() -> Response[str]:
     event = "OrderReplayed" if acceptance.replayed else "OrderReceived"
     metrics.add_metric(name=event, unit=MetricUnit.Count, value=1)
     logger.info(event, card_count=request.card_count, templates=len(request.card_product_infos))
-    message = "order already received" if acceptance.replayed else "order received"
-    return _spi_answer(SpiAnswer(True, "SUCCESS", message, acceptance.making_card_no))
+    # A replay gets exactly the first answer; only logs and metrics tell them apart.
+    return _spi_answer(SpiAnswer(True, "SUCCESS", "order received", acceptance.making_card_no))
 
 
 @app.get("/orders/<card_order_id>")

@@ -14,9 +14,6 @@ from cardmaker.orders.models import CardOrderMakeRequest, CardProductInfo, Logis
 
 
 class OrderStatus(StrEnum):
-    # ACCEPTING exists only while an order too large for one transaction is being written:
-    # such an order is invisible (404) until it reaches RECEIVED.
-    ACCEPTING = "ACCEPTING"
     RECEIVED = "RECEIVED"
     GENERATING = "GENERATING"
     GENERATED = "GENERATED"

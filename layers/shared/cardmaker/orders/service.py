@@ -35,9 +35,6 @@ class OrderStore(Protocol):
     def insert(self, order: Order) -> None:
         """Store a new order; raise ``OrderExists`` if its key is taken."""
 
-    def finish_insert(self, order: Order) -> None:
-        """Complete an insert that stopped while the order was ``ACCEPTING``."""
-
     def get(self, key: OrderKey) -> StoredOrder | None: ...
 
 
@@ -63,8 +60,6 @@ class OrderService:
                 raise OrderConflict(
                     "an order with this card_order_id and own_sign exists with other content"
                 ) from None
-            if stored.status is OrderStatus.ACCEPTING:
-                self._store.finish_insert(order)
             return Acceptance(making_card_no=stored.making_card_no, replayed=True)
         return Acceptance(making_card_no=order.making_card_no, replayed=False)
 

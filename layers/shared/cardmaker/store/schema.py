@@ -1,13 +1,20 @@
 """The orders table's item layout: the one place that knows keys and attribute names.
 
-One item collection per order (partition ``ORDER#<own_sign>#<card_order_id>``):
-the header (sort key ``ORDER``) and one item per card template (``TEMPLATE#<template_no>``).
-Keeping templates out of the header keeps it small: an order of 999 templates would not fit
-one 400 KB item, and every progress update would rewrite (and stream) all of it.
+One item collection per order (partition ``ORDER#<own_sign>#<card_order_id>``), read back with
+a single Query:
+
+* the header (sort key ``ORDER``): identity, status, content hash, and the card templates
+  inline when they are small (up to ``INLINE_TEMPLATES_BYTES``: nearly every real order);
+* otherwise template pages (``TEMPLATES#<content_hash>#<page>``), written before the header.
+  They are named by content, so a conflicting order with the same id can never overwrite
+  the templates of the stored one, and a retry rewrites identical pages.
+
+The header is the commit point: an order exists once its header does.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -20,7 +27,11 @@ from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
 PK = "pk"
 SK = "sk"
 HEADER_SK = "ORDER"
-TEMPLATE_SK_PREFIX = "TEMPLATE#"
+PAGE_SK_PREFIX = "TEMPLATES#"
+# Headers stay small (every status change rewrites and streams the whole item); pages stay well
+# inside DynamoDB's 400 KB item limit. Sizes are measured on the compact JSON of the templates.
+INLINE_TEMPLATES_BYTES = 64 * 1024
+PAGE_BYTES = 256 * 1024
 
 
 class _Deserializer(TypeDeserializer):
@@ -54,8 +65,10 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
-def header_item(order: Order, status: OrderStatus) -> dict[str, Any]:
+def header_item(order: Order) -> dict[str, Any]:
     now = _iso(order.received_at)
+    templates = _template_dicts(order)
+    inline = _json_size(templates) <= INLINE_TEMPLATES_BYTES
     return to_item(
         {
             PK: order_pk(order.key),
@@ -63,12 +76,13 @@ def header_item(order: Order, status: OrderStatus) -> dict[str, Any]:
             "entity": "ORDER",
             "card_order_id": order.key.card_order_id,
             "own_sign": order.key.own_sign,
-            "status": status.value,
+            "status": order.status.value,
             "content_hash": order.content_hash,
             "making_card_no": order.making_card_no,
             "template_count": len(order.templates),
             "card_count": order.card_count,
-            "cards_generated": 0,
+            "templates": templates if inline else None,
+            "template_pages": None if inline else len(_pages(templates)),
             "logistics_info": order.logistics_info.model_dump() if order.logistics_info else None,
             "received_at": now,
             "updated_at": now,
@@ -76,43 +90,73 @@ def header_item(order: Order, status: OrderStatus) -> dict[str, Any]:
     )
 
 
-def template_items(order: Order) -> list[dict[str, Any]]:
+def template_page_items(order: Order) -> list[dict[str, Any]]:
+    """The page items of an order whose templates do not fit in its header (else none)."""
+    templates = _template_dicts(order)
+    if _json_size(templates) <= INLINE_TEMPLATES_BYTES:
+        return []
     return [
         to_item(
             {
                 PK: order_pk(order.key),
-                SK: TEMPLATE_SK_PREFIX + template.template_no,
-                "entity": "TEMPLATE",
-                "position": position,
-                "cards_generated": 0,
-                **template.model_dump(exclude_none=True),
+                SK: page_sk(order.content_hash, number),
+                "entity": "TEMPLATES",
+                "templates": page,
             }
         )
-        for position, template in enumerate(order.templates)
+        for number, page in enumerate(_pages(templates))
     ]
 
 
-def order_from_items(header: dict[str, Any], templates: list[dict[str, Any]]) -> StoredOrder:
-    """Rebuild an order from its plain (deserialized) items."""
-    ordered = sorted(templates, key=lambda item: int(item["position"]))
+def page_sk(content_hash: str, number: int) -> str:
+    return f"{PAGE_SK_PREFIX}{content_hash}#{number:04d}"
+
+
+def order_from_items(header: dict[str, Any], pages: list[dict[str, Any]]) -> StoredOrder:
+    """Rebuild an order from its plain (deserialized) header and template pages."""
+    if "templates" in header:
+        templates = header["templates"]
+    else:
+        prefix = page_sk(header["content_hash"], 0)[:-4]
+        own = sorted((page for page in pages if page[SK].startswith(prefix)), key=lambda p: p[SK])
+        if len(own) != header["template_pages"]:
+            raise ValueError("order is missing template pages")
+        templates = [template for page in own for template in page["templates"]]
     logistics = header.get("logistics_info")
     order = Order(
         key=OrderKey(header["own_sign"], int(header["card_order_id"])),
         status=OrderStatus(header["status"]),
         content_hash=header["content_hash"],
-        templates=tuple(CardProductInfo.model_validate(_template_fields(item)) for item in ordered),
+        templates=tuple(CardProductInfo.model_validate(template) for template in templates),
         logistics_info=LogisticsInfo.model_validate(logistics) if logistics else None,
         received_at=datetime.fromisoformat(header["received_at"]),
     )
     return StoredOrder(
         order=order,
         updated_at=datetime.fromisoformat(header["updated_at"]),
-        cards_generated={item["template_no"]: int(item["cards_generated"]) for item in ordered},
+        cards_generated={},
     )
 
 
-def _template_fields(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: item[name] for name in CardProductInfo.model_fields if name in item}
+def _template_dicts(order: Order) -> list[dict[str, Any]]:
+    return [template.model_dump(exclude_none=True) for template in order.templates]
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def _pages(templates: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    pages: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for template in templates:
+        template_size = _json_size(template)
+        if pages[-1] and size + template_size > PAGE_BYTES:
+            pages.append([])
+            size = 0
+        pages[-1].append(template)
+        size += template_size
+    return pages
 
 
 def _iso(moment: datetime) -> str:
