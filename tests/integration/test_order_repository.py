@@ -102,6 +102,30 @@ def test_conflicting_large_order_leaves_the_stored_one_intact(repository, table_
     assert sorted(map(str, table_items())) == sorted(map(str, before))
 
 
+class HeaderCheckRacedPast:
+    """A client whose header pre-check runs before a concurrent order commits."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def get_item(self, **_):
+        return {}
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def test_conflicting_large_order_that_lost_the_race_removes_its_pages(
+    repository, dynamodb, orders_table, table_items
+):
+    OrderService(repository, clock=lambda: NOW).receive(big_request(count=1))
+    before = table_items()
+    raced = DynamoDBOrderRepository(orders_table, HeaderCheckRacedPast(dynamodb))
+    with pytest.raises(OrderConflict):
+        OrderService(raced, clock=lambda: NOW).receive(big_request(count=2))
+    assert sorted(map(str, table_items())) == sorted(map(str, before))
+
+
 def test_replay_of_a_large_order_is_recognised(repository, table_items):
     service = OrderService(repository, clock=lambda: NOW)
     first = service.receive(big_request())

@@ -32,20 +32,36 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
 
 
 def batch_put(
+    client: DynamoDBClient, table_name: str, items: Iterable[dict[str, Any]], **retry: Any
+) -> int:
+    """Put low-level (typed) items in batches of 25; returns how many were written."""
+    requests = ({"PutRequest": {"Item": item}} for item in items)
+    return batch_write(client, table_name, requests, **retry)
+
+
+def batch_delete(
+    client: DynamoDBClient, table_name: str, keys: Iterable[dict[str, Any]], **retry: Any
+) -> int:
+    """Delete items by low-level key in batches of 25; returns how many were deleted."""
+    requests = ({"DeleteRequest": {"Key": key}} for key in keys)
+    return batch_write(client, table_name, requests, **retry)
+
+
+def batch_write(
     client: DynamoDBClient,
     table_name: str,
-    items: Iterable[dict[str, Any]],
+    requests: Iterable[dict[str, Any]],
     *,
     max_attempts: int = 8,
     base_delay: float = 0.05,
     max_delay: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Put low-level (typed) items in batches of 25; returns how many were written."""
+    """Send put/delete requests in batches of 25, retrying what DynamoDB leaves unprocessed."""
     written = 0
     batch: list[dict[str, Any]] = []
-    for item in items:
-        batch.append({"PutRequest": {"Item": item}})
+    for request in requests:
+        batch.append(request)
         if len(batch) == BATCH_LIMIT:
             written += _write_batch(
                 client, table_name, batch, max_attempts, base_delay, max_delay, sleep

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
 from cardmaker.orders.service import OrderExists, StoredHeader
 from cardmaker.store import schema
-from cardmaker.store.batch import batch_put
+from cardmaker.store.batch import batch_delete, batch_put
 from cardmaker.store.clients import dynamodb_client
 
 if TYPE_CHECKING:
@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 class DynamoDBOrderRepository:
     """Orders in DynamoDB; see ``schema`` for the item layout.
 
-    Storing an order is one conditional ``PutItem`` of its header (the commit point), preceded
-    for very large orders by its template pages. No transaction is needed: pages are named by
-    content, so writing them is idempotent and can never disturb another order's.
+    Storing an order is one conditional ``PutItem`` of its header (the commit point). A very
+    large order first checks that its id is free, then writes its template pages. No transaction
+    is needed: pages are named by content, so writing them is idempotent and can never disturb
+    another order's; a refused order removes the pages it wrote.
     """
 
     def __init__(
@@ -40,6 +41,9 @@ class DynamoDBOrderRepository:
     def insert(self, order: Order) -> None:
         pages = schema.template_page_items(order)
         if pages:
+            existing = self._header(order.key)
+            if existing is not None:
+                raise OrderExists(existing)
             batch_put(self._client, self._table, pages, sleep=self._sleep)
         try:
             self._client.put_item(
@@ -51,9 +55,13 @@ class DynamoDBOrderRepository:
         except ClientError as error:
             if _error_code(error) != "ConditionalCheckFailedException":
                 raise
-            stored = self._existing_header(order.key, error.response.get("Item"))
+            stored = self._header(order.key, error.response.get("Item"))
+            if stored is None:  # deleted between our write and our read: transient, retried
+                raise RuntimeError("the order vanished while being compared") from error
             if stored.content_hash != order.content_hash and pages:
-                self._delete(pages)  # our pages are referenced by no header: tidy up
+                # Lost a race to a different order: our pages belong to no header.
+                keys = [{schema.PK: page[schema.PK], schema.SK: page[schema.SK]} for page in pages]
+                batch_delete(self._client, self._table, keys, sleep=self._sleep)
             raise OrderExists(stored) from error
 
     def get(self, key: OrderKey) -> StoredOrder | None:
@@ -79,26 +87,20 @@ class DynamoDBOrderRepository:
                 return items
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _existing_header(self, key: OrderKey, raw: dict[str, Any] | None) -> StoredHeader:
-        """The stored header, from the failed put's ``ALL_OLD`` values or read afresh."""
+    def _header(self, key: OrderKey, raw: dict[str, Any] | None = None) -> StoredHeader | None:
+        """The stored header (from a failed put's ``ALL_OLD`` values, or read afresh)."""
         if not raw:
             raw = self._client.get_item(
                 TableName=self._table, Key=schema.header_key(key), ConsistentRead=True
             ).get("Item")
-        if not raw:  # deleted between our write and our read: a transient failure, retried
-            raise RuntimeError("the order vanished while being compared")
+        if not raw:
+            return None
         item = schema.from_item(raw)
         return StoredHeader(
             status=OrderStatus(item["status"]),
             content_hash=item["content_hash"],
             making_card_no=item["making_card_no"],
         )
-
-    def _delete(self, items: list[dict[str, Any]]) -> None:
-        for item in items:
-            self._client.delete_item(
-                TableName=self._table, Key={schema.PK: item[schema.PK], schema.SK: item[schema.SK]}
-            )
 
 
 def _error_code(error: ClientError) -> str:
