@@ -4,6 +4,7 @@ the way Lambda loads it, and signed platform calls."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,19 @@ from moto import mock_aws
 from cardmaker import runtime
 from local.apigw import LambdaContext, http_api_event
 from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall
-from local.template import FunctionSpec, Stack, create_resources, functions
+from local.template import FunctionSpec, Stack, create_resources, functions, load_template
 
 DATA = Path(__file__).parent / "data"
 SESSION_KEY = "demo-session-key-6100e2"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """As in Lambda, the functions' static environment exists before any of our code is
+    imported (Powertools reads its service name and metrics namespace at import)."""
+    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    for name, value in variables.items():
+        if isinstance(value, str):
+            os.environ.setdefault(name, value)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,121 @@
+"""template.yaml: linted by cfn-lint and SAM, and checked for what this project promises."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local.template import REPO, TEMPLATE_PATH, load_template, resources_of_type
+
+TEMPLATE = load_template()
+
+
+def test_cfn_lint_passes():
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run(
+        [cfn_lint, str(TEMPLATE_PATH)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint_passes():
+    sam = os.environ.get("SAM_CLI") or shutil.which("sam")
+    assert sam, "the SAM CLI is missing: run the tests with `make test`, which installs it"
+    result = subprocess.run(
+        [sam, "validate", "--lint", "--region", "us-east-1", "--template-file", str(TEMPLATE_PATH)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout
+
+
+def test_functions_run_python_313_on_arm64_with_tracing():
+    function = TEMPLATE["Globals"]["Function"]
+    assert (function["Runtime"], function["Architectures"], function["Tracing"]) == (
+        "python3.13",
+        ["arm64"],
+        "Active",
+    )
+
+
+def test_every_function_uses_the_shared_layer_and_has_its_code():
+    assert TEMPLATE["Globals"]["Function"]["Layers"] == [{"Ref": "SharedLayer"}]
+    for name, function in resources_of_type(TEMPLATE, "AWS::Serverless::Function").items():
+        properties = function["Properties"]
+        module, _, _ = properties["Handler"].rpartition(".")
+        assert (REPO / properties["CodeUri"] / f"{module}.py").is_file(), name
+
+
+def test_layer_is_built_by_sam_from_a_source_tree_without_python_folder():
+    layer = TEMPLATE["Resources"]["SharedLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    source = REPO / layer["Properties"]["ContentUri"]
+    assert (source / "requirements.txt").is_file()
+    assert (source / "cardmaker" / "__init__.py").is_file()
+    assert not (source / "python").exists()  # sam build would nest it as python/python
+
+
+def test_orders_table_is_durable_and_streamed():
+    properties = TEMPLATE["Resources"]["OrdersTable"]["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_only_the_spi_route_is_public():
+    api = TEMPLATE["Resources"]["HttpApi"]["Properties"]
+    assert api["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
+    for function in resources_of_type(TEMPLATE, "AWS::Serverless::Function").values():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] != "HttpApi":
+                continue
+            public = event["Properties"].get("Auth", {}).get("Authorizer") == "NONE"
+            assert public == (event["Properties"]["Path"] == "/top/spi"), event
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _statements():
+    for name, function in resources_of_type(TEMPLATE, "AWS::Serverless::Function").items():
+        for policy in function["Properties"].get("Policies", []):
+            if isinstance(policy, dict) and "Statement" in policy:
+                for statement in policy["Statement"]:
+                    yield name, statement
+
+
+@pytest.mark.parametrize(("function", "statement"), list(_statements()))
+def test_policies_are_least_privilege(function, statement):
+    actions = (
+        statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    )
+    resources = (
+        statement["Resource"]
+        if isinstance(statement["Resource"], list)
+        else [statement["Resource"]]
+    )
+    assert all("*" not in action for action in actions), (function, actions)
+    assert all(resource != "*" for resource in resources), (function, resources)
+    # every resource is one of the template's own, never a hand-written ARN
+    assert all(isinstance(resource, dict) for resource in resources), (function, resources)
+
+
+def test_spi_function_cannot_delete_or_scan_orders():
+    actions = {
+        action
+        for name, statement in _statements()
+        if name == "HttpApiFunction"
+        for action in _as_list(statement["Action"])
+    }
+    assert {"dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:UpdateItem"}.isdisjoint(actions)
+    assert "secretsmanager:GetSecretValue" in actions
