@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 
+from cardmaker import runtime
 from local.platform import sample_order, sign_spi_call
 from tests.conftest import order_event, spi_event
 
@@ -32,3 +34,20 @@ def test_invalid_lookups_are_422_with_the_failing_field(invoke, card_order_id, o
     assert answer["statusCode"] == 422
     failing = [error["loc"][-1] for error in json.loads(answer["body"])["detail"]]
     assert failing == [field]
+
+
+def test_app_secret_comes_from_secrets_manager_once(invoke, monkeypatch):
+    # Given a session-level hook counting GetSecretValue calls (the provider's client is built
+    # lazily, after the hook is in place)
+    calls = []
+    session = boto3.DEFAULT_SESSION or boto3.setup_default_session() or boto3.DEFAULT_SESSION
+    session.events.register(
+        "before-call.secrets-manager.GetSecretValue", lambda **_: calls.append(1)
+    )
+    monkeypatch.delenv("TOP_APP_SECRET", raising=False)
+    runtime.reset()
+    # When five orders arrive
+    answers = [invoke(spi_event(sign_spi_call(sample_order(n)))) for n in range(1, 6)]
+    # Then all verify, with one read of the secret
+    assert all(json.loads(answer["body"])["response"]["success"] for answer in answers)
+    assert len(calls) == 1
