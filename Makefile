@@ -19,9 +19,13 @@ help:
 	@echo "make lint   - ruff, cfn-lint and sam validate --lint"
 	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
 
+# The .pth file makes the layer's package importable as `cardmaker` (as from /opt/python in
+# Lambda) and the dev tooling as `local` / `bench`, for every command run with the venv.
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	printf '%s\n' "$(CURDIR)/layers/shared" "$(CURDIR)" \
+		> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cardmaker-dev.pth"
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt

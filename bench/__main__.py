@@ -1,0 +1,13 @@
+"""``python -m bench`` (``make bench``): run every benchmark."""
+
+import sys
+
+from bench import spi
+
+
+def main() -> int:
+    return spi.main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""``make demo``: the pipeline on the embedded local stack, end to end over real HTTP.
+
+The platform's part is played exactly: a signed ``cardorder.make`` POSTed to /top/spi. Then
+the order is looked up, and the call is replayed (the platform retries) to show that the
+answer is the same order. Exits non-zero, saying why, at the first unexpected answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+import traceback
+import warnings
+from typing import Any, TextIO
+
+import requests
+
+from local.stack import LocalStack
+
+CARD_ORDER_ID = 16002
+OWN_SIGN = "daily"
+TEMPLATES = [("3010030E02", 500, "100"), ("3010030E05", 200, "500")]
+TIMEOUT = 10
+
+
+class DemoFailed(Exception):
+    """An answer the demo did not expect."""
+
+
+def main() -> int:
+    out = sys.stdout
+    # The functions' logs and metrics (stdout, as on Lambda) are kept aside and shown only if
+    # the demo fails: the demo's own lines are the story.
+    functions_output = io.StringIO()
+    # Powertools warns (stderr) on every invocation that publishes no metric, e.g. a lookup.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    try:
+        with (
+            contextlib.redirect_stdout(functions_output),
+            LocalStack(access_log=False, log=functions_output) as stack,
+        ):
+            run(stack.url, out)
+    except Exception as failure:
+        reason = str(failure) if isinstance(failure, DemoFailed) else repr(failure)
+        print(f"demo FAILED: {reason}", file=sys.stderr)
+        if not isinstance(failure, DemoFailed | requests.RequestException):
+            traceback.print_exc()
+        if functions_output.getvalue():
+            print("--- the local stack's output ---", file=sys.stderr)
+            print(functions_output.getvalue(), file=sys.stderr, end="")
+        return 1
+    print("demo OK", file=out)
+    return 0
+
+
+def run(url: str, out: TextIO) -> None:
+    # local.platform needs the layer's package, which importing local.stack made importable.
+    from local.platform import sample_order, sign_spi_call  # noqa: PLC0415
+
+    def say(*parts: object) -> None:
+        print(*parts, file=out, flush=True)
+
+    say(f"Local stack: {url}")
+    order = sample_order(CARD_ORDER_ID, OWN_SIGN, TEMPLATES, logistics=True)
+    call = sign_spi_call(order)
+    cards = sum(count for _, count, _ in TEMPLATES)
+    say(
+        f"1. platform -> POST /top/spi  cardorder.make {CARD_ORDER_ID} ({OWN_SIGN}): "
+        f"{len(TEMPLATES)} templates, {cards} cards, signed JSON body"
+    )
+    first = spi_call(call.url(url), call.body, call.headers)
+    say(f"   <- {describe_answer(first)}")
+    making_card_no = first["making_card_no"]
+
+    say(f"2. GET /orders/{CARD_ORDER_ID}?own_sign={OWN_SIGN}")
+    view = get_order(url)
+    generated = view.get("cards_generated")
+    say(f"   <- {view.get('status')}: {view.get('card_count')} cards, {generated} generated")
+    for template in view.get("templates", []):
+        say(
+            f"      {template['template_no']}  {template['card_name']}  "
+            f"requested {template['requested']}  generated {template['generated']}"
+        )
+    logistics = view.get("logistics_info") or {}
+    if logistics:
+        say(f"      ships to {logistics['receiver_name']}, {logistics['receiver_address']}")
+    expect(view.get("status") == "RECEIVED", f"order status is {view.get('status')!r}")
+    requested = [(t["template_no"], t["requested"]) for t in view.get("templates", [])]
+    expect(
+        requested == [(number, count) for number, count, _ in TEMPLATES],
+        f"the order's templates are {requested}",
+    )
+
+    say("3. platform retries the same call")
+    replay = spi_call(call.url(url), call.body, call.headers)
+    say(f"   <- {describe_answer(replay)}")
+    expect(
+        replay["making_card_no"] == making_card_no,
+        f"the replay answered {replay['making_card_no']!r}, not {making_card_no!r}",
+    )
+    say(f"   same making_card_no: {making_card_no}")
+
+
+def spi_call(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """POST a signed call; the ``response`` of a successful SPI answer."""
+    answer = requests.post(url, data=body, headers=headers, timeout=TIMEOUT)
+    expect(answer.status_code == 200, f"/top/spi answered HTTP {answer.status_code}")
+    response = json_body(answer).get("response")
+    expect(isinstance(response, dict), f"no SPI response struct in {answer.text[:200]!r}")
+    assert isinstance(response, dict)
+    expect(
+        response.get("success") is True and response.get("result_code") == "SUCCESS",
+        f"the order was refused: {response.get('result_code')} {response.get('result_message')}",
+    )
+    expect(bool(response.get("making_card_no")), "the answer has no making_card_no")
+    return response
+
+
+def get_order(url: str) -> dict[str, Any]:
+    answer = requests.get(
+        f"{url}/orders/{CARD_ORDER_ID}", params={"own_sign": OWN_SIGN}, timeout=TIMEOUT
+    )
+    expect(answer.status_code == 200, f"GET /orders answered HTTP {answer.status_code}")
+    return json_body(answer)
+
+
+def json_body(answer: requests.Response) -> dict[str, Any]:
+    try:
+        value = answer.json()
+    except ValueError:
+        raise DemoFailed(f"not JSON: {answer.text[:200]!r}") from None
+    expect(isinstance(value, dict), f"not a JSON object: {answer.text[:200]!r}")
+    return value
+
+
+def describe_answer(response: dict[str, Any]) -> str:
+    return (
+        f"success={json.dumps(response.get('success'))} {response.get('result_code')} "
+        f"{response.get('result_message')!r} making_card_no={response.get('making_card_no')}"
+    )
+
+
+def expect(condition: bool, reason: str) -> None:
+    if not condition:
+        raise DemoFailed(reason)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""``make serve``: the local stack in the foreground on 127.0.0.1:$PORT (default 3000).
+
+The TOP credentials come from ``TOP_APP_KEY``, ``TOP_APP_SECRET``, ``TOP_SESSION_KEY``,
+``TOP_GATEWAY_URL`` and ``TOP_SIGN_METHOD`` (the demo ones by default); the secret reaches
+the function through the local Secrets Manager, as on AWS. Prints ``READY <url>`` once it
+accepts connections; stops cleanly on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from local.stack import LocalStack, LocalStackError, TopConfig
+
+DEFAULT_PORT = 3000
+
+
+def main() -> int:
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # the functions' logs, as they happen
+    try:
+        port = _port(os.environ.get("PORT", str(DEFAULT_PORT)))
+    except ValueError as error:
+        print(f"serve: {error}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _serve(LocalStack(TopConfig.from_environ(os.environ), port=port), port, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(stack: LocalStack, port: int, stop: threading.Event) -> int:
+    try:
+        stack.start()
+    except (LocalStackError, OSError) as error:
+        print(f"serve: cannot start the local stack on port {port}: {error}", file=sys.stderr)
+        return 1
+    try:
+        for line in stack.describe():
+            print(line)
+        print(f"HTTP API: {stack.url} (POST /top/spi, GET /orders/{{card_order_id}})")
+        print("send a signed order:")
+        print(f"  .venv/bin/python -m local.platform --url {stack.url}")
+        print(f"  curl '{stack.url}/orders/16002?own_sign=daily'")
+        print(f"READY {stack.url}", flush=True)
+        while not stop.wait(0.5):
+            pass
+        print("stopping", flush=True)
+    finally:
+        stack.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or not 0 <= int(text) <= 65535:
+        raise ValueError(f"PORT must be a port number (0-65535), not {text!r}")
+    return int(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

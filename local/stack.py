@@ -1,0 +1,414 @@
+"""The embedded local stack: the whole service in one process, with no Docker and no AWS.
+
+- moto's server (``ThreadedMotoServer``) on 127.0.0.1 plays DynamoDB and Secrets Manager;
+- the template's tables and secrets are created in it from ``template.yaml`` itself;
+- every function's handler is loaded with its template environment, as Lambda would;
+- an HTTP server plays API Gateway's HTTP API: it routes requests by the template's
+  ``HttpApi`` events and invokes the handlers with payload-2.0 events.
+
+``make serve`` (local/serve.py), ``make demo`` (local/demo.py) and the e2e tests all use
+``LocalStack``. Functions share one process here, so the stack owns ``os.environ`` while it
+runs (and puts the previous environment back when it stops): one LocalStack per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, ClassVar, TextIO
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from cardmaker import runtime
+from local.apigw import LambdaContext
+from local.http_api import ApiGatewayServer
+from local.platform import DEMO_APP_KEY, DEMO_SECRET
+from local.template import (
+    REGION,
+    FunctionSpec,
+    Handler,
+    Stack,
+    create_resources,
+    functions,
+    load_template,
+)
+
+HOST = "127.0.0.1"
+DEMO_SESSION_KEY = "demo-session-key"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+# Removed while the stack runs: anything that could send the functions to a real account or
+# another endpoint, and the local-only secret overrides (the functions must read the TOP
+# secret from Secrets Manager, as they do on AWS).
+_UNSET = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "TOP_APP_SECRET",
+    "TOP_SESSION_KEY",
+)
+_UNSET_PREFIXES = ("AWS_ENDPOINT_URL_",)  # per-service endpoints win over AWS_ENDPOINT_URL
+
+
+class LocalStackError(RuntimeError):
+    """The local stack cannot start as configured."""
+
+
+@dataclass(frozen=True)
+class TopConfig:
+    """The platform credentials the local stack is set up with (the demo ones by default)."""
+
+    app_key: str = DEMO_APP_KEY
+    app_secret: str = field(default=DEMO_SECRET, repr=False)
+    session_key: str = field(default=DEMO_SESSION_KEY, repr=False)
+    gateway_url: str | None = None
+    sign_method: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> TopConfig:
+        """``TOP_APP_KEY``, ``TOP_APP_SECRET``, ``TOP_SESSION_KEY``, ``TOP_GATEWAY_URL`` and
+        ``TOP_SIGN_METHOD``; unset or empty ones keep their defaults."""
+        return cls(
+            app_key=environ.get("TOP_APP_KEY") or DEMO_APP_KEY,
+            app_secret=environ.get("TOP_APP_SECRET") or DEMO_SECRET,
+            session_key=environ.get("TOP_SESSION_KEY") or DEMO_SESSION_KEY,
+            gateway_url=environ.get("TOP_GATEWAY_URL") or None,
+            sign_method=environ.get("TOP_SIGN_METHOD") or None,
+        )
+
+
+@dataclass
+class LoadedFunction:
+    """A function's handler, loaded once (one warm execution environment)."""
+
+    spec: FunctionSpec
+    handler: Handler
+    # Lambda runs one invocation at a time per execution environment, and handlers keep
+    # per-invocation state in module globals (the resolver's current event, the logger's
+    # keys): invocations of a function are serialized.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def name(self) -> str:
+        return self.spec.logical_id
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self.lock:
+            context = LambdaContext(
+                function_name=self.spec.logical_id, timeout_seconds=self.spec.timeout
+            )
+            started = time.monotonic()
+            result = self.handler(event, context)
+            elapsed = time.monotonic() - started
+        if elapsed > self.spec.timeout:
+            # Lambda would have stopped the function: fail the same way.
+            raise TimeoutError(f"Task timed out after {self.spec.timeout} seconds")
+        return result
+
+
+class LocalStack:
+    """The local stack; a context manager (``start()`` / ``stop()``).
+
+    After ``start()``: ``url`` (the HTTP API), ``moto_url``, ``stack`` (the template's
+    physical resources), ``functions`` (logical id -> ``LoadedFunction``).
+    """
+
+    _active: ClassVar[LocalStack | None] = None
+    _active_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        top: TopConfig | None = None,
+        *,
+        port: int = 0,
+        log_level: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        access_log: bool = True,
+        log: TextIO | None = None,
+    ) -> None:
+        """``port`` 0 picks a free port. ``log_level`` is the template's ``LogLevel``.
+        ``environment`` adds variables for the functions (they must not contradict the
+        template). Access lines and tracebacks go to ``log`` (default: stderr)."""
+        self.top = top or TopConfig()
+        self._port = port
+        self._log_level = log_level
+        self._extra_environment = dict(environment or {})
+        self._access_log = access_log
+        self._log = log
+        self._log_lock = threading.Lock()
+        self._moto: ThreadedMotoServer | None = None
+        self._http: ApiGatewayServer | None = None
+        self._http_thread: threading.Thread | None = None
+        self._saved_environ: dict[str, str] | None = None
+        self._werkzeug_level: int | None = None
+        self._stack: Stack | None = None
+        self.functions: dict[str, LoadedFunction] = {}
+        self.moto_url = ""
+        self.url = ""
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        with LocalStack._active_lock:
+            if LocalStack._active is not None:
+                raise LocalStackError(
+                    "a local stack is already running in this process (they would share "
+                    "os.environ and moto's state)"
+                )
+            LocalStack._active = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self._saved_environ = dict(os.environ)
+        self._start_moto()
+        self._use_moto_environment()
+        self._stack = create_resources(
+            self.session(),
+            secret_values={
+                "TopSecret": {
+                    "app_secret": self.top.app_secret,
+                    "session_key": self.top.session_key,
+                }
+            },
+            parameters=self._parameters(),
+        )
+        specs = functions(self._stack)
+        environment = function_environment(specs.values())
+        for name, value in self._extra_environment.items():
+            if environment.get(name, value) != value:
+                raise LocalStackError(f"{name} is set by the template; it cannot be overridden")
+            environment.setdefault(name, value)
+        if environment.get("TOP_APP_SECRET"):
+            # It would shortcut Secrets Manager, which the local stack is there to exercise.
+            raise LocalStackError("the functions' environment must not carry TOP_APP_SECRET")
+        os.environ.update(environment)
+        runtime.reset()
+        self.functions = {
+            name: LoadedFunction(spec, spec.load_handler()) for name, spec in specs.items()
+        }
+        self._start_http()
+
+    def stop(self) -> None:
+        """Stop serving, forget moto's state and put the previous environment back.
+        Safe to call more than once, and after a failed ``start()``."""
+        if self._http is not None:
+            if self._http_thread is not None:  # shutdown() waits for serve_forever to end
+                self._http.shutdown()
+                self._http_thread.join()
+                self._http_thread = None
+            self._http.server_close()  # waits for the requests in flight
+            self._http = None
+        if self._moto is not None:
+            if self.moto_url:
+                try:
+                    _reset_moto(self.moto_url)
+                except OSError as error:
+                    self.log(f"[stack] could not reset moto's state: {error}")
+            self._moto.stop()
+            self._moto = None
+        if self._werkzeug_level is not None:
+            logging.getLogger("werkzeug").setLevel(self._werkzeug_level)
+            self._werkzeug_level = None
+        if self._saved_environ is not None:
+            _restore_environ(self._saved_environ)
+            self._saved_environ = None
+            # Clients and settings built from the stack's environment must not outlive it.
+            boto3.DEFAULT_SESSION = None
+            runtime.reset()
+        self.functions = {}
+        self._stack = None
+        self.url = self.moto_url = ""
+        with LocalStack._active_lock:
+            if LocalStack._active is self:
+                LocalStack._active = None
+
+    def _start_moto(self) -> None:
+        werkzeug = logging.getLogger("werkzeug")
+        self._werkzeug_level = werkzeug.level
+        # moto's server logs every AWS call through werkzeug's logger; not worth reading.
+        werkzeug.setLevel(logging.ERROR)
+        moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+        moto.start()
+        self._moto = moto
+        host, port = moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{port}"
+
+    def _use_moto_environment(self) -> None:
+        for name in list(os.environ):
+            if name in _UNSET or name.startswith(_UNSET_PREFIXES):
+                del os.environ[name]
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.moto_url,
+                **FAKE_CREDENTIALS,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+        )
+        # boto3's default session caches the credentials it first found: start afresh.
+        boto3.DEFAULT_SESSION = None
+
+    def _parameters(self) -> dict[str, str]:
+        parameters = {"TopAppKey": self.top.app_key}
+        gateway = self.top_gateway_url()
+        if gateway:
+            parameters["TopGatewayUrl"] = gateway
+        if self.top.sign_method:
+            parameters["TopSignMethod"] = self.top.sign_method
+        if self._log_level:
+            parameters["LogLevel"] = self._log_level
+        check_parameters(load_template(), parameters)
+        return parameters
+
+    def top_gateway_url(self) -> str | None:
+        """The TOP gateway the functions' outbound calls go to.
+
+        Nothing calls the platform yet, so without ``TOP_GATEWAY_URL`` there is none (the
+        template's default URL stays in the functions' environment, unused). This is the
+        seam for the fake TOP gateway: start it here and return its URL.
+        """
+        return self.top.gateway_url
+
+    def _start_http(self) -> None:
+        endpoints = [
+            (route, function)
+            for function in self.functions.values()
+            for route in function.spec.routes
+        ]
+        self._http = ApiGatewayServer(
+            (HOST, self._port), endpoints, self.log, access_log=self._access_log
+        )
+        host, port = self._http.server_address[:2]
+        self.url = f"http://{host}:{port}"
+        self._http_thread = threading.Thread(
+            target=self._http.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="local-api-gateway",
+            daemon=True,
+        )
+        self._http_thread.start()
+
+    # --- for callers --------------------------------------------------------------------
+
+    @property
+    def stack(self) -> Stack:
+        if self._stack is None:
+            raise LocalStackError("the local stack is not running")
+        return self._stack
+
+    def session(self) -> boto3.Session:
+        """A boto3 session with the fake credentials; its clients go to moto (pass
+        ``endpoint_url=stack.moto_url`` when the environment may have changed)."""
+        return boto3.Session(
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=REGION,
+        )
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of ``service`` against this stack's moto server."""
+        return self.session().client(service, endpoint_url=self.moto_url, region_name=REGION)
+
+    def describe(self) -> list[str]:
+        """What runs, in a few human-readable lines."""
+        stack = self.stack
+        lines = [f"moto (DynamoDB, Secrets Manager): {self.moto_url}"]
+        template = load_template()
+        for name, resource in template["Resources"].items():
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                lines.append(f"table {name}: {stack.physical[name]}")
+            elif resource["Type"] == "AWS::SecretsManager::Secret":
+                lines.append(f"secret {name}: {stack.physical[name]} (app key {self.top.app_key})")
+        for function in self.functions.values():
+            routes = ", ".join(route.route_key for route in function.spec.routes) or "no routes"
+            lines.append(f"function {function.spec.logical_id}: {routes}")
+        gateway = self.top_gateway_url()
+        if gateway:
+            lines.append(f"TOP gateway: {gateway}")
+        else:
+            lines.append("TOP gateway: none needed yet (nothing calls the platform)")
+        return lines
+
+    def log(self, message: str) -> None:
+        with self._log_lock:
+            stream = self._log or sys.stderr
+            stream.write(message.rstrip("\n") + "\n")
+            stream.flush()
+
+
+def function_environment(specs: Iterable[FunctionSpec]) -> dict[str, str]:
+    """Every function's environment merged; functions share one process here, so two that
+    need different values of one variable cannot run together."""
+    merged: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for spec in specs:
+        for name, value in spec.environment.items():
+            if name in merged and merged[name] != value:
+                raise LocalStackError(
+                    f"functions {owners[name]} and {spec.logical_id} set {name} to different "
+                    "values; they share one process in the local stack"
+                )
+            merged[name] = value
+            owners.setdefault(name, spec.logical_id)
+    return merged
+
+
+def check_parameters(template: Mapping[str, Any], values: Mapping[str, str]) -> None:
+    """Refuse what CloudFormation would refuse (AllowedValues, AllowedPattern)."""
+    declared = template.get("Parameters", {})
+    for name, value in values.items():
+        spec = declared.get(name)
+        if spec is None:
+            raise LocalStackError(f"the template has no parameter {name}")
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and value not in [str(item) for item in allowed]:
+            raise LocalStackError(f"{name} must be one of {allowed}, not {value!r}")
+        pattern = spec.get("AllowedPattern")
+        if pattern is not None and not re.fullmatch(pattern, value):
+            raise LocalStackError(f"{name} must match {pattern}")
+
+
+def _restore_environ(saved: Mapping[str, str]) -> None:
+    for name in set(os.environ) - set(saved):
+        del os.environ[name]
+    for name, value in saved.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+
+
+def _reset_moto(moto_url: str) -> None:
+    """Forget every table and secret: moto's state is per process, not per server."""
+    # S310: the URL is our own moto server's, always http://127.0.0.1.
+    url = f"{moto_url}/moto-api/reset"
+    with urllib.request.urlopen(  # noqa: S310
+        urllib.request.Request(url, data=b"", method="POST"),  # noqa: S310
+        timeout=10,
+    ):
+        pass

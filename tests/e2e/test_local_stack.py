@@ -1,0 +1,223 @@
+"""End to end over real HTTP: the local stack (moto server, template resources, the HTTP
+function behind the API Gateway adapter), ``python -m local.serve`` and ``python -m local.demo``."""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+import requests
+
+from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_order, sign_spi_call
+from local.stack import LocalStack, LocalStackError, TopConfig, function_environment
+from local.template import FunctionSpec
+from tests.e2e.conftest import free_port, get_order, post_spi, table_items
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATES = [("3010030E02", 500, "100"), ("3010030E05", 37, "5000")]
+
+
+def spi_response(answer: requests.Response) -> dict:
+    assert answer.headers["content-type"].startswith("application/json"), answer.text
+    return answer.json()["response"]
+
+
+@pytest.mark.parametrize(
+    ("card_order_id", "own_sign", "body_format"),
+    [(16002, "daily", "json"), (16003, "pre", "form")],
+)
+def test_signed_order_is_received_and_visible(local_stack, card_order_id, own_sign, body_format):
+    order = sample_order(card_order_id, own_sign, TEMPLATES, logistics=True)
+    answer = post_spi(local_stack, sign_spi_call(order, body_format=body_format))
+
+    assert answer.status_code == 200
+    response = spi_response(answer)
+    assert response["success"] is True
+    assert response["result_code"] == "SUCCESS"
+    assert response["making_card_no"] == f"CM-{own_sign}-{card_order_id}"
+
+    lookup = get_order(local_stack, card_order_id, own_sign)
+    assert lookup.status_code == 200
+    view = lookup.json()
+    assert view["status"] == "RECEIVED"
+    assert [(t["template_no"], t["requested"], t["generated"]) for t in view["templates"]] == [
+        ("3010030E02", 500, 0),
+        ("3010030E05", 37, 0),
+    ]
+    assert view["logistics_info"]["receiver_name"] == "张三"
+    assert view["logistics_info"]["receiver_address"].startswith("浙江省-杭州市")
+
+
+def test_order_is_stored_in_dynamodb(local_stack):
+    answer = post_spi(local_stack, sign_spi_call(sample_order(16004, "daily", TEMPLATES)))
+    assert spi_response(answer)["success"] is True
+
+    headers = [item for item in table_items(local_stack) if item["sk"]["S"] == "ORDER"]
+    assert [header["pk"]["S"] for header in headers] == ["ORDER#daily#16004"]
+    assert headers[0]["status"]["S"] == "RECEIVED"
+    assert headers[0]["making_card_no"]["S"] == "CM-daily-16004"
+    assert headers[0]["card_count"]["N"] == "537"
+
+
+def test_forged_signature_is_refused_and_nothing_is_stored(local_stack):
+    call = sign_spi_call(sample_order(16005))
+    prefix, sign = call.raw_query.rsplit("&sign=", 1)
+    forged = sign[:-1] + ("0" if sign[-1] != "0" else "1")
+
+    answer = post_spi(local_stack, call, raw_query=f"{prefix}&sign={forged}")
+
+    assert answer.status_code == 200
+    response = spi_response(answer)
+    assert response["success"] is False
+    assert response["result_code"] == "INVALID_SIGNATURE"
+    assert "making_card_no" not in response
+    assert table_items(local_stack) == []
+    # the untampered call goes through: the refusal was the forged sign's doing
+    assert spi_response(post_spi(local_stack, call))["success"] is True
+
+
+def test_xml_answer_when_the_platform_asks_for_xml(local_stack):
+    answer = post_spi(local_stack, sign_spi_call(sample_order(16006), response_format="xml"))
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/xml")
+    root = ElementTree.fromstring(answer.content)
+    assert root.tag == "response"
+    assert root.findtext("success") == "true"
+    assert root.findtext("making_card_no") == "CM-daily-16006"
+
+
+def test_unknown_route_and_unknown_order_are_404(local_stack):
+    for method, path in [("GET", "/nowhere"), ("GET", "/top/spi"), ("DELETE", "/orders/1")]:
+        answer = requests.request(method, f"{local_stack.url}{path}", timeout=10)
+        assert (answer.status_code, answer.json()) == (404, {"message": "Not Found"}), path
+
+    answer = get_order(local_stack, 424242, "daily")
+    assert answer.status_code == 404
+    assert "424242" in answer.json()["message"]
+
+
+def test_function_error_is_a_502_and_body_limit_a_413(local_stack):
+    def crash(event, context):
+        raise RuntimeError("boom")
+
+    local_stack.functions["HttpApiFunction"].handler = crash
+    answer = get_order(local_stack, 1, "daily")
+    assert (answer.status_code, answer.json()) == (502, {"message": "Internal Server Error"})
+
+    too_large = b"x" * (10 * 1024 * 1024 + 1)
+    answer = requests.post(f"{local_stack.url}/top/spi", data=too_large, timeout=30)
+    assert answer.status_code == 413
+
+
+def test_secret_comes_from_secrets_manager_and_environment_is_restored(monkeypatch):
+    # A TOP_APP_SECRET in the environment must not shortcut the Secrets Manager path...
+    monkeypatch.setenv("TOP_APP_SECRET", "not-the-secret")
+    monkeypatch.setenv("AWS_PROFILE", "someone-real")
+    log = io.StringIO()
+    top = TopConfig(app_key=DEMO_APP_KEY, app_secret="stack-secret-1")
+    with LocalStack(top, log=log) as stack:
+        assert os.environ.get("TOP_APP_SECRET", "") == ""  # the template's empty value at most
+        assert "AWS_PROFILE" not in os.environ
+        assert os.environ["AWS_ENDPOINT_URL"] == stack.moto_url
+        demo_signed = sign_spi_call(sample_order(16007), secret=DEMO_SECRET)
+        refused = spi_response(post_spi(stack, demo_signed))
+        assert refused["result_code"] == "INVALID_SIGNATURE"
+        accepted = spi_response(
+            post_spi(stack, sign_spi_call(sample_order(16007), secret="stack-secret-1"))
+        )
+        assert accepted["success"] is True
+    # ...and stopping puts the environment back as it was.
+    assert os.environ["TOP_APP_SECRET"] == "not-the-secret"
+    assert os.environ["AWS_PROFILE"] == "someone-real"
+    assert "AWS_ENDPOINT_URL" not in os.environ
+    # The access log names the route, never the query string (it carries the sign).
+    assert "POST /top/spi -> 200" in log.getvalue()
+    assert "sign=" not in log.getvalue()
+    assert "app_key" not in log.getvalue()
+
+
+def test_refuses_conflicting_function_environments():
+    def spec(name, value):
+        return FunctionSpec(name, REPO, "app.handler", {"ORDERS_TABLE_NAME": value}, (), 3)
+
+    assert function_environment([spec("A", "t"), spec("B", "t")]) == {"ORDERS_TABLE_NAME": "t"}
+    with pytest.raises(LocalStackError, match="ORDERS_TABLE_NAME"):
+        function_environment([spec("A", "t"), spec("B", "other")])
+
+
+def _lines(stream, into: queue.Queue) -> None:
+    for line in stream:
+        into.put(line)
+    into.put(None)
+
+
+def test_serve_command(tmp_path):
+    port = free_port()
+    env = {**os.environ, "PORT": str(port)}
+    stderr = (tmp_path / "serve.err").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.serve"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        encoding="utf-8",
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        while url is None:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            assert line is not None, f"serve exited early: {output} {_read(tmp_path)}"
+            output.append(line)
+            if line.startswith("READY "):
+                url = line.split()[1]
+        assert url == f"http://127.0.0.1:{port}"
+
+        call = sign_spi_call(sample_order(16008, logistics=True))
+        answer = requests.post(call.url(url), data=call.body, headers=call.headers, timeout=10)
+        assert answer.status_code == 200
+        assert answer.json()["response"]["making_card_no"] == "CM-daily-16008"
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0, _read(tmp_path)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        stderr.close()
+    assert "POST /top/spi -> 200" in _read(tmp_path)
+
+
+def _read(tmp_path) -> str:
+    return (tmp_path / "serve.err").read_text(encoding="utf-8")
+
+
+def test_demo_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "local.demo"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "CM-daily-16002" in result.stdout
+    assert "RECEIVED" in result.stdout
+    assert "demo OK" in result.stdout
