@@ -11,9 +11,9 @@ import pytest
 
 from cardmaker.top.signing import sign_spi
 from cardmaker.top.timestamps import format_timestamp, utc_now
-from local.apigw import http_api_event
+from local.apigw import LambdaContext, http_api_event
 from local.platform import DEMO_SECRET, sample_order, sign_spi_call
-from tests.conftest import order_event, spi_event, spi_response
+from tests.conftest import http_function, order_event, spi_event, spi_response
 
 
 def send(invoke, call, **tamper):
@@ -91,18 +91,34 @@ def test_same_id_with_other_content_is_a_conflict(invoke, table_items):
     assert table_items() == before
 
 
-def test_parallel_identical_calls_make_one_order(invoke, table_items):
+def test_parallel_identical_calls_make_one_order(stack, table_items):
+    # Ten execution environments (Lambda never runs two invocations in one), each handling one
+    # retry of the same order: same content, each signed at its own moment, JSON or form.
+    spec = http_function(stack)
+    environments = [spec.load_handler() for _ in range(10)]
+    order = sample_order(99, templates=[("T1", 10, "100"), ("T2", 5, "100")])
     calls = [
-        sign_spi_call(sample_order(99, templates=[("T1", 10, "100"), ("T2", 5, "100")]))
-        for _ in range(10)
+        sign_spi_call(
+            order,
+            timestamp=utc_now() - timedelta(seconds=n),
+            body_format="json" if n % 2 else "form",
+        )
+        for n in range(10)
     ]
+
+    def deliver(n):
+        answer = environments[n](
+            spi_event(calls[n]), LambdaContext(function_name="HttpApiFunction")
+        )
+        return answer["statusCode"], answer["body"]
+
     with ThreadPoolExecutor(max_workers=10) as pool:
-        answers = list(pool.map(lambda call: send(invoke, call), calls))
+        answers = list(pool.map(deliver, range(10)))
     # every caller gets the very same answer, and the table holds one order
-    assert {(status, json.dumps(response)) for status, response in answers} == {
-        (200, json.dumps(send(invoke, calls[0])[1]))
-    }
-    assert answers[0][1]["making_card_no"] == "CM-daily-99"
+    assert len(set(answers)) == 1
+    status, body = answers[0]
+    assert status == 200
+    assert json.loads(body)["response"]["making_card_no"] == "CM-daily-99"
     assert [item["pk"]["S"] for item in table_items()] == ["ORDER#daily#99"]
 
 
