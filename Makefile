@@ -48,7 +48,7 @@ format: $(VENV)/.installed
 test: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest
+	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n auto
 
 serve: $(VENV)/.installed
 	PORT=$(PORT) $(PY) -m local.serve

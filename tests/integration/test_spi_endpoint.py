@@ -14,6 +14,7 @@ from cardmaker.top.timestamps import format_timestamp, utc_now
 from local.apigw import LambdaContext, http_api_event
 from local.platform import DEMO_SECRET, sample_order, sign_spi_call
 from tests.conftest import http_function, order_event, spi_event, spi_response
+from tests.unit.test_order_models import INVALID, invalid_order
 
 
 def send(invoke, call, **tamper):
@@ -255,3 +256,19 @@ def test_internal_failure_answers_5xx_so_the_platform_retries(invoke, dynamodb, 
     response = spi_response(answer)
     assert (response["success"], response["result_code"]) == (False, "SYSTEM_ERROR")
     assert "ResourceNotFound" not in answer["body"]
+
+
+@pytest.mark.parametrize(("changes", "field"), INVALID.values(), ids=INVALID.keys())
+@pytest.mark.parametrize("body_format", ["json", "form"])
+def test_every_invalid_field_is_refused_through_the_endpoint(
+    invoke, table_items, changes, field, body_format
+):
+    order = invalid_order(changes)
+    status, response = send(invoke, sign_spi_call(order, body_format=body_format))
+    assert (status, response["success"], response["result_code"]) == (
+        200,
+        False,
+        "INVALID_PARAMETER",
+    )
+    assert field in response["result_message"]
+    assert table_items() == []
