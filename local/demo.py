@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import requests
 
+from local.platform import sample_order, sign_spi_call
 from local.stack import LocalStack
 
 CARD_ORDER_ID = 16002
@@ -56,8 +57,6 @@ def main() -> int:
 
 
 def run(url: str, out: TextIO) -> None:
-    # local.platform needs the layer's package, which importing local.stack made importable.
-    from local.platform import sample_order, sign_spi_call  # noqa: PLC0415
 
     def say(*parts: object) -> None:
         print(*parts, file=out, flush=True)
