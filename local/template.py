@@ -67,7 +67,11 @@ class Stack:
 
     parameters: dict[str, str]
     physical: dict[str, str] = field(default_factory=dict)  # logical id -> Ref value
-    arns: dict[str, str] = field(default_factory=dict)  # logical id -> Arn
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> GetAtt values
+
+    @property
+    def arns(self) -> dict[str, str]:
+        return {name: values["Arn"] for name, values in self.attributes.items() if "Arn" in values}
 
     def resolve(self, value: Any) -> Any:
         """Resolve ``Ref``, ``Fn::GetAtt`` and ``Fn::Sub`` against this stack."""
@@ -76,7 +80,7 @@ class Stack:
                 return self._ref(value["Ref"])
             if "Fn::GetAtt" in value:
                 target, attribute = value["Fn::GetAtt"]
-                return self.arns[target] if attribute == "Arn" else self.physical[target]
+                return self.attributes[target][attribute]
             if "Fn::Sub" in value:
                 return re.sub(
                     r"\$\{([\w:]+)\}", lambda m: str(self._ref(m.group(1))), value["Fn::Sub"]
@@ -92,6 +96,7 @@ class Stack:
             "AWS::AccountId": ACCOUNT,
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": LOCAL_STACK,
+            "AWS::Partition": "aws",
         }
         if name in pseudo:
             return pseudo[name]
@@ -126,18 +131,29 @@ def create_resources(
     dynamodb = session.client("dynamodb", region_name=REGION)
     for name, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
         table_name = f"{LOCAL_STACK}-{name}"
-        description = dynamodb.create_table(
-            **_table_request(table_name, stack.resolve(resource["Properties"]))
-        )
+        properties = stack.resolve(resource["Properties"])
+        table = dynamodb.create_table(**_table_request(table_name, properties))
         stack.physical[name] = table_name
-        stack.arns[name] = description["TableDescription"]["TableArn"]
+        stack.attributes[name] = {"Arn": table["TableDescription"]["TableArn"]}
+        if "LatestStreamArn" in table["TableDescription"]:
+            stack.attributes[name]["StreamArn"] = table["TableDescription"]["LatestStreamArn"]
     secretsmanager = session.client("secretsmanager", region_name=REGION)
     for name in resources_of_type(template, "AWS::SecretsManager::Secret"):
-        content = dict((secret_values or {}).get(name, {}))
-        created = secretsmanager.create_secret(
-            Name=f"{LOCAL_STACK}-{name}", SecretString=json.dumps(content)
-        )
-        stack.physical[name] = stack.arns[name] = created["ARN"]
+        content = json.dumps(dict((secret_values or {}).get(name, {})))
+        created = secretsmanager.create_secret(Name=f"{LOCAL_STACK}-{name}", SecretString=content)
+        stack.physical[name] = created["ARN"]
+        stack.attributes[name] = {"Arn": created["ARN"]}
+    kms = session.client("kms", region_name=REGION)
+    for name, resource in resources_of_type(template, "AWS::KMS::Key").items():
+        key = kms.create_key(Description=str(resource["Properties"].get("Description", name)))
+        stack.physical[name] = key["KeyMetadata"]["KeyId"]
+        stack.attributes[name] = {"Arn": key["KeyMetadata"]["Arn"]}
+    sqs = session.client("sqs", region_name=REGION)
+    for name in resources_of_type(template, "AWS::SQS::Queue"):
+        url = sqs.create_queue(QueueName=f"{LOCAL_STACK}-{name}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        stack.physical[name] = url
+        stack.attributes[name] = {"Arn": arn["Attributes"]["QueueArn"]}
     for name in template["Resources"]:
         stack.physical.setdefault(name, f"{LOCAL_STACK}-{name}")
     return stack
@@ -161,6 +177,16 @@ def _table_request(table_name: str, properties: Mapping[str, Any]) -> dict[str, 
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """A ``Type: DynamoDB`` event of a function: its stream and its resolved properties
+    (``BatchSize``, ``FilterCriteria``, ``MaximumRetryAttempts``, ``DestinationConfig``...)."""
+
+    name: str
+    stream_arn: str
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     code_uri: Path
@@ -168,6 +194,7 @@ class FunctionSpec:
     environment: dict[str, str]
     routes: tuple[Route, ...]
     timeout: int
+    stream_sources: tuple[StreamSource, ...] = ()
 
     def load_handler(self) -> Handler:
         """Import ``app.py`` of the function under a module name of its own (every function's
@@ -199,6 +226,12 @@ def functions(stack: Stack, template: Mapping[str, Any] | None = None) -> dict[s
             for event in properties.get("Events", {}).values()
             if event["Type"] == "HttpApi"
         )
+        streams = tuple(
+            StreamSource(event_name, stack.resolve(event["Properties"]["Stream"]), resolved)
+            for event_name, event in properties.get("Events", {}).items()
+            if event["Type"] == "DynamoDB"
+            for resolved in [stack.resolve(dict(event["Properties"]))]
+        )
         specs[name] = FunctionSpec(
             logical_id=name,
             code_uri=REPO / properties["CodeUri"],
@@ -206,5 +239,6 @@ def functions(stack: Stack, template: Mapping[str, Any] | None = None) -> dict[s
             environment={key: str(stack.resolve(value)) for key, value in variables.items()},
             routes=routes,
             timeout=int(properties.get("Timeout", globals_.get("Timeout", 3))),
+            stream_sources=streams,
         )
     return specs

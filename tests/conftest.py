@@ -20,6 +20,7 @@ from local.template import FunctionSpec, Stack, create_resources, functions, loa
 
 DATA = Path(__file__).parent / "data"
 SESSION_KEY = "demo-session-key-6100e2"
+CARD_NUMBER_KEY = "test-card-number-key-0123456789abcdef0123456789"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,7 +57,10 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     with mock_aws():
         created = create_resources(
             boto3.Session(),
-            secret_values={"TopSecret": {"app_secret": DEMO_SECRET, "session_key": SESSION_KEY}},
+            secret_values={
+                "TopSecret": {"app_secret": DEMO_SECRET, "session_key": SESSION_KEY},
+                "CardNumberSecret": {"key": CARD_NUMBER_KEY},
+            },
             parameters={"TopAppKey": DEMO_APP_KEY, "LogLevel": "DEBUG"},
         )
         for name, value in http_function(created).environment.items():

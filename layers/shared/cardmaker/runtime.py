@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from functools import cache
 
-import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+from cardmaker.cards.keys import KmsDataKeys
+from cardmaker.cards.numbering import CardNumberer, CardNumberScheme
+from cardmaker.generation.service import CardGenerator
 from cardmaker.orders.service import OrderService
 from cardmaker.settings import get_settings
-from cardmaker.store.clients import dynamodb_client
-from cardmaker.store.orders import DynamoDBOrderRepository
+from cardmaker.store import card_schema
+from cardmaker.store.cards import DynamoDBCardRepository
+from cardmaker.store.clients import dynamodb_client, kms_client, secretsmanager_client
+from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.top.spi import SpiPolicy
 
 
@@ -35,8 +39,41 @@ def spi_policy() -> SpiPolicy:
 
 
 @cache
+def card_generator() -> CardGenerator:
+    settings = get_settings()
+    if not (settings.cards_table_name and settings.card_key_id):
+        raise RuntimeError("CARDS_TABLE_NAME and CARD_KEY_ID must be configured")
+    scheme = CardNumberScheme(
+        length=settings.card_number_length,
+        prefix=settings.card_number_prefix,
+        check_digit=settings.card_check_digit,
+    )
+    return CardGenerator(
+        orders=DynamoDBGenerationRepository(settings.orders_table_name),
+        cards=DynamoDBCardRepository(settings.cards_table_name),
+        numberer=CardNumberer(scheme, _card_number_key()),
+        data_keys=KmsDataKeys(kms_client(), settings.card_key_id),
+        card_items=card_schema.card_items,
+        chunk_size=settings.chunk_size,
+        secret_length=settings.card_secret_length,
+        max_attempts=settings.stream_max_retries + 1,
+    )
+
+
+def _card_number_key() -> bytes:
+    """The permutation key, read once per cold start: it never changes (see template.yaml)."""
+    settings = get_settings()
+    if not settings.card_number_secret_id:
+        raise RuntimeError("CARD_NUMBER_SECRET_ID is not configured")
+    secret = _secrets_provider().get(settings.card_number_secret_id, transform="json")
+    if not isinstance(secret, dict) or len(str(secret.get("key", ""))) < 32:
+        raise RuntimeError("the card number secret needs a key of at least 32 characters")
+    return str(secret["key"]).encode("utf-8")
+
+
+@cache
 def _secrets_provider() -> SecretsProvider:
-    return SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+    return SecretsProvider(boto3_client=secretsmanager_client())
 
 
 def top_app_secret() -> str:
@@ -56,5 +93,14 @@ def top_app_secret() -> str:
 
 def reset() -> None:
     """Forget every cached setting, client and service."""
-    for cached in (get_settings, order_service, spi_policy, _secrets_provider, dynamodb_client):
+    for cached in (
+        get_settings,
+        order_service,
+        spi_policy,
+        card_generator,
+        _secrets_provider,
+        dynamodb_client,
+        kms_client,
+        secretsmanager_client,
+    ):
         cached.cache_clear()

@@ -8,6 +8,7 @@ from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from cardmaker.cards.numbering import CheckDigit
 from cardmaker.top.signing import SignMethod
 
 
@@ -15,6 +16,17 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     orders_table_name: str = Field(min_length=1)
+    cards_table_name: str | None = None
+    card_number_secret_id: str | None = None
+    card_number_length: int = Field(default=19, ge=8, le=30)
+    card_number_prefix: str = Field(default="3101", pattern=r"^[0-9]{0,12}$")
+    card_check_digit: CheckDigit = "none"
+    card_secret_length: int = Field(default=16, ge=16, le=64)
+    card_key_id: str | None = None
+    chunk_size: int = Field(default=5000, ge=1, le=100_000)
+    # Retries of a stream record (the template's StreamMaxRetries): the generator marks the
+    # order FAILED on the last attempt.
+    stream_max_retries: int = Field(default=4, ge=0, le=10)
     top_app_key: str = ""
     # The app secret comes from Secrets Manager (TOP_SECRET_ID, a JSON secret with
     # ``app_secret`` and ``session_key``) on AWS; TOP_APP_SECRET overrides it for local use.

@@ -75,12 +75,24 @@ def content_hash(request: CardOrderMakeRequest) -> str:
 
 
 @dataclass(frozen=True)
+class Generation:
+    """Where an order's card generation stands (fixed when it starts, counted as it goes)."""
+
+    first_sequence: int
+    chunk_size: int
+    chunks_total: int
+    chunks_done: int = 0
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
 class StoredOrder:
     """An order as read back from storage, with its generation progress per template."""
 
     order: Order
     updated_at: datetime
     cards_generated: Mapping[str, int]
+    generation: Generation | None = None
 
     def view(self) -> dict[str, Any]:
         """What ``GET /orders/{card_order_id}`` answers."""
@@ -94,6 +106,8 @@ class StoredOrder:
             "updated_at": self.updated_at.isoformat(),
             "card_count": order.card_count,
             "cards_generated": sum(self.cards_generated.values()),
+            "chunks_total": self.generation.chunks_total if self.generation else None,
+            "chunks_done": self.generation.chunks_done if self.generation else 0,
             "templates": [
                 {
                     "template_no": template.template_no,
@@ -108,4 +122,6 @@ class StoredOrder:
         }
         if order.logistics_info is not None:
             view["logistics_info"] = order.logistics_info.model_dump()
+        if self.generation and self.generation.failure_reason:
+            view["failure_reason"] = self.generation.failure_reason
         return view

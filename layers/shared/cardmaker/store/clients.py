@@ -10,6 +10,8 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 # Standard retry mode backs off on throttling; the timeouts keep a slow call well inside the
 # function's own timeout.
@@ -23,3 +25,13 @@ _CONFIG = Config(
 @cache
 def dynamodb_client() -> DynamoDBClient:
     return boto3.client("dynamodb", config=_CONFIG)
+
+
+@cache
+def kms_client() -> KMSClient:
+    return boto3.client("kms", config=_CONFIG)
+
+
+@cache
+def secretsmanager_client() -> SecretsManagerClient:
+    return boto3.client("secretsmanager", config=_CONFIG)

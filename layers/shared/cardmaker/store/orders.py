@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from cardmaker.generation.service import ChunkProgress
 from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
 from cardmaker.orders.service import OrderExists, StoredHeader
 from cardmaker.store import schema
@@ -16,6 +17,8 @@ from cardmaker.store.clients import dynamodb_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from cardmaker.generation.plan import Chunk
 
 
 class DynamoDBOrderRepository:
@@ -101,6 +104,151 @@ class DynamoDBOrderRepository:
             content_hash=item["content_hash"],
             making_card_no=item["making_card_no"],
         )
+
+
+class DynamoDBGenerationRepository:
+    """The generation side of an order: its chunks and its progress, on the order's header.
+
+    Each step is one conditional write, so none needs a transaction: starting is guarded by
+    ``status = RECEIVED``, counting a chunk by ``NOT contains(done_chunks, :chunk)`` (exactly
+    once, whatever the retries), finishing by ``chunks_done = chunks_total``.
+    """
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table_name
+        self._client = client or dynamodb_client()
+        self._orders = DynamoDBOrderRepository(table_name, self._client)
+
+    def get(self, key: OrderKey) -> StoredOrder | None:
+        return self._orders.get(key)
+
+    def start(self, order: Order, first_sequence: int, chunk_size: int, chunks_total: int) -> bool:
+        """``RECEIVED`` -> ``GENERATING``, fixing the sequence block and the chunking. False when
+        another attempt started it first."""
+        names = {"#status": "status"}
+        progress = {template.template_no: 0 for template in order.templates}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=schema.header_key(order.key),
+                UpdateExpression=(
+                    "SET #status = :generating, first_sequence = :first, chunk_size = :size,"
+                    " chunks_total = :total, chunks_done = :zero, cards_generated = :zero,"
+                    " generated = :progress, updated_at = :now"
+                ),
+                ConditionExpression="#status = :received",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=schema.to_item(
+                    {
+                        ":generating": OrderStatus.GENERATING.value,
+                        ":received": OrderStatus.RECEIVED.value,
+                        ":first": first_sequence,
+                        ":size": chunk_size,
+                        ":total": chunks_total,
+                        ":zero": 0,
+                        ":progress": progress,
+                        ":now": schema.now_iso(),
+                    }
+                ),
+            )
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def write_chunks(self, chunks: list[Chunk]) -> None:
+        """Chunk items are immutable and fully determined by the plan: rewriting them on a
+        retry changes nothing."""
+        batch_put(self._client, self._table, [schema.chunk_item(chunk) for chunk in chunks])
+
+    def progress(self, key: OrderKey) -> ChunkProgress:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=schema.header_key(key),
+            ConsistentRead=True,
+            ProjectionExpression="#status, done_chunks, chunks_done, chunks_total",
+            ExpressionAttributeNames={"#status": "status"},
+        ).get("Item")
+        if not item:
+            raise RuntimeError(f"order {key} has no header")
+        plain = schema.from_item(item)
+        return ChunkProgress(
+            status=OrderStatus(plain["status"]),
+            done_chunks=frozenset(plain.get("done_chunks", ())),
+            chunks_done=plain.get("chunks_done", 0),
+            chunks_total=plain.get("chunks_total", 0),
+        )
+
+    def count_chunk(self, chunk: Chunk) -> int | None:
+        """Add a finished chunk to the order's progress, exactly once. Returns the number of
+        chunks done, or None if the chunk was counted before (or the order left GENERATING)."""
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=schema.header_key(chunk.order),
+                UpdateExpression=(
+                    "ADD chunks_done :one, cards_generated :count, done_chunks :ids"
+                    " SET generated.#template = generated.#template + :count, updated_at = :now"
+                ),
+                ConditionExpression="#status = :generating AND NOT contains(done_chunks, :id)",
+                ExpressionAttributeNames={"#status": "status", "#template": chunk.template_no},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":count": {"N": str(chunk.count)},
+                    ":ids": {"SS": [chunk.chunk_id]},
+                    ":id": {"S": chunk.chunk_id},
+                    ":generating": {"S": OrderStatus.GENERATING.value},
+                    ":now": {"S": schema.now_iso()},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return None
+        return int(answer["Attributes"]["chunks_done"]["N"])
+
+    def finish(self, key: OrderKey) -> bool:
+        """``GENERATING`` -> ``GENERATED`` once every chunk is counted; True for the one call
+        that made the change."""
+        return self._transition(
+            key,
+            OrderStatus.GENERATED,
+            "#status = :generating AND chunks_done = chunks_total",
+            {"generated_at": schema.now_iso()},
+        )
+
+    def fail(self, key: OrderKey, reason: str) -> bool:
+        return self._transition(
+            key, OrderStatus.FAILED, "#status = :generating", {"failure_reason": reason}
+        )
+
+    def _transition(
+        self, key: OrderKey, status: OrderStatus, condition: str, extra: dict[str, str]
+    ) -> bool:
+        sets = ", ".join(f"{name} = :{name}" for name in extra)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=schema.header_key(key),
+                UpdateExpression=f"SET #status = :status, updated_at = :now, {sets}",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=schema.to_item(
+                    {
+                        ":status": status.value,
+                        ":generating": OrderStatus.GENERATING.value,
+                        ":now": schema.now_iso(),
+                        **{f":{name}": value for name, value in extra.items()},
+                    }
+                ),
+            )
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
 
 def _error_code(error: ClientError) -> str:

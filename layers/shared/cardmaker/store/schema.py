@@ -15,18 +15,20 @@ The header is the commit point: an order exists once its header does.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from cardmaker.generation.plan import Chunk
 from cardmaker.orders.models import CardProductInfo, LogisticsInfo
-from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
+from cardmaker.orders.order import Generation, Order, OrderKey, OrderStatus, StoredOrder
 
 PK = "pk"
 SK = "sk"
 HEADER_SK = "ORDER"
+CHUNK_SK = "CHUNK"
 PAGE_SK_PREFIX = "TEMPLATES#"
 # Headers stay small (every status change rewrites and streams the whole item); pages stay well
 # inside DynamoDB's 400 KB item limit. Sizes are measured on the compact JSON of the templates.
@@ -131,10 +133,63 @@ def order_from_items(header: dict[str, Any], pages: list[dict[str, Any]]) -> Sto
         logistics_info=LogisticsInfo.model_validate(logistics) if logistics else None,
         received_at=datetime.fromisoformat(header["received_at"]),
     )
+    generation = None
+    if "first_sequence" in header:
+        generation = Generation(
+            first_sequence=header["first_sequence"],
+            chunk_size=header["chunk_size"],
+            chunks_total=header["chunks_total"],
+            chunks_done=header.get("chunks_done", 0),
+            failure_reason=header.get("failure_reason"),
+        )
     return StoredOrder(
         order=order,
         updated_at=datetime.fromisoformat(header["updated_at"]),
-        cards_generated={},
+        cards_generated=dict(header.get("generated", {})),
+        generation=generation,
+    )
+
+
+def chunk_key(chunk: Chunk) -> dict[str, Any]:
+    """Every chunk has a partition of its own: stream records of one partition key are
+    delivered in order, distinct keys let the chunks of an order run side by side."""
+    return {
+        PK: {"S": f"CHUNK#{chunk.order.own_sign}#{chunk.order.card_order_id}#{chunk.chunk_id}"},
+        SK: {"S": CHUNK_SK},
+    }
+
+
+def chunk_item(chunk: Chunk) -> dict[str, Any]:
+    return {
+        **chunk_key(chunk),
+        **to_item(
+            {
+                "entity": "CHUNK",
+                "card_order_id": chunk.order.card_order_id,
+                "own_sign": chunk.order.own_sign,
+                "template_index": chunk.template_index,
+                "template_no": chunk.template_no,
+                "par_value": chunk.par_value,
+                "number": chunk.number,
+                "first_position": chunk.first_position,
+                "count": chunk.count,
+                "first_sequence": chunk.first_sequence,
+            }
+        ),
+    }
+
+
+def chunk_from_item(item: dict[str, Any]) -> Chunk:
+    """A chunk from its plain (deserialized) item or stream image."""
+    return Chunk(
+        order=OrderKey(item["own_sign"], item["card_order_id"]),
+        template_index=item["template_index"],
+        template_no=item["template_no"],
+        par_value=item["par_value"],
+        number=item["number"],
+        first_position=item["first_position"],
+        count=item["count"],
+        first_sequence=item["first_sequence"],
     )
 
 
@@ -161,3 +216,20 @@ def _pages(templates: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
+
+
+def now_iso() -> str:
+    return _iso(datetime.now(UTC))
+
+
+def generation_task(event_name: str, new_image: dict[str, Any]) -> OrderKey | Chunk | None:
+    """What a stream record of the orders table asks of the generator: plan a newly received
+    order, generate a newly written chunk, or nothing (the event source filters the same way;
+    this is the check in code)."""
+    item = from_item(new_image)
+    entity = item.get("entity")
+    if entity == "ORDER" and item.get("status") == OrderStatus.RECEIVED.value:
+        return OrderKey(item["own_sign"], item["card_order_id"])
+    if entity == "CHUNK" and event_name == "INSERT":
+        return chunk_from_item(item)
+    return None

@@ -1,0 +1,52 @@
+"""The card generator: triggered by the orders table's stream. A newly received order is
+planned into chunks; each new chunk is generated. Thin on purpose: the layer does the work."""
+
+# No `from __future__ import annotations`: Powertools reads annotations at runtime.
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cardmaker import runtime
+from cardmaker.generation.plan import Chunk
+from cardmaker.observability import logger, metrics, tracer
+from cardmaker.store.schema import generation_task
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+@tracer.capture_method
+def record_handler(record: DynamoDBRecord) -> None:
+    image = record.raw_event.get("dynamodb", {}).get("NewImage") or {}
+    task = generation_task(record.raw_event.get("eventName", ""), image)
+    if task is None:
+        return
+    order = task.order if isinstance(task, Chunk) else task
+    logger.append_keys(card_order_id=order.card_order_id, own_sign=order.own_sign)
+    result = runtime.card_generator().run(task)
+    if isinstance(task, Chunk):
+        metrics.add_metric(name="CardsGenerated", unit=MetricUnit.Count, value=result.generated)
+        logger.info(
+            "chunk done",
+            chunk_id=task.chunk_id,
+            cards=result.generated,
+            order_status=result.order_status.value,
+        )
+    else:
+        metrics.add_metric(name="OrdersPlanned", unit=MetricUnit.Count, value=1)
+        logger.info("order planned", chunks=len(result))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,1 @@
+"""Cards: numbers, secrets, sealing and data keys."""

@@ -1,0 +1,1 @@
+"""Card generation: planning orders into chunks and generating each chunk."""
