@@ -2,11 +2,11 @@
 
 import sys
 
-from bench import spi
+from bench import generation, spi
 
 
 def main() -> int:
-    return spi.main()
+    return spi.main() or generation.main()
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ class CardNumberScheme:
 
 
 class CardNumberer:
-    """Maps sequence numbers to card numbers of a scheme under a secret key."""
+    """Maps sequence numbers to card numbers of a scheme under a secret key. Not shared between
+    threads (its AES contexts are reused from call to call)."""
 
     def __init__(self, scheme: CardNumberScheme, key: bytes) -> None:
         self.scheme = scheme
@@ -78,9 +79,11 @@ class CardNumberer:
         bits = (self._domain - 1).bit_length()
         self._high_bits = bits // 2
         self._low_bits = bits - self._high_bits
-        self._ciphers = [
-            # ECB on single blocks is the PRF of FF1; it never encrypts data longer than a block.
-            Cipher(algorithms.AES(_round_key(key, scheme, number)), modes.ECB())  # noqa: S305
+        # ECB on single blocks is the PRF of FF1: each block is one number's half, never data
+        # longer than a block. An ECB context keeps no state between calls, so one per round
+        # serves every batch (creating one costs more than encrypting a batch of 500).
+        self._rounds = [
+            Cipher(algorithms.AES(_round_key(key, scheme, number)), modes.ECB()).encryptor()  # noqa: S305
             for number in range(ROUNDS)
         ]
 
@@ -149,8 +152,7 @@ class CardNumberer:
 
     def _round(self, round_number: int, half: int, count: int, width: int) -> int:
         """AES_k[round] of every slot, cut to ``width`` bits per slot."""
-        encryptor = self._ciphers[round_number].encryptor()
-        mixed = encryptor.update(half.to_bytes(count * _SLOT, "big"))
+        mixed = self._rounds[round_number].update(half.to_bytes(count * _SLOT, "big"))
         return int.from_bytes(mixed, "big") & _slot_mask(count, width)
 
 
@@ -159,14 +161,14 @@ def _round_key(key: bytes, scheme: CardNumberScheme, round_number: int) -> bytes
     return hashlib.sha256(key + b"\x00" + label).digest()
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=1024)
 def _slot_codec(count: int) -> tuple[Callable[..., bytes], Callable[[bytes], tuple[int, ...]]]:
     """Pack values into the last 8 bytes of 16-byte slots, and read them back."""
     layout = struct.Struct(">" + "8xQ" * count)
     return layout.pack, layout.unpack
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=2048)
 def _slot_mask(count: int, width: int) -> int:
     return int.from_bytes((((1 << width) - 1).to_bytes(_SLOT, "big")) * count, "big")
 

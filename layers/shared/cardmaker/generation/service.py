@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cardmaker.cards.card_secrets import generate_secrets
@@ -31,6 +30,15 @@ if TYPE_CHECKING:
     from cardmaker.orders.order import Order, OrderKey, StoredOrder
 
 SEAL_BATCH = 500  # cards generated per step while earlier steps are being written
+
+
+def make_cards(
+    numberer: CardNumberer, sealer: Sealer, first_sequence: int, count: int, secret_length: int
+) -> tuple[list[str], list[bytes]]:
+    """Card numbers and their sealed secrets. Secrets exist in clear only inside this call."""
+    numbers = numberer.numbers(first_sequence, count)
+    secrets = generate_secrets(count, secret_length)
+    return numbers, sealer.seal_many([number.encode("ascii") for number in numbers], secrets)
 
 
 @dataclass(frozen=True)
@@ -144,16 +152,22 @@ class CardGenerator:
 
     def _card_batches(self, chunk: Chunk, sealer: Sealer) -> Iterator[list[dict[str, Any]]]:
         """The chunk's cards, a batch at a time: each batch is written while the next one is
-        made. Secrets exist in clear only inside this loop."""
+        made."""
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds")
-        numbers = iter(self._numberer.numbers(chunk.first_sequence, chunk.count))
         for start in range(0, chunk.count, SEAL_BATCH):
-            count = min(SEAL_BATCH, chunk.count - start)
-            batch_numbers = list(islice(numbers, count))
-            secrets = generate_secrets(count, self._secret_length)
-            sealed = sealer.seal_many([number.encode("ascii") for number in batch_numbers], secrets)
-            part = replace(chunk, first_position=chunk.first_position + start, count=count)
-            yield self._card_items(part, batch_numbers, sealed, created_at)
+            part = replace(
+                chunk,
+                first_position=chunk.first_position + start,
+                count=min(SEAL_BATCH, chunk.count - start),
+            )
+            numbers, sealed = make_cards(
+                self._numberer,
+                sealer,
+                chunk.first_sequence + start,
+                part.count,
+                self._secret_length,
+            )
+            yield self._card_items(part, numbers, sealed, created_at)
 
     def _count(self, chunk: Chunk, chunks_total: int) -> OrderStatus:
         """Count the chunk; the one that completes the order finishes it. Returns the order's

@@ -1,0 +1,171 @@
+"""Card generation: is it cheap next to the encryption it must do, and does it hide behind I/O?
+
+CPU (in-process, one core, no I/O):
+  generate_cards_per_s   card numbers + secrets + AES-256-GCM sealing, the generator's own
+                         ``make_cards`` in its batch size;
+  aesgcm_floor_per_s     AES-256-GCM encryption alone of as many secrets (nonces, associated
+                         data and secrets prepared beforehand, untimed);
+  generate_vs_aesgcm_floor_ratio  goal >= 0.5.
+
+I/O (against a moto server in another process, so that writes and generation can overlap):
+  raw_batch_write_items_per_s   BatchWriteItem of card-sized items, no generation, with the
+                                generator's own writer (same threads, same batch size);
+  pipeline_cards_per_s          a 20,000-card order planned and generated through the
+                                generator into the same server;
+  pipeline_vs_raw_write_ratio   goal >= 0.8;
+  generator_peak_memory_mb      tracemalloc's peak while the pipeline runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import boto3
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from cardmaker import runtime
+from cardmaker.cards.numbering import CardNumberer, CardNumberScheme
+from cardmaker.cards.sealing import Sealer
+from cardmaker.generation.plan import Chunk
+from cardmaker.generation.service import SEAL_BATCH, make_cards
+from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
+from cardmaker.store import card_schema
+from cardmaker.store.cards import DynamoDBCardRepository
+from local.platform import sample_order
+from local.template import REGION, create_resources, functions
+
+CPU_CARDS = 200_000
+PIPELINE_CARDS = 20_000
+RAW_ITEMS = 20_000
+ROUNDS = 3
+
+
+def generation_rate() -> float:
+    numberer = CardNumberer(CardNumberScheme(), os.urandom(32))
+    sealer = Sealer(os.urandom(32))
+    started = time.perf_counter()
+    for first in range(0, CPU_CARDS, SEAL_BATCH):
+        make_cards(numberer, sealer, first, SEAL_BATCH, 16)
+    return CPU_CARDS / (time.perf_counter() - started)
+
+
+def aesgcm_floor_rate() -> float:
+    numbers, _ = make_cards(
+        CardNumberer(CardNumberScheme(), os.urandom(32)), Sealer(os.urandom(32)), 0, CPU_CARDS, 16
+    )
+    associated = [number.encode("ascii") for number in numbers]
+    secrets = [os.urandom(16) for _ in range(CPU_CARDS)]
+    nonces = [os.urandom(12) for _ in range(CPU_CARDS)]
+    encrypt = AESGCM(os.urandom(32)).encrypt
+    started = time.perf_counter()
+    for start in range(0, CPU_CARDS, SEAL_BATCH):
+        end = start + SEAL_BATCH
+        list(map(encrypt, nonces[start:end], secrets[start:end], associated[start:end]))
+    return CPU_CARDS / (time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
+                break
+            time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def raw_write_rate(cards_table: str) -> float:
+    """The same writer the generator uses, fed ready-made items of the same size."""
+    chunk = Chunk(OrderKey("daily", 99), 0, "RAW", "100", 0, 0, RAW_ITEMS, 0)
+    numbers = [f"{3101 * 10**15 + n}" for n in range(RAW_ITEMS)]
+    sealed = [os.urandom(44) for _ in range(RAW_ITEMS)]
+    items = card_schema.card_items(chunk, numbers, sealed, datetime.now(UTC).isoformat())
+    batches = [items[start : start + SEAL_BATCH] for start in range(0, RAW_ITEMS, SEAL_BATCH)]
+    started = time.perf_counter()
+    DynamoDBCardRepository(cards_table).write_cards(batches)
+    return RAW_ITEMS / (time.perf_counter() - started)
+
+
+def pipeline(card_order_id: int, *, trace_memory: bool = False) -> float:
+    """Cards per second of one order through the generator; with ``trace_memory``, the peak
+    memory in MB instead (tracing slows every allocation, so never both in one run)."""
+    request = CardOrderMakeRequest.model_validate(
+        sample_order(
+            card_order_id,
+            templates=[("T1", PIPELINE_CARDS // 2, "100"), ("T2", PIPELINE_CARDS // 2, "5000")],
+        )
+    )
+    runtime.order_service().receive(request)
+    key = OrderKey("daily", card_order_id)
+    generator = runtime.card_generator()
+    if trace_memory:
+        tracemalloc.start()
+    started = time.perf_counter()
+    statuses = [generator.generate(chunk).order_status for chunk in generator.plan(key)]
+    elapsed = time.perf_counter() - started
+    if statuses[-1] is not OrderStatus.GENERATED:
+        raise RuntimeError("the benchmark order did not reach GENERATED")
+    if trace_memory:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return peak / 1e6
+    return PIPELINE_CARDS / elapsed
+
+
+def main() -> int:
+    generate = max(generation_rate() for _ in range(ROUNDS))
+    floor = max(aesgcm_floor_rate() for _ in range(ROUNDS))
+    print(f"generation: {CPU_CARDS} cards, best of {ROUNDS}")
+    print(f"generate_cards_per_s={generate:.0f}")
+    print(f"aesgcm_floor_per_s={floor:.0f}")
+    print(f"generate_vs_aesgcm_floor_ratio={generate / floor:.2f}  (goal >= 0.5)")
+
+    with moto_server() as url:
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": url,
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",
+                "AWS_DEFAULT_REGION": REGION,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": "ERROR",
+            }
+        )
+        stack = create_resources(
+            boto3.Session(region_name=REGION),
+            secret_values={
+                "CardNumberSecret": {"key": os.urandom(32).hex()},
+                "TopSecret": {"app_secret": "x"},
+            },
+        )
+        os.environ.update(functions(stack)["CardGeneratorFunction"].environment)
+        runtime.reset()
+        raw = raw_write_rate(stack.physical["CardsTable"])
+        cards_per_s = pipeline(card_order_id=1)
+        peak_mb = pipeline(card_order_id=2, trace_memory=True)
+    print(f"pipeline: a {PIPELINE_CARDS}-card order through the generator into a moto server")
+    print(f"raw_batch_write_items_per_s={raw:.0f}")
+    print(f"pipeline_cards_per_s={cards_per_s:.0f}")
+    print(f"pipeline_vs_raw_write_ratio={cards_per_s / raw:.2f}  (goal >= 0.8)")
+    print(f"generator_peak_memory_mb={peak_mb:.1f}")
+    return 0
