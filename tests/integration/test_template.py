@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -119,3 +120,62 @@ def test_spi_function_cannot_delete_or_scan_orders():
     }
     assert {"dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:UpdateItem"}.isdisjoint(actions)
     assert "secretsmanager:GetSecretValue" in actions
+
+
+def _stream_event(function: str, event: str) -> dict:
+    return TEMPLATE["Resources"][function]["Properties"]["Events"][event]["Properties"]
+
+
+def test_generator_stream_is_bounded_and_has_a_failure_queue():
+    stream = _stream_event("CardGeneratorFunction", "OrdersStream")
+    assert stream["Stream"] == {"Fn::GetAtt": ["OrdersTable", "StreamArn"]}
+    assert stream["MaximumRetryAttempts"] == {"Ref": "StreamMaxRetries"}
+    retries = TEMPLATE["Parameters"]["StreamMaxRetries"]
+    assert 0 <= int(retries["Default"]) <= int(retries["MaxValue"]) <= 10  # never -1 (forever)
+    assert stream["BisectBatchOnFunctionError"] is True
+    assert 0 < stream["MaximumRecordAgeInSeconds"] <= 86400
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stream["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["GeneratorFailures", "Arn"]},
+    }
+    assert stream["BatchSize"] == 1
+    assert stream["ParallelizationFactor"] == 10
+    # the generator learns the same bound, to mark an order FAILED on its last attempt
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["STREAM_MAX_RETRIES"] == {"Ref": "StreamMaxRetries"}
+
+
+def test_generator_filters_look_only_inside_the_dynamodb_key():
+    patterns = [
+        json.loads(item["Pattern"])
+        for item in _stream_event("CardGeneratorFunction", "OrdersStream")["FilterCriteria"][
+            "Filters"
+        ]
+    ]
+    assert patterns == [
+        {"dynamodb": {"NewImage": {"entity": {"S": ["ORDER"]}, "status": {"S": ["RECEIVED"]}}}},
+        {"dynamodb": {"NewImage": {"entity": {"S": ["CHUNK"]}}}},
+    ]
+
+
+def test_cards_table_has_no_stream_and_the_data_key_rotates():
+    cards = TEMPLATE["Resources"]["CardsTable"]["Properties"]
+    assert "StreamSpecification" not in cards
+    assert cards["SSESpecification"]["SSEEnabled"] is True
+    key = TEMPLATE["Resources"]["CardDataKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    (statement,) = key["KeyPolicy"]["Statement"]
+    assert statement["Principal"] == {
+        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    }
+
+
+def test_generator_may_not_read_cards_or_decrypt_outside_its_key():
+    statements = {s["Sid"]: s for name, s in _statements() if name == "CardGeneratorFunction"}
+    assert set(_as_list(statements["CardsWrite"]["Action"])) == {
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+    }
+    assert statements["DataKeys"]["Resource"] == {"Fn::GetAtt": ["CardDataKey", "Arn"]}
+    assert statements["FailuresQueue"]["Resource"] == {"Fn::GetAtt": ["GeneratorFailures", "Arn"]}
