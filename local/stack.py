@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import sys
 import threading
 import time
@@ -32,6 +33,7 @@ from cardmaker import runtime
 from local.apigw import LambdaContext
 from local.http_api import ApiGatewayServer
 from local.platform import DEMO_APP_KEY, DEMO_SECRET
+from local.streams import StreamPoller, streams_client
 from local.template import (
     REGION,
     FunctionSpec,
@@ -153,6 +155,8 @@ class LocalStack:
         self._werkzeug_level: int | None = None
         self._stack: Stack | None = None
         self.functions: dict[str, LoadedFunction] = {}
+        # (function, stream event) -> the poller playing that event source mapping
+        self.pollers: dict[tuple[str, str], StreamPoller] = {}
         self.moto_url = ""
         self.url = ""
 
@@ -194,7 +198,10 @@ class LocalStack:
                 "TopSecret": {
                     "app_secret": self.top.app_secret,
                     "session_key": self.top.session_key,
-                }
+                },
+                # A fresh card-number permutation key per local stack: local cards never
+                # outlive it (moto forgets them on stop).
+                "CardNumberSecret": {"key": secrets.token_hex(32)},
             },
             parameters=self._parameters(),
         )
@@ -212,11 +219,16 @@ class LocalStack:
         self.functions = {
             name: LoadedFunction(spec, spec.load_handler()) for name, spec in specs.items()
         }
+        self._start_pollers()
         self._start_http()
 
     def stop(self) -> None:
         """Stop serving, forget moto's state and put the previous environment back.
         Safe to call more than once, and after a failed ``start()``."""
+        # Pollers first: they invoke functions and call moto, both about to go.
+        for poller in self.pollers.values():
+            poller.stop()
+        self.pollers = {}
         if self._http is not None:
             if self._http_thread is not None:  # shutdown() waits for serve_forever to end
                 self._http.shutdown()
@@ -296,6 +308,22 @@ class LocalStack:
         """
         return self.top.gateway_url
 
+    def _start_pollers(self) -> None:
+        """One poller per (function, ``Type: DynamoDB`` event): moto cannot run event source
+        mappings without Docker, so the stack plays them (local/streams.py)."""
+        for function in self.functions.values():
+            for source in function.spec.stream_sources:
+                poller = StreamPoller(
+                    function,
+                    source,
+                    streams=streams_client(self.session(), self.moto_url),
+                    sqs=self.client("sqs"),
+                    log=self.log,
+                )
+                # Registered before it starts, so that stop() after a failed start stops it.
+                self.pollers[(function.name, source.name)] = poller
+                poller.start()
+
     def _start_http(self) -> None:
         endpoints = [
             (route, function)
@@ -335,6 +363,24 @@ class LocalStack:
     def client(self, service: str) -> Any:
         """A boto3 client of ``service`` against this stack's moto server."""
         return self.session().client(service, endpoint_url=self.moto_url, region_name=REGION)
+
+    def wait_idle(self, timeout: float) -> None:
+        """Block until every stream record written so far has been processed, including the
+        records those invocations wrote to streamed tables themselves; ``TimeoutError`` after
+        ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            # Quiet means: a whole round in which no poller took anything off a stream. A
+            # round that consumed something may have written more: go round again.
+            before = [poller.consumed for poller in self.pollers.values()]
+            for poller in self.pollers.values():
+                if not poller.wait_caught_up(max(0.0, deadline - time.monotonic())):
+                    raise TimeoutError(
+                        f"stream poller {poller.name} still busy after {timeout:g} s "
+                        f"({poller.consumed} records consumed so far)"
+                    )
+            if [poller.consumed for poller in self.pollers.values()] == before:
+                return
 
     def describe(self) -> list[str]:
         """What runs, in a few human-readable lines."""
