@@ -27,10 +27,10 @@ def record_handler(record: DynamoDBRecord) -> None:
     task = generation_task(record.raw_event.get("eventName", ""), image)
     if task is None:
         return
-    order = task.order if isinstance(task, Chunk) else task
-    logger.append_keys(card_order_id=order.card_order_id, own_sign=order.own_sign)
-    result = runtime.card_generator().run(task)
+    generator = runtime.card_generator()
     if isinstance(task, Chunk):
+        logger.append_keys(card_order_id=task.order.card_order_id, own_sign=task.order.own_sign)
+        result = generator.generate(task)
         metrics.add_metric(name="CardsGenerated", unit=MetricUnit.Count, value=result.generated)
         logger.info(
             "chunk done",
@@ -39,8 +39,10 @@ def record_handler(record: DynamoDBRecord) -> None:
             order_status=result.order_status.value,
         )
     else:
+        logger.append_keys(card_order_id=task.card_order_id, own_sign=task.own_sign)
+        chunks = generator.plan(task)
         metrics.add_metric(name="OrdersPlanned", unit=MetricUnit.Count, value=1)
-        logger.info("order planned", chunks=len(result))
+        logger.info("order planned", chunks=len(chunks))
 
 
 @logger.inject_lambda_context(clear_state=True)

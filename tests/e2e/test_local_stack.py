@@ -221,3 +221,39 @@ def test_demo_command():
     assert "CM-daily-16002" in result.stdout
     assert "RECEIVED" in result.stdout
     assert "demo OK" in result.stdout
+
+
+def test_order_is_generated_through_the_stream(local_stack):
+    # Given an order for two templates, sent as the platform does
+    order = sample_order(16020, "daily", [("3010030E02", 1200, "100"), ("3010030E05", 37, "5000")])
+    assert spi_response(post_spi(local_stack, sign_spi_call(order)))["success"] is True
+
+    # When the stream has been processed (the generator plans the order, then its chunks)
+    local_stack.wait_idle(timeout=120)
+
+    # Then the order is GENERATED with exactly the cards asked for
+    view = get_order(local_stack, 16020, "daily").json()
+    assert view["status"] == "GENERATED", view
+    assert [(t["template_no"], t["generated"]) for t in view["templates"]] == [
+        ("3010030E02", 1200),
+        ("3010030E05", 37),
+    ]
+    dynamodb = local_stack.client("dynamodb")
+    table = local_stack.stack.physical["CardsTable"]
+    cards, page = [], {"TableName": table}
+    while True:
+        answer = dynamodb.scan(**page)
+        cards += [item for item in answer["Items"] if item.get("entity", {}).get("S") == "CARD"]
+        if "LastEvaluatedKey" not in answer:
+            break
+        page["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    numbers = [card["card_no"]["S"] for card in cards]
+    assert len(numbers) == len(set(numbers)) == 1237
+    assert all(len(number) == 19 and number.startswith("3101") for number in numbers)
+    # every secret is ciphertext: nonce + 16 secret bytes + tag, none of it readable symbols
+    assert {len(card["secret"]["B"]) for card in cards} == {12 + 16 + 16}
+    assert (
+        not local_stack.client("sqs")
+        .receive_message(QueueUrl=local_stack.stack.physical["GeneratorFailures"])
+        .get("Messages")
+    )
