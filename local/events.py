@@ -1,18 +1,25 @@
 """Write the sample events of ``events/`` (``python -m local.events``).
 
-They are the published SPI test vectors (secret ``demo-secret-2026``, timestamp
-``2026-11-22 20:30:00`` GMT+8) as API Gateway HTTP API events, made deterministic so that the
-committed files can be checked against this generator.
+The SPI events are the published test vectors (secret ``demo-secret-2026``, timestamp
+``2026-11-22 20:30:00`` GMT+8) as API Gateway HTTP API events. The stream events are what the
+generator receives next for that same order: its header arriving (RECEIVED), then its one chunk
+(a fresh table's first sequence block starts at 0; chunks of 5,000). All are deterministic, so
+that the committed files can be checked against this generator.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+from cardmaker.generation.plan import plan_chunks
+from cardmaker.orders import CardOrderMakeRequest, Order
+from cardmaker.store import schema
 from local.apigw import http_api_event
+from local.streams import lambda_record
 from local.template import REPO
 
 EVENTS = REPO / "events"
@@ -89,12 +96,45 @@ def sample_events() -> dict[str, dict[str, Any]]:
     return events
 
 
+_STREAM_ARN = (
+    "arn:aws:dynamodb:us-east-1:123456789012:table/cardmaker-OrdersTable/stream/"
+    "2026-11-22T12:00:00.000"
+)
+
+
+def _stream_event(item: dict[str, Any], sequence_number: str) -> dict[str, Any]:
+    raw = {
+        "eventID": f"sample-{sequence_number}",
+        "eventName": "INSERT",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1795350601,
+            "Keys": {name: item[name] for name in (schema.PK, schema.SK)},
+            "NewImage": item,
+            "SequenceNumber": sequence_number,
+            "SizeBytes": len(json.dumps(item)),
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }
+    return {"Records": [lambda_record(raw, _STREAM_ARN).event]}
+
+
+def stream_events() -> dict[str, dict[str, Any]]:
+    request = CardOrderMakeRequest.model_validate_json(_ORDER)
+    order = Order.receive(request, datetime(2026, 11, 22, 12, 30, tzinfo=UTC))
+    (chunk,) = plan_chunks(order, first_sequence=0, chunk_size=5000)
+    return {
+        "stream_order_received.json": _stream_event(schema.header_item(order), "100000001"),
+        "stream_chunk_created.json": _stream_event(schema.chunk_item(chunk), "100000002"),
+    }
+
+
 def render(event: dict[str, Any]) -> str:
     return json.dumps(event, ensure_ascii=False, indent=2) + "\n"
 
 
 def main() -> None:
-    for name, event in sample_events().items():
+    for name, event in {**sample_events(), **stream_events()}.items():
         Path(EVENTS / name).write_text(render(event), encoding="utf-8")
         print(f"wrote events/{name}")
 

@@ -108,6 +108,17 @@ def invoke(stack: Stack) -> Invoke:
     return call
 
 
+@pytest.fixture
+def invoke_generator(stack: Stack) -> Invoke:
+    """Call the card generator's handler with a DynamoDB stream event, as Lambda would."""
+    handler = functions(stack)["CardGeneratorFunction"].load_handler()
+
+    def call(event: dict[str, Any]) -> dict[str, Any]:
+        return handler(event, LambdaContext(function_name="CardGeneratorFunction"))
+
+    return call
+
+
 def spi_event(
     call: SpiCall, *, raw_query: str | None = None, body: bytes | None = None
 ) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cardmaker import runtime
-from local.events import EVENTS, render, sample_events
+from local.events import EVENTS, render, sample_events, stream_events
 from tests.conftest import spi_response
 
 
@@ -37,6 +37,8 @@ def test_every_event_file_is_exercised():
     assert {path.name for path in Path(EVENTS).glob("*.json")} - {"env.json"} == {
         *EXPECTED_SPI,
         "get_order.json",
+        "stream_order_received.json",
+        "stream_chunk_created.json",
     }
 
 
@@ -58,7 +60,51 @@ def test_get_order_event(sam_local_env, invoke):
 
 
 def test_event_files_match_their_generator():
-    for name, event in sample_events().items():
+    for name, event in {**sample_events(), **stream_events()}.items():
         assert (EVENTS / name).read_text(encoding="utf-8") == render(event), (
             f"events/{name} is stale: run python -m local.events"
         )
+
+
+def test_stream_events_generate_the_sample_order(
+    sam_local_env, invoke, invoke_generator, table_items
+):
+    # Given the sample order received through the SPI
+    invoke(load("spi_order_json.json"))
+    # When the generator gets its arrival, then its chunk, from the stream
+    assert invoke_generator(load("stream_order_received.json")) == {"batchItemFailures": []}
+    chunk_ticket = load("stream_chunk_created.json")["Records"][0]["dynamodb"]["Keys"]
+    assert chunk_ticket in [{"pk": item["pk"], "sk": item["sk"]} for item in table_items()]
+    assert invoke_generator(load("stream_chunk_created.json")) == {"batchItemFailures": []}
+    # Then the order is generated, with the chunk the sample event describes
+    view = json.loads(invoke(load("get_order.json"))["body"])
+    assert (view["status"], view["cards_generated"], view["chunks_done"]) == ("GENERATED", 500, 1)
+    # and a redelivery of the chunk changes nothing
+    assert invoke_generator(load("stream_chunk_created.json")) == {"batchItemFailures": []}
+    assert json.loads(invoke(load("get_order.json"))["body"])["cards_generated"] == 500
+
+
+def test_a_failing_record_is_reported_alone(sam_local_env, invoke, invoke_generator):
+    invoke(load("spi_order_json.json"))
+    good = load("stream_order_received.json")["Records"][0]
+    orphan = json.loads(json.dumps(load("stream_chunk_created.json")["Records"][0]))
+    orphan["dynamodb"]["NewImage"]["card_order_id"] = {"N": "99999"}  # a chunk of no order
+    orphan["dynamodb"]["SequenceNumber"] = "100000009"
+    answer = invoke_generator({"Records": [good, orphan]})
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "100000009"}]}
+    view = json.loads(invoke(load("get_order.json"))["body"])
+    assert view["status"] == "GENERATING"  # the good record was processed
+
+
+def test_records_the_generator_does_not_own_are_ignored(
+    sam_local_env, invoke, invoke_generator, table_items
+):
+    invoke(load("spi_order_json.json"))
+    before = table_items()
+    record = load("stream_order_received.json")["Records"][0]
+    record["eventName"] = "MODIFY"
+    record["dynamodb"]["NewImage"]["status"] = {"S": "GENERATING"}  # progress, not a new order
+    chunk = load("stream_chunk_created.json")["Records"][0]
+    chunk["eventName"] = "MODIFY"  # moto re-emits identical puts as MODIFY: not a new chunk
+    assert invoke_generator({"Records": [record, chunk]}) == {"batchItemFailures": []}
+    assert table_items() == before
