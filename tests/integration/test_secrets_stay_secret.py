@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from datetime import timedelta
 
+import boto3
 import pytest
 
+from cardmaker.cards.keys import KmsDataKeys
+from cardmaker.cards.sealing import Sealer
 from cardmaker.observability import logger
 from cardmaker.top.timestamps import utc_now
 from local.platform import DEMO_SECRET, sample_order, sign_spi_call
-from tests.conftest import SESSION_KEY, order_event, spi_event
+from local.streams import lambda_record, streams_client
+from local.template import functions
+from tests.conftest import CARD_NUMBER_KEY, SESSION_KEY, order_event, spi_event
 
 
 @pytest.fixture
@@ -49,3 +55,53 @@ def test_no_secret_or_signature_in_logs_or_answers(
     for secret in [DEMO_SECRET, SESSION_KEY, *signs]:
         assert secret not in everything  # ...but never a secret or a signature
     assert "张三" not in logs  # nor the receiver's personal data
+
+
+def test_generation_never_logs_a_card_secret_or_data_key(
+    stack, invoke, invoke_generator, captured_logs, capsys, dynamodb
+):
+    # Given an order generated with DEBUG logging on
+    invoke(spi_event(sign_spi_call(sample_order(7, templates=[("T1", 40, "100")]))))
+    records = stream_records(dynamodb, stack.physical["OrdersTable"])
+    answers = [invoke_generator({"Records": [record]}) for record in records]
+    chunk_records = stream_records(dynamodb, stack.physical["OrdersTable"])[len(records) :]
+    answers += [invoke_generator({"Records": [record]}) for record in chunk_records]
+    # When the secrets and the data key are recovered the way a delivery would
+    cards = dynamodb.scan(TableName=stack.physical["CardsTable"])["Items"]
+    (key_item,) = [item for item in cards if item["pk"]["S"].startswith("CHUNKKEY#")]
+    context = {"card_order": "daily:7", "chunk": "0.0"}
+    data_key = KmsDataKeys(
+        boto3.client("kms"), functions(stack)["CardGeneratorFunction"].environment["CARD_KEY_ID"]
+    ).unwrap(key_item["wrapped_key"]["B"], context)
+    sealer = Sealer(data_key.plaintext)
+    secrets = [
+        sealer.open(card["card_no"]["S"], card["secret"]["B"])
+        for card in cards
+        if "card_no" in card
+    ]
+    assert len(secrets) == 40
+    # Then none of them, nor the key, is in any log line, metric or answer
+    printed = capsys.readouterr()
+    everything = captured_logs.getvalue() + printed.out + printed.err + json.dumps(answers)
+    assert "chunk done" in everything
+    for secret in secrets:
+        assert secret not in everything
+    assert data_key.plaintext.hex() not in everything
+    assert base64.b64encode(data_key.plaintext).decode() not in everything
+    assert CARD_NUMBER_KEY not in everything
+
+
+def stream_records(dynamodb, table):
+    """The table's stream so far, as Lambda records (moto in-process)."""
+    streams = streams_client(boto3.Session(region_name="us-east-1"))
+    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    records = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records += [
+            lambda_record(raw, arn).event
+            for raw in streams.get_records(ShardIterator=iterator)["Records"]
+        ]
+    return records
