@@ -127,9 +127,8 @@ class DynamoDBGenerationRepository:
         another attempt started it first."""
         names = {"#status": "status"}
         progress = {template.template_no: 0 for template in order.templates}
-        try:
-            self._client.update_item(
-                TableName=self._table,
+        return (
+            self._conditional_update(
                 Key=schema.header_key(order.key),
                 UpdateExpression=(
                     "SET #status = :generating, first_sequence = :first, chunk_size = :size,"
@@ -151,11 +150,8 @@ class DynamoDBGenerationRepository:
                     }
                 ),
             )
-        except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+            is not None
+        )
 
     def write_chunks(self, chunks: list[Chunk]) -> None:
         """Chunk items are immutable and fully determined by the plan: rewriting them on a
@@ -183,31 +179,25 @@ class DynamoDBGenerationRepository:
     def count_chunk(self, chunk: Chunk) -> int | None:
         """Add a finished chunk to the order's progress, exactly once. Returns the number of
         chunks done, or None if the chunk was counted before (or the order left GENERATING)."""
-        try:
-            answer = self._client.update_item(
-                TableName=self._table,
-                Key=schema.header_key(chunk.order),
-                UpdateExpression=(
-                    "ADD chunks_done :one, cards_generated :count, done_chunks :ids"
-                    " SET generated.#template = generated.#template + :count, updated_at = :now"
-                ),
-                ConditionExpression="#status = :generating AND NOT contains(done_chunks, :id)",
-                ExpressionAttributeNames={"#status": "status", "#template": chunk.template_no},
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":count": {"N": str(chunk.count)},
-                    ":ids": {"SS": [chunk.chunk_id]},
-                    ":id": {"S": chunk.chunk_id},
-                    ":generating": {"S": OrderStatus.GENERATING.value},
-                    ":now": {"S": schema.now_iso()},
-                },
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return None
-        return int(answer["Attributes"]["chunks_done"]["N"])
+        answer = self._conditional_update(
+            Key=schema.header_key(chunk.order),
+            UpdateExpression=(
+                "ADD chunks_done :one, cards_generated :count, done_chunks :ids"
+                " SET generated.#template = generated.#template + :count, updated_at = :now"
+            ),
+            ConditionExpression="#status = :generating AND NOT contains(done_chunks, :id)",
+            ExpressionAttributeNames={"#status": "status", "#template": chunk.template_no},
+            ExpressionAttributeValues={
+                ":one": {"N": "1"},
+                ":count": {"N": str(chunk.count)},
+                ":ids": {"SS": [chunk.chunk_id]},
+                ":id": {"S": chunk.chunk_id},
+                ":generating": {"S": OrderStatus.GENERATING.value},
+                ":now": {"S": schema.now_iso()},
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return None if answer is None else int(answer["Attributes"]["chunks_done"]["N"])
 
     def finish(self, key: OrderKey) -> bool:
         """``GENERATING`` -> ``GENERATED`` once every chunk is counted; True for the one call
@@ -228,27 +218,30 @@ class DynamoDBGenerationRepository:
         self, key: OrderKey, status: OrderStatus, condition: str, extra: dict[str, str]
     ) -> bool:
         sets = ", ".join(f"{name} = :{name}" for name in extra)
+        answer = self._conditional_update(
+            Key=schema.header_key(key),
+            UpdateExpression=f"SET #status = :status, updated_at = :now, {sets}",
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=schema.to_item(
+                {
+                    ":status": status.value,
+                    ":generating": OrderStatus.GENERATING.value,
+                    ":now": schema.now_iso(),
+                    **{f":{name}": value for name, value in extra.items()},
+                }
+            ),
+        )
+        return answer is not None
+
+    def _conditional_update(self, **request: Any) -> dict[str, Any] | None:
+        """UpdateItem on the orders table; None when its condition did not hold."""
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=schema.header_key(key),
-                UpdateExpression=f"SET #status = :status, updated_at = :now, {sets}",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=schema.to_item(
-                    {
-                        ":status": status.value,
-                        ":generating": OrderStatus.GENERATING.value,
-                        ":now": schema.now_iso(),
-                        **{f":{name}": value for name, value in extra.items()},
-                    }
-                ),
-            )
+            return dict(self._client.update_item(TableName=self._table, **request))
         except ClientError as error:
             if _error_code(error) != "ConditionalCheckFailedException":
                 raise
-            return False
-        return True
+            return None
 
 
 def _error_code(error: ClientError) -> str:
