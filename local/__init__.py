@@ -1,2 +1,2 @@
-"""The embedded local stack: moto, the HTTP API adapter, and (later) stream pollers and a
-fake TOP gateway. Development tooling only: nothing here ships in the Lambda layer."""
+"""The embedded local stack: moto, the HTTP API adapter, stream pollers and a fake TOP gateway.
+Development tooling only: nothing here ships in the Lambda layer."""

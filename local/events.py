@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+from cardmaker.deliveries.delivery import Delivery, delivery_id, request_fingerprint
+from cardmaker.deliveries.models import EticketDeliveryRequest
 from cardmaker.generation.plan import plan_chunks
 from cardmaker.orders import CardOrderMakeRequest, Order
-from cardmaker.store import schema
+from cardmaker.store import delivery_schema, schema
 from local.apigw import http_api_event
 from local.streams import lambda_record
 from local.template import REPO
@@ -67,6 +69,40 @@ def _spi(sign: str, body: bytes, content_type: str) -> dict[str, Any]:
     )
 
 
+ETICKET_DELIVERY = {
+    "type": "eticket",
+    "card_order_id": 16002,
+    "own_sign": "daily",
+    "template_no": "3010030E02",
+    "quantity": 2,
+    "outer_id": "1753340805138544",
+    "token": "31231231231",
+    "certificate_type": 1,
+    "biz_type": 3001,
+    "group_redeem": False,
+}
+BIND_DELIVERY = {
+    "type": "bind",
+    "card_order_id": 16002,
+    "own_sign": "daily",
+    "template_no": "3010030E02",
+    "quantity": 3,
+    "out_biz_id": "243FC389EDACDFB9CF0BFC6D1443C97F",
+    "buyer_nick": "tracey_05",
+}
+ETICKET_DELIVERY_ID = delivery_id(EticketDeliveryRequest.model_validate(ETICKET_DELIVERY))
+
+
+def _json_post(path: str, route_key: str, body: dict[str, Any]) -> dict[str, Any]:
+    return http_api_event(
+        "POST",
+        path,
+        headers=[("content-type", "application/json")],
+        body=json.dumps(body).encode(),
+        route_key=route_key,
+    )
+
+
 def sample_events() -> dict[str, dict[str, Any]]:
     events = {
         "spi_order_json.json": _spi(
@@ -79,6 +115,16 @@ def sample_events() -> dict[str, dict[str, Any]]:
         ),
         "spi_forged_signature.json": _spi(
             "0" * 32, _ORDER.encode("utf-8"), "application/json;charset=utf-8"
+        ),
+        "post_delivery_eticket.json": _json_post(
+            "/deliveries", "POST /deliveries", ETICKET_DELIVERY
+        ),
+        "post_delivery_bind.json": _json_post("/deliveries", "POST /deliveries", BIND_DELIVERY),
+        "get_delivery.json": http_api_event(
+            "GET",
+            f"/deliveries/{ETICKET_DELIVERY_ID}",
+            route_key="GET /deliveries/{delivery_id}",
+            path_parameters={"delivery_id": ETICKET_DELIVERY_ID},
         ),
         "get_order.json": http_api_event(
             "GET",
@@ -96,16 +142,22 @@ def sample_events() -> dict[str, dict[str, Any]]:
     return events
 
 
-_STREAM_ARN = (
-    "arn:aws:dynamodb:us-east-1:123456789012:table/cardmaker-OrdersTable/stream/"
-    "2026-11-22T12:00:00.000"
-)
+def _stream_arn(table: str) -> str:
+    stream = "stream/2026-11-22T12:00:00.000"
+    return f"arn:aws:dynamodb:us-east-1:123456789012:table/cardmaker-{table}/{stream}"
 
 
-def _stream_event(item: dict[str, Any], sequence_number: str) -> dict[str, Any]:
-    raw = {
+def _stream_event(
+    item: dict[str, Any],
+    sequence_number: str,
+    *,
+    old: dict[str, Any] | None = None,
+    name: str = "INSERT",
+    table: str = "OrdersTable",
+) -> dict[str, Any]:
+    raw: dict[str, Any] = {
         "eventID": f"sample-{sequence_number}",
-        "eventName": "INSERT",
+        "eventName": name,
         "awsRegion": "us-east-1",
         "dynamodb": {
             "ApproximateCreationDateTime": 1795350601,
@@ -116,16 +168,29 @@ def _stream_event(item: dict[str, Any], sequence_number: str) -> dict[str, Any]:
             "StreamViewType": "NEW_AND_OLD_IMAGES",
         },
     }
-    return {"Records": [lambda_record(raw, _STREAM_ARN).event]}
+    if old is not None:
+        raw["dynamodb"]["OldImage"] = old
+    return {"Records": [lambda_record(raw, _stream_arn(table)).event]}
 
 
 def stream_events() -> dict[str, dict[str, Any]]:
     request = CardOrderMakeRequest.model_validate_json(_ORDER)
     order = Order.receive(request, datetime(2026, 11, 22, 12, 30, tzinfo=UTC))
     (chunk,) = plan_chunks(order, first_sequence=0, chunk_size=5000)
+    generated = {**schema.header_item(order), "status": {"S": "GENERATED"}}
+    delivery = Delivery.new(
+        EticketDeliveryRequest.model_validate(ETICKET_DELIVERY), "2026-11-22T12:31:00.000+00:00"
+    )
+    pending = delivery_schema.delivery_item(delivery, request_fingerprint(delivery.request))
     return {
         "stream_order_received.json": _stream_event(schema.header_item(order), "100000001"),
         "stream_chunk_created.json": _stream_event(schema.chunk_item(chunk), "100000002"),
+        "stream_order_generated.json": _stream_event(
+            generated, "100000003", old=schema.header_item(order), name="MODIFY"
+        ),
+        "stream_delivery_pending.json": _stream_event(
+            pending, "200000001", table="DeliveriesTable"
+        ),
     }
 
 

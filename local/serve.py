@@ -50,7 +50,12 @@ def _serve(stack: LocalStack, port: int, stop: threading.Event) -> int:
     try:
         for line in stack.describe():
             print(line)
-        print(f"HTTP API: {stack.url} (POST /top/spi, GET /orders/{{card_order_id}})")
+        routes = ", ".join(
+            route.route_key
+            for function in stack.functions.values()
+            for route in function.spec.routes
+        )
+        print(f"HTTP API: {stack.url} ({routes})")
         print("send a signed order:")
         print(f"  .venv/bin/python -m local.platform --url {stack.url}")
         print(f"  curl '{stack.url}/orders/16002?own_sign=daily'")

@@ -43,6 +43,7 @@ from local.template import (
     functions,
     load_template,
 )
+from local.top_gateway import FakeTopGateway
 
 HOST = "127.0.0.1"
 DEMO_SESSION_KEY = "demo-session-key"
@@ -157,6 +158,8 @@ class LocalStack:
         self.functions: dict[str, LoadedFunction] = {}
         # (function, stream event) -> the poller playing that event source mapping
         self.pollers: dict[tuple[str, str], StreamPoller] = {}
+        # The fake TOP gateway, while running without an external TOP_GATEWAY_URL.
+        self.top_gateway: FakeTopGateway | None = None
         self.moto_url = ""
         self.url = ""
 
@@ -190,6 +193,7 @@ class LocalStack:
 
     def _start(self) -> None:
         self._saved_environ = dict(os.environ)
+        self._start_top_gateway()
         self._start_moto()
         self._use_moto_environment()
         self._stack = create_resources(
@@ -236,6 +240,9 @@ class LocalStack:
                 self._http_thread = None
             self._http.server_close()  # waits for the requests in flight
             self._http = None
+        if self.top_gateway is not None:  # after the functions that call it
+            self.top_gateway.stop()
+            self.top_gateway = None
         if self._moto is not None:
             if self.moto_url:
                 try:
@@ -299,14 +306,23 @@ class LocalStack:
         check_parameters(load_template(), parameters)
         return parameters
 
-    def top_gateway_url(self) -> str | None:
-        """The TOP gateway the functions' outbound calls go to.
+    def _start_top_gateway(self) -> None:
+        """Without an external ``TOP_GATEWAY_URL``, the functions call a fake gateway that
+        knows the stack's app key, secret and session key (local/top_gateway.py)."""
+        if self.top.gateway_url is not None:
+            return
+        self.top_gateway = FakeTopGateway(
+            app_key=self.top.app_key,
+            app_secret=self.top.app_secret,
+            session_key=self.top.session_key,
+        ).start()
 
-        Nothing calls the platform yet, so without ``TOP_GATEWAY_URL`` there is none (the
-        template's default URL stays in the functions' environment, unused). This is the
-        seam for the fake TOP gateway: start it here and return its URL.
-        """
-        return self.top.gateway_url
+    def top_gateway_url(self) -> str | None:
+        """The TOP gateway the functions' outbound calls go to (``TopGatewayUrl``): the
+        configured ``TOP_GATEWAY_URL``, else the fake gateway's (None before ``start()``)."""
+        if self.top.gateway_url is not None:
+            return self.top.gateway_url
+        return self.top_gateway.url if self.top_gateway is not None else None
 
     def _start_pollers(self) -> None:
         """One poller per (function, ``Type: DynamoDB`` event): moto cannot run event source
@@ -395,11 +411,10 @@ class LocalStack:
         for function in self.functions.values():
             routes = ", ".join(route.route_key for route in function.spec.routes) or "no routes"
             lines.append(f"function {function.spec.logical_id}: {routes}")
-        gateway = self.top_gateway_url()
-        if gateway:
-            lines.append(f"TOP gateway: {gateway}")
+        if self.top_gateway is not None:
+            lines.append(f"fake TOP gateway: {self.top_gateway.url}")
         else:
-            lines.append("TOP gateway: none needed yet (nothing calls the platform)")
+            lines.append(f"TOP gateway: {self.top_gateway_url()}")
         return lines
 
     def log(self, message: str) -> None:

@@ -9,27 +9,33 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
-from moto import mock_aws
-
-from cardmaker import runtime
-from local.apigw import LambdaContext, http_api_event
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall
-from local.template import FunctionSpec, Stack, create_resources, functions, load_template
-
-DATA = Path(__file__).parent / "data"
-SESSION_KEY = "demo-session-key-6100e2"
-CARD_NUMBER_KEY = "test-card-number-key-0123456789abcdef0123456789"
+from local.template import load_template
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def _static_function_environment() -> None:
     """As in Lambda, the functions' static environment exists before any of our code is
     imported (Powertools reads its service name and metrics namespace at import)."""
     variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
     for name, value in variables.items():
         if isinstance(value, str):
             os.environ.setdefault(name, value)
+
+
+_static_function_environment()
+
+# The layer and the handlers are imported only now, with that environment in place.
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from cardmaker import runtime  # noqa: E402
+from local.apigw import LambdaContext, http_api_event  # noqa: E402
+from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall  # noqa: E402
+from local.template import FunctionSpec, Stack, create_resources, functions  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+SESSION_KEY = "demo-session-key-6100e2"
+CARD_NUMBER_KEY = "test-card-number-key-0123456789abcdef0123456789"
 
 
 @pytest.fixture(autouse=True)
@@ -133,6 +139,26 @@ def spi_event(
     )
 
 
+def delivery_post_event(body: Any) -> dict[str, Any]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return http_api_event(
+        "POST",
+        "/deliveries",
+        headers=[("content-type", "application/json")],
+        body=raw,
+        route_key="POST /deliveries",
+    )
+
+
+def delivery_get_event(delivery_id: str) -> dict[str, Any]:
+    return http_api_event(
+        "GET",
+        f"/deliveries/{delivery_id}",
+        route_key="GET /deliveries/{delivery_id}",
+        path_parameters={"delivery_id": delivery_id},
+    )
+
+
 def order_event(card_order_id: int | str, own_sign: str | None = "daily") -> dict[str, Any]:
     return http_api_event(
         "GET",
@@ -146,3 +172,19 @@ def order_event(card_order_id: int | str, own_sign: str | None = "daily") -> dic
 def spi_response(answer: dict[str, Any]) -> dict[str, Any]:
     """The ``response`` struct of a JSON SPI answer."""
     return json.loads(answer["body"])["response"]
+
+
+def stream_records(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """A table's stream so far, as Lambda records (moto in-process)."""
+    from local.streams import lambda_record, streams_client  # noqa: PLC0415
+
+    streams = streams_client(boto3.Session(region_name="us-east-1"))
+    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    records = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        answer = streams.get_records(ShardIterator=iterator)
+        records += [lambda_record(raw, arn).event for raw in answer["Records"]]
+    return records

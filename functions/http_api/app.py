@@ -10,12 +10,14 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardmaker import runtime
+from cardmaker.deliveries.models import DeliveryRequest
+from cardmaker.deliveries.service import DeliveryNotFound, DeliveryRefused
 from cardmaker.exceptions import InvalidMethod, OrderNotFound, SpiRefused
 from cardmaker.observability import logger, metrics, tracer
 from cardmaker.orders import (
@@ -76,6 +78,43 @@ def get_order(
     own_sign: Annotated[OwnSign, Query()] = "online",
 ) -> dict[str, Any]:
     return runtime.order_service().get(OrderKey(own_sign, card_order_id)).view()
+
+
+@app.post("/deliveries")
+@tracer.capture_method
+def create_delivery(request: Annotated[DeliveryRequest, Body()]) -> Response[dict[str, str]]:
+    delivery = runtime.delivery_service().create(request)
+    logger.info("delivery accepted", delivery_id=delivery.delivery_id, status=delivery.status.value)
+    body = {"delivery_id": delivery.delivery_id, "status": delivery.status.value}
+    return Response(status_code=HTTPStatus.ACCEPTED, content_type="application/json", body=body)
+
+
+@app.get("/deliveries/<delivery_id>")
+@tracer.capture_method
+def get_delivery(
+    delivery_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Z]{2}-[0-9a-f]+$")],
+) -> dict[str, Any]:
+    return runtime.delivery_service().get(delivery_id).view()
+
+
+@app.exception_handler(DeliveryRefused)
+def delivery_refused(error: DeliveryRefused) -> Response[dict[str, Any]]:
+    # The same shape as the resolver's own 422 answers: the failing field and why.
+    detail = [{"loc": ["body", error.field], "type": "refused", "msg": error.message}]
+    return Response(
+        status_code=error.status,
+        content_type="application/json",
+        body={"statusCode": error.status, "detail": detail},
+    )
+
+
+@app.exception_handler(DeliveryNotFound)
+def delivery_not_found(error: DeliveryNotFound) -> Response[dict[str, str]]:
+    return Response(
+        status_code=HTTPStatus.NOT_FOUND,
+        content_type="application/json",
+        body={"message": error.message},
+    )
 
 
 @app.exception_handler(OrderNotFound)

@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 
 from cardmaker import runtime
+from local.apigw import LambdaContext
 from local.events import EVENTS, render, sample_events, stream_events
-from tests.conftest import spi_response
+from local.platform import DEMO_APP_KEY, DEMO_SECRET
+from local.template import functions
+from local.top_gateway import FakeTopGateway
+from tests.conftest import SESSION_KEY, spi_response
 
 
 def load(name: str) -> dict:
@@ -39,6 +43,11 @@ def test_every_event_file_is_exercised():
         "get_order.json",
         "stream_order_received.json",
         "stream_chunk_created.json",
+        "stream_order_generated.json",
+        "stream_delivery_pending.json",
+        "post_delivery_eticket.json",
+        "post_delivery_bind.json",
+        "get_delivery.json",
     }
 
 
@@ -108,3 +117,37 @@ def test_records_the_generator_does_not_own_are_ignored(
     chunk["eventName"] = "MODIFY"  # moto re-emits identical puts as MODIFY: not a new chunk
     assert invoke_generator({"Records": [record, chunk]}) == {"batchItemFailures": []}
     assert table_items() == before
+
+
+@pytest.fixture
+def invoke_delivery(stack, monkeypatch):
+    """The delivery function's handler, with the fake TOP gateway over real HTTP."""
+    with FakeTopGateway(DEMO_APP_KEY, DEMO_SECRET, SESSION_KEY) as gateway:
+        monkeypatch.setenv("TOP_GATEWAY_URL", gateway.url)
+        runtime.reset()
+        handler = functions(stack)["CardDeliveryFunction"].load_handler()
+        yield (
+            lambda event: handler(event, LambdaContext(function_name="CardDeliveryFunction")),
+            gateway,
+        )
+
+
+def test_delivery_events(sam_local_env, invoke, invoke_generator, invoke_delivery):
+    deliver, gateway = invoke_delivery
+    invoke(load("spi_order_json.json"))
+    assert invoke(load("get_delivery.json"))["statusCode"] == 404
+    for name in ("post_delivery_eticket.json", "post_delivery_bind.json"):
+        assert invoke(load(name))["statusCode"] == 202
+    assert json.loads(invoke(load("get_delivery.json"))["body"])["status"] == "PENDING"
+    # the delivery arrives before its cards exist: it waits
+    assert deliver(load("stream_delivery_pending.json")) == {"batchItemFailures": []}
+    assert json.loads(invoke(load("get_delivery.json"))["body"])["status"] == "WAITING_STOCK"
+    # the order is generated, and its GENERATED wakes the delivery, which then goes out
+    invoke_generator(load("stream_order_received.json"))
+    invoke_generator(load("stream_chunk_created.json"))
+    assert deliver(load("stream_order_generated.json")) == {"batchItemFailures": []}
+    assert json.loads(invoke(load("get_delivery.json"))["body"])["status"] == "PENDING"
+    assert deliver(load("stream_delivery_pending.json")) == {"batchItemFailures": []}
+    view = json.loads(invoke(load("get_delivery.json"))["body"])
+    assert (view["status"], len(view["cards"])) == ("DELIVERED", 2)
+    assert len(gateway.calls_of("taobao.eticket.merchant.ma.send")) == 1

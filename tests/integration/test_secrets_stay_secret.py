@@ -15,9 +15,8 @@ from cardmaker.cards.sealing import Sealer
 from cardmaker.observability import logger
 from cardmaker.top.timestamps import utc_now
 from local.platform import DEMO_SECRET, sample_order, sign_spi_call
-from local.streams import lambda_record, streams_client
 from local.template import functions
-from tests.conftest import CARD_NUMBER_KEY, SESSION_KEY, order_event, spi_event
+from tests.conftest import CARD_NUMBER_KEY, SESSION_KEY, order_event, spi_event, stream_records
 
 
 @pytest.fixture
@@ -89,19 +88,3 @@ def test_generation_never_logs_a_card_secret_or_data_key(
     assert data_key.plaintext.hex() not in everything
     assert base64.b64encode(data_key.plaintext).decode() not in everything
     assert CARD_NUMBER_KEY not in everything
-
-
-def stream_records(dynamodb, table):
-    """The table's stream so far, as Lambda records (moto in-process)."""
-    streams = streams_client(boto3.Session(region_name="us-east-1"))
-    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-    records = []
-    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        records += [
-            lambda_record(raw, arn).event
-            for raw in streams.get_records(ShardIterator=iterator)["Records"]
-        ]
-    return records

@@ -12,13 +12,17 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from cardmaker.cards.keys import KmsDataKeys
 from cardmaker.cards.numbering import CardNumberer, CardNumberScheme
+from cardmaker.deliveries.sending import DeliverySender
+from cardmaker.deliveries.service import DeliveryService
 from cardmaker.generation.service import CardGenerator
 from cardmaker.orders.service import OrderService
 from cardmaker.settings import get_settings
 from cardmaker.store import card_schema
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import dynamodb_client, kms_client, secretsmanager_client
+from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
+from cardmaker.top.client import TopClient
 from cardmaker.top.spi import SpiPolicy
 
 
@@ -81,14 +85,64 @@ def top_app_secret() -> str:
     settings = get_settings()
     if settings.top_app_secret is not None:
         return settings.top_app_secret.get_secret_value()
+    return _top_secret("app_secret")
+
+
+def top_session_key() -> str:
+    settings = get_settings()
+    if settings.top_session_key is not None:
+        return settings.top_session_key.get_secret_value()
+    return _top_secret("session_key")
+
+
+def _top_secret(name: str) -> str:
+    settings = get_settings()
     if not settings.top_secret_id:
-        raise RuntimeError("neither TOP_APP_SECRET nor TOP_SECRET_ID is configured")
+        raise RuntimeError("TOP_SECRET_ID is not configured")
     secret = _secrets_provider().get(
         settings.top_secret_id, transform="json", max_age=settings.secret_max_age_seconds
     )
-    if not isinstance(secret, dict) or not secret.get("app_secret"):
-        raise RuntimeError("the TOP secret has no app_secret")
-    return str(secret["app_secret"])
+    if not isinstance(secret, dict) or not secret.get(name):
+        raise RuntimeError(f"the TOP secret has no {name}")
+    return str(secret[name])
+
+
+@cache
+def delivery_service() -> DeliveryService:
+    settings = get_settings()
+    return DeliveryService(_deliveries(), DynamoDBOrderRepository(settings.orders_table_name))
+
+
+@cache
+def delivery_sender() -> DeliverySender:
+    settings = get_settings()
+    if not (settings.cards_table_name and settings.card_key_id):
+        raise RuntimeError("CARDS_TABLE_NAME and CARD_KEY_ID must be configured")
+    top = TopClient(
+        settings.top_gateway_url,
+        settings.top_app_key,
+        top_app_secret(),
+        sign_method=settings.top_sign_method,
+        session_key=top_session_key(),
+        timeout=(3.05, settings.top_read_timeout_seconds),
+    )
+    return DeliverySender(
+        _deliveries(),
+        DynamoDBOrderRepository(settings.orders_table_name),
+        DynamoDBCardRepository(settings.cards_table_name),
+        KmsDataKeys(kms_client(), settings.card_key_id),
+        top,
+        bind_app_key=settings.card_bind_app_key or settings.top_app_key,
+        ka_list_shape=settings.eticket_ka_list_shape,
+        max_attempts=settings.stream_max_retries + 1,
+    )
+
+
+def _deliveries() -> DynamoDBDeliveryRepository:
+    settings = get_settings()
+    if not settings.deliveries_table_name:
+        raise RuntimeError("DELIVERIES_TABLE_NAME is not configured")
+    return DynamoDBDeliveryRepository(settings.deliveries_table_name)
 
 
 def reset() -> None:
@@ -98,6 +152,8 @@ def reset() -> None:
         order_service,
         spi_policy,
         card_generator,
+        delivery_service,
+        delivery_sender,
         _secrets_provider,
         dynamodb_client,
         kms_client,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -27,6 +28,11 @@ class Settings(BaseModel):
     # Retries of a stream record (the template's StreamMaxRetries): the generator marks the
     # order FAILED on the last attempt.
     stream_max_retries: int = Field(default=4, ge=0, le=10)
+    deliveries_table_name: str | None = None
+    # card.bind's top_app_key: our own app key unless the platform assigned another one.
+    card_bind_app_key: str = ""
+    # How isv_ka_list travels (the seed is ambiguous): "array" or "object".
+    eticket_ka_list_shape: Literal["array", "object"] = "array"
     top_app_key: str = ""
     # The app secret comes from Secrets Manager (TOP_SECRET_ID, a JSON secret with
     # ``app_secret`` and ``session_key``) on AWS; TOP_APP_SECRET overrides it for local use.
@@ -35,6 +41,8 @@ class Settings(BaseModel):
     top_session_key: SecretStr | None = None
     top_gateway_url: str = "https://eco.taobao.com/router/rest"
     top_sign_method: SignMethod = "hmac-sha256"
+    # How long a TOP call may take to answer once sent; past it the outcome is unknown.
+    top_read_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
     secret_max_age_seconds: int = Field(default=300, ge=0)
     spi_max_age_seconds: int = Field(default=300, ge=1)
     spi_max_future_seconds: int = Field(default=180, ge=0)

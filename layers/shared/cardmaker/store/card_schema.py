@@ -7,6 +7,9 @@
 * a chunk's data key: ``CHUNKKEY#<own_sign>#<card_order_id>#<chunk_id>`` / ``KEY``, holding the
   KMS-wrapped data key that seals the chunk's secrets and the count of attempts.
 * the sequence counter of a card-number scheme: ``SEQUENCE#<scheme>`` / ``COUNTER``.
+* the allocation cursor of a template: ``CURSOR#<own_sign>#<card_order_id>#<template_no>`` /
+  ``CURSOR``: how many of its cards are handed out (``allocated``), and where each delivery's
+  range starts (``claims``, a map delivery id -> first position).
 """
 
 from __future__ import annotations
@@ -64,12 +67,22 @@ def card_items(
 
 
 def chunk_key_item_key(chunk: Chunk) -> dict[str, Any]:
-    order = chunk.order
-    return {
-        PK: {"S": f"CHUNKKEY#{order.own_sign}#{order.card_order_id}#{chunk.chunk_id}"},
-        SK: {"S": "KEY"},
-    }
+    return chunk_key_of(chunk.order, chunk.chunk_id)
 
 
 def sequence_key(scheme_name: str) -> dict[str, Any]:
     return {PK: {"S": f"SEQUENCE#{scheme_name}"}, SK: {"S": "COUNTER"}}
+
+
+def cursor_key(order: OrderKey, template_no: str) -> dict[str, Any]:
+    return {
+        PK: {"S": f"CURSOR#{order.own_sign}#{order.card_order_id}#{template_no}"},
+        SK: {"S": "CURSOR"},
+    }
+
+
+def chunk_key_of(order: OrderKey, chunk_id: str) -> dict[str, Any]:
+    return {
+        PK: {"S": f"CHUNKKEY#{order.own_sign}#{order.card_order_id}#{chunk_id}"},
+        SK: {"S": "KEY"},
+    }

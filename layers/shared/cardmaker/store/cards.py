@@ -7,8 +7,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from cardmaker.store import card_schema
-from cardmaker.store.batch import BATCH_LIMIT, batch_put
+from cardmaker.store.batch import BATCH_LIMIT, backoff_delay, batch_put
 from cardmaker.store.clients import dynamodb_client
 
 if TYPE_CHECKING:
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from cardmaker.generation.plan import Chunk
+    from cardmaker.orders.order import OrderKey
 
 
 class SequenceExhausted(Exception):
@@ -66,6 +69,90 @@ class DynamoDBCardRepository:
         attributes = answer["Attributes"]
         return attributes["wrapped_key"]["B"], int(attributes["attempts"]["N"])
 
+    def claim(
+        self, order: OrderKey, template_no: str, delivery_id: str, quantity: int, available: int
+    ) -> int | None:
+        """Hand ``quantity`` cards of a template to a delivery: returns the first position of
+        its range, or None when fewer than ``quantity`` are left.
+
+        One conditional update takes the range and records it under the delivery's id: two
+        deliveries never get the same cards, and a retry gets its own range back, never a
+        second one.
+        """
+        key = card_schema.cursor_key(order, template_no)
+        self._ensure_cursor(key)
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                # Both SETs read the item as it was: the claim records the range's start.
+                UpdateExpression=(
+                    "SET claims.#delivery = allocated, allocated = allocated + :quantity"
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(claims.#delivery) AND allocated <= :limit"
+                ),
+                ExpressionAttributeNames={"#delivery": delivery_id},
+                ExpressionAttributeValues={
+                    ":quantity": {"N": str(quantity)},
+                    ":limit": {"N": str(available - quantity)},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            cursor = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+            claim = cursor.get("Item", {}).get("claims", {}).get("M", {}).get(delivery_id)
+            return None if claim is None else int(claim["N"])
+        return int(answer["Attributes"]["claims"]["M"][delivery_id]["N"])
+
+    def _ensure_cursor(self, key: dict[str, Any]) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={**key, "allocated": {"N": "0"}, "claims": {"M": {}}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+
+    def read_cards(
+        self, order: OrderKey, template_no: str, positions: range
+    ) -> list[dict[str, Any]]:
+        """The cards at ``positions`` (by key: no scan), in position order."""
+        keys = [card_schema.card_key(order, template_no, position) for position in positions]
+        found: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):  # BatchGetItem's limit
+            pending: list[dict[str, Any]] = keys[start : start + 100]
+            for attempt in range(8):
+                answer = self._client.batch_get_item(
+                    RequestItems={self._table: {"Keys": pending, "ConsistentRead": True}}
+                )
+                for raw in answer.get("Responses", {}).get(self._table, []):
+                    found[int(raw["position"]["N"])] = raw
+                pending = answer.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not pending:
+                    break
+                self._sleep(backoff_delay(attempt, 0.05, 2.0))
+            if pending:
+                raise RuntimeError(f"{len(pending)} cards could not be read")
+        missing = [position for position in positions if position not in found]
+        if missing:
+            raise LookupError(f"{len(missing)} allocated cards do not exist (first: {missing[0]})")
+        return [found[position] for position in positions]
+
+    def wrapped_chunk_key(self, order: OrderKey, chunk_id: str) -> bytes:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=card_schema.chunk_key_of(order, chunk_id),
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            raise LookupError(f"chunk {chunk_id} has no data key")
+        return item["wrapped_key"]["B"]
+
     def write_cards(self, batches: Iterable[list[dict[str, Any]]]) -> int:
         """Write cards batch by batch, ``writers`` BatchWriteItem calls in flight, while the
         caller produces the next batches: generation runs behind the I/O. Unconditional puts
@@ -82,3 +169,7 @@ class DynamoDBCardRepository:
 def _split(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

@@ -1,0 +1,1 @@
+"""Deliveries: handing generated cards to buyers through TOP (ma.send, card.bind)."""

@@ -1,0 +1,112 @@
+"""A delivery: which cards of which order go to whom, and what became of each."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "PENDING"
+    WAITING_STOCK = "WAITING_STOCK"
+    SENDING = "SENDING"
+    DELIVERED = "DELIVERED"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+
+
+FINAL = frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.PARTIAL, DeliveryStatus.FAILED})
+
+
+class CardOutcome(StrEnum):
+    ISSUED = "ISSUED"  # ma.send answered isv.success-all
+    BOUND = "BOUND"  # card.bind bound it
+    INVALID = "INVALID"  # card.bind: invalid_card_no_s
+    BIND_FAILED = "BIND_FAILED"  # card.bind: bind_fail_card_no_s
+    FAILED = "FAILED"  # the platform refused the call
+
+
+SUCCESSES = frozenset({CardOutcome.ISSUED, CardOutcome.BOUND})
+
+
+@dataclass(frozen=True)
+class CardResult:
+    card_no: str
+    position: int
+    outcome: CardOutcome
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    request: EticketDeliveryRequest | BindDeliveryRequest
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    first_position: int | None = None  # the allocated range, once allocated
+    attempts: int = 0
+    cards: tuple[CardResult, ...] = field(default_factory=tuple)
+    failure_reason: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+
+    @classmethod
+    def new(cls, request: EticketDeliveryRequest | BindDeliveryRequest, now: str) -> Delivery:
+        return cls(delivery_id(request), request, created_at=now, updated_at=now)
+
+    @property
+    def positions(self) -> range:
+        if self.first_position is None:
+            return range(0)
+        return range(self.first_position, self.first_position + self.request.quantity)
+
+    def finished(self, cards: list[CardResult]) -> Delivery:
+        """The delivery with every card's outcome and the status they add up to."""
+        succeeded = sum(card.outcome in SUCCESSES for card in cards)
+        if succeeded == len(cards):
+            status = DeliveryStatus.DELIVERED
+        elif succeeded:
+            status = DeliveryStatus.PARTIAL
+        else:
+            status = DeliveryStatus.FAILED
+        return replace(self, status=status, cards=tuple(cards))
+
+    def view(self) -> dict[str, Any]:
+        """What ``GET /deliveries/{id}`` answers: never a card secret."""
+        view: dict[str, Any] = {
+            "delivery_id": self.delivery_id,
+            "status": self.status.value,
+            **self.request.model_dump(),
+            "attempts": self.attempts,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "cards": [
+                {
+                    "card_no": card.card_no,
+                    "position": card.position,
+                    "outcome": card.outcome.value,
+                    **({"code": card.code} if card.code else {}),
+                    **({"message": card.message} if card.message else {}),
+                }
+                for card in self.cards
+            ],
+        }
+        if self.failure_reason:
+            view["failure_reason"] = self.failure_reason
+        return view
+
+
+def delivery_id(request: EticketDeliveryRequest | BindDeliveryRequest) -> str:
+    """Stable for a given outer_id / out_biz_id, so that a repeat finds the same delivery."""
+    digest = hashlib.sha256(
+        f"{request.type}\x00{request.own_sign}\x00{request.idempotency_key}".encode()
+    ).hexdigest()
+    return f"{'ET' if request.type == 'eticket' else 'BD'}-{digest[:24]}"
+
+
+def request_fingerprint(request: EticketDeliveryRequest | BindDeliveryRequest) -> str:
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()

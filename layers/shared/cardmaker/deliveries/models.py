@@ -1,0 +1,71 @@
+"""``POST /deliveries`` bodies: an e-voucher send (``eticket``) or a card bind (``bind``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from cardmaker.orders.models import MAX_ORDER_ID, OwnSign
+
+# ma.send takes at most 200 codes per call: an e-voucher order is one call.
+MAX_ETICKET_CARDS = 200
+# card.bind: card_no_s is sent in batches of BIND_BATCH cards (one TOP call each).
+MAX_BIND_CARDS = 500
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+]
+TemplateNo = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+]
+Nick = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=False)]
+
+
+class _Delivery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    card_order_id: Annotated[int, Field(gt=0, le=MAX_ORDER_ID, strict=True)]
+    own_sign: OwnSign
+    template_no: TemplateNo
+
+
+class EticketDeliveryRequest(_Delivery):
+    """Send card number + secret (or codes) to a buyer's e-voucher order (ma.send)."""
+
+    type: Literal["eticket"]
+    quantity: Annotated[int, Field(ge=1, le=MAX_ETICKET_CARDS, strict=True)]
+    outer_id: Identifier
+    token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    certificate_type: Literal[0, 1] = 1
+    biz_type: Annotated[int, Field(ge=0, le=99_999, strict=True)] = 3001
+    group_redeem: bool = False
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.outer_id
+
+
+class BindDeliveryRequest(_Delivery):
+    """Bind cards to one Taobao user for a B2B purchase (card.bind)."""
+
+    type: Literal["bind"]
+    quantity: Annotated[int, Field(ge=1, le=MAX_BIND_CARDS, strict=True)]
+    out_biz_id: Identifier
+    buyer_nick: Nick | None = None
+    buyer_open_uid: Nick | None = None
+
+    @model_validator(mode="after")
+    def _one_buyer(self) -> BindDeliveryRequest:
+        if (self.buyer_nick is None) == (self.buyer_open_uid is None):
+            raise ValueError("give exactly one of buyer_nick and buyer_open_uid")
+        return self
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.out_biz_id
+
+
+DeliveryRequest = Annotated[
+    EticketDeliveryRequest | BindDeliveryRequest, Field(discriminator="type")
+]

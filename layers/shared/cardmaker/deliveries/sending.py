@@ -1,0 +1,269 @@
+"""Carrying out deliveries (the delivery function's side).
+
+A delivery's cards are a range of positions of one (order, template), claimed once from the
+template's cursor and kept on the delivery: every attempt sends exactly those cards, with the
+same outer_id / token / out_biz_id, so that after a timeout with an unknown outcome the
+platform can recognise the repeat. Secrets are opened only in memory, on their way to TOP.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from cardmaker.cards.sealing import Sealer
+from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
+from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
+from cardmaker.exceptions import TopError
+from cardmaker.orders.order import OrderKey, OrderStatus
+from cardmaker.top.calls import (
+    CardBindRequest,
+    CardBindResult,
+    IsvKa,
+    IsvMa,
+    MaSendRequest,
+    MaSendResult,
+)
+from cardmaker.top.client import retryable_top_error
+
+if TYPE_CHECKING:
+    from cardmaker.cards.keys import DataKey
+    from cardmaker.orders.order import StoredOrder
+
+BIND_BATCH = 100  # card numbers per card.bind call
+
+
+class DeliveryRepository(Protocol):
+    def get(self, delivery_id: str) -> Delivery | None: ...
+    def wait_for_stock(self, delivery_id: str) -> bool: ...
+    def wake(self, delivery_id: str) -> bool: ...
+    def waiting_for_stock(self, order: OrderKey) -> list[str]: ...
+    def start_sending(self, delivery_id: str, first_position: int) -> Delivery | None: ...
+    def finish(self, delivery: Delivery) -> bool: ...
+    def fail(self, delivery_id: str, reason: str) -> bool: ...
+
+
+class CardSource(Protocol):
+    def claim(
+        self, order: OrderKey, template_no: str, delivery_id: str, quantity: int, available: int
+    ) -> int | None: ...
+    def read_cards(
+        self, order: OrderKey, template_no: str, positions: range
+    ) -> list[dict[str, Any]]: ...
+    def wrapped_chunk_key(self, order: OrderKey, chunk_id: str) -> bytes: ...
+
+
+class OrderReader(Protocol):
+    def get(self, key: OrderKey) -> StoredOrder | None: ...
+
+
+class KeyUnwrapper(Protocol):
+    def unwrap(self, wrapped: bytes, context: dict[str, str]) -> DataKey: ...
+
+
+class TopCaller(Protocol):
+    def call(
+        self, method: str, params: dict[str, str], *, with_session: bool = False
+    ) -> dict[str, Any]: ...
+
+
+class DeliverySender:
+    def __init__(
+        self,
+        deliveries: DeliveryRepository,
+        orders: OrderReader,
+        cards: CardSource,
+        data_keys: KeyUnwrapper,
+        top: TopCaller,
+        *,
+        bind_app_key: str,
+        ka_list_shape: str = "array",
+        max_attempts: int = 5,
+    ) -> None:
+        self._deliveries = deliveries
+        self._orders = orders
+        self._cards = cards
+        self._data_keys = data_keys
+        self._top = top
+        self._bind_app_key = bind_app_key
+        self._ka_list_shape = ka_list_shape
+        self._max_attempts = max_attempts
+
+    def deliver(self, delivery_id: str) -> DeliveryStatus | None:
+        """Carry out a PENDING (or interrupted SENDING) delivery; returns its new status."""
+        delivery = self._deliveries.get(delivery_id)
+        if delivery is None or delivery.status not in {
+            DeliveryStatus.PENDING,
+            DeliveryStatus.SENDING,
+        }:
+            return None if delivery is None else delivery.status
+        request = delivery.request
+        order_key = OrderKey(request.own_sign, request.card_order_id)
+        first = delivery.first_position
+        if first is None:
+            generated = self._generated_count(delivery, order_key)
+            if generated is not None:
+                first = self._cards.claim(
+                    order_key, request.template_no, delivery_id, request.quantity, generated
+                )
+            if first is None:
+                self._deliveries.wait_for_stock(delivery_id)
+                if generated is None and self._generated_count(delivery, order_key) is not None:
+                    # The order was generated between the look and the wait: its wake-up may
+                    # have missed this delivery, so wake it here.
+                    self._deliveries.wake(delivery_id)
+                return DeliveryStatus.WAITING_STOCK
+        sending = self._deliveries.start_sending(delivery_id, first)
+        if sending is None:  # finished meanwhile by another attempt
+            return None
+        cards = self._cards.read_cards(order_key, request.template_no, sending.positions)
+        try:
+            results = self._send(sending, order_key, cards)
+        except TopError as error:
+            # Platform-side trouble (isp.*, 7, 10) is worth another attempt later; anything
+            # else is the platform refusing the request: recorded, never re-sent.
+            if not retryable_top_error(error):
+                results = [_refused(card, error) for card in cards]
+            else:
+                self._give_up_if_last(sending, error)
+                raise
+        except Exception as error:
+            self._give_up_if_last(sending, error)
+            raise
+        finished = sending.finished(results)
+        self._deliveries.finish(finished)
+        return finished.status
+
+    def wake_waiting(self, order: OrderKey) -> list[str]:
+        """The order is GENERATED: put its deliveries waiting for stock back in line."""
+        return [
+            delivery_id
+            for delivery_id in self._deliveries.waiting_for_stock(order)
+            if self._deliveries.wake(delivery_id)
+        ]
+
+    def _generated_count(self, delivery: Delivery, order_key: OrderKey) -> int | None:
+        """How many cards the delivery's template has, once its order is GENERATED."""
+        stored = self._orders.get(order_key)
+        if stored is None or stored.order.status is not OrderStatus.GENERATED:
+            return None
+        return next(
+            (
+                t.count
+                for t in stored.order.templates
+                if t.template_no == delivery.request.template_no
+            ),
+            None,
+        )
+
+    def _send(
+        self, delivery: Delivery, order_key: OrderKey, cards: list[dict[str, Any]]
+    ) -> list[CardResult]:
+        request = delivery.request
+        if isinstance(request, EticketDeliveryRequest):
+            return self._ma_send(request, order_key, cards)
+        return self._bind(request, cards)
+
+    def _ma_send(
+        self, request: EticketDeliveryRequest, order_key: OrderKey, cards: list[dict[str, Any]]
+    ) -> list[CardResult]:
+        secrets = self._open_secrets(order_key, cards)
+        numbers = [card["card_no"]["S"] for card in cards]
+        call = MaSendRequest(
+            outer_id=request.outer_id,
+            token=request.token,
+            biz_type=request.biz_type,
+            certificate_type=request.certificate_type,
+            group_redeem=request.group_redeem,
+            isv_ka_list=[
+                IsvKa(ka_no=no, ka_mi=secret) for no, secret in zip(numbers, secrets, strict=True)
+            ]
+            if request.certificate_type == 1
+            else None,
+            isv_ma_list=[IsvMa(code=secret) for secret in secrets]
+            if request.certificate_type == 0
+            else None,
+        )
+        answer = self._top.call(
+            MaSendRequest.METHOD, call.to_params(self._ka_list_shape), with_session=True
+        )
+        result = MaSendResult.from_response(answer)
+        outcome = CardOutcome.ISSUED if result.succeeded else CardOutcome.FAILED
+        code = None if result.succeeded else result.ret_code
+        message = None if result.succeeded else result.ret_msg
+        return [_result(card, outcome, code, message) for card in cards]
+
+    def _bind(self, request: BindDeliveryRequest, cards: list[dict[str, Any]]) -> list[CardResult]:
+        results: list[CardResult] = []
+        for start in range(0, len(cards), BIND_BATCH):
+            batch = cards[start : start + BIND_BATCH]
+            call = CardBindRequest(
+                top_app_key=self._bind_app_key,
+                out_biz_id=request.out_biz_id,
+                card_no_s=[card["card_no"]["S"] for card in batch],
+                card_bind_user_nick=request.buyer_nick,
+                buyer_open_uid=request.buyer_open_uid,
+            )
+            answer = CardBindResult.from_response(
+                self._top.call(CardBindRequest.METHOD, call.to_params())
+            )
+            invalid, failed = set(answer.invalid_card_no_s), set(answer.bind_fail_card_no_s)
+            for card in batch:
+                number = card["card_no"]["S"]
+                if number in invalid:
+                    results.append(_result(card, CardOutcome.INVALID, "invalid", answer.message))
+                elif number in failed:
+                    results.append(
+                        _result(card, CardOutcome.BIND_FAILED, "bind_fail", answer.message)
+                    )
+                elif answer.success:
+                    results.append(_result(card, CardOutcome.BOUND))
+                else:
+                    results.append(_result(card, CardOutcome.FAILED, "not_bound", answer.message))
+        return results
+
+    def _open_secrets(self, order_key: OrderKey, cards: list[dict[str, Any]]) -> list[str]:
+        """Each chunk's data key unwrapped once; secrets only in memory, returned to the call."""
+        sealers: dict[str, Sealer] = {}
+        secrets = []
+        for card in cards:
+            chunk_id = card["chunk_id"]["S"]
+            if chunk_id not in sealers:
+                wrapped = self._cards.wrapped_chunk_key(order_key, chunk_id)
+                context = {
+                    "card_order": f"{order_key.own_sign}:{order_key.card_order_id}",
+                    "chunk": chunk_id,
+                }
+                sealers[chunk_id] = Sealer(self._data_keys.unwrap(wrapped, context).plaintext)
+            secrets.append(sealers[chunk_id].open(card["card_no"]["S"], card["secret"]["B"]))
+        return secrets
+
+    def _give_up_if_last(self, delivery: Delivery, error: Exception) -> None:
+        if delivery.attempts >= self._max_attempts:
+            self._deliveries.fail(
+                delivery.delivery_id,
+                f"gave up after {delivery.attempts} attempts: {_describe(error)}",
+            )
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, TopError):
+        return f"TOP {error.top_code} {error.sub_code or ''}".strip()
+    return type(error).__name__
+
+
+def _refused(card: dict[str, Any], error: TopError) -> CardResult:
+    return _result(
+        card, CardOutcome.FAILED, error.sub_code or str(error.top_code), error.sub_msg or error.msg
+    )
+
+
+def _result(
+    card: dict[str, Any], outcome: CardOutcome, code: str | None = None, message: str | None = None
+) -> CardResult:
+    return CardResult(
+        card_no=card["card_no"]["S"],
+        position=int(card["position"]["N"]),
+        outcome=outcome,
+        code=code,
+        message=message,
+    )

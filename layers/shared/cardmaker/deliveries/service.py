@@ -1,0 +1,89 @@
+"""Creating and reading deliveries (the HTTP API's side)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from cardmaker.deliveries.delivery import Delivery, request_fingerprint
+from cardmaker.exceptions import CardmakerError
+from cardmaker.orders.order import OrderKey
+from cardmaker.store.deliveries import DeliveryExists
+from cardmaker.top.timestamps import utc_now
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
+    from cardmaker.orders.order import StoredOrder
+
+
+class DeliveryRefused(CardmakerError):
+    """A delivery request that cannot be accepted; ``field`` names what is wrong."""
+
+    code = "DELIVERY_REFUSED"
+
+    def __init__(self, field: str, message: str, *, status: int = 422) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+class DeliveryNotFound(CardmakerError):
+    code = "DELIVERY_NOT_FOUND"
+
+
+class DeliveryStore(Protocol):
+    def create(self, delivery: Delivery, fingerprint: str) -> None: ...
+    def get(self, delivery_id: str) -> Delivery | None: ...
+
+
+class OrderReader(Protocol):
+    def get(self, key: OrderKey) -> StoredOrder | None: ...
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        deliveries: DeliveryStore,
+        orders: OrderReader,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._deliveries = deliveries
+        self._orders = orders
+        self._clock = clock
+
+    def create(self, request: EticketDeliveryRequest | BindDeliveryRequest) -> Delivery:
+        """A new delivery, or the existing one for the same outer_id / out_biz_id."""
+        self._check_against_order(request)
+        delivery = Delivery.new(request, self._clock().isoformat(timespec="milliseconds"))
+        fingerprint = request_fingerprint(request)
+        try:
+            self._deliveries.create(delivery, fingerprint)
+        except DeliveryExists as exists:
+            if exists.fingerprint != fingerprint:
+                raise DeliveryRefused(
+                    (request.type == "eticket" and "outer_id") or "out_biz_id",
+                    "a different delivery already uses this id",
+                    status=409,
+                ) from None
+            return exists.existing
+        return delivery
+
+    def get(self, delivery_id: str) -> Delivery:
+        delivery = self._deliveries.get(delivery_id)
+        if delivery is None:
+            raise DeliveryNotFound(f"delivery {delivery_id[:64]} does not exist")
+        return delivery
+
+    def _check_against_order(self, request: EticketDeliveryRequest | BindDeliveryRequest) -> None:
+        stored = self._orders.get(OrderKey(request.own_sign, request.card_order_id))
+        if stored is None:
+            raise DeliveryRefused("card_order_id", "no such order in this environment")
+        template = next(
+            (t for t in stored.order.templates if t.template_no == request.template_no), None
+        )
+        if template is None:
+            raise DeliveryRefused("template_no", "the order has no such template")
+        if request.quantity > template.count:
+            raise DeliveryRefused("quantity", f"the template has {template.count} cards in all")

@@ -1,0 +1,183 @@
+"""The deliveries repository: the only code that reads or writes delivery items.
+
+Every status change is one conditional update, so a delivery moves forward exactly once
+whatever the retries: PENDING -> WAITING_STOCK -> PENDING -> SENDING -> DELIVERED | PARTIAL |
+FAILED.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from cardmaker.deliveries.delivery import Delivery, DeliveryStatus
+from cardmaker.store import delivery_schema
+from cardmaker.store.clients import dynamodb_client
+from cardmaker.store.schema import now_iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from cardmaker.orders.order import OrderKey
+
+
+class DeliveryExists(Exception):
+    def __init__(self, existing: Delivery, fingerprint: str) -> None:
+        super().__init__("delivery exists")
+        self.existing = existing
+        self.fingerprint = fingerprint
+
+
+class DynamoDBDeliveryRepository:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table_name
+        self._client = client or dynamodb_client()
+
+    def create(self, delivery: Delivery, fingerprint: str) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=delivery_schema.delivery_item(delivery, fingerprint),
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            existing = error.response.get("Item") or self._raw(delivery.delivery_id)
+            if existing is None:
+                raise RuntimeError("the delivery vanished while being compared") from error
+            raise DeliveryExists(*delivery_schema.delivery_from_item(existing)) from error
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        raw = self._raw(delivery_id)
+        return None if raw is None else delivery_schema.delivery_from_item(raw)[0]
+
+    def waiting_for_stock(self, order: OrderKey) -> list[str]:
+        """Ids of the order's deliveries waiting for stock (from the ByOrder index)."""
+        ids: list[str] = []
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": delivery_schema.BY_ORDER,
+            "KeyConditionExpression": "order_key = :order",
+            "FilterExpression": "#status = :waiting",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":order": {"S": delivery_schema.order_key(order)},
+                ":waiting": {"S": DeliveryStatus.WAITING_STOCK.value},
+            },
+        }
+        while True:
+            page = self._client.query(**query)
+            ids += [item["pk"]["S"].removeprefix("DELIVERY#") for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return ids
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def wait_for_stock(self, delivery_id: str) -> bool:
+        return self._move(delivery_id, DeliveryStatus.WAITING_STOCK, [DeliveryStatus.PENDING])
+
+    def wake(self, delivery_id: str) -> bool:
+        """WAITING_STOCK -> PENDING: the stream brings the delivery back to the function."""
+        return self._move(delivery_id, DeliveryStatus.PENDING, [DeliveryStatus.WAITING_STOCK])
+
+    def start_sending(self, delivery_id: str, first_position: int) -> Delivery | None:
+        """PENDING or SENDING -> SENDING with its cards' range (fixed at the first attempt)
+        and one more attempt counted."""
+        answer = self._update(
+            delivery_id,
+            "SET #status = :sending, first_position = if_not_exists(first_position, :first),"
+            " updated_at = :now ADD attempts :one",
+            "#status IN (:pending, :sending)",
+            {
+                ":sending": {"S": DeliveryStatus.SENDING.value},
+                ":pending": {"S": DeliveryStatus.PENDING.value},
+                ":first": {"N": str(first_position)},
+                ":one": {"N": "1"},
+            },
+            return_values="ALL_NEW",
+        )
+        return (
+            None if answer is None else delivery_schema.delivery_from_item(answer["Attributes"])[0]
+        )
+
+    def finish(self, delivery: Delivery) -> bool:
+        return (
+            self._update(
+                delivery.delivery_id,
+                "SET #status = :final, cards = :cards, updated_at = :now",
+                "#status = :sending",
+                {
+                    ":final": {"S": delivery.status.value},
+                    ":cards": delivery_schema.cards_value(delivery.cards),
+                    ":sending": {"S": DeliveryStatus.SENDING.value},
+                },
+            )
+            is not None
+        )
+
+    def fail(self, delivery_id: str, reason: str) -> bool:
+        return (
+            self._update(
+                delivery_id,
+                "SET #status = :failed, failure_reason = :reason, updated_at = :now",
+                "#status IN (:pending, :sending)",
+                {
+                    ":failed": {"S": DeliveryStatus.FAILED.value},
+                    ":reason": {"S": reason},
+                    ":pending": {"S": DeliveryStatus.PENDING.value},
+                    ":sending": {"S": DeliveryStatus.SENDING.value},
+                },
+            )
+            is not None
+        )
+
+    def _move(self, delivery_id: str, to: DeliveryStatus, from_: list[DeliveryStatus]) -> bool:
+        names = {f":from{index}": {"S": status.value} for index, status in enumerate(from_)}
+        return (
+            self._update(
+                delivery_id,
+                "SET #status = :to, updated_at = :now",
+                f"#status IN ({', '.join(names)})",
+                {":to": {"S": to.value}, **names},
+            )
+            is not None
+        )
+
+    def _update(
+        self,
+        delivery_id: str,
+        expression: str,
+        condition: str,
+        values: dict[str, Any],
+        *,
+        return_values: str = "NONE",
+    ) -> dict[str, Any] | None:
+        try:
+            return dict(
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=delivery_schema.delivery_key(delivery_id),
+                    UpdateExpression=expression,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={**values, ":now": {"S": now_iso()}},
+                    ReturnValues=return_values,
+                )
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            return None
+
+    def _raw(self, delivery_id: str) -> dict[str, Any] | None:
+        return self._client.get_item(
+            TableName=self._table,
+            Key=delivery_schema.delivery_key(delivery_id),
+            ConsistentRead=True,
+        ).get("Item")
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

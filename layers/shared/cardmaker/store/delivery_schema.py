@@ -1,0 +1,106 @@
+"""The deliveries table's item layout: ``DELIVERY#<delivery_id>`` / ``DELIVERY``, with
+``order_key`` (``<own_sign>#<card_order_id>``) for the ``ByOrder`` index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
+from cardmaker.deliveries.models import DeliveryRequest
+from cardmaker.orders.order import OrderKey
+from cardmaker.store.schema import from_item, to_item
+
+PK = "pk"
+SK = "sk"
+BY_ORDER = "ByOrder"
+_REQUEST = TypeAdapter(DeliveryRequest)
+
+
+def delivery_key(delivery_id: str) -> dict[str, Any]:
+    return {PK: {"S": f"DELIVERY#{delivery_id}"}, SK: {"S": "DELIVERY"}}
+
+
+def order_key(key: OrderKey) -> str:
+    return f"{key.own_sign}#{key.card_order_id}"
+
+
+def delivery_item(delivery: Delivery, fingerprint: str) -> dict[str, Any]:
+    request = delivery.request
+    return {
+        **delivery_key(delivery.delivery_id),
+        **to_item(
+            {
+                "entity": "DELIVERY",
+                "delivery_id": delivery.delivery_id,
+                "order_key": order_key(OrderKey(request.own_sign, request.card_order_id)),
+                "request": request.model_dump(exclude_none=True),
+                "fingerprint": fingerprint,
+                "status": delivery.status.value,
+                "attempts": delivery.attempts,
+                "cards": [],
+                "created_at": delivery.created_at,
+                "updated_at": delivery.updated_at,
+            }
+        ),
+    }
+
+
+def cards_value(cards: tuple[CardResult, ...]) -> dict[str, Any]:
+    return to_item(
+        {
+            "cards": [
+                {
+                    "card_no": card.card_no,
+                    "position": card.position,
+                    "outcome": card.outcome.value,
+                    "code": card.code,
+                    "message": card.message,
+                }
+                for card in cards
+            ]
+        }
+    )["cards"]
+
+
+def delivery_from_item(raw: dict[str, Any]) -> tuple[Delivery, str]:
+    """The delivery and the fingerprint of the request that created it."""
+    item = from_item(raw)
+    cards = tuple(
+        CardResult(
+            card_no=card["card_no"],
+            position=card["position"],
+            outcome=CardOutcome(card["outcome"]),
+            code=card.get("code"),
+            message=card.get("message"),
+        )
+        for card in item.get("cards", [])
+    )
+    delivery = Delivery(
+        delivery_id=item["delivery_id"],
+        request=_REQUEST.validate_python(item["request"]),
+        status=DeliveryStatus(item["status"]),
+        first_position=item.get("first_position"),
+        attempts=item.get("attempts", 0),
+        cards=cards,
+        failure_reason=item.get("failure_reason"),
+        created_at=item["created_at"],
+        updated_at=item["updated_at"],
+    )
+    return delivery, item["fingerprint"]
+
+
+def delivery_task(
+    new_image: dict[str, Any], old_image: dict[str, Any] | None
+) -> str | OrderKey | None:
+    """What a stream record asks of the delivery function: carry out a PENDING delivery (its
+    id), wake the deliveries of an order that just became GENERATED (its key), or nothing (the
+    event sources filter the same way; this is the check in code)."""
+    item = from_item(new_image)
+    if item.get("entity") == "DELIVERY" and item.get("status") == DeliveryStatus.PENDING.value:
+        return str(item["delivery_id"])
+    was = from_item(old_image or {}).get("status")
+    if item.get("entity") == "ORDER" and item.get("status") == "GENERATED" and was != "GENERATED":
+        return OrderKey(item["own_sign"], item["card_order_id"])
+    return None

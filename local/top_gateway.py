@@ -1,0 +1,635 @@
+"""A fake TOP gateway over real HTTP on 127.0.0.1, for the local stack and the tests.
+
+It checks what the real gateway checks (app key, sign with any of the three sign methods,
+GMT+8 timestamp within 10 minutes, session for ``ma.send``, known method, required business
+parameters), answers in the wrapped or the ``simplify=true`` style, and records every call.
+Tests script trouble with a queue of faults consumed one per call (``fail_next``) or with
+permanent rules (``fail_always``): gateway errors, HTTP statuses, late answers, dropped
+connections, and non-success business results.
+
+``python -m local.top_gateway [--port N]`` runs it alone and prints its URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from cardmaker.top.calls import SUCCESS_ALL, CardBindRequest, MaSendRequest
+from cardmaker.top.envelopes import response_key
+from cardmaker.top.signing import SIGN_METHODS, SIGN_PARAM, sign_request, signs_match
+from cardmaker.top.timestamps import parse_timestamp, utc_now
+
+HOST = "127.0.0.1"
+PATH = "/router/rest"
+MA_SEND = MaSendRequest.METHOD
+CARD_BIND = CardBindRequest.METHOD
+METHODS = (MA_SEND, CARD_BIND)
+MAX_SKEW = timedelta(minutes=10)
+DEFAULT_SIGN_METHOD = "md5"  # what TOP assumes when sign_method is absent
+STRUCT_PARAMS = ("card_bind_req_dto", "isv_ma_list", "isv_ka_list")
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+Clock = Callable[[], datetime]
+FaultKind = Literal["error", "http_status", "delay", "drop", "ma_ret", "bind_result"]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Scripted behaviour for one call; build one with the class methods."""
+
+    kind: FaultKind
+    code: int | None = None
+    sub_code: str | None = None
+    msg: str = ""
+    sub_msg: str | None = None
+    status: int = 200
+    seconds: float = 0.0
+    ret_code: str = SUCCESS_ALL
+    ret_msg: str = ""
+    invalid: tuple[str, ...] = ()
+    bind_fail: tuple[str, ...] = ()
+    success: bool = True
+    message: str = "成功"
+
+    @classmethod
+    def error(
+        cls,
+        code: int,
+        sub_code: str | None = None,
+        msg: str = "Remote service error",
+        sub_msg: str | None = None,
+    ) -> Fault:
+        """Answer with an ``error_response`` (e.g. 7, or 15 with an ``isp.*`` sub_code)."""
+        return cls("error", code=code, sub_code=sub_code, msg=msg, sub_msg=sub_msg)
+
+    @classmethod
+    def http_status(cls, status: int) -> Fault:
+        """Answer with this HTTP status and no TOP body (a proxy or load balancer would)."""
+        return cls("http_status", status=status)
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Process the call, then answer only after ``seconds`` (for read timeouts)."""
+        return cls("delay", seconds=seconds)
+
+    @classmethod
+    def drop(cls) -> Fault:
+        """Process the call, then close the connection without answering."""
+        return cls("drop")
+
+    @classmethod
+    def ma_ret(cls, ret_code: str, ret_msg: str = "") -> Fault:
+        """Answer ``ma.send`` with this (non-success) business result."""
+        return cls("ma_ret", ret_code=ret_code, ret_msg=ret_msg)
+
+    @classmethod
+    def bind_result(
+        cls,
+        invalid: Iterable[str] = (),
+        bind_fail: Iterable[str] = (),
+        *,
+        success: bool = True,
+        message: str = "成功",
+    ) -> Fault:
+        """Answer ``card.bind`` naming these cards invalid / failed to bind."""
+        return cls(
+            "bind_result",
+            invalid=tuple(invalid),
+            bind_fail=tuple(bind_fail),
+            success=success,
+            message=message,
+        )
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One call as the gateway saw it. ``answer`` is the JSON it answered (or would have, for
+    a dropped connection); None for a scripted HTTP status."""
+
+    method: str
+    params: dict[str, str]  # system and business parameters, decoded
+    structs: dict[str, Any]  # the struct parameters, JSON-decoded
+    sign_valid: bool
+    answer: dict[str, Any] | None
+    at: datetime
+    status: int = 200
+    fault: Fault | None = None
+
+
+@dataclass
+class _Rule:
+    fault: Fault
+    method: str | None
+    remaining: int | None  # None: permanent
+
+    def matches(self, method: str) -> bool:
+        return self.method is None or self.method == method
+
+    def consume(self) -> bool:
+        """Use the rule once; True when that used it up (never for a permanent rule)."""
+        if self.remaining is None:
+            return False
+        self.remaining -= 1
+        return self.remaining <= 0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the HTTP side does with a call: answer ``answer`` (JSON) with ``status`` after
+    ``delay`` seconds, or close the connection without a word (``drop``)."""
+
+    status: int
+    answer: dict[str, Any] | None
+    delay: float = 0.0
+    drop: bool = False
+
+
+class _Refusal(Exception):
+    """A request the gateway answers with an ``error_response``."""
+
+    def __init__(
+        self, code: int, msg: str, sub_code: str | None = None, sub_msg: str | None = None
+    ) -> None:
+        super().__init__(msg)
+        self.fields: dict[str, Any] = {"code": code, "msg": msg}
+        if sub_code is not None:
+            self.fields["sub_code"] = sub_code
+        if sub_msg is not None:
+            self.fields["sub_msg"] = sub_msg
+
+
+@dataclass(frozen=True)
+class _Request:
+    params: dict[str, str]
+    structs: dict[str, Any] = field(default_factory=dict)
+    refusal: _Refusal | None = None
+
+    @property
+    def method(self) -> str:
+        return self.params.get("method", "")
+
+
+class FakeTopGateway:
+    """The fake gateway; a context manager (``start()`` / ``stop()``). ``url`` once started."""
+
+    def __init__(
+        self,
+        app_key: str,
+        app_secret: str,
+        session_key: str,
+        *,
+        port: int = 0,
+        clock: Clock = utc_now,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        """``log`` (optional) receives one line per call: method, sign check, answer code;
+        never a parameter value."""
+        self.app_key = app_key
+        self._app_secret = app_secret
+        self._session_key = session_key
+        self._port = port
+        self._clock = clock
+        self._log = log
+        self._lock = threading.Lock()
+        self._calls: list[RecordedCall] = []
+        self._queue: list[_Rule] = []
+        self._rules: list[_Rule] = []
+        self._stopping = threading.Event()
+        self._server: _GatewayServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"FakeTopGateway(app_key={self.app_key!r}, url={self._url_or_none()!r})"
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> FakeTopGateway:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> FakeTopGateway:
+        """Listen on 127.0.0.1 (``port`` 0 picks a free one) and serve in a daemon thread."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _GatewayServer((HOST, self._port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            # A short poll keeps stop() quick: tests start and stop one gateway each.
+            kwargs={"poll_interval": 0.02},
+            name="fake-top-gateway",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; late answers still sleeping are cut short. Safe to call twice."""
+        self._stopping.set()
+        if self._server is None:
+            return
+        self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+        self._server = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>/router/rest``."""
+        url = self._url_or_none()
+        if url is None:
+            raise RuntimeError("the fake TOP gateway is not running")
+        return url
+
+    def _url_or_none(self) -> str | None:
+        if self._server is None:
+            return None
+        return f"http://{HOST}:{self._server.server_port}{PATH}"
+
+    # --- scripting and inspection ---------------------------------------------------------
+
+    def fail_next(self, fault: Fault, *, method: str | None = None, times: int = 1) -> None:
+        """Queue ``fault`` for the next ``times`` calls (of ``method``, or of any method).
+        Queued faults are used in order, before permanent rules."""
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._queue.append(_Rule(fault, method, times))
+
+    def fail_always(self, fault: Fault, *, method: str | None = None) -> None:
+        """Apply ``fault`` to every call (of ``method``) until ``reset()``."""
+        with self._lock:
+            self._rules.append(_Rule(fault, method, None))
+
+    def reset(self) -> None:
+        """Forget the recorded calls and every scripted fault."""
+        with self._lock:
+            self._calls.clear()
+            self._queue.clear()
+            self._rules.clear()
+
+    @property
+    def calls(self) -> list[RecordedCall]:
+        """Every call so far, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._calls)
+
+    def calls_of(self, method: str) -> list[RecordedCall]:
+        """The calls of one method."""
+        return [call for call in self.calls if call.method == method]
+
+    def pending_faults(self) -> int:
+        """How many queued (not permanent) fault uses are left."""
+        with self._lock:
+            return sum(rule.remaining or 0 for rule in self._queue)
+
+    # --- serving ------------------------------------------------------------------------
+
+    def handle(self, raw_query: str, body: bytes, content_type: str) -> Reply:
+        """Answer one POST (called by the HTTP handler; usable directly in tests)."""
+        request = _parse_request(raw_query, body, content_type)
+        fault = self._take_fault(request.method)
+        sign_valid = self._sign_valid(request.params)
+        status, answer = 200, None
+        if fault is not None and fault.kind == "http_status":
+            status = fault.status
+        else:
+            answer = self._answer(request, sign_valid, fault)
+        self._record(request, sign_valid, answer, status, fault)
+        return Reply(
+            status,
+            answer,
+            delay=fault.seconds if fault is not None and fault.kind == "delay" else 0.0,
+            drop=fault is not None and fault.kind == "drop",
+        )
+
+    def wait_before_answering(self, seconds: float) -> None:
+        """Sleep before a late answer; ``stop()`` cuts it short."""
+        self._stopping.wait(seconds)
+
+    def _take_fault(self, method: str) -> Fault | None:
+        with self._lock:
+            rule = next((r for r in [*self._queue, *self._rules] if r.matches(method)), None)
+            if rule is None:
+                return None
+            if rule.consume():
+                self._queue.remove(rule)
+            return rule.fault
+
+    def _sign_valid(self, params: dict[str, str]) -> bool:
+        sign_method = params.get("sign_method") or DEFAULT_SIGN_METHOD
+        received = params.get(SIGN_PARAM)
+        if sign_method not in SIGN_METHODS or not received:
+            return False
+        expected = sign_request(params, self._app_secret, sign_method)  # type: ignore[arg-type]
+        return signs_match(expected, received)
+
+    def _answer(self, request: _Request, sign_valid: bool, fault: Fault | None) -> dict[str, Any]:
+        request_id = secrets.token_hex(8)
+        try:
+            self._check(request, sign_valid)
+            if fault is not None and fault.kind == "error":
+                raise _Refusal(fault.code or 15, fault.msg, fault.sub_code, fault.sub_msg)
+        except _Refusal as refusal:
+            return {"error_response": {**refusal.fields, "request_id": request_id}}
+        simplify = request.params.get("simplify", "").lower() == "true"
+        body = _success_body(request, fault, simplify)
+        body["request_id"] = request_id
+        return body if simplify else {response_key(request.method): body}
+
+    def _check(self, request: _Request, sign_valid: bool) -> None:
+        """The gateway's checks, in its order; raises the first refusal."""
+        if request.refusal is not None:
+            raise request.refusal
+        params = request.params
+        _check_app_key(params.get("app_key"), self.app_key)
+        _check_sign(params, sign_valid)
+        _check_timestamp(params.get("timestamp"), self._clock())
+        _check_method(request.method)
+        if request.method == MA_SEND:
+            _check_session(params.get("session"), self._session_key)
+        _check_business(request)
+
+    def _record(
+        self,
+        request: _Request,
+        sign_valid: bool,
+        answer: dict[str, Any] | None,
+        status: int,
+        fault: Fault | None,
+    ) -> None:
+        call = RecordedCall(
+            method=request.method,
+            params=request.params,
+            structs=request.structs,
+            sign_valid=sign_valid,
+            answer=answer,
+            at=self._clock(),
+            status=status,
+            fault=fault,
+        )
+        with self._lock:
+            self._calls.append(call)
+        if self._log is not None:
+            self._log(_describe_call(call))
+
+
+def _describe_call(call: RecordedCall) -> str:
+    """One log line: never a parameter value (they carry card secrets and the session)."""
+    outcome = f"HTTP {call.status}"
+    if call.answer is not None:
+        error = call.answer.get("error_response")
+        outcome = f"error {error.get('code')} {error.get('sub_code') or ''}" if error else "ok"
+    sign = "sign ok" if call.sign_valid else "sign BAD"
+    fault = f" [fault: {call.fault.kind}]" if call.fault is not None else ""
+    return f"[top] {call.method or '(no method)'}: {sign} -> {outcome.strip()}{fault}"
+
+
+# --- request parsing and checks ---------------------------------------------------------
+
+
+def _parse_request(raw_query: str, body: bytes, content_type: str) -> _Request:
+    """Query and form parameters, decoded as UTF-8, and the struct parameters' JSON."""
+    try:
+        pairs = _pairs(raw_query)
+        if body and content_type.partition(";")[0].strip().lower() != FORM_TYPE:
+            refusal = _Refusal(43, "Parameter error", sub_msg="the body must be a form")
+            return _Request(dict(pairs), refusal=refusal)
+        pairs += _pairs(body.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError included
+        return _Request({}, refusal=_Refusal(43, "Parameter error", sub_msg="not UTF-8"))
+    params = dict(pairs)
+    if len(params) != len(pairs):
+        return _Request(params, refusal=_Refusal(43, "Parameter error", sub_msg="repeated key"))
+    structs: dict[str, Any] = {}
+    for name in STRUCT_PARAMS:
+        if name in params:
+            try:
+                structs[name] = json.loads(params[name])
+            except ValueError:
+                refusal = _Refusal(41, "Invalid arguments", f"isv.invalid-parameter:{name}")
+                return _Request(params, structs, refusal)
+    return _Request(params, structs)
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+
+
+def _check_app_key(received: str | None, app_key: str) -> None:
+    if not received:
+        raise _Refusal(28, "Missing app key")
+    if received != app_key:
+        raise _Refusal(29, "Invalid app key")
+
+
+def _check_sign(params: dict[str, str], sign_valid: bool) -> None:
+    if (params.get("sign_method") or DEFAULT_SIGN_METHOD) not in SIGN_METHODS:
+        raise _Refusal(25, "Invalid signature method")
+    if not params.get(SIGN_PARAM):
+        raise _Refusal(24, "Missing signature")
+    if not sign_valid:
+        raise _Refusal(25, "Invalid signature", "isv.invalid-signature")
+
+
+def _check_timestamp(received: str | None, now: datetime) -> None:
+    if not received:
+        raise _Refusal(30, "Missing timestamp")
+    try:
+        sent = parse_timestamp(received)
+    except ValueError:
+        raise _Refusal(31, "Invalid timestamp") from None
+    if abs(sent - now) > MAX_SKEW:
+        raise _Refusal(31, "Invalid timestamp", sub_msg="more than 10 minutes off GMT+8 time")
+
+
+def _check_method(method: str) -> None:
+    if not method:
+        raise _Refusal(21, "Missing method")
+    if method not in METHODS:
+        raise _Refusal(22, "Invalid method")
+
+
+def _check_session(received: str | None, session_key: str) -> None:
+    if not received:
+        raise _Refusal(26, "Missing session")
+    if not signs_match(session_key, received):
+        raise _Refusal(27, "Invalid session")
+
+
+def _check_business(request: _Request) -> None:
+    """The required business parameters of each method (not every rule of the platform)."""
+    params = request.params
+    if request.method == MA_SEND:
+        list_name = "isv_ka_list" if params.get("certificate_type") == "1" else "isv_ma_list"
+        required: tuple[str, ...] = ("outer_id", "token", list_name)
+    else:
+        required = ("card_bind_req_dto",)
+    for name in required:
+        if not params.get(name, "").strip():
+            raise _Refusal(40, "Missing required arguments", f"isv.missing-parameter:{name}")
+    if request.method == CARD_BIND:
+        _check_bind_dto(request.structs["card_bind_req_dto"])
+
+
+def _check_bind_dto(dto: Any) -> None:
+    if not isinstance(dto, dict):
+        raise _Refusal(41, "Invalid arguments", "isv.invalid-parameter:card_bind_req_dto")
+    for name in ("top_app_key", "out_biz_id", "card_no_s"):
+        if not str(dto.get(name) or "").strip():
+            raise _Refusal(40, "Missing required arguments", f"isv.missing-parameter:{name}")
+    users = [dto.get(name) for name in ("card_bind_user_nick", "buyer_open_uid")]
+    if sum(1 for user in users if user) != 1:
+        raise _Refusal(41, "Invalid arguments", "isv.invalid-parameter", "one of nick and open uid")
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+def _success_body(request: _Request, fault: Fault | None, simplify: bool) -> dict[str, Any]:
+    if request.method == MA_SEND:
+        ma_ret = fault if fault is not None and fault.kind == "ma_ret" else None
+        return {
+            "resp_body": {"attribute_map": "{}"},
+            "ret_code": ma_ret.ret_code if ma_ret else SUCCESS_ALL,
+            "ret_msg": ma_ret.ret_msg if ma_ret else "操作成功",
+        }
+    outcome = fault if fault is not None and fault.kind == "bind_result" else Fault("bind_result")
+    dto = request.structs["card_bind_req_dto"]
+    return {
+        "result": {
+            "success": outcome.success,
+            "message": outcome.message,
+            "data": {
+                "out_biz_id": dto.get("out_biz_id"),
+                "invalid_card_no_s": _string_list(outcome.invalid, simplify),
+                "bind_fail_card_no_s": _string_list(outcome.bind_fail, simplify),
+            },
+        }
+    }
+
+
+def _string_list(values: tuple[str, ...], simplify: bool) -> Any:
+    """Lists as TOP writes them: plain when simplified, else ``{"string": [...]}``, and an
+    empty one as ``{}`` (one of the shapes a client must read)."""
+    if simplify:
+        return list(values)
+    return {"string": list(values)} if values else {}
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+
+class _GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], gateway: FakeTopGateway) -> None:
+        self.gateway = gateway
+        super().__init__(address, _GatewayHandler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks the host up in DNS (getfqdn): not needed, can be slow.
+        TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client gave up (a late answer, a dropped call): nothing to answer
+        sys.stderr.write(f"[top] error serving a call:\n{traceback.format_exc()}")
+
+
+class _GatewayHandler(BaseHTTPRequestHandler):
+    server: _GatewayServer
+    protocol_version = "HTTP/1.1"  # every answer closes the connection, though
+    server_version = "fake-top-gateway"
+    timeout = 10  # seconds a client may stall while sending its request
+
+    def do_POST(self) -> None:
+        self.close_connection = True
+        target, _, raw_query = self.path.partition("?")
+        if target != PATH:
+            self._send(404, b"Not Found", "text/plain")
+            return
+        length = self.headers.get("content-length", "0").strip()
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            self._send(400, b"Bad Request", "text/plain")
+            return
+        body = self.rfile.read(int(length))
+        reply = self.server.gateway.handle(raw_query, body, self.headers.get("content-type", ""))
+        if reply.delay:
+            self.server.gateway.wait_before_answering(reply.delay)
+        if reply.drop:
+            return  # closing without a word: the call was processed, the answer is lost
+        if reply.answer is None:
+            self._send(reply.status, str(reply.status).encode(), "text/plain")
+        else:
+            payload = json.dumps(reply.answer, ensure_ascii=False).encode("utf-8")
+            self._send(reply.status, payload, "application/json;charset=utf-8")
+
+    def do_GET(self) -> None:
+        self.close_connection = True
+        self._send(405, b"Method Not Allowed", "text/plain")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Silenced: the request line quotes the query string (session key and sign)."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced, for the same reason."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the fake gateway alone with the local stack's credentials (``TOP_*`` variables)."""
+    # Imported here: local.stack starts this gateway, so a module-level import would loop.
+    from local.stack import TopConfig  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    config = TopConfig.from_environ(os.environ)
+    gateway = FakeTopGateway(
+        config.app_key, config.app_secret, config.session_key, port=args.port, log=print
+    )
+    with gateway:
+        print(f"fake TOP gateway: {gateway.url} (app key {config.app_key})", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopping", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

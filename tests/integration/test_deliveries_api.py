@@ -1,0 +1,131 @@
+"""POST /deliveries and GET /deliveries/{id} through the handler."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from local.platform import sample_order, sign_spi_call
+from tests.conftest import delivery_get_event, delivery_post_event, spi_event
+
+ETICKET = {
+    "type": "eticket",
+    "card_order_id": 16002,
+    "own_sign": "daily",
+    "template_no": "3010030E02",
+    "quantity": 2,
+    "outer_id": "1753340805138544",
+    "token": "31231231231",
+    "certificate_type": 1,
+    "biz_type": 3001,
+    "group_redeem": False,
+}
+BIND = {
+    "type": "bind",
+    "card_order_id": 16002,
+    "own_sign": "daily",
+    "template_no": "3010030E02",
+    "quantity": 3,
+    "out_biz_id": "243FC389EDACDFB9CF0BFC6D1443C97F",
+    "buyer_nick": "tracey_05",
+}
+
+
+@pytest.fixture
+def order(invoke):
+    invoke(spi_event(sign_spi_call(sample_order(16002, templates=[("3010030E02", 10, "100")]))))
+
+
+@pytest.fixture
+def deliveries(dynamodb, stack):
+    def scan():
+        return dynamodb.scan(TableName=stack.physical["DeliveriesTable"], ConsistentRead=True)[
+            "Items"
+        ]
+
+    return scan
+
+
+def post(invoke, body):
+    answer = invoke(delivery_post_event(body))
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+@pytest.mark.parametrize(
+    "body", [ETICKET, BIND, {**BIND, "buyer_nick": None, "buyer_open_uid": "AAF8"}]
+)
+def test_a_delivery_is_accepted_and_readable(invoke, order, deliveries, body):
+    body = {key: value for key, value in body.items() if value is not None}
+    status, answer = post(invoke, body)
+    assert status == 202
+    assert answer["status"] == "PENDING"
+    assert answer["delivery_id"].startswith("ET-" if body["type"] == "eticket" else "BD-")
+    view = json.loads(invoke(delivery_get_event(answer["delivery_id"]))["body"])
+    assert (view["status"], view["quantity"], view["cards"]) == ("PENDING", body["quantity"], [])
+    assert len(deliveries()) == 1
+
+
+def test_the_same_id_again_is_the_same_delivery(invoke, order, deliveries):
+    first = post(invoke, ETICKET)
+    again = post(invoke, ETICKET)
+    assert first == again
+    assert len(deliveries()) == 1
+
+
+def test_the_same_id_with_other_content_is_a_conflict(invoke, order, deliveries):
+    post(invoke, ETICKET)
+    before = deliveries()
+    status, answer = post(invoke, {**ETICKET, "quantity": 3})
+    assert status == 409
+    assert answer["detail"][0]["loc"] == ["body", "outer_id"]
+    assert deliveries() == before
+
+
+INVALID = {
+    "no type": ({k: v for k, v in ETICKET.items() if k != "type"}, "type"),
+    "unknown type": ({**ETICKET, "type": "sms"}, "type"),
+    "zero quantity": ({**ETICKET, "quantity": 0}, "quantity"),
+    "more than 200 e-voucher cards": ({**ETICKET, "quantity": 201}, "quantity"),
+    "quantity as text": ({**ETICKET, "quantity": "2"}, "quantity"),
+    "order id as text": ({**ETICKET, "card_order_id": "16002"}, "card_order_id"),
+    "unknown own_sign": ({**ETICKET, "own_sign": "prod"}, "own_sign"),
+    "outer_id with spaces": ({**ETICKET, "outer_id": "a b"}, "outer_id"),
+    "blank token": ({**ETICKET, "token": ""}, "token"),
+    "certificate type 2": ({**ETICKET, "certificate_type": 2}, "certificate_type"),
+    "unknown field": ({**ETICKET, "colour": "red"}, "colour"),
+    "both buyers": ({**BIND, "buyer_open_uid": "AAF8"}, "bind"),
+    "no buyer": ({k: v for k, v in BIND.items() if k != "buyer_nick"}, "bind"),
+    "501 bind cards": ({**BIND, "quantity": 501}, "quantity"),
+    "unknown order": ({**ETICKET, "card_order_id": 99}, "card_order_id"),
+    "unknown template": ({**ETICKET, "template_no": "NOPE"}, "template_no"),
+    "more cards than the template has": ({**ETICKET, "quantity": 11}, "quantity"),
+}
+
+
+@pytest.mark.parametrize(("body", "field"), INVALID.values(), ids=INVALID.keys())
+def test_invalid_deliveries_are_refused_and_nothing_is_written(
+    invoke, order, deliveries, body, field
+):
+    status, answer = post(invoke, body)
+    assert status == 422, answer
+    assert any(names_field(error, field) for error in answer["detail"]), answer
+    assert deliveries() == []
+
+
+def names_field(error, field):
+    # A missing or unknown discriminator is reported on the body as a union-tag error.
+    if field == "type":
+        return error["type"].startswith("union_tag")
+    return field in [str(part) for part in error["loc"]]
+
+
+def test_malformed_json_is_refused(invoke, order, deliveries):
+    answer = invoke(delivery_post_event(b'{"type": "eticket",'))
+    assert answer["statusCode"] == 422
+    assert deliveries() == []
+
+
+def test_unknown_delivery_is_404_and_bad_ids_422(invoke):
+    assert invoke(delivery_get_event("ET-0123456789abcdef01234567"))["statusCode"] == 404
+    assert invoke(delivery_get_event("not an id"))["statusCode"] == 422
