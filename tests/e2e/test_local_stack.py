@@ -260,3 +260,50 @@ def test_order_is_generated_through_the_stream(local_stack):
         .receive_message(QueueUrl=local_stack.stack.physical["GeneratorFailures"])
         .get("Messages")
     )
+
+
+def test_deliveries_reach_the_gateway_and_finish(local_stack):
+    # Given an order generated on the local stack
+    order = sample_order(16030, "daily", [("3010030E02", 20, "100")])
+    assert spi_response(post_spi(local_stack, sign_spi_call(order)))["success"] is True
+    local_stack.wait_idle(timeout=60)
+    # When a bind delivery of 3 cards and an e-voucher delivery of 2 are posted
+    base = {"card_order_id": 16030, "own_sign": "daily", "template_no": "3010030E02"}
+    bind = {
+        **base,
+        "type": "bind",
+        "quantity": 3,
+        "out_biz_id": "243FC389EDACDFB9",
+        "buyer_nick": "tracey_05",
+    }
+    eticket = {
+        **base,
+        "type": "eticket",
+        "quantity": 2,
+        "outer_id": "1753340805138544",
+        "token": "31231231231",
+        "certificate_type": 1,
+        "biz_type": 3001,
+        "group_redeem": False,
+    }
+    ids = []
+    for body in (bind, eticket):
+        answer = requests.post(f"{local_stack.url}/deliveries", json=body, timeout=10)
+        assert answer.status_code == 202, answer.text
+        ids.append(answer.json()["delivery_id"])
+    local_stack.wait_idle(timeout=60)
+    # Then the gateway got one correctly signed call of each, and both deliveries are DELIVERED
+    gateway = local_stack.top_gateway
+    (bound,) = gateway.calls_of("tmall.purchase.card.bind")
+    (sent,) = gateway.calls_of("taobao.eticket.merchant.ma.send")
+    assert bound.sign_valid
+    assert sent.sign_valid
+    bound_numbers = bound.structs["card_bind_req_dto"]["card_no_s"].split(",")
+    sent_numbers = [entry["ka_no"] for entry in sent.structs["isv_ka_list"]]
+    assert (len(bound_numbers), len(sent_numbers)) == (3, 2)
+    assert not set(bound_numbers) & set(sent_numbers)  # no card handed out twice
+    assert all(len(entry["ka_mi"]) == 16 for entry in sent.structs["isv_ka_list"])
+    views = [requests.get(f"{local_stack.url}/deliveries/{i}", timeout=10).json() for i in ids]
+    assert [view["status"] for view in views] == ["DELIVERED", "DELIVERED"]
+    assert [card["card_no"] for card in views[0]["cards"]] == bound_numbers
+    assert {card["outcome"] for card in views[1]["cards"]} == {"ISSUED"}
