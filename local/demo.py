@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 import requests
 
+from cardmaker.observability import logger
 from local.platform import sample_order, sign_spi_call
 from local.stack import LocalStack
 
@@ -26,6 +27,27 @@ CARD_ORDER_ID = 16002
 OWN_SIGN = "daily"
 TEMPLATES = [("3010030E02", 1200, "100"), ("3010030E05", 37, "5000")]
 GENERATION_BOUND = 120  # seconds for the order to reach GENERATED
+DELIVERY_BOUND = 60  # seconds for a delivery to finish
+_DELIVERY_BASE = {"card_order_id": CARD_ORDER_ID, "own_sign": OWN_SIGN, "template_no": "3010030E02"}
+DELIVERIES = [
+    {
+        **_DELIVERY_BASE,
+        "type": "bind",
+        "quantity": 3,
+        "out_biz_id": "243FC389EDACDFB9CF0BFC6D1443C97F",
+        "buyer_nick": "tracey_05",
+    },
+    {
+        **_DELIVERY_BASE,
+        "type": "eticket",
+        "quantity": 2,
+        "outer_id": "1753340805138544",
+        "token": "31231231231",
+        "certificate_type": 1,
+        "biz_type": 3001,
+        "group_redeem": False,
+    },
+]
 TIMEOUT = 10
 
 
@@ -40,12 +62,14 @@ def main() -> int:
     functions_output = io.StringIO()
     # Powertools warns (stderr) on every invocation that publishes no metric, e.g. a lookup.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
+    # The functions' logger was created at import, on the real stdout: point it at the buffer.
+    logger.registered_handler.setStream(functions_output)
     try:
         with (
             contextlib.redirect_stdout(functions_output),
             LocalStack(access_log=False, log=functions_output) as stack,
         ):
-            run(stack.url, out)
+            run(stack, out)
     except Exception as failure:
         reason = str(failure) if isinstance(failure, DemoFailed) else repr(failure)
         print(f"demo FAILED: {reason}", file=sys.stderr)
@@ -59,7 +83,8 @@ def main() -> int:
     return 0
 
 
-def run(url: str, out: TextIO) -> None:
+def run(stack: LocalStack, out: TextIO) -> None:
+    url = stack.url
 
     def say(*parts: object) -> None:
         print(*parts, file=out, flush=True)
@@ -92,7 +117,24 @@ def run(url: str, out: TextIO) -> None:
         f"the order's generated cards are {produced}",
     )
 
-    say("3. platform retries the same call")
+    say("3. deliveries: bind 3 cards to a Taobao user, send 2 to a buyer's e-voucher order")
+    delivery_ids = [create_delivery(url, body, say) for body in DELIVERIES]
+    for delivery_id in delivery_ids:
+        shown = follow_delivery(url, delivery_id)
+        outcomes = ", ".join(f"{card['card_no']} {card['outcome']}" for card in shown["cards"])
+        say(f"   <- {delivery_id} {shown['status']}: {outcomes}")
+        expect(shown["status"] == "DELIVERED", f"delivery {delivery_id} is {shown['status']}")
+    gateway = stack.top_gateway
+    if gateway is not None:
+        for received in gateway.calls:
+            valid = "valid" if received.sign_valid else "INVALID"
+            say(f"   fake TOP gateway received {received.method}, sign {valid}")
+        expect(
+            all(received.sign_valid for received in gateway.calls), "a TOP call was badly signed"
+        )
+        expect(len(gateway.calls) == len(DELIVERIES), f"{len(gateway.calls)} TOP calls, not 2")
+
+    say("4. platform retries the same order call")
     replay = spi_call(call.url(url), call.body, call.headers)
     say(f"   <- {describe_answer(replay)}")
     expect(
@@ -100,6 +142,27 @@ def run(url: str, out: TextIO) -> None:
         f"the replay answered {replay['making_card_no']!r}, not {making_card_no!r}",
     )
     say(f"   same making_card_no: {making_card_no}")
+
+
+def create_delivery(url: str, body: dict[str, Any], say: Callable[..., None]) -> str:
+    answer = requests.post(f"{url}/deliveries", json=body, timeout=TIMEOUT)
+    expect(answer.status_code == 202, f"POST /deliveries answered HTTP {answer.status_code}")
+    delivery_id = str(json_body(answer)["delivery_id"])
+    say(f"   POST /deliveries {body['type']} x{body['quantity']} -> 202 {delivery_id}")
+    return delivery_id
+
+
+def follow_delivery(url: str, delivery_id: str) -> dict[str, Any]:
+    """Poll a delivery until it reaches a final status; fail past the bound."""
+    deadline = time.monotonic() + DELIVERY_BOUND
+    while True:
+        answer = requests.get(f"{url}/deliveries/{delivery_id}", timeout=TIMEOUT)
+        expect(answer.status_code == 200, f"GET /deliveries answered HTTP {answer.status_code}")
+        shown = json_body(answer)
+        if shown.get("status") in {"DELIVERED", "PARTIAL", "FAILED"}:
+            return shown
+        expect(time.monotonic() < deadline, f"{delivery_id} still {shown.get('status')}")
+        time.sleep(0.2)
 
 
 def follow_generation(url: str, say: Callable[..., None]) -> dict[str, Any]:

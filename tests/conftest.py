@@ -4,34 +4,18 @@ the way Lambda loads it, and signed platform calls."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from local.template import load_template
+import boto3
+import pytest
+from moto import mock_aws
 
-
-def _static_function_environment() -> None:
-    """As in Lambda, the functions' static environment exists before any of our code is
-    imported (Powertools reads its service name and metrics namespace at import)."""
-    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
-    for name, value in variables.items():
-        if isinstance(value, str):
-            os.environ.setdefault(name, value)
-
-
-_static_function_environment()
-
-# The layer and the handlers are imported only now, with that environment in place.
-import boto3  # noqa: E402
-import pytest  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
-from cardmaker import runtime  # noqa: E402
-from local.apigw import LambdaContext, http_api_event  # noqa: E402
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall  # noqa: E402
-from local.template import FunctionSpec, Stack, create_resources, functions  # noqa: E402
+from cardmaker import runtime
+from local.apigw import LambdaContext, http_api_event
+from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall
+from local.template import FunctionSpec, Stack, create_resources, functions
 
 DATA = Path(__file__).parent / "data"
 SESSION_KEY = "demo-session-key-6100e2"
