@@ -10,13 +10,24 @@ from datetime import timedelta
 import boto3
 import pytest
 
+from cardmaker import runtime
 from cardmaker.cards.keys import KmsDataKeys
 from cardmaker.cards.sealing import Sealer
 from cardmaker.observability import logger
+from cardmaker.orders import OrderKey
 from cardmaker.top.timestamps import utc_now
-from local.platform import DEMO_SECRET, sample_order, sign_spi_call
+from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_order, sign_spi_call
 from local.template import functions
-from tests.conftest import CARD_NUMBER_KEY, SESSION_KEY, order_event, spi_event, stream_records
+from local.top_gateway import FakeTopGateway
+from tests.conftest import (
+    CARD_NUMBER_KEY,
+    SESSION_KEY,
+    delivery_get_event,
+    delivery_post_event,
+    order_event,
+    spi_event,
+    stream_records,
+)
 
 
 @pytest.fixture
@@ -88,3 +99,38 @@ def test_generation_never_logs_a_card_secret_or_data_key(
     assert data_key.plaintext.hex() not in everything
     assert base64.b64encode(data_key.plaintext).decode() not in everything
     assert CARD_NUMBER_KEY not in everything
+
+
+def test_delivery_never_logs_a_card_secret(stack, invoke, captured_logs, capsys, monkeypatch):
+    # Given generated cards and an e-voucher delivery, with DEBUG logging on
+    with FakeTopGateway(DEMO_APP_KEY, DEMO_SECRET, SESSION_KEY) as gateway:
+        monkeypatch.setenv("TOP_GATEWAY_URL", gateway.url)
+        monkeypatch.setenv("CHUNK_SIZE", "5")
+        runtime.reset()
+        invoke(spi_event(sign_spi_call(sample_order(8, templates=[("T1", 10, "100")]))))
+        generator = runtime.card_generator()
+        for chunk in generator.plan(OrderKey("daily", 8)):
+            generator.generate(chunk)
+        body = {
+            "type": "eticket",
+            "card_order_id": 8,
+            "own_sign": "daily",
+            "template_no": "T1",
+            "quantity": 4,
+            "outer_id": "S1",
+            "token": "t0k3n",
+        }
+        created = json.loads(invoke(delivery_post_event(body))["body"])
+        # When it is delivered
+        runtime.delivery_sender().deliver(created["delivery_id"])
+        (call,) = gateway.calls_of("taobao.eticket.merchant.ma.send")
+    sent = [entry["ka_mi"] for entry in call.structs["isv_ka_list"]]
+    view = invoke(delivery_get_event(created["delivery_id"]))
+    # Then the secrets that went to TOP appear nowhere else
+    printed = capsys.readouterr()
+    everything = captured_logs.getvalue() + printed.out + printed.err + json.dumps(view)
+    assert json.loads(view["body"])["status"] == "DELIVERED"
+    assert len(sent) == 4
+    for secret in sent:
+        assert secret not in everything
+    assert SESSION_KEY not in everything

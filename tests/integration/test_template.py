@@ -179,3 +179,39 @@ def test_generator_may_not_read_cards_or_decrypt_outside_its_key():
     }
     assert statements["DataKeys"]["Resource"] == {"Fn::GetAtt": ["CardDataKey", "Arn"]}
     assert statements["FailuresQueue"]["Resource"] == {"Fn::GetAtt": ["GeneratorFailures", "Arn"]}
+
+
+@pytest.mark.parametrize("event", ["DeliveriesStream", "OrdersGenerated"])
+def test_delivery_streams_are_bounded_and_have_a_failure_queue(event):
+    stream = _stream_event("CardDeliveryFunction", event)
+    assert stream["MaximumRetryAttempts"] == {"Ref": "StreamMaxRetries"}
+    assert stream["BisectBatchOnFunctionError"] is True
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stream["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["DeliveryFailures", "Arn"]
+    }
+    patterns = [json.loads(item["Pattern"]) for item in stream["FilterCriteria"]["Filters"]]
+    assert all(set(pattern) == {"dynamodb"} for pattern in patterns)
+
+
+def test_delivery_function_reads_cards_but_cannot_write_them_or_generate_keys():
+    statements = {s["Sid"]: s for name, s in _statements() if name == "CardDeliveryFunction"}
+    actions = {
+        action for statement in statements.values() for action in _as_list(statement["Action"])
+    }
+    assert "kms:Decrypt" in actions
+    assert "kms:GenerateDataKey" not in actions
+    assert "dynamodb:BatchWriteItem" not in actions
+    assert "dynamodb:Scan" not in actions
+    assert statements["DeliveriesOfAnOrder"]["Resource"] == {
+        "Fn::Sub": "${DeliveriesTable.Arn}/index/ByOrder"
+    }
+
+
+def test_delivery_routes_need_iam():
+    events = TEMPLATE["Resources"]["HttpApiFunction"]["Properties"]["Events"]
+    for name in ("CreateDelivery", "GetDelivery"):
+        assert "Auth" not in events[name]["Properties"]  # the API's default: AWS_IAM
+    assert TEMPLATE["Resources"]["DeliveriesTable"]["Properties"]["StreamSpecification"] == {
+        "StreamViewType": "NEW_AND_OLD_IMAGES"
+    }
