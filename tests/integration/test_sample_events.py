@@ -25,7 +25,7 @@ def sam_local_env(stack, monkeypatch):
     """events/env.json, as `sam local invoke --env-vars events/env.json` applies it."""
     overrides = json.loads((EVENTS / "env.json").read_text(encoding="utf-8"))["HttpApiFunction"]
     for name, value in overrides.items():
-        if name != "ORDERS_TABLE_NAME":  # the sample names no real table
+        if not name.endswith("_TABLE_NAME"):  # the sample names no real tables
             monkeypatch.setenv(name, value)
     runtime.reset()
 
