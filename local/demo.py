@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import requests
 
 from cardmaker.observability import logger
-from local.platform import sample_order, sign_spi_call
+from local.platform import sample_delivery, sample_order, sign_spi_call
 from local.stack import LocalStack
 
 CARD_ORDER_ID = 16002
@@ -28,25 +28,9 @@ OWN_SIGN = "daily"
 TEMPLATES = [("3010030E02", 1200, "100"), ("3010030E05", 37, "5000")]
 GENERATION_BOUND = 120  # seconds for the order to reach GENERATED
 DELIVERY_BOUND = 60  # seconds for a delivery to finish
-_DELIVERY_BASE = {"card_order_id": CARD_ORDER_ID, "own_sign": OWN_SIGN, "template_no": "3010030E02"}
 DELIVERIES = [
-    {
-        **_DELIVERY_BASE,
-        "type": "bind",
-        "quantity": 3,
-        "out_biz_id": "243FC389EDACDFB9CF0BFC6D1443C97F",
-        "buyer_nick": "tracey_05",
-    },
-    {
-        **_DELIVERY_BASE,
-        "type": "eticket",
-        "quantity": 2,
-        "outer_id": "1753340805138544",
-        "token": "31231231231",
-        "certificate_type": 1,
-        "biz_type": 3001,
-        "group_redeem": False,
-    },
+    sample_delivery("bind", CARD_ORDER_ID, OWN_SIGN),
+    sample_delivery("eticket", CARD_ORDER_ID, OWN_SIGN),
 ]
 TIMEOUT = 10
 

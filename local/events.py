@@ -21,6 +21,7 @@ from cardmaker.generation.plan import plan_chunks
 from cardmaker.orders import CardOrderMakeRequest, Order
 from cardmaker.store import delivery_schema, schema
 from local.apigw import http_api_event
+from local.platform import sample_delivery
 from local.streams import lambda_record
 from local.template import REPO
 
@@ -69,27 +70,8 @@ def _spi(sign: str, body: bytes, content_type: str) -> dict[str, Any]:
     )
 
 
-ETICKET_DELIVERY = {
-    "type": "eticket",
-    "card_order_id": 16002,
-    "own_sign": "daily",
-    "template_no": "3010030E02",
-    "quantity": 2,
-    "outer_id": "1753340805138544",
-    "token": "31231231231",
-    "certificate_type": 1,
-    "biz_type": 3001,
-    "group_redeem": False,
-}
-BIND_DELIVERY = {
-    "type": "bind",
-    "card_order_id": 16002,
-    "own_sign": "daily",
-    "template_no": "3010030E02",
-    "quantity": 3,
-    "out_biz_id": "243FC389EDACDFB9CF0BFC6D1443C97F",
-    "buyer_nick": "tracey_05",
-}
+ETICKET_DELIVERY = sample_delivery("eticket")
+BIND_DELIVERY = sample_delivery("bind")
 ETICKET_DELIVERY_ID = delivery_id(EticketDeliveryRequest.model_validate(ETICKET_DELIVERY))
 
 

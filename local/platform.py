@@ -66,6 +66,39 @@ def sample_order(
     return order
 
 
+def sample_delivery(
+    kind: Literal["eticket", "bind"],
+    card_order_id: int = 16002,
+    own_sign: str = "daily",
+    template_no: str = "3010030E02",
+    **changes: Any,
+) -> dict[str, Any]:
+    """A ``POST /deliveries`` body like the design brief's examples (2 e-voucher cards or 3
+    bound cards); ``changes`` override fields, and a None value removes one."""
+    base = {"card_order_id": card_order_id, "own_sign": own_sign, "template_no": template_no}
+    if kind == "eticket":
+        body = {
+            "type": "eticket",
+            **base,
+            "quantity": 2,
+            "outer_id": "1753340805138544",
+            "token": "31231231231",
+            "certificate_type": 1,
+            "biz_type": 3001,
+            "group_redeem": False,
+        }
+    else:
+        body = {
+            "type": "bind",
+            **base,
+            "quantity": 3,
+            "out_biz_id": "243FC389EDACDFB9CF0BFC6D1443C97F",
+            "buyer_nick": "tracey_05",
+        }
+    body.update(changes)
+    return {key: value for key, value in body.items() if value is not None}
+
+
 def sign_spi_call(
     business: dict[str, Any],
     *,

@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 import pytest
 import requests
 
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_order, sign_spi_call
+from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_delivery, sample_order, sign_spi_call
 from local.stack import LocalStack, LocalStackError, TopConfig, function_environment
 from local.template import FunctionSpec
 from tests.e2e.conftest import free_port, get_order, post_spi, table_items
@@ -268,24 +268,8 @@ def test_deliveries_reach_the_gateway_and_finish(local_stack):
     assert spi_response(post_spi(local_stack, sign_spi_call(order)))["success"] is True
     local_stack.wait_idle(timeout=60)
     # When a bind delivery of 3 cards and an e-voucher delivery of 2 are posted
-    base = {"card_order_id": 16030, "own_sign": "daily", "template_no": "3010030E02"}
-    bind = {
-        **base,
-        "type": "bind",
-        "quantity": 3,
-        "out_biz_id": "243FC389EDACDFB9",
-        "buyer_nick": "tracey_05",
-    }
-    eticket = {
-        **base,
-        "type": "eticket",
-        "quantity": 2,
-        "outer_id": "1753340805138544",
-        "token": "31231231231",
-        "certificate_type": 1,
-        "biz_type": 3001,
-        "group_redeem": False,
-    }
+    bind = sample_delivery("bind", 16030, out_biz_id="243FC389EDACDFB9")
+    eticket = sample_delivery("eticket", 16030)
     ids = []
     for body in (bind, eticket):
         answer = requests.post(f"{local_stack.url}/deliveries", json=body, timeout=10)

@@ -6,30 +6,11 @@ import json
 
 import pytest
 
-from local.platform import sample_order, sign_spi_call
+from local.platform import sample_delivery, sample_order, sign_spi_call
 from tests.conftest import delivery_get_event, delivery_post_event, spi_event
 
-ETICKET = {
-    "type": "eticket",
-    "card_order_id": 16002,
-    "own_sign": "daily",
-    "template_no": "3010030E02",
-    "quantity": 2,
-    "outer_id": "1753340805138544",
-    "token": "31231231231",
-    "certificate_type": 1,
-    "biz_type": 3001,
-    "group_redeem": False,
-}
-BIND = {
-    "type": "bind",
-    "card_order_id": 16002,
-    "own_sign": "daily",
-    "template_no": "3010030E02",
-    "quantity": 3,
-    "out_biz_id": "243FC389EDACDFB9CF0BFC6D1443C97F",
-    "buyer_nick": "tracey_05",
-}
+ETICKET = sample_delivery("eticket")
+BIND = sample_delivery("bind")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from cardmaker.orders import OrderKey
 from cardmaker.store.card_schema import card_key, cursor_key
 from cardmaker.top.client import TopOutcomeUnknown
 from local.apigw import LambdaContext
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_order, sign_spi_call
+from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_delivery, sample_order, sign_spi_call
 from local.template import functions
 from local.top_gateway import FakeTopGateway, Fault
 from tests.conftest import (
@@ -28,27 +28,8 @@ from tests.conftest import (
 
 MA_SEND = "taobao.eticket.merchant.ma.send"
 CARD_BIND = "tmall.purchase.card.bind"
-ETICKET = {
-    "type": "eticket",
-    "card_order_id": 16002,
-    "own_sign": "daily",
-    "template_no": "T1",
-    "quantity": 2,
-    "outer_id": "1753340805138544",
-    "token": "31231231231",
-    "certificate_type": 1,
-    "biz_type": 3001,
-    "group_redeem": False,
-}
-BIND = {
-    "type": "bind",
-    "card_order_id": 16002,
-    "own_sign": "daily",
-    "template_no": "T1",
-    "quantity": 3,
-    "out_biz_id": "243FC389EDACDFB9CF0BFC6D1443C97F",
-    "buyer_nick": "tracey_05",
-}
+ETICKET = sample_delivery("eticket", template_no="T1")
+BIND = sample_delivery("bind", template_no="T1")
 ORDER = OrderKey("daily", 16002)
 
 
