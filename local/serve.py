@@ -59,6 +59,13 @@ def _serve(stack: LocalStack, port: int, stop: threading.Event) -> int:
         print("send a signed order:")
         print(f"  .venv/bin/python -m local.platform --url {stack.url}")
         print(f"  curl '{stack.url}/orders/16002?own_sign=daily'")
+        print("then hand cards out (once the order is GENERATED):")
+        print(
+            f"  curl -X POST {stack.url}/deliveries -H 'content-type: application/json' -d "
+            '\'{"type": "bind", "card_order_id": 16002, "own_sign": "daily", '
+            '"template_no": "3010030E02", "quantity": 3, "out_biz_id": "B1", '
+            '"buyer_nick": "tracey_05"}\''
+        )
         print(f"READY {stack.url}", flush=True)
         while not stop.wait(0.5):
             pass

@@ -401,16 +401,22 @@ class LocalStack:
     def describe(self) -> list[str]:
         """What runs, in a few human-readable lines."""
         stack = self.stack
-        lines = [f"moto (DynamoDB, Secrets Manager): {self.moto_url}"]
-        template = load_template()
-        for name, resource in template["Resources"].items():
-            if resource["Type"] == "AWS::DynamoDB::Table":
-                lines.append(f"table {name}: {stack.physical[name]}")
-            elif resource["Type"] == "AWS::SecretsManager::Secret":
-                lines.append(f"secret {name}: {stack.physical[name]} (app key {self.top.app_key})")
+        lines = [f"moto (DynamoDB + Streams, Secrets Manager, KMS, SQS): {self.moto_url}"]
+        kinds = {
+            "AWS::DynamoDB::Table": "table",
+            "AWS::SecretsManager::Secret": "secret",
+            "AWS::KMS::Key": "KMS key",
+            "AWS::SQS::Queue": "queue",
+        }
+        for name, resource in load_template()["Resources"].items():
+            if resource["Type"] in kinds:
+                lines.append(f"{kinds[resource['Type']]} {name}: {stack.physical[name]}")
+        lines.append(f"TOP app key: {self.top.app_key}")
         for function in self.functions.values():
-            routes = ", ".join(route.route_key for route in function.spec.routes) or "no routes"
-            lines.append(f"function {function.spec.logical_id}: {routes}")
+            triggers = [route.route_key for route in function.spec.routes] + [
+                f"stream {source.name}" for source in function.spec.stream_sources
+            ]
+            lines.append(f"function {function.spec.logical_id}: {', '.join(triggers)}")
         if self.top_gateway is not None:
             lines.append(f"fake TOP gateway: {self.top_gateway.url}")
         else:

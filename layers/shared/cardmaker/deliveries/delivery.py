@@ -80,7 +80,7 @@ class Delivery:
         view: dict[str, Any] = {
             "delivery_id": self.delivery_id,
             "status": self.status.value,
-            **self.request.model_dump(),
+            **self.request.model_dump(exclude_none=True),
             "attempts": self.attempts,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
