@@ -3,6 +3,7 @@ the way Lambda loads it, and signed platform calls."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from moto import mock_aws
 
 from cardmaker import runtime
+from cardmaker.observability import logger
 from local.apigw import LambdaContext, http_api_event
 from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall
 from local.template import FunctionSpec, Stack, create_resources, functions
@@ -34,6 +36,17 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     runtime.reset()
     yield
     runtime.reset()
+
+
+@pytest.fixture
+def captured_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """Everything the functions' logger writes, at DEBUG level."""
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    previous = logger.log_level
+    logger.setLevel("DEBUG")
+    yield stream
+    logger.setLevel(previous)
 
 
 @pytest.fixture

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 from datetime import timedelta
 
 import boto3
-import pytest
 
 from cardmaker import runtime
 from cardmaker.cards.keys import KmsDataKeys
 from cardmaker.cards.sealing import Sealer
-from cardmaker.observability import logger
 from cardmaker.orders import OrderKey
 from cardmaker.top.timestamps import utc_now
 from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_order, sign_spi_call
@@ -28,16 +25,6 @@ from tests.conftest import (
     spi_event,
     stream_records,
 )
-
-
-@pytest.fixture
-def captured_logs(monkeypatch):
-    stream = io.StringIO()
-    monkeypatch.setattr(logger.registered_handler, "stream", stream)
-    previous = logger.log_level
-    logger.setLevel("DEBUG")
-    yield stream
-    logger.setLevel(previous)
 
 
 def test_no_secret_or_signature_in_logs_or_answers(

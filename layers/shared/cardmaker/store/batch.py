@@ -6,10 +6,11 @@ throttling turns into a hot loop; this one waits, with full jitter, and gives up
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from cardmaker.retry import backoff_delay
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -23,12 +24,6 @@ class UnprocessedItemsError(Exception):
     def __init__(self, remaining: int) -> None:
         super().__init__(f"{remaining} items still unprocessed after retries")
         self.remaining = remaining
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
-    ceiling = min(cap, base * (2**attempt))
-    return ceiling * secrets.randbelow(1_000_001) / 1_000_000
 
 
 def batch_put(

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from cardmaker.retry import backoff_delay
 from cardmaker.store import card_schema
-from cardmaker.store.batch import BATCH_LIMIT, backoff_delay, batch_put
+from cardmaker.store.batch import BATCH_LIMIT, batch_put
 from cardmaker.store.clients import dynamodb_client
 
 if TYPE_CHECKING:

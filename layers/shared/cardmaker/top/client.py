@@ -14,7 +14,6 @@ of ``requests`` quote the URL (query string included), so they are never chained
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from cardmaker.exceptions import CardmakerError, TopError
 from cardmaker.observability import logger
+from cardmaker.retry import backoff_delay
 from cardmaker.top.envelopes import unwrap_top_response
 from cardmaker.top.signing import SIGN_PARAM, SignMethod, sign_request
 from cardmaker.top.timestamps import format_timestamp, utc_now
@@ -56,8 +56,6 @@ SYSTEM_PARAMS = frozenset(
         "target_app_key",
     }
 )
-
-_jitter = secrets.SystemRandom()
 
 
 class TopConfigError(CardmakerError, ValueError):
@@ -298,7 +296,7 @@ class TopClient:
             raise
 
     def _back_off(self, method: str, retry: _Retry, attempts: int) -> None:
-        delay = backoff_delay(attempts, self.base_delay, self.max_delay)
+        delay = backoff_delay(attempts - 1, self.base_delay, self.max_delay)
         logger.warning(
             "TOP call will be retried",
             extra={
@@ -316,12 +314,6 @@ class TopClient:
             retry.error.attempts = attempts  # type: ignore[attr-defined]
             return retry.error
         return TopUnavailable(method, attempts, retry.reason, retry.status)
-
-
-def backoff_delay(attempts: int, base_delay: float, max_delay: float) -> float:
-    """Full jitter: uniform in [0, min(max_delay, base_delay * 2 ** (attempts - 1))]."""
-    ceiling = min(max_delay, base_delay * 2 ** (attempts - 1))
-    return _jitter.uniform(0.0, ceiling)
 
 
 def pooled_session() -> requests.Session:
