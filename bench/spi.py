@@ -26,6 +26,7 @@ import boto3
 from moto import mock_aws
 
 from cardmaker import runtime
+from cardmaker.observability import logger
 from cardmaker.orders import CardOrderMakeRequest, Order
 from cardmaker.store import schema
 from cardmaker.store.clients import dynamodb_client
@@ -66,8 +67,8 @@ def main() -> int:
     _isolate_environment()
     # What is silenced, and why: the handler logs one INFO line per order and prints its EMF
     # metrics (a JSON line) per call; writing those to a terminal would measure the terminal.
-    # - logs: POWERTOOLS_LOG_LEVEL=ERROR, through the template's LogLevel, set before the
-    #   handler (and Powertools' Logger) loads;
+    # - logs: the template's LogLevel ERROR, and the layer's logger set to ERROR too (it is
+    #   created when the layer is first imported, before the environment is in place);
     # - metrics: stdout goes to os.devnull while measuring, so that serializing them (which
     #   Lambda does too) stays in the figure but the printing does not. Not
     #   POWERTOOLS_METRICS_DISABLED: with it, Powertools 3.37 never clears the metric set and
@@ -118,6 +119,7 @@ def measure() -> tuple[Figures, Figures]:
     spec = functions(stack)[FUNCTION]
     os.environ.update(spec.environment)
     runtime.reset()
+    logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
     handler = spec.load_handler()
     table = stack.physical["OrdersTable"]
     client = dynamodb_client()  # the layer's own client: same SDK set-up as the handler's

@@ -30,6 +30,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from cardmaker import runtime
+from cardmaker.observability import logger
 from local.apigw import LambdaContext
 from local.http_api import ApiGatewayServer
 from local.platform import DEMO_APP_KEY, DEMO_SECRET
@@ -219,6 +220,8 @@ class LocalStack:
             # It would shortcut Secrets Manager, which the local stack is there to exercise.
             raise LocalStackError("the functions' environment must not carry TOP_APP_SECRET")
         os.environ.update(environment)
+        # The layer's logger may predate this environment (it is created at first import).
+        logger.setLevel(environment.get("POWERTOOLS_LOG_LEVEL", "INFO"))
         runtime.reset()
         self.functions = {
             name: LoadedFunction(spec, spec.load_handler()) for name, spec in specs.items()
