@@ -90,7 +90,10 @@ def card_secrets(stack):
     }
 
 
-def test_eticket_delivery_sends_numbers_and_secrets(stack, invoke, gateway):
+@pytest.mark.parametrize("simplify", ["false", "true"])
+def test_eticket_delivery_sends_numbers_and_secrets(stack, invoke, gateway, monkeypatch, simplify):
+    monkeypatch.setenv("TOP_SIMPLIFY", simplify)
+    runtime.reset()
     receive(invoke)
     generate()
     delivery_id = create(invoke, ETICKET)
@@ -98,6 +101,8 @@ def test_eticket_delivery_sends_numbers_and_secrets(stack, invoke, gateway):
 
     (call,) = gateway.calls_of(MA_SEND)
     assert call.sign_valid
+    assert call.params.get("simplify", "false") == simplify
+    assert ("eticket_merchant_ma_send_response" in call.answer) == (simplify == "false")
     assert call.params["session"] == SESSION_KEY
     assert (call.params["outer_id"], call.params["token"]) == ("1753340805138544", "31231231231")
     sent = call.structs["isv_ka_list"]

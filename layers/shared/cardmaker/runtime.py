@@ -124,6 +124,7 @@ def delivery_sender() -> DeliverySender:
         top_app_secret(),
         sign_method=settings.top_sign_method,
         session_key=top_session_key(),
+        simplify=settings.top_simplify,
         timeout=(3.05, settings.top_read_timeout_seconds),
     )
     return DeliverySender(

@@ -41,6 +41,8 @@ class Settings(BaseModel):
     top_session_key: SecretStr | None = None
     top_gateway_url: str = "https://eco.taobao.com/router/rest"
     top_sign_method: SignMethod = "hmac-sha256"
+    # Ask TOP for simplified JSON answers (no root wrapper, no list wrapping); both are read.
+    top_simplify: bool = False
     # How long a TOP call may take to answer once sent; past it the outcome is unknown.
     top_read_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
     secret_max_age_seconds: int = Field(default=300, ge=0)
