@@ -69,10 +69,6 @@ class Stack:
     physical: dict[str, str] = field(default_factory=dict)  # logical id -> Ref value
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> GetAtt values
 
-    @property
-    def arns(self) -> dict[str, str]:
-        return {name: values["Arn"] for name, values in self.attributes.items() if "Arn" in values}
-
     def resolve(self, value: Any) -> Any:
         """Resolve ``Ref``, ``Fn::GetAtt`` and ``Fn::Sub`` against this stack."""
         if isinstance(value, Mapping):

@@ -17,6 +17,7 @@ from cardmaker import runtime
 from cardmaker.observability import logger
 from local.apigw import LambdaContext, http_api_event
 from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall
+from local.streams import lambda_record, streams_client
 from local.template import FunctionSpec, Stack, create_resources, functions
 
 DATA = Path(__file__).parent / "data"
@@ -173,8 +174,6 @@ def spi_response(answer: dict[str, Any]) -> dict[str, Any]:
 
 def stream_records(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     """A table's stream so far, as Lambda records (moto in-process)."""
-    from local.streams import lambda_record, streams_client  # noqa: PLC0415
-
     streams = streams_client(boto3.Session(region_name="us-east-1"))
     arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     records = []

@@ -11,6 +11,7 @@ from cardmaker import runtime
 from cardmaker.cards.keys import KmsDataKeys
 from cardmaker.cards.sealing import Sealer
 from cardmaker.deliveries.delivery import DeliveryStatus
+from cardmaker.exceptions import TopError
 from cardmaker.orders import OrderKey
 from cardmaker.store.card_schema import card_key, cursor_key
 from cardmaker.top.client import TopOutcomeUnknown
@@ -208,10 +209,10 @@ def test_the_last_attempt_fails_the_delivery_and_keeps_its_cards(stack, invoke, 
     gateway.fail_always(Fault.error(10, "isp.service-unavailable", "down"), method=MA_SEND)
     delivery_id = create(invoke, ETICKET)
     for _ in range(2):  # STREAM_MAX_RETRIES = 2: three attempts in all
-        with pytest.raises(Exception):  # noqa: B017 - the TOP error, re-raised for the stream
+        with pytest.raises(TopError, match=r"isp\.service-unavailable"):  # re-raised for the stream
             runtime.delivery_sender().deliver(delivery_id)
         assert view(invoke, delivery_id)["status"] == "SENDING"
-    with pytest.raises(Exception):  # noqa: B017
+    with pytest.raises(TopError, match=r"isp\.service-unavailable"):
         runtime.delivery_sender().deliver(delivery_id)
     shown = view(invoke, delivery_id)
     assert shown["status"] == "FAILED"

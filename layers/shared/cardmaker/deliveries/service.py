@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Protocol
 from cardmaker.deliveries.delivery import Delivery, request_fingerprint
 from cardmaker.exceptions import CardmakerError
 from cardmaker.orders.order import OrderKey
-from cardmaker.store.deliveries import DeliveryExists
 from cardmaker.top.timestamps import utc_now
 
 if TYPE_CHECKING:
@@ -27,6 +26,15 @@ class DeliveryRefused(CardmakerError):
         super().__init__(message)
         self.field = field
         self.status = status
+
+
+class DeliveryExists(Exception):
+    """The delivery id is taken: the stored delivery and its request's fingerprint."""
+
+    def __init__(self, existing: Delivery, fingerprint: str) -> None:
+        super().__init__("delivery exists")
+        self.existing = existing
+        self.fingerprint = fingerprint
 
 
 class DeliveryNotFound(CardmakerError):

@@ -13,6 +13,7 @@ from cardmaker.retry import backoff_delay
 from cardmaker.store import card_schema
 from cardmaker.store.batch import BATCH_LIMIT, batch_put
 from cardmaker.store.clients import dynamodb_client
+from cardmaker.store.conditions import condition_failed
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -101,7 +102,7 @@ class DynamoDBCardRepository:
                 ReturnValues="UPDATED_NEW",
             )
         except ClientError as error:
-            if _code(error) != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
             cursor = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
             claim = cursor.get("Item", {}).get("claims", {}).get("M", {}).get(delivery_id)
@@ -116,7 +117,7 @@ class DynamoDBCardRepository:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
-            if _code(error) != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
 
     def read_cards(
@@ -170,7 +171,3 @@ class DynamoDBCardRepository:
 def _split(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))

@@ -12,21 +12,16 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from cardmaker.deliveries.delivery import Delivery, DeliveryStatus
+from cardmaker.deliveries.service import DeliveryExists
 from cardmaker.store import delivery_schema
 from cardmaker.store.clients import dynamodb_client
+from cardmaker.store.conditions import condition_failed
 from cardmaker.store.schema import now_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from cardmaker.orders.order import OrderKey
-
-
-class DeliveryExists(Exception):
-    def __init__(self, existing: Delivery, fingerprint: str) -> None:
-        super().__init__("delivery exists")
-        self.existing = existing
-        self.fingerprint = fingerprint
 
 
 class DynamoDBDeliveryRepository:
@@ -43,7 +38,7 @@ class DynamoDBDeliveryRepository:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if _code(error) != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
             existing = error.response.get("Item") or self._raw(delivery.delivery_id)
             if existing is None:
@@ -167,7 +162,7 @@ class DynamoDBDeliveryRepository:
                 )
             )
         except ClientError as error:
-            if _code(error) != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
             return None
 
@@ -177,7 +172,3 @@ class DynamoDBDeliveryRepository:
             Key=delivery_schema.delivery_key(delivery_id),
             ConsistentRead=True,
         ).get("Item")
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))

@@ -14,6 +14,7 @@ from cardmaker.orders.service import OrderExists, StoredHeader
 from cardmaker.store import schema
 from cardmaker.store.batch import batch_delete, batch_put
 from cardmaker.store.clients import dynamodb_client
+from cardmaker.store.conditions import condition_failed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -56,7 +57,7 @@ class DynamoDBOrderRepository:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
             stored = self._header(order.key, error.response.get("Item"))
             if stored is None:  # deleted between our write and our read: transient, retried
@@ -239,10 +240,6 @@ class DynamoDBGenerationRepository:
         try:
             return dict(self._client.update_item(TableName=self._table, **request))
         except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
             return None
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
