@@ -21,9 +21,10 @@ help:
 
 # The .pth file makes the layer's package importable as `cardmaker` (as from /opt/python in
 # Lambda) and the dev tooling as `local` / `bench`, for every command run with the venv.
-$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+$(VENV)/.installed: requirements-dev.txt requirements-cli.txt layers/shared/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	printf '%s\n' "$(CURDIR)/layers/shared" "$(CURDIR)" \
 		> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cardmaker-dev.pth"
 	touch $@
