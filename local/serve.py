@@ -4,20 +4,27 @@ The TOP credentials come from ``TOP_APP_KEY``, ``TOP_APP_SECRET``, ``TOP_SESSION
 ``TOP_GATEWAY_URL`` and ``TOP_SIGN_METHOD`` (the demo ones by default); the secret reaches
 the function through the local Secrets Manager, as on AWS. Prints ``READY <url>`` once it
 accepts connections; stops cleanly on Ctrl-C or SIGTERM.
+
+While it runs, the stack's outputs (the same names as a deployed stack's CloudFormation
+outputs) are in ``.cardmaker/local-stack.json`` (or ``$CARDMAKER_LOCAL_STATE``): that is how
+the ``cardmaker`` command finds it.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from local.stack import LocalStack, LocalStackError, TopConfig
 
 DEFAULT_PORT = 3000
+DEFAULT_STATE = Path(".cardmaker/local-stack.json")
 
 
 def main() -> int:
@@ -35,13 +42,15 @@ def main() -> int:
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _serve(LocalStack(TopConfig.from_environ(os.environ), port=port), port, stop)
+        state = Path(os.environ.get("CARDMAKER_LOCAL_STATE") or DEFAULT_STATE)
+        stack = LocalStack(TopConfig.from_environ(os.environ), port=port)
+        return _serve(stack, port, stop, state)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _serve(stack: LocalStack, port: int, stop: threading.Event) -> int:
+def _serve(stack: LocalStack, port: int, stop: threading.Event, state: Path) -> int:
     try:
         stack.start()
     except (LocalStackError, OSError) as error:
@@ -66,14 +75,24 @@ def _serve(stack: LocalStack, port: int, stop: threading.Event) -> int:
             '"template_no": "3010030E02", "quantity": 3, "out_biz_id": "B1", '
             '"buyer_nick": "tracey_05"}\''
         )
+        write_state(state, stack)
+        print(f"stack outputs for the cardmaker command: {state}")
         print(f"READY {stack.url}", flush=True)
         while not stop.wait(0.5):
             pass
         print("stopping", flush=True)
     finally:
+        state.unlink(missing_ok=True)
         stack.stop()
     print("stopped", flush=True)
     return 0
+
+
+def write_state(path: Path, stack: LocalStack) -> None:
+    """The stack's outputs, for the ``cardmaker`` command. No secret goes in it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    outputs = {**stack.outputs(), "TopAppKey": stack.top.app_key}
+    path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
 
 
 def _port(text: str) -> int:

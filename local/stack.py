@@ -13,6 +13,7 @@ runs (and puts the previous environment back when it stops): one LocalStack per 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -400,6 +401,24 @@ class LocalStack:
                     )
             if [poller.consumed for poller in self.pollers.values()] == before:
                 return
+
+    def outputs(self) -> dict[str, str]:
+        """The template's ``Outputs`` as they resolve locally: the same names a deployed
+        stack's CloudFormation outputs have, so tools find either the same way. Functions
+        are named by their logical id; ``AwsEndpointUrl`` and ``LambdaEndpointUrl`` say
+        where the local AWS APIs answer."""
+        stack = self.stack
+        resolved: dict[str, str] = {}
+        for name, output in load_template().get("Outputs", {}).items():
+            with contextlib.suppress(KeyError):
+                resolved[name] = str(stack.resolve(output["Value"]))
+        for logical_id in self.functions:
+            resolved[f"{logical_id}Name"] = logical_id
+        resolved["ApiUrl"] = self.url
+        resolved["SpiUrl"] = f"{self.url}/top/spi"
+        resolved["AwsEndpointUrl"] = self.moto_url
+        resolved["Region"] = REGION
+        return dict(sorted(resolved.items()))
 
     def describe(self) -> list[str]:
         """What runs, in a few human-readable lines."""

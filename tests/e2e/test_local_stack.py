@@ -4,6 +4,7 @@ function behind the API Gateway adapter), ``python -m local.serve`` and ``python
 from __future__ import annotations
 
 import io
+import json
 import os
 import queue
 import signal
@@ -166,7 +167,8 @@ def _lines(stream, into: queue.Queue) -> None:
 
 def test_serve_command(tmp_path):
     port = free_port()
-    env = {**os.environ, "PORT": str(port)}
+    state = tmp_path / "state" / "local-stack.json"
+    env = {**os.environ, "PORT": str(port), "CARDMAKER_LOCAL_STATE": str(state)}
     stderr = (tmp_path / "serve.err").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "local.serve"],
@@ -190,6 +192,15 @@ def test_serve_command(tmp_path):
             if line.startswith("READY "):
                 url = line.split()[1]
         assert url == f"http://127.0.0.1:{port}"
+        # The outputs the cardmaker command reads: a deployed stack's names, local values.
+        outputs = json.loads(state.read_text(encoding="utf-8"))
+        assert outputs["ApiUrl"] == url
+        assert outputs["SpiUrl"] == f"{url}/top/spi"
+        assert outputs["AwsEndpointUrl"].startswith("http://127.0.0.1:")
+        assert outputs["OrdersTableName"] == "cardmaker-local-OrdersTable"
+        assert outputs["CardGeneratorFunctionName"] == "CardGeneratorFunction"
+        assert "/cardmaker-local-GeneratorFailures" in outputs["GeneratorFailuresQueueUrl"]
+        assert DEMO_SECRET not in state.read_text(encoding="utf-8")
 
         call = sign_spi_call(sample_order(16008, logistics=True))
         answer = requests.post(call.url(url), data=call.body, headers=call.headers, timeout=10)
@@ -198,6 +209,7 @@ def test_serve_command(tmp_path):
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0, _read(tmp_path)
+        assert not state.exists()  # a stopped stack leaves no outputs behind
     finally:
         if process.poll() is None:
             process.kill()
