@@ -215,3 +215,67 @@ def test_delivery_routes_need_iam():
     assert TEMPLATE["Resources"]["DeliveriesTable"]["Properties"]["StreamSpecification"] == {
         "StreamViewType": "NEW_AND_OLD_IMAGES"
     }
+
+
+def _alarms() -> dict[str, dict]:
+    return {
+        name: resource["Properties"]
+        for name, resource in resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm").items()
+    }
+
+
+def _alarmed(namespace: str, metric: str) -> list[dict]:
+    """The dimension values of the alarms on ``namespace``/``metric``."""
+    return [
+        alarm["Dimensions"][0]["Value"]
+        for alarm in _alarms().values()
+        if alarm["Namespace"] == namespace and alarm["MetricName"] == metric
+    ]
+
+
+def test_every_failure_queue_has_an_alarm_on_its_first_message():
+    # Given every on-failure destination of every stream event in the template
+    destinations = {
+        event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        for function in resources_of_type(TEMPLATE, "AWS::Serverless::Function").values()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "DynamoDB"
+    }
+    assert destinations == {"GeneratorFailures", "DeliveryFailures"}
+    # Then each queue alarms as soon as one batch lands in it
+    alarmed = _alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert sorted(alarmed, key=str) == sorted(
+        ({"Fn::GetAtt": [queue, "QueueName"]} for queue in destinations), key=str
+    )
+    for alarm in _alarms().values():
+        if alarm["Namespace"] == "AWS/SQS":
+            assert alarm["Threshold"] == 1
+            assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_every_stream_function_has_an_iterator_age_alarm_and_every_function_an_error_alarm():
+    functions = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
+    streamed = {
+        name
+        for name, function in functions.items()
+        if any(e["Type"] == "DynamoDB" for e in function["Properties"].get("Events", {}).values())
+    }
+    assert streamed == {"CardGeneratorFunction", "CardDeliveryFunction"}
+    assert sorted(str(v) for v in _alarmed("AWS/Lambda", "IteratorAge")) == sorted(
+        str({"Ref": name}) for name in streamed
+    )
+    assert sorted(str(v) for v in _alarmed("AWS/Lambda", "Errors")) == sorted(
+        str({"Ref": name}) for name in functions
+    )
+    assert _alarmed("AWS/ApiGateway", "5xx") == [{"Ref": "HttpApi"}]
+
+
+def test_every_alarm_notifies_the_alarm_topic_and_the_email_is_optional():
+    for name, alarm in _alarms().items():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        assert alarm["TreatMissingData"] == "notBreaching", name
+    subscription = TEMPLATE["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert TEMPLATE["Parameters"]["AlarmEmail"]["Default"] == ""
+    # the topic is encrypted (alarm texts name tables and functions)
+    assert TEMPLATE["Resources"]["AlarmTopic"]["Properties"]["KmsMasterKeyId"]
