@@ -10,13 +10,14 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote_plus
 
 from cardmaker.orders import CARDORDER_MAKE
 from cardmaker.top import format_timestamp, sign_spi, utc_now
+from cardmaker.top.signing import spi_string_to_sign
 
 DEMO_APP_KEY = "12345678"
 # The published sample secret of the test vectors and events/, never a real one.
@@ -30,9 +31,17 @@ class SpiCall:
     raw_query: str
     headers: dict[str, str]
     body: bytes
+    # What the sign covers (headers named in top-sign-list, query, form fields; a JSON body
+    # as text), kept so a debugging tool can show the hashed string.
+    signed_params: dict[str, str] = field(default_factory=dict)
+    signed_body: str | None = None
 
     def url(self, base: str) -> str:
         return f"{base.rstrip('/')}/top/spi?{self.raw_query}"
+
+    def string_to_sign(self, placeholder: str = "<app_secret>") -> str:
+        """The text the sign hashes, with a placeholder where the app secret goes."""
+        return spi_string_to_sign(self.signed_params, self.signed_body, placeholder)
 
 
 def sample_order(
@@ -135,14 +144,17 @@ def sign_spi_call(
     if signed_headers:
         headers.update({name.lower(): value for name, value in signed_headers.items()})
         headers["top-sign-list"] = ",".join(signed_headers)
-    sign = sign_spi({**(signed_headers or {}), **query, **form}, body_text, secret, charset)
+    signed = {**(signed_headers or {}), **query, **form}
+    sign = sign_spi(signed, body_text, secret, charset)
     raw_query = _urlencode({**query, "sign": sign}, charset)
     body = (
         body_text.encode(charset)
         if body_text is not None
         else _urlencode(form, charset).encode("ascii")
     )
-    return SpiCall(raw_query=raw_query, headers=headers, body=body)
+    return SpiCall(
+        raw_query=raw_query, headers=headers, body=body, signed_params=signed, signed_body=body_text
+    )
 
 
 def _compact(value: Any) -> str:

@@ -45,11 +45,17 @@ def sign_request(params: Mapping[str, str], secret: str, sign_method: SignMethod
     return digest.hex().upper()
 
 
+def spi_string_to_sign(params: Mapping[str, str], body: str | None, secret: str) -> str:
+    """The text an SPI sign hashes. Debugging tools pass a placeholder as ``secret`` to show
+    it without the secret: the very text ``sign_spi`` hashes, by the same code."""
+    return secret + canonical_params(params, skip_empty=False) + (body or "") + secret
+
+
 def sign_spi(
     params: Mapping[str, str], body: str | None, secret: str, charset: str = "utf-8"
 ) -> str:
     """Sign an SPI call the way the platform does: MD5, empty values included."""
-    text = secret + canonical_params(params, skip_empty=False) + (body or "") + secret
+    text = spi_string_to_sign(params, body, secret)
     return hashlib.md5(text.encode(charset), usedforsecurity=False).digest().hex().upper()
 
 
