@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from cardmaker.deliveries.delivery import Delivery, request_fingerprint
+from cardmaker.deliveries.delivery import Delivery, DeliveryStatus, request_fingerprint
 from cardmaker.exceptions import CardmakerError
 from cardmaker.orders.order import OrderKey
 from cardmaker.top.timestamps import utc_now
@@ -95,3 +96,47 @@ class DeliveryService:
             raise DeliveryRefused("template_no", "the order has no such template")
         if request.quantity > template.count:
             raise DeliveryRefused("quantity", f"the template has {template.count} cards in all")
+
+
+class DeliveryReopening(Protocol):
+    def get(self, delivery_id: str) -> Delivery | None: ...
+    def reopen(self, delivery_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class DeliveryReopened:
+    """What reopening found and left; ``note`` says why a FAILED delivery stayed FAILED."""
+
+    delivery_id: str
+    before: DeliveryStatus
+    after: DeliveryStatus
+    note: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.before is not self.after
+
+
+def reopen_delivery(store: DeliveryReopening, delivery_id: str) -> DeliveryReopened:
+    """Put a delivery that gave up after its attempts back to SENDING, before its failed
+    stream record is replayed (a FAILED delivery makes it a no-op). It keeps its claimed
+    cards and its outer_id / out_biz_id, so the platform sees the same request again. A
+    delivery the platform refused stays FAILED: re-sending it would be refused again."""
+    delivery = store.get(delivery_id)
+    if delivery is None:
+        raise DeliveryNotFound(f"delivery {delivery_id[:64]} does not exist")
+    before = delivery.status
+    if before is not DeliveryStatus.FAILED:
+        return DeliveryReopened(delivery_id, before, before)
+    if store.reopen(delivery_id):
+        return DeliveryReopened(delivery_id, before, DeliveryStatus.SENDING)
+    current = store.get(delivery_id)
+    after = current.status if current is not None else before
+    note = ""
+    if after is DeliveryStatus.FAILED:
+        note = (
+            "refused by the platform, not retried"
+            if current is not None and current.failure_reason is None
+            else "no cards were claimed"
+        )
+    return DeliveryReopened(delivery_id, before, after, note)

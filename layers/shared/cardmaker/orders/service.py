@@ -68,3 +68,38 @@ class OrderService:
         if stored is None:
             raise OrderNotFound(f"order {key.card_order_id} ({key.own_sign}) does not exist")
         return stored
+
+
+class OrderReopening(Protocol):
+    def get(self, key: OrderKey) -> StoredOrder | None: ...
+    def reopen(self, key: OrderKey) -> OrderStatus | None: ...
+
+
+@dataclass(frozen=True)
+class OrderReopened:
+    """What reopening found and left: ``before`` and ``after`` differ when it reopened."""
+
+    key: OrderKey
+    before: OrderStatus
+    after: OrderStatus
+
+    @property
+    def changed(self) -> bool:
+        return self.before is not self.after
+
+
+def reopen_order(store: OrderReopening, key: OrderKey) -> OrderReopened:
+    """Put a FAILED order back where generation resumes (GENERATING, or RECEIVED if it was
+    never planned), before its failed stream records are replayed: a FAILED order makes
+    them no-ops. Any other order is left as it is."""
+    stored = store.get(key)
+    if stored is None:
+        raise OrderNotFound(f"order {key.card_order_id} ({key.own_sign}) does not exist")
+    before = stored.order.status
+    if before is not OrderStatus.FAILED:
+        return OrderReopened(key, before, before)
+    after = store.reopen(key)
+    if after is None:  # moved on meanwhile: report where it is now
+        current = store.get(key)
+        after = current.order.status if current is not None else before
+    return OrderReopened(key, before, after)

@@ -2,7 +2,7 @@
 
 Every status change is one conditional update, so a delivery moves forward exactly once
 whatever the retries: PENDING -> WAITING_STOCK -> PENDING -> SENDING -> DELIVERED | PARTIAL |
-FAILED.
+FAILED. An operator's replay may reopen a delivery that gave up: FAILED -> SENDING.
 """
 
 from __future__ import annotations
@@ -123,6 +123,26 @@ class DynamoDBDeliveryRepository:
                     ":reason": {"S": reason},
                     ":pending": {"S": DeliveryStatus.PENDING.value},
                     ":sending": {"S": DeliveryStatus.SENDING.value},
+                },
+            )
+            is not None
+        )
+
+    def reopen(self, delivery_id: str) -> bool:
+        """A delivery that gave up (``FAILED`` with a ``failure_reason``, its cards claimed)
+        -> ``SENDING``, so that a replay of its stream record sends it again: the same cards
+        with the same outer_id / out_biz_id. Not ``PENDING``: that matches the deliveries
+        stream's filter, and the stream would send it a second time alongside the replay.
+        A delivery the platform refused (``FAILED`` per card, no reason) is not reopened."""
+        return (
+            self._update(
+                delivery_id,
+                "SET #status = :sending, updated_at = :now REMOVE failure_reason",
+                "#status = :failed AND attribute_exists(failure_reason)"
+                " AND attribute_exists(first_position)",
+                {
+                    ":sending": {"S": DeliveryStatus.SENDING.value},
+                    ":failed": {"S": DeliveryStatus.FAILED.value},
                 },
             )
             is not None

@@ -215,6 +215,36 @@ class DynamoDBGenerationRepository:
             key, OrderStatus.FAILED, "#status = :generating", {"failure_reason": reason}
         )
 
+    def reopen(self, key: OrderKey) -> OrderStatus | None:
+        """``FAILED`` -> ``GENERATING`` (``RECEIVED`` if it was never planned), so that a
+        replay of its failed stream records does the work again; returns the new status, or
+        None if the order was not FAILED.
+
+        The sequence block, the chunking and the chunks already counted stay as they are, so
+        the replay writes the very same cards. Back in ``RECEIVED``, the order matches the
+        generator's stream filter again and is planned by the stream itself.
+        """
+        for status, planned in (
+            (OrderStatus.GENERATING, "attribute_exists(chunks_total)"),
+            (OrderStatus.RECEIVED, "attribute_not_exists(chunks_total)"),
+        ):
+            answer = self._conditional_update(
+                Key=schema.header_key(key),
+                UpdateExpression="SET #status = :status, updated_at = :now REMOVE failure_reason",
+                ConditionExpression=f"#status = :failed AND {planned}",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=schema.to_item(
+                    {
+                        ":status": status.value,
+                        ":failed": OrderStatus.FAILED.value,
+                        ":now": schema.now_iso(),
+                    }
+                ),
+            )
+            if answer is not None:
+                return status
+        return None
+
     def _transition(
         self, key: OrderKey, status: OrderStatus, condition: str, extra: dict[str, str]
     ) -> bool:
