@@ -1,8 +1,14 @@
 """``make demo``: the pipeline on the embedded local stack, end to end over real HTTP.
 
-The platform's part is played exactly: a signed ``cardorder.make`` POSTed to /top/spi. Then
-the order is looked up, and the call is replayed (the platform retries) to show that the
-answer is the same order. Exits non-zero, saying why, at the first unexpected answer.
+The platform's part is played exactly: a signed ``cardorder.make`` for a few templates POSTed
+to /top/spi. The order is followed (GET /orders) until its cards are generated, a ``bind`` and
+an ``eticket`` delivery are followed (GET /deliveries) until final, the calls the fake TOP
+gateway received are checked, and the order call is replayed (the platform retries) to show the
+same answer comes back. Every wait has a bound; at the first miss or unexpected answer the demo
+says why on stderr, shows the functions' output and exits 1. The drawing is local/demo_display.py.
+
+Bounds (seconds): ``CARDMAKER_DEMO_GENERATION_BOUND`` (default 60) for the order to reach
+``GENERATED``, ``CARDMAKER_DEMO_DELIVERY_BOUND`` (default 30) for each delivery to finish.
 """
 
 from __future__ import annotations
@@ -10,37 +16,67 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable
-from typing import Any, TextIO
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import requests
+from rich.console import Console
 
 from cardmaker.observability import logger
+from local.demo_display import Bars, DemoDisplay, DemoSummary, GatewayCall, demo_console
 from local.platform import sample_delivery, sample_order, sign_spi_call
 from local.stack import LocalStack
 
 CARD_ORDER_ID = 16002
 OWN_SIGN = "daily"
-TEMPLATES = [("3010030E02", 1200, "100"), ("3010030E05", 37, "5000")]
-GENERATION_BOUND = 120  # seconds for the order to reach GENERATED
-DELIVERY_BOUND = 60  # seconds for a delivery to finish
+# (template_no, count, par value in fen): 3,337 cards, a few seconds on the local stack.
+TEMPLATES = [
+    ("3010030E02", 1500, "100"),
+    ("3010030E03", 1000, "200"),
+    ("3010030E04", 800, "500"),
+    ("3010030E05", 37, "5000"),
+]
 DELIVERIES = [
     sample_delivery("bind", CARD_ORDER_ID, OWN_SIGN),
-    sample_delivery("eticket", CARD_ORDER_ID, OWN_SIGN),
+    sample_delivery("eticket", CARD_ORDER_ID, OWN_SIGN, template_no="3010030E05"),
 ]
-TIMEOUT = 10
+FINAL_DELIVERY_STATUSES = frozenset({"DELIVERED", "PARTIAL", "FAILED"})
+POLL_SECONDS = 0.15
+TIMEOUT = 10  # seconds for any one HTTP request
 
 
 class DemoFailed(Exception):
-    """An answer the demo did not expect."""
+    """An answer the demo did not expect, or a state not reached within its bound."""
+
+
+@dataclass(frozen=True)
+class DemoBounds:
+    """How long, in seconds, each wait of the demo may last."""
+
+    generation: float = 60.0
+    delivery: float = 30.0
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> DemoBounds:
+        """``CARDMAKER_DEMO_GENERATION_BOUND`` and ``CARDMAKER_DEMO_DELIVERY_BOUND``; unset
+        or empty ones keep their defaults."""
+        defaults = cls()
+        return cls(
+            generation=_seconds(environ, "CARDMAKER_DEMO_GENERATION_BOUND", defaults.generation),
+            delivery=_seconds(environ, "CARDMAKER_DEMO_DELIVERY_BOUND", defaults.delivery),
+        )
 
 
 def main() -> int:
-    out = sys.stdout
+    """Run the demo on a fresh local stack; 0 if every step reached its expected state."""
+    started = time.monotonic()
+    display = DemoDisplay(demo_console(sys.stdout), Console(file=sys.stderr, highlight=False))
     # The functions' logs and metrics (stdout, as on Lambda) are kept aside and shown only if
     # the demo fails: the demo's own lines are the story.
     functions_output = io.StringIO()
@@ -49,124 +85,189 @@ def main() -> int:
     # The functions' logger was created at import, on the real stdout: point it at the buffer.
     logger.registered_handler.setStream(functions_output)
     try:
+        bounds = DemoBounds.from_environ(os.environ)
         with (
             contextlib.redirect_stdout(functions_output),
             LocalStack(access_log=False, log=functions_output) as stack,
         ):
-            run(stack, out)
+            summary = run(stack, display, bounds, started=started)
     except Exception as failure:
-        reason = str(failure) if isinstance(failure, DemoFailed) else repr(failure)
-        print(f"demo FAILED: {reason}", file=sys.stderr)
-        if not isinstance(failure, DemoFailed | requests.RequestException):
-            traceback.print_exc()
-        if functions_output.getvalue():
-            print("--- the local stack's output ---", file=sys.stderr)
-            print(functions_output.getvalue(), file=sys.stderr, end="")
+        expected = isinstance(failure, DemoFailed | requests.RequestException)
+        display.failure(
+            str(failure) if isinstance(failure, DemoFailed) else repr(failure),
+            functions_output.getvalue(),
+            "" if expected else traceback.format_exc(),
+        )
         return 1
-    print("demo OK", file=out)
+    display.summary(summary)
+    display.ok()
     return 0
 
 
-def run(stack: LocalStack, out: TextIO) -> None:
+def run(
+    stack: LocalStack,
+    display: DemoDisplay,
+    bounds: DemoBounds | None = None,
+    templates: list[tuple[str, int, str]] | None = None,
+    started: float | None = None,
+) -> DemoSummary:
+    """Play the platform and the operator against a running stack; raises ``DemoFailed``.
+    ``started`` (``time.monotonic()``, default now) is where the total elapsed time counts
+    from; the order's own elapsed time counts from its POST."""
+    bounds = bounds or DemoBounds()
+    templates = templates or TEMPLATES
     url = stack.url
+    started = time.monotonic() if started is None else started
+    ordered = time.monotonic()
+    display.step(f"Local stack: {url}")
 
-    def say(*parts: object) -> None:
-        print(*parts, file=out, flush=True)
-
-    say(f"Local stack: {url}")
-    order = sample_order(CARD_ORDER_ID, OWN_SIGN, TEMPLATES, logistics=True)
+    order = sample_order(CARD_ORDER_ID, OWN_SIGN, templates, logistics=True)
     call = sign_spi_call(order)
-    cards = sum(count for _, count, _ in TEMPLATES)
-    say(
+    display.step(
         f"1. platform -> POST /top/spi  cardorder.make {CARD_ORDER_ID} ({OWN_SIGN}): "
-        f"{len(TEMPLATES)} templates, {cards} cards, signed JSON body"
+        f"{len(templates)} templates, {sum(count for _, count, _ in templates)} cards, "
+        "signed JSON body"
     )
     first = spi_call(call.url(url), call.body, call.headers)
-    say(f"   <- {describe_answer(first)}")
-    making_card_no = first["making_card_no"]
+    display.note(f"<- {describe_answer(first)}")
 
-    say(f"2. cards are generated from the orders stream; GET /orders/{CARD_ORDER_ID} shows it")
-    view = follow_generation(url, say)
-    for template in view.get("templates", []):
-        say(
-            f"      {template['template_no']}  {template['card_name']}  "
-            f"requested {template['requested']}  generated {template['generated']}"
-        )
+    display.step(f"2. cards are generated from the orders stream; GET /orders/{CARD_ORDER_ID}")
+    with display.bars() as bars:
+        for template in order["card_product_infos"]:
+            label = f"{template['template_no']} {template['card_name']}"
+            bars.add(template["template_no"], label, template["count"])
+        view = follow_generation(url, display, bars, bounds.generation)
+    generation_seconds = time.monotonic() - ordered
     logistics = view.get("logistics_info") or {}
     if logistics:
-        say(f"      ships to {logistics['receiver_name']}, {logistics['receiver_address']}")
-    produced = [(t["template_no"], t["generated"]) for t in view.get("templates", [])]
+        display.note(f"ships to {logistics['receiver_name']}, {logistics['receiver_address']}")
+    produced = [(t["template_no"], t["requested"], t["generated"]) for t in view["templates"]]
     expect(
-        produced == [(number, count) for number, count, _ in TEMPLATES],
+        produced == [(number, count, count) for number, count, _ in templates],
         f"the order's generated cards are {produced}",
     )
 
-    say("3. deliveries: bind 3 cards to a Taobao user, send 2 to a buyer's e-voucher order")
-    delivery_ids = [create_delivery(url, body, say) for body in DELIVERIES]
-    for delivery_id in delivery_ids:
-        shown = follow_delivery(url, delivery_id)
-        outcomes = ", ".join(f"{card['card_no']} {card['outcome']}" for card in shown["cards"])
-        say(f"   <- {delivery_id} {shown['status']}: {outcomes}")
-        expect(shown["status"] == "DELIVERED", f"delivery {delivery_id} is {shown['status']}")
-    gateway = stack.top_gateway
-    if gateway is not None:
-        for received in gateway.calls:
-            valid = "valid" if received.sign_valid else "INVALID"
-            say(f"   fake TOP gateway received {received.method}, sign {valid}")
-        expect(
-            all(received.sign_valid for received in gateway.calls), "a TOP call was badly signed"
-        )
-        expect(len(gateway.calls) == len(DELIVERIES), f"{len(gateway.calls)} TOP calls, not 2")
+    display.step("3. deliveries: bind 3 cards to a Taobao user, send 2 to an e-voucher order")
+    deliveries = follow_deliveries(url, display, bounds.delivery)
+    gateway_calls = check_gateway(stack, display, len(DELIVERIES))
 
-    say("4. platform retries the same order call")
+    display.step("4. platform retries the same order call")
     replay = spi_call(call.url(url), call.body, call.headers)
-    say(f"   <- {describe_answer(replay)}")
-    expect(
-        replay["making_card_no"] == making_card_no,
-        f"the replay answered {replay['making_card_no']!r}, not {making_card_no!r}",
+    display.note(f"<- {describe_answer(replay)}")
+    expect(replay == first, f"the replay answered {replay}, not the first answer {first}")
+    return DemoSummary(
+        order=view,
+        generation_seconds=generation_seconds,
+        deliveries=deliveries,
+        gateway_calls=gateway_calls,
+        replay_making_card_no=replay["making_card_no"],
+        total_seconds=time.monotonic() - started,
     )
-    say(f"   same making_card_no: {making_card_no}")
 
 
-def create_delivery(url: str, body: dict[str, Any], say: Callable[..., None]) -> str:
-    answer = requests.post(f"{url}/deliveries", json=body, timeout=TIMEOUT)
-    expect(answer.status_code == 202, f"POST /deliveries answered HTTP {answer.status_code}")
-    delivery_id = str(json_body(answer)["delivery_id"])
-    say(f"   POST /deliveries {body['type']} x{body['quantity']} -> 202 {delivery_id}")
-    return delivery_id
-
-
-def follow_delivery(url: str, delivery_id: str) -> dict[str, Any]:
-    """Poll a delivery until it reaches a final status; fail past the bound."""
-    deadline = time.monotonic() + DELIVERY_BOUND
-    while True:
-        answer = requests.get(f"{url}/deliveries/{delivery_id}", timeout=TIMEOUT)
-        expect(answer.status_code == 200, f"GET /deliveries answered HTTP {answer.status_code}")
-        shown = json_body(answer)
-        if shown.get("status") in {"DELIVERED", "PARTIAL", "FAILED"}:
-            return shown
-        expect(time.monotonic() < deadline, f"{delivery_id} still {shown.get('status')}")
-        time.sleep(0.2)
-
-
-def follow_generation(url: str, say: Callable[..., None]) -> dict[str, Any]:
-    """Poll the order until it is GENERATED, printing each change; fail past the bound."""
-    deadline = time.monotonic() + GENERATION_BOUND
+def follow_generation(url: str, display: DemoDisplay, bars: Bars, bound: float) -> dict[str, Any]:
+    """Poll the order until it is GENERATED, moving each template's bar and noting each
+    status change; ``DemoFailed`` if it fails or ``bound`` seconds pass first."""
+    deadline = time.monotonic() + bound
     shown = ""
     while True:
-        view = get_order(url)
-        status = view.get("status")
+        view = get_json(f"{url}/orders/{CARD_ORDER_ID}", {"own_sign": OWN_SIGN})
+        status = str(view.get("status"))
+        for template in view.get("templates", []):
+            bars.update(template["template_no"], template["generated"], status)
         line = f"{status}: {view.get('cards_generated')}/{view.get('card_count')} cards"
         if view.get("chunks_total"):
-            line += f", {view.get('chunks_done')}/{view.get('chunks_total')} chunks"
-        if line != shown:
-            say(f"   <- {line}")
-            shown = line
+            line += f", {view.get('chunks_done')}/{view['chunks_total']} chunks"
+        if status != shown:  # the bars show the progress; the story notes each status
+            display.note(f"<- {line}")
+            shown = status
         if status == "GENERATED":
             return view
         expect(status != "FAILED", f"generation failed: {view.get('failure_reason')}")
-        expect(time.monotonic() < deadline, f"not GENERATED after {GENERATION_BOUND} s ({line})")
-        time.sleep(0.2)
+        expect(
+            time.monotonic() < deadline,
+            f"order {CARD_ORDER_ID} not GENERATED within {bound:g} s ({line})",
+        )
+        time.sleep(POLL_SECONDS)
+
+
+def follow_deliveries(
+    url: str, display: DemoDisplay, bound: float
+) -> list[tuple[dict[str, Any], float]]:
+    """Post every demo delivery, then poll them all until final; each must be DELIVERED
+    within ``bound`` seconds of its POST. Each one's final view and seconds to get there."""
+    with display.bars() as bars:
+        posted: dict[str, tuple[dict[str, Any], float]] = {}
+        for body in DELIVERIES:
+            delivery_id = create_delivery(url, body, display)
+            posted[delivery_id] = (body, time.monotonic())
+            bars.add(delivery_id, f"{body['type']:<7} {delivery_id}", body["quantity"], "PENDING")
+        finished: dict[str, tuple[dict[str, Any], float]] = {}
+        while len(finished) < len(posted):
+            for delivery_id, (body, posted_at) in posted.items():
+                if delivery_id in finished:
+                    continue
+                view = get_json(f"{url}/deliveries/{delivery_id}")
+                status = str(view.get("status"))
+                bars.update(delivery_id, len(view.get("cards", [])), status)
+                elapsed = time.monotonic() - posted_at
+                if status in FINAL_DELIVERY_STATUSES:
+                    finished[delivery_id] = (view, elapsed)
+                    continue
+                expect(
+                    elapsed < bound,
+                    f"delivery {delivery_id} ({body['type']}) still {status} after {bound:g} s",
+                )
+            if len(finished) < len(posted):
+                time.sleep(POLL_SECONDS)
+    for delivery_id, (view, _) in finished.items():
+        outcomes = ", ".join(f"{card['card_no']} {card['outcome']}" for card in view["cards"])
+        display.note(f"<- {delivery_id} {view['status']}: {outcomes}")
+    for delivery_id, (view, _) in finished.items():
+        reason = f": {view['failure_reason']}" if view.get("failure_reason") else ""
+        expect(
+            view["status"] == "DELIVERED",
+            f"delivery {delivery_id} ({view['type']}) ended {view['status']}, not DELIVERED"
+            f"{reason} ({outcome_summary(view)})",
+        )
+    return list(finished.values())
+
+
+def check_gateway(
+    stack: LocalStack, display: DemoDisplay, expected_calls: int
+) -> list[GatewayCall] | None:
+    """The fake gateway got one correctly signed call per delivery (None: no fake gateway)."""
+    gateway = stack.top_gateway
+    if gateway is None:
+        return None
+    calls = [
+        GatewayCall(
+            method=received.method,
+            sign_valid=received.sign_valid,
+            answered_ok=received.status == 200
+            and received.answer is not None
+            and "error_response" not in received.answer,
+        )
+        for received in gateway.calls
+    ]
+    for received in calls:
+        sign = "valid" if received.sign_valid else "INVALID"
+        display.note(f"fake TOP gateway received {received.method}, sign {sign}")
+    expect(all(received.sign_valid for received in calls), "a TOP call was badly signed")
+    expect(
+        len(calls) == expected_calls,
+        f"the fake TOP gateway received {len(calls)} calls, not {expected_calls}",
+    )
+    return calls
+
+
+def create_delivery(url: str, body: dict[str, Any], display: DemoDisplay) -> str:
+    """POST one delivery; its id."""
+    answer = requests.post(f"{url}/deliveries", json=body, timeout=TIMEOUT)
+    expect(answer.status_code == 202, f"POST /deliveries answered HTTP {answer.status_code}")
+    delivery_id = str(json_body(answer).get("delivery_id"))
+    display.note(f"POST /deliveries {body['type']} x{body['quantity']} -> 202 {delivery_id}")
+    return delivery_id
 
 
 def spi_call(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
@@ -184,11 +285,11 @@ def spi_call(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     return response
 
 
-def get_order(url: str) -> dict[str, Any]:
-    answer = requests.get(
-        f"{url}/orders/{CARD_ORDER_ID}", params={"own_sign": OWN_SIGN}, timeout=TIMEOUT
-    )
-    expect(answer.status_code == 200, f"GET /orders answered HTTP {answer.status_code}")
+def get_json(url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+    """GET a view of the API; ``DemoFailed`` unless it answers 200 with a JSON object."""
+    answer = requests.get(url, params=params, timeout=TIMEOUT)
+    path = url.split("/", 3)[-1]
+    expect(answer.status_code == 200, f"GET /{path} answered HTTP {answer.status_code}")
     return json_body(answer)
 
 
@@ -208,9 +309,30 @@ def describe_answer(response: dict[str, Any]) -> str:
     )
 
 
+def outcome_summary(view: dict[str, Any]) -> str:
+    """Each card's outcome, with the platform's code where there is one."""
+    return ", ".join(
+        f"{card['outcome']}{' ' + card['code'] if card.get('code') else ''}"
+        for card in view.get("cards", [])
+    )
+
+
 def expect(condition: bool, reason: str) -> None:
     if not condition:
         raise DemoFailed(reason)
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name) or ""
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise DemoFailed(f"{name} must be a positive number of seconds, not {text!r}")
+    return value
 
 
 if __name__ == "__main__":
