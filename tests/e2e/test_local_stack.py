@@ -222,22 +222,6 @@ def _read(tmp_path) -> str:
     return (tmp_path / "serve.err").read_text(encoding="utf-8")
 
 
-def test_demo_command():
-    result = subprocess.run(
-        [sys.executable, "-m", "local.demo"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "CM-daily-16002" in result.stdout
-    assert "GENERATED: 1237/1237 cards" in result.stdout
-    assert "demo OK" in result.stdout
-
-
 def test_order_is_generated_through_the_stream(local_stack):
     # Given an order for two templates, sent as the platform does
     order = sample_order(16020, "daily", [("3010030E02", 1200, "100"), ("3010030E05", 37, "5000")])
