@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import botocore.exceptions
+
 
 class CliError(Exception):
     """Something the operator can fix; printed as ``error: <message>``, exit code 1 (2 for
@@ -11,3 +13,27 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+
+
+# What any AWS call may raise; turned into a message in one place (main.py).
+AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+def from_aws_error(error: Exception) -> CliError:
+    """The operator's message for a failed AWS call (no credentials, unreachable, refused)."""
+    if isinstance(
+        error, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError
+    ):
+        return CliError(
+            "no AWS credentials: set a profile (--profile / AWS_PROFILE) or AWS_ACCESS_KEY_ID "
+            "and AWS_SECRET_ACCESS_KEY"
+        )
+    if isinstance(error, botocore.exceptions.EndpointConnectionError):
+        return CliError(f"cannot reach {error.kwargs.get('endpoint_url', 'AWS')}")
+    if isinstance(error, botocore.exceptions.ClientError):
+        details = error.response.get("Error", {})
+        operation = error.operation_name or "an AWS call"
+        return CliError(
+            f"AWS refused {operation}: {details.get('Code', '?')}: {details.get('Message', '')}"
+        )
+    return CliError(f"AWS call failed: {error}")

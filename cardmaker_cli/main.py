@@ -5,20 +5,49 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
-from rich.console import Console
+from typer.core import TyperGroup
 
-from cardmaker_cli.errors import CliError
-from cardmaker_cli.target import Target, resolve_target
+from cardmaker_cli.cards import cards_app
+from cardmaker_cli.context import LazyTarget, target
+from cardmaker_cli.deliveries import deliveries_app
+from cardmaker_cli.errors import AWS_ERRORS, CliError, from_aws_error
+from cardmaker_cli.orders import orders_app
+from cardmaker_cli.output import print_error, stderr
+from cardmaker_cli.platform import platform_app
+
+# `target` and `stderr` for sub-commands that import them from here.
+__all__ = ["app", "main", "stderr", "target"]
+
+
+class _ReportingGroup(TyperGroup):
+    """Every command runs inside this group: expected failures (``CliError``, AWS errors)
+    become ``error: <message>`` and an exit code, never a traceback, whether the command
+    runs from the console script or from a test's CliRunner."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CliError as error:
+            _report(error)
+        except AWS_ERRORS as error:
+            _report(from_aws_error(error))
+
+
+def _report(error: CliError) -> None:
+    print_error(error.message)
+    raise typer.Exit(error.exit_code)
+
 
 app = typer.Typer(
+    cls=_ReportingGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Cardmaker operator tool: the local stack (make serve) or a deployed stack (--stack).",
 )
-stderr = Console(stderr=True)
 
 
 @app.callback()
@@ -50,28 +79,18 @@ def root(
         "profile": profile,
     }
     # Resolved on first use: `--help` and bad usage never touch AWS.
-    ctx.obj = _LazyTarget(options)
+    ctx.obj = LazyTarget(options)
 
 
-class _LazyTarget:
-    def __init__(self, options: dict[str, object]) -> None:
-        self._options = options
-        self._target: Target | None = None
-
-    def get(self) -> Target:
-        if self._target is None:
-            self._target = resolve_target(**self._options)  # type: ignore[arg-type]
-        return self._target
-
-
-def target(ctx: typer.Context) -> Target:
-    """The stack the command works on (for sub-commands)."""
-    return ctx.find_root().obj.get()
+app.add_typer(platform_app, name="platform")
+app.add_typer(orders_app, name="orders")
+app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(cards_app, name="cards")
 
 
 def main() -> None:
     try:
         app(standalone_mode=True)
-    except CliError as error:
-        stderr.print(f"[bold red]error:[/] {error.message}", highlight=False)
+    except CliError as error:  # raised outside a command (e.g. while building the app)
+        print_error(error.message)
         sys.exit(error.exit_code)

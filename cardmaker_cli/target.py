@@ -71,6 +71,22 @@ class Target:
         """The IAM-authorized routes need SigV4 on AWS; the local stack does not check it."""
         return urlsplit(self.api_url).hostname not in _LOOPBACK
 
+    def card_key_id(self) -> str:
+        """The KMS key that wraps the chunks' data keys: the ``CardDataKeyId`` output when
+        the stack has one, else the stack's ``CardDataKey`` resource (the local stack's KMS
+        holds that one key only)."""
+        if self.outputs.get("CardDataKeyId"):
+            return self.outputs["CardDataKeyId"]
+        if not self.local:
+            resource = self.client("cloudformation").describe_stack_resource(
+                StackName=self.name, LogicalResourceId="CardDataKey"
+            )
+            return resource["StackResourceDetail"]["PhysicalResourceId"]
+        keys = self.client("kms").list_keys()["Keys"]
+        if len(keys) != 1:
+            raise CliError(f"the local stack's KMS holds {len(keys)} keys, expected its one")
+        return keys[0]["KeyId"]
+
 
 def resolve_target(
     *,
@@ -85,6 +101,10 @@ def resolve_target(
     API's URL in either case."""
     if stack:
         target = _deployed(stack, region, profile)
+    elif api_url and local_state is None and not DEFAULT_LOCAL_STATE.exists():
+        # Only an API (joint testing against someone else's deployment): the API commands
+        # work, those that need the stack's resources say which output is missing.
+        target = _api_only(region, profile)
     else:
         target = _local(local_state or DEFAULT_LOCAL_STATE)
     if api_url:
@@ -108,11 +128,19 @@ def _local(state: Path) -> Target:
     return Target("local", {str(k): str(v) for k, v in outputs.items()}, session, local=True)
 
 
-def _deployed(stack: str, region: str | None, profile: str | None) -> Target:
+def _api_only(region: str | None, profile: str | None) -> Target:
+    return Target("api", {}, _session(region, profile), local=False)
+
+
+def _session(region: str | None, profile: str | None) -> boto3.Session:
     try:
-        session = boto3.Session(profile_name=profile, region_name=region)
+        return boto3.Session(profile_name=profile, region_name=region)
     except botocore.exceptions.ProfileNotFound as error:
         raise CliError(str(error)) from None
+
+
+def _deployed(stack: str, region: str | None, profile: str | None) -> Target:
+    session = _session(region, profile)
     if session.region_name is None:
         raise CliError("no AWS region: pass --region or set AWS_REGION")
     if session.get_credentials() is None:

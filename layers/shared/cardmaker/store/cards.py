@@ -145,6 +145,32 @@ class DynamoDBCardRepository:
             raise LookupError(f"{len(missing)} allocated cards do not exist (first: {missing[0]})")
         return [found[position] for position in positions]
 
+    def iter_cards(
+        self, order: OrderKey, template_no: str, count: int, attributes: tuple[str, ...]
+    ) -> Iterator[dict[str, Any]]:
+        """Every card of a template of ``count`` cards, in position order, bucket by bucket
+        (one Query per 1,000-card partition, page by page): memory stays constant whatever
+        the order's size. Only ``attributes`` are read."""
+        names = {f"#a{index}": name for index, name in enumerate(attributes)}
+        for bucket in range(-(-count // card_schema.BUCKET_SIZE)):
+            first = bucket * card_schema.BUCKET_SIZE
+            query: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": f"{card_schema.PK} = :pk",
+                "ExpressionAttributeValues": {
+                    ":pk": card_schema.card_key(order, template_no, first)[card_schema.PK]
+                },
+                "ProjectionExpression": ", ".join(names),
+                "ExpressionAttributeNames": names,
+                "ConsistentRead": True,
+            }
+            while True:
+                page = self._client.query(**query)
+                yield from page.get("Items", [])
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def wrapped_chunk_key(self, order: OrderKey, chunk_id: str) -> bytes:
         item = self._client.get_item(
             TableName=self._table,

@@ -1,0 +1,197 @@
+"""`cardmaker deliveries`: hand cards out (``POST /deliveries``) and follow a delivery
+(``GET /deliveries/{id}``). The API validates the request; its refusals name the fields."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cardmaker.deliveries.delivery import FINAL, DeliveryStatus
+from cardmaker_cli.api import Api
+from cardmaker_cli.context import target
+from cardmaker_cli.errors import CliError
+from cardmaker_cli.options import (
+    JsonOption,
+    OwnSign,
+    OwnSignOption,
+    json_object_file,
+    order_key,
+)
+from cardmaker_cli.output import fields_table, print_json, rows_table, stderr, stdout
+
+deliveries_app = typer.Typer(no_args_is_help=True, help="Deliveries: cards handed out via TOP.")
+create_app = typer.Typer(
+    help="Hand cards out: `eticket` (ma.send) or `bind` (card.bind), or --file BODY.json."
+)
+deliveries_app.add_typer(create_app, name="create")
+
+POLL_SECONDS = 0.5
+
+Order = Annotated[str, typer.Option("--order", help="The order id or its making_card_no.")]
+Template = Annotated[str, typer.Option("--template", help="The card template (template_no).")]
+Quantity = Annotated[int, typer.Option(help="How many cards.")]
+Wait = Annotated[bool, typer.Option("--wait", help="Follow the delivery to a final status.")]
+Timeout = Annotated[float, typer.Option(min=1, help="Seconds --wait waits at most.")]
+
+
+@create_app.callback(invoke_without_command=True)
+def create(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", exists=True, dir_okay=False, help="A POST /deliveries body."),
+    ] = None,
+    wait: Wait = False,
+    timeout: Timeout = 120,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a delivery from a JSON body (--file), or with the `eticket` / `bind` commands."""
+    if ctx.invoked_subcommand is not None:
+        if file is not None:
+            raise typer.BadParameter("give --file or a sub-command, not both", param_hint="--file")
+        return
+    if file is None:
+        stderr.print(ctx.get_help())
+        raise typer.Exit(2)
+    _create(ctx, json_object_file(file, "a POST /deliveries body"), wait, timeout, as_json)
+
+
+@create_app.command("eticket")
+def create_eticket(
+    ctx: typer.Context,
+    order: Order,
+    template: Template,
+    quantity: Quantity,
+    outer_id: Annotated[str, typer.Option(help="The e-voucher order (outer_id).")],
+    token: Annotated[str, typer.Option(help="The e-voucher order's token.")],
+    own_sign: OwnSignOption = None,
+    certificate_type: Annotated[
+        int, typer.Option(help="1: card number + secret, 0: codes only.")
+    ] = 1,
+    biz_type: Annotated[int, typer.Option(help="The e-voucher business type.")] = 3001,
+    group_redeem: Annotated[bool, typer.Option(help="Redeem the cards as a group.")] = False,
+    wait: Wait = False,
+    timeout: Timeout = 120,
+    as_json: JsonOption = False,
+) -> None:
+    """Send cards to a buyer's e-voucher order (taobao.eticket.merchant.ma.send)."""
+    body = {
+        "type": "eticket",
+        **_order_fields(order, own_sign, template, quantity),
+        "outer_id": outer_id,
+        "token": token,
+        "certificate_type": certificate_type,
+        "biz_type": biz_type,
+        "group_redeem": group_redeem,
+    }
+    _create(ctx, body, wait, timeout, as_json)
+
+
+@create_app.command("bind")
+def create_bind(
+    ctx: typer.Context,
+    order: Order,
+    template: Template,
+    quantity: Quantity,
+    out_biz_id: Annotated[str, typer.Option(help="The purchase's id (out_biz_id).")],
+    own_sign: OwnSignOption = None,
+    buyer_nick: Annotated[str | None, typer.Option(help="The buyer's Taobao nick.")] = None,
+    buyer_open_uid: Annotated[str | None, typer.Option(help="Or the buyer's open uid.")] = None,
+    wait: Wait = False,
+    timeout: Timeout = 120,
+    as_json: JsonOption = False,
+) -> None:
+    """Bind cards to a Taobao user for a B2B purchase (tmall.purchase.card.bind)."""
+    body = {
+        "type": "bind",
+        **_order_fields(order, own_sign, template, quantity),
+        "out_biz_id": out_biz_id,
+        "buyer_nick": buyer_nick,
+        "buyer_open_uid": buyer_open_uid,
+    }
+    _create(
+        ctx,
+        {name: value for name, value in body.items() if value is not None},
+        wait,
+        timeout,
+        as_json,
+    )
+
+
+@deliveries_app.command("show")
+def show(ctx: typer.Context, delivery_id: str, as_json: JsonOption = False) -> None:
+    """Show a delivery: its status and each card's outcome (never a card secret)."""
+    view = Api(target(ctx)).get(f"/deliveries/{delivery_id}")
+    if as_json:
+        print_json(view)
+    else:
+        show_delivery(view)
+
+
+def _create(
+    ctx: typer.Context, body: dict[str, Any], wait: bool, timeout: float, as_json: bool
+) -> None:
+    api = Api(target(ctx))
+    created = api.post("/deliveries", body)
+    if not wait:
+        if as_json:
+            print_json(created)
+        else:
+            stdout.print(f"delivery {created['delivery_id']} {created['status']}")
+        return
+    view = follow(api, created["delivery_id"], timeout)
+    if as_json:
+        print_json(view)
+    else:
+        show_delivery(view)
+    if view["status"] != DeliveryStatus.DELIVERED:
+        raise CliError(
+            f"delivery {view['delivery_id']} ended {view['status']}"
+            + (f": {view['failure_reason']}" if view.get("failure_reason") else "")
+        )
+
+
+def follow(api: Api, delivery_id: str, timeout: float) -> dict[str, Any]:
+    """Poll a delivery until its status is final (a spinner on stderr meanwhile)."""
+    deadline = time.monotonic() + timeout
+    with stderr.status(f"delivery {delivery_id}: waiting") as spinner:
+        while True:
+            view = api.get(f"/deliveries/{delivery_id}")
+            if view["status"] in FINAL:
+                return view
+            if time.monotonic() >= deadline:
+                raise CliError(
+                    f"delivery {delivery_id} is still {view['status']} after {timeout:g} s "
+                    f"(follow it with `cardmaker deliveries show {delivery_id}`)"
+                )
+            spinner.update(
+                f"delivery {delivery_id}: {view['status']} (attempt {view.get('attempts', 0)})"
+            )
+            time.sleep(POLL_SECONDS)
+
+
+def show_delivery(view: dict[str, Any]) -> None:
+    """A delivery's view as two tables: the delivery, then its cards."""
+    request = {name: value for name, value in view.items() if name not in _SHOWN_APART}
+    stdout.print(fields_table(f"delivery {view.get('delivery_id')}", request.items()))
+    columns = ["card_no", "position", "outcome", "code", "message"]
+    rows = ([card.get(name) for name in columns] for card in view.get("cards", []))
+    stdout.print(rows_table("cards", columns, rows))
+
+
+_SHOWN_APART = {"delivery_id", "cards"}
+
+
+def _order_fields(
+    order: str, own_sign: OwnSign | None, template_no: str, quantity: int
+) -> dict[str, Any]:
+    key = order_key(order, own_sign)
+    return {
+        "card_order_id": key.card_order_id,
+        "own_sign": key.own_sign,
+        "template_no": template_no,
+        "quantity": quantity,
+    }

@@ -1,0 +1,143 @@
+"""Exporting an order's cards for the print shop: read page by page from the cards table,
+opened chunk by chunk with the chunk's KMS-wrapped data key, written row by row. Nothing is
+collected: memory stays the same for a hundred cards or a million."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+import pyzipper
+
+from cardmaker.cards.keys import KmsDataKeys
+from cardmaker.cards.sealing import Sealer, SecretTampered
+from cardmaker.orders import OrderKey, OrderStatus
+from cardmaker.store.cards import DynamoDBCardRepository
+from cardmaker.store.orders import DynamoDBOrderRepository
+from cardmaker_cli.errors import CliError
+
+if TYPE_CHECKING:
+    from cardmaker_cli.target import Target
+
+COLUMNS = ("template_no", "par_value", "position", "card_no", "card_secret")
+_READ = ("position", "card_no", "secret", "chunk_id")
+PROGRESS_STEP = 500  # rows between two progress updates
+
+
+@dataclass(frozen=True)
+class TemplateCards:
+    """The cards of one template of a GENERATED order."""
+
+    order: OrderKey
+    template_no: str
+    par_value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class CardSource:
+    """Where an order's cards are read and opened: the stack's tables and KMS key."""
+
+    orders: DynamoDBOrderRepository
+    cards: DynamoDBCardRepository
+    data_keys: KmsDataKeys
+
+    @classmethod
+    def of(cls, target: Target) -> CardSource:
+        dynamodb = target.client("dynamodb")
+        return cls(
+            DynamoDBOrderRepository(target.output("OrdersTableName"), dynamodb),
+            DynamoDBCardRepository(target.output("CardsTableName"), dynamodb),
+            KmsDataKeys(target.client("kms"), target.card_key_id()),
+        )
+
+    def template(self, key: OrderKey, template_no: str) -> TemplateCards:
+        """The template to export; ``CliError`` unless the order is GENERATED and has it."""
+        stored = self.orders.get(key)
+        if stored is None:
+            raise CliError(f"order {key.making_card_no} does not exist")
+        order = stored.order
+        made = sum(stored.cards_generated.values())
+        if order.status is not OrderStatus.GENERATED:
+            raise CliError(
+                f"order {key.making_card_no} is {order.status.value}, not GENERATED: "
+                f"{made} of its {order.card_count} cards are made; export once it is GENERATED"
+            )
+        template = next((t for t in order.templates if t.template_no == template_no), None)
+        if template is None:
+            known = ", ".join(t.template_no for t in order.templates)
+            raise CliError(f"order {key.making_card_no} has no template {template_no} ({known})")
+        count = stored.cards_generated.get(template_no, 0)
+        return TemplateCards(key, template_no, template.par_value, count)
+
+    def rows(self, cards: TemplateCards) -> Iterator[tuple[str, str, int, str, str]]:
+        """The template's cards in position order, secrets opened, one at a time. Raises
+        ``CliError`` if any card is missing."""
+        chunk_id, sealer = "", None
+        expected = 0
+        for item in self.cards.iter_cards(cards.order, cards.template_no, cards.count, _READ):
+            position = int(item["position"]["N"])
+            if position != expected:
+                break
+            if item["chunk_id"]["S"] != chunk_id or sealer is None:
+                chunk_id = item["chunk_id"]["S"]
+                sealer = self._sealer(cards.order, chunk_id)
+            number = item["card_no"]["S"]
+            try:
+                secret = sealer.open(number, item["secret"]["B"])
+            except SecretTampered:
+                raise CliError(
+                    f"the secret of card {position} ({number}) does not open: nothing was written"
+                ) from None
+            yield cards.template_no, cards.par_value, position, number, secret
+            expected += 1
+        if expected != cards.count:
+            raise CliError(
+                f"card {expected} of template {cards.template_no} is missing "
+                f"({cards.count} expected): nothing was written"
+            )
+
+    def _sealer(self, order: OrderKey, chunk_id: str) -> Sealer:
+        # The encryption context the generator bound the chunk's data key to.
+        context = {"card_order": f"{order.own_sign}:{order.card_order_id}", "chunk": chunk_id}
+        wrapped = self.cards.wrapped_chunk_key(order, chunk_id)
+        return Sealer(self.data_keys.unwrap(wrapped, context).plaintext)
+
+
+def write_csv(
+    rows: Iterator[tuple[str, str, int, str, str]],
+    stream: BinaryIO,
+    advance: Callable[[int], None],
+) -> int:
+    """Write a header and ``rows`` as UTF-8 CSV to ``stream``; returns the rows written."""
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    try:
+        writer = csv.writer(text)
+        writer.writerow(COLUMNS)
+        written = 0
+        for row in rows:
+            writer.writerow(row)
+            written += 1
+            if written % PROGRESS_STEP == 0:
+                advance(PROGRESS_STEP)
+        advance(written % PROGRESS_STEP)
+    finally:
+        text.detach()  # flushes; the caller owns (and closes) the stream
+    return written
+
+
+@contextmanager
+def encrypted_entry(stream: BinaryIO, name: str, password: str) -> Iterator[BinaryIO]:
+    """One entry of an AES-256 ZIP archive (WinZip AE-2, opens in 7-Zip and WinRAR), written
+    straight to ``stream`` as it comes: the archive is never held in memory."""
+    with pyzipper.AESZipFile(
+        stream, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
+    ) as archive:
+        archive.setpassword(password.encode("utf-8"))
+        archive.setencryption(pyzipper.WZ_AES, nbits=256)
+        with archive.open(name, "w", force_zip64=True) as entry:
+            yield entry

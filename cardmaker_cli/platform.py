@@ -1,0 +1,235 @@
+"""`cardmaker platform`: play the fund platform against any deployment (joint testing, 联调):
+sign a ``cardorder.make`` exactly as the platform does and send it, or show what was signed.
+
+The call is built and signed by the platform simulator (``local.platform``) with the layer's
+one signing function, so the command, the demo and the tests sign the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from xml.etree import ElementTree
+
+import typer
+
+from cardmaker_cli.api import Api
+from cardmaker_cli.context import target
+from cardmaker_cli.errors import CliError
+from cardmaker_cli.options import OwnSign, json_object_file
+from cardmaker_cli.output import print_json, stdout
+from cardmaker_cli.target import Target
+from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall, sample_order, sign_spi_call
+
+platform_app = typer.Typer(no_args_is_help=True, help="Play the platform: signed SPI calls.")
+
+DEFAULT_FACE_VALUE = "100"
+
+
+class AnswerFormat(StrEnum):
+    json = "json"
+    xml = "xml"
+
+
+class BodyFormat(StrEnum):
+    json = "json"
+    form = "form"
+
+
+def _template(text: str) -> tuple[str, int, str]:
+    parts = text.split(":")
+    if len(parts) not in {2, 3} or not parts[0] or not parts[1].isdigit() or int(parts[1]) < 1:
+        raise typer.BadParameter(f"{text!r} is not NO:COUNT[:FACE_VALUE] (e.g. 3010030E02:500)")
+    face_value = parts[2] if len(parts) == 3 and parts[2] else DEFAULT_FACE_VALUE
+    return parts[0], int(parts[1]), face_value
+
+
+CardOrderId = Annotated[
+    int | None, typer.Option(min=1, help="The order id (required without --file).")
+]
+OrderOwnSign = Annotated[
+    OwnSign | None, typer.Option(help="The platform environment (default daily).")
+]
+Templates = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--template",
+        metavar="NO:COUNT[:FACE_VALUE]",
+        help="A card template, repeatable (default 3010030E02:500:100; face value 100).",
+    ),
+]
+Logistics = Annotated[
+    bool, typer.Option(help="Add the sample receiver (logistics_info) for physical cards.")
+]
+OrderFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--file",
+        exists=True,
+        dir_okay=False,
+        help="The business parameters as JSON; the options above override its fields.",
+    ),
+]
+Format = Annotated[AnswerFormat, typer.Option("--format", help="The answer format asked for.")]
+Body = Annotated[BodyFormat, typer.Option("--body", help="Business parameters as JSON or form.")]
+AppKey = Annotated[
+    str | None,
+    typer.Option(envvar="TOP_APP_KEY", help="The TOP app key (default: the stack's TopAppKey)."),
+]
+AppSecret = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TOP_APP_SECRET",
+        show_default=False,
+        help="The TOP app secret (the local stack's demo secret by default; never printed).",
+    ),
+]
+
+
+@platform_app.command("send-order")
+def send_order(
+    ctx: typer.Context,
+    card_order_id: CardOrderId = None,
+    own_sign: OrderOwnSign = None,
+    template: Templates = None,
+    logistics: Logistics = False,
+    file: OrderFile = None,
+    answer_format: Format = AnswerFormat.json,
+    body: Body = BodyFormat.json,
+    app_key: AppKey = None,
+    app_secret: AppSecret = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Sign a cardorder.make as the platform does and send it to the stack's /top/spi.
+
+    Exits non-zero when the answer is not success=true."""
+    stack = target(ctx)
+    business = _business(card_order_id, own_sign, template, logistics, file)
+    call = _signed_call(stack, business, answer_format, body, app_key, app_secret)
+    answer = Api(stack).send(
+        "POST",
+        "/top/spi",
+        raw_query=call.raw_query,
+        body=call.body,
+        headers=call.headers,
+        iam=False,
+    )
+    response = _spi_response(answer.text, answer_format)
+    if as_json:
+        print_json({"status": answer.status_code, "response": response})
+    else:
+        stdout.print(f"{answer.status_code} {answer.text}", markup=False)
+    if response.get("success") is not True:
+        raise CliError(
+            f"the order was refused: {response.get('result_code')}: "
+            f"{response.get('result_message')}"
+        )
+
+
+@platform_app.command("sign")
+def sign(
+    ctx: typer.Context,
+    card_order_id: CardOrderId = None,
+    own_sign: OrderOwnSign = None,
+    template: Templates = None,
+    logistics: Logistics = False,
+    file: OrderFile = None,
+    answer_format: Format = AnswerFormat.json,
+    body: Body = BodyFormat.json,
+    app_key: AppKey = None,
+    app_secret: AppSecret = None,
+) -> None:
+    """Print a signed cardorder.make without sending it: URL, headers, body and the string
+    that was hashed (with <app_secret> in place of the secret), to debug a sign mismatch."""
+    stack = target(ctx)
+    business = _business(card_order_id, own_sign, template, logistics, file)
+    call = _signed_call(stack, business, answer_format, body, app_key, app_secret)
+    stdout.print("[bold]POST[/]", call.url(stack.api_url), markup=True)
+    for name, value in call.headers.items():
+        stdout.print(f"{name}: {value}", markup=False)
+    stdout.print()
+    stdout.print(call.body.decode("utf-8"), markup=False)
+    stdout.print()
+    stdout.print("[bold]string hashed[/] (MD5, upper-case hex):", markup=True)
+    stdout.print(call.string_to_sign(), markup=False)
+
+
+def _business(
+    card_order_id: int | None,
+    own_sign: OwnSign | None,
+    templates: list[str] | None,
+    logistics: bool,
+    file: Path | None,
+) -> dict[str, Any]:
+    """The order's business parameters: the file's, with the options' fields on top."""
+    parsed = [_template(text) for text in templates or []]
+    business: dict[str, Any] = {}
+    if file is not None:
+        business = json_object_file(file, "the order's business parameters")
+    elif card_order_id is None:
+        raise typer.BadParameter("give --card-order-id (or --file)", param_hint="--card-order-id")
+    flags = sample_order(
+        card_order_id or 0, (own_sign or OwnSign.daily).value, parsed or None, logistics=logistics
+    )
+    if card_order_id is not None or not business:
+        business["card_order_id"] = flags["card_order_id"]
+    if own_sign is not None or "own_sign" not in business:
+        business["own_sign"] = flags["own_sign"]
+    if parsed or "card_product_infos" not in business:
+        business["card_product_infos"] = flags["card_product_infos"]
+    if logistics:
+        business["logistics_info"] = flags["logistics_info"]
+    return business
+
+
+def _signed_call(
+    stack: Target,
+    business: dict[str, Any],
+    answer_format: AnswerFormat,
+    body: BodyFormat,
+    app_key: str | None,
+    app_secret: str | None,
+) -> SpiCall:
+    key, secret = _credentials(stack, app_key, app_secret)
+    return sign_spi_call(
+        business,
+        secret=secret,
+        app_key=key,
+        body_format=body.value,
+        response_format=answer_format.value,
+    )
+
+
+def _credentials(stack: Target, app_key: str | None, app_secret: str | None) -> tuple[str, str]:
+    """The app key and secret to sign with. Only the local stack, running with the demo app
+    key, has a default secret: the published demo one."""
+    key = app_key or stack.outputs.get("TopAppKey")
+    if app_secret:
+        if not key:
+            raise CliError("no app key: pass --app-key or set TOP_APP_KEY")
+        return key, app_secret
+    demo_stack = (
+        stack.local
+        and not stack.requires_sigv4()
+        and stack.outputs.get("TopAppKey") == DEMO_APP_KEY
+    )
+    if not (demo_stack and key == DEMO_APP_KEY):
+        raise CliError("no app secret: pass --app-secret or set TOP_APP_SECRET")
+    return DEMO_APP_KEY, DEMO_SECRET
+
+
+def _spi_response(text: str, answer_format: AnswerFormat) -> dict[str, Any]:
+    """The ``response`` struct of an SPI answer (JSON or XML); empty when there is none."""
+    try:
+        if answer_format is AnswerFormat.xml:
+            root = ElementTree.fromstring(text)  # noqa: S314 - the stack's own answer, small
+            fields: dict[str, Any] = {child.tag: child.text or "" for child in root}
+            if "success" in fields:
+                fields["success"] = fields["success"] == "true"
+            return fields
+        response = json.loads(text).get("response")
+    except (ValueError, AttributeError, ElementTree.ParseError):
+        return {}
+    return response if isinstance(response, dict) else {}
