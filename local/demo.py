@@ -220,17 +220,19 @@ def follow_deliveries(
                 )
             if len(finished) < len(posted):
                 time.sleep(POLL_SECONDS)
-    for delivery_id, (view, _) in finished.items():
+    in_order = [finished[delivery_id] for delivery_id in posted]  # as posted, not as finished
+    for view, _ in in_order:
         outcomes = ", ".join(f"{card['card_no']} {card['outcome']}" for card in view["cards"])
-        display.note(f"<- {delivery_id} {view['status']}: {outcomes}")
-    for delivery_id, (view, _) in finished.items():
+        display.note(f"<- {view['delivery_id']} {view['status']}: {outcomes}")
+    for view, _ in in_order:
+        delivery_id = view["delivery_id"]
         reason = f": {view['failure_reason']}" if view.get("failure_reason") else ""
         expect(
             view["status"] == "DELIVERED",
             f"delivery {delivery_id} ({view['type']}) ended {view['status']}, not DELIVERED"
             f"{reason} ({outcome_summary(view)})",
         )
-    return list(finished.values())
+    return in_order
 
 
 def check_gateway(
