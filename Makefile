@@ -10,7 +10,7 @@ PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv test lint format serve demo bench clean
+.PHONY: help venv test lint format serve demo bench clean openapi
 
 help:
 	@echo "make demo   - run the whole pipeline on the embedded local stack"
@@ -18,6 +18,7 @@ help:
 	@echo "make serve  - the local stack in the foreground on 127.0.0.1:\$$PORT (default 3000)"
 	@echo "make lint   - ruff, cfn-lint and sam validate --lint"
 	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
+	@echo "make openapi - write docs/openapi.json from the HTTP API's routes"
 
 # The .pth file makes the layer's package importable as `cardmaker` (as from /opt/python in
 # Lambda) and the dev tooling as `local` / `bench`, for every command run with the venv.
@@ -59,6 +60,9 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+openapi: $(VENV)/.installed
+	$(PY) -m local.openapi
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .hypothesis .aws-sam

@@ -1,6 +1,8 @@
 """The HTTP API: the platform's SPI entry point and the operators' order lookup.
 
-Thin on purpose: turn the event into the layer's types, call the domain, answer.
+Thin on purpose: turn the event into the layer's types, call the domain, answer. The route
+decorators also document each route for the OpenAPI document (``make openapi`` writes
+docs/openapi.json from them); the answer models live in the layer, next to their domain.
 """
 
 # No `from __future__ import annotations`: Powertools reads the routes' annotations at runtime.
@@ -16,6 +18,23 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardmaker import runtime
+from cardmaker.api_models import (
+    API_DESCRIPTION,
+    API_SERVERS,
+    API_TAGS,
+    IAM,
+    SECURITY_SCHEMES,
+    NotFoundAnswer,
+    ProblemAnswer,
+)
+from cardmaker.deliveries.api_models import (
+    DELIVERY_ID_PATTERN,
+    EXAMPLE_BIND,
+    EXAMPLE_DELIVERY_ID,
+    EXAMPLE_ETICKET,
+    DeliveryAccepted,
+    DeliveryView,
+)
 from cardmaker.deliveries.models import DeliveryRequest
 from cardmaker.deliveries.service import DeliveryNotFound, DeliveryRefused
 from cardmaker.exceptions import InvalidMethod, OrderNotFound, SpiRefused
@@ -27,6 +46,12 @@ from cardmaker.orders import (
     OwnSign,
     parse_cardorder_make,
 )
+from cardmaker.orders.api_models import (
+    EXAMPLE_ORDER_ID,
+    EXAMPLE_OWN_SIGN,
+    OrderView,
+    cardorder_make_body_schemas,
+)
 from cardmaker.top import (
     SpiAnswer,
     SpiRequest,
@@ -34,8 +59,31 @@ from cardmaker.top import (
     requested_format,
     verify_spi_call,
 )
+from cardmaker.top.api_models import (
+    SPI_QUERY_PARAMETERS,
+    SPI_SIGN_LIST_HEADER,
+    SpiAnswerFields,
+    SpiEnvelope,
+)
 
 app = APIGatewayHttpResolver(enable_validation=True)
+app.configure_openapi(
+    title="Cardmaker HTTP API",
+    version="0.1.0",
+    description=API_DESCRIPTION,
+    servers=API_SERVERS,
+    tags=API_TAGS,
+    security_schemes=SECURITY_SCHEMES,
+)
+
+_SPI_ANSWER = {
+    "application/json": {"model": SpiEnvelope},
+    "application/xml": {"model": SpiAnswerFields},
+}
+
+
+def _json(model: Any) -> dict[str, Any]:
+    return {"application/json": {"model": model}}
 
 
 def spi_answers(router: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
@@ -53,7 +101,33 @@ def spi_answers(router: APIGatewayHttpResolver, next_middleware: NextMiddleware)
         return _spi_answer(answer, HTTPStatus.INTERNAL_SERVER_ERROR)
 
 
-@app.post("/top/spi", middlewares=[spi_answers])
+@app.post(
+    "/top/spi",
+    middlewares=[spi_answers],
+    summary="Receive an order from the platform (TOP SPI alibaba.fundplatform.cardorder.make)",
+    description="Public, protected by the TOP signature instead of IAM. The raw request is "
+    "verified (MD5 sign, timestamp window) and the order validated and stored once: a replay "
+    "gets the first answer again. Every outcome is an HTTP 200 TOP answer, a refusal included "
+    "(success false, result_code saying why, nothing written), except an internal failure: "
+    "HTTP 500 SYSTEM_ERROR, so that the platform retries. The answer is XML when the query "
+    "says format=xml.",
+    tags=["platform"],
+    responses={
+        200: {
+            "description": "Stored, a replay, or refused (see result_code)",
+            "content": _SPI_ANSWER,
+        },
+        500: {"description": "Internal failure (SYSTEM_ERROR): retry", "content": _SPI_ANSWER},
+    },
+    openapi_extensions={
+        "parameters": [*SPI_QUERY_PARAMETERS, SPI_SIGN_LIST_HEADER],
+        "requestBody": {
+            "required": False,
+            "description": "The business parameters (or none: all of them in the query)",
+            "content": cardorder_make_body_schemas(),
+        },
+    },
+)
 @tracer.capture_method
 def top_spi() -> Response[str]:
     call = verify_spi_call(_spi_request(), runtime.top_app_secret(), policy=runtime.spi_policy())
@@ -71,28 +145,104 @@ def top_spi() -> Response[str]:
     return _spi_answer(SpiAnswer(True, "SUCCESS", "order received", acceptance.making_card_no))
 
 
-@app.get("/orders/<card_order_id>")
+@app.get(
+    "/orders/<card_order_id>",
+    summary="Read an order and its generation progress",
+    description="IAM-authorized (SigV4). Per template: the cards requested and generated.",
+    tags=["orders"],
+    security=IAM,
+    responses={
+        200: {"description": "The order", "content": _json(OrderView)},
+        404: {"description": "No such order in this environment", "content": _json(NotFoundAnswer)},
+        422: {"description": "A bad id or own_sign", "content": _json(ProblemAnswer)},
+    },
+)
 @tracer.capture_method
 def get_order(
-    card_order_id: Annotated[int, Path(gt=0, le=MAX_ORDER_ID)],
-    own_sign: Annotated[OwnSign, Query()] = "online",
+    card_order_id: Annotated[
+        int,
+        Path(
+            gt=0,
+            le=MAX_ORDER_ID,
+            description="The platform's card_order_id",
+            openapi_examples={"seed": {"value": EXAMPLE_ORDER_ID}},
+        ),
+    ],
+    own_sign: Annotated[
+        OwnSign,
+        Query(
+            description="The platform environment the order came from",
+            openapi_examples={"seed": {"value": EXAMPLE_OWN_SIGN}},
+        ),
+    ] = "online",
 ) -> dict[str, Any]:
     return runtime.order_service().get(OrderKey(own_sign, card_order_id)).view()
 
 
-@app.post("/deliveries")
+@app.post(
+    "/deliveries",
+    summary="Hand cards of a generated order to a buyer (ma.send or card.bind)",
+    description="IAM-authorized (SigV4). Recorded at once and carried out by the delivery "
+    "function; follow it with GET /deliveries/{delivery_id}. The same outer_id / out_biz_id "
+    "again (same own_sign) answers the existing delivery; with other content it is a 409. "
+    "Nothing is written on a 409 or a 422.",
+    tags=["deliveries"],
+    security=IAM,
+    responses={
+        202: {"description": "Recorded (or already was)", "content": _json(DeliveryAccepted)},
+        409: {
+            "description": "The outer_id / out_biz_id is taken by a different delivery",
+            "content": _json(ProblemAnswer),
+        },
+        422: {
+            "description": "Invalid, or not possible for the order (unknown order or template, "
+            "more cards than the template has)",
+            "content": _json(ProblemAnswer),
+        },
+    },
+)
 @tracer.capture_method
-def create_delivery(request: Annotated[DeliveryRequest, Body()]) -> Response[dict[str, str]]:
+def create_delivery(
+    request: Annotated[
+        DeliveryRequest,
+        Body(
+            openapi_examples={
+                "eticket": {"summary": "2 e-voucher cards", "value": EXAMPLE_ETICKET},
+                "bind": {"summary": "3 cards bound to a buyer", "value": EXAMPLE_BIND},
+            }
+        ),
+    ],
+) -> Response[dict[str, str]]:
     delivery = runtime.delivery_service().create(request)
     logger.info("delivery accepted", delivery_id=delivery.delivery_id, status=delivery.status.value)
     body = {"delivery_id": delivery.delivery_id, "status": delivery.status.value}
     return Response(status_code=HTTPStatus.ACCEPTED, content_type="application/json", body=body)
 
 
-@app.get("/deliveries/<delivery_id>")
+@app.get(
+    "/deliveries/<delivery_id>",
+    summary="Read a delivery: its status, request and each card's outcome",
+    description="IAM-authorized (SigV4). Card numbers and outcomes only, never a secret.",
+    tags=["deliveries"],
+    security=IAM,
+    responses={
+        200: {"description": "The delivery", "content": _json(DeliveryView)},
+        404: {"description": "No such delivery", "content": _json(NotFoundAnswer)},
+        422: {"description": "Not a delivery id", "content": _json(ProblemAnswer)},
+    },
+)
 @tracer.capture_method
 def get_delivery(
-    delivery_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Z]{2}-[0-9a-f]+$")],
+    delivery_id: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=64,
+            pattern=DELIVERY_ID_PATTERN,
+            description="As POST /deliveries answered it",
+            openapi_examples={"bind": {"value": EXAMPLE_DELIVERY_ID}},
+        ),
+    ],
 ) -> dict[str, Any]:
     return runtime.delivery_service().get(delivery_id).view()
 

@@ -1,0 +1,117 @@
+"""The HTTP API's OpenAPI document, the parts every route shares: the API's description,
+servers and security scheme, and the answer shapes of 404, 409 and 422.
+
+The answer models describe what the handlers already answer; they are not used to build the
+answers, so documenting an answer can never change one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.models import (
+    APIKey,
+    APIKeyIn,
+    SecurityScheme,
+    Server,
+    ServerVariable,
+    Tag,
+)
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+API_DESCRIPTION = """\
+The card maker's back office for Tmall supermarket stored-value cards.
+
+- `POST /top/spi` is the platform's entry point (`alibaba.fundplatform.cardorder.make`). It is
+  public on AWS and protected by the TOP signature: every outcome, refusals included, is an
+  HTTP 200 TOP answer `{"response": {...}}` (XML `<response>` with `format=xml`), except an
+  internal failure (HTTP 500, `SYSTEM_ERROR`), which the platform retries.
+- Every other route is for operators and is IAM-authorized on AWS: requests are signed with
+  AWS Signature Version 4 (service `execute-api`), and API Gateway refuses unsigned or
+  unauthorized ones (403) before the function runs.
+- API Gateway itself also answers 404 for an unknown route, 413 for a body over its limit and
+  5xx when the function fails; those are not listed per route.
+
+The local stack (`make serve`) plays API Gateway on 127.0.0.1 without checking SigV4: any
+request reaches the function there.
+"""
+
+SIGV4 = "sigv4"
+# The routes that need a SigV4-signed request (every one but /top/spi).
+IAM: list[dict[str, list[str]]] = [{SIGV4: []}]
+
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {
+    # API Gateway's own way of writing "IAM authorization" in OpenAPI: the SigV4 signature
+    # travels in the Authorization header (with X-Amz-Date, X-Amz-Security-Token).
+    SIGV4: APIKey.model_validate(
+        {
+            "type": "apiKey",
+            "in": APIKeyIn.header,
+            "name": "Authorization",
+            "description": "AWS Signature Version 4 (IAM), service execute-api. Not checked "
+            "by the local stack.",
+            "x-amazon-apigateway-authtype": "awsSigv4",
+        }
+    )
+}
+
+API_SERVERS = [
+    Server(
+        url="https://{api_id}.execute-api.{region}.amazonaws.com",
+        description="The deployed stack (its ApiUrl output)",
+        variables={
+            "api_id": ServerVariable(default="abcdef1234", description="The HttpApi's id"),
+            "region": ServerVariable(default="us-east-1"),
+        },
+    ),
+    Server(url="http://127.0.0.1:3000", description="make serve (no SigV4 checked)"),
+]
+
+API_TAGS = [
+    Tag(name="platform", description="Called by Alibaba's fund platform (TOP SPI)"),
+    Tag(name="orders", description="Orders as received and generated"),
+    Tag(name="deliveries", description="Handing cards to buyers through TOP"),
+]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def left_out(description: str) -> Any:
+    """A field the answer leaves out (rather than sending ``null``) when there is nothing to
+    say; annotate it ``T | SkipJsonSchema[None]`` so the document shows only ``T``."""
+    return Field(default=None, description=description, json_schema_extra=_no_default)
+
+
+class NotFoundAnswer(BaseModel):
+    """404: what was looked up does not exist."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(description="Which order or delivery does not exist")
+
+
+class Problem(BaseModel):
+    """One failing field of a refused request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loc: list[str | int] = Field(
+        description="Where the problem is: `body`, `path` or `query`, then the field"
+    )
+    type: str = Field(
+        description="The kind of problem (pydantic's error type; `refused` for a request that "
+        "is well formed but cannot be carried out)"
+    )
+    msg: str | SkipJsonSchema[None] = left_out("Why, for refusals the domain makes")
+
+
+class ProblemAnswer(BaseModel):
+    """409 / 422: the failing fields and why, never the values that were sent."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    status_code: int = Field(alias="statusCode", description="The HTTP status, repeated")
+    detail: list[Problem]

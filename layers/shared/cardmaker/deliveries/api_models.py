@@ -1,0 +1,106 @@
+"""What ``POST /deliveries`` and ``GET /deliveries/{delivery_id}`` answer, as models for the
+HTTP API's OpenAPI document, and the document's examples.
+
+``Delivery.view()`` builds the answer; these models describe it (the schemathesis run against
+the local stack checks every answer against them).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic.json_schema import SkipJsonSchema
+
+from cardmaker.api_models import left_out
+from cardmaker.deliveries.delivery import CardOutcome, DeliveryStatus, delivery_id
+from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
+from cardmaker.orders.api_models import EXAMPLE_ORDER_ID, EXAMPLE_OWN_SIGN
+
+DELIVERY_ID_PATTERN = r"^[A-Z]{2}-[0-9a-f]+$"
+
+DeliveryId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=DELIVERY_ID_PATTERN,
+        description="ET- (e-voucher) or BD- (bind), then a hash of the request's own id",
+    ),
+]
+
+
+class DeliveryAccepted(BaseModel):
+    """202: the delivery is recorded (or was already, for the same outer_id / out_biz_id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delivery_id: DeliveryId
+    status: DeliveryStatus = Field(
+        description="PENDING for a new delivery; the stored status for a repeated request"
+    )
+
+
+class CardOutcomeView(BaseModel):
+    """One delivered card: its number and what became of it. Never its secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    card_no: str
+    position: int = Field(ge=0, description="The card's position in its template")
+    outcome: CardOutcome
+    code: str | SkipJsonSchema[None] = left_out("The platform's code, when it refused")
+    message: str | SkipJsonSchema[None] = left_out("The platform's message, when it refused")
+
+
+class _DeliveryProgress(BaseModel):
+    delivery_id: DeliveryId
+    status: DeliveryStatus
+    attempts: int = Field(ge=0, description="Sending attempts so far")
+    created_at: str = Field(description="ISO 8601, UTC")
+    updated_at: str = Field(description="ISO 8601, UTC")
+    cards: list[CardOutcomeView] = Field(description="Empty until the cards are sent")
+    failure_reason: str | SkipJsonSchema[None] = left_out("Why the delivery FAILED")
+
+
+class EticketDeliveryView(_DeliveryProgress, EticketDeliveryRequest):
+    """An e-voucher delivery: its request, its status and each card's outcome."""
+
+
+class BindDeliveryView(_DeliveryProgress, BindDeliveryRequest):
+    """A bind delivery: its request (one of buyer_nick and buyer_open_uid), its status and
+    each card's outcome."""
+
+    buyer_nick: str | SkipJsonSchema[None] = left_out("The buyer's Taobao nick")
+    buyer_open_uid: str | SkipJsonSchema[None] = left_out("The buyer's open uid")
+
+
+class DeliveryView(
+    RootModel[Annotated[EticketDeliveryView | BindDeliveryView, Field(discriminator="type")]]
+):
+    """A delivery, by its type."""
+
+
+EXAMPLE_ETICKET: dict[str, Any] = {
+    "type": "eticket",
+    "card_order_id": EXAMPLE_ORDER_ID,
+    "own_sign": EXAMPLE_OWN_SIGN,
+    "template_no": "3010030E02",
+    "quantity": 2,
+    "outer_id": "1753340805138544",
+    "token": "31231231231",
+    "certificate_type": 1,
+    "biz_type": 3001,
+    "group_redeem": False,
+}
+EXAMPLE_BIND: dict[str, Any] = {
+    "type": "bind",
+    "card_order_id": EXAMPLE_ORDER_ID,
+    "own_sign": EXAMPLE_OWN_SIGN,
+    "template_no": "3010030E02",
+    "quantity": 3,
+    "out_biz_id": "243FC389EDACDFB9CF0BFC6D1443C97F",
+    "buyer_nick": "tracey_05",
+}
+# The id the example bind delivery gets (ids are a hash of the request's own id).
+EXAMPLE_DELIVERY_ID = delivery_id(BindDeliveryRequest.model_validate(EXAMPLE_BIND))

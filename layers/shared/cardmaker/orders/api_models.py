@@ -1,0 +1,117 @@
+"""The orders side of the HTTP API's OpenAPI document: what ``GET /orders/{card_order_id}``
+answers, and the ``cardorder.make`` bodies the SPI route takes.
+
+``StoredOrder.view()`` builds the answer; ``OrderView`` describes it (the schemathesis run
+against the local stack checks every answer against it).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from cardmaker.api_models import left_out
+from cardmaker.orders.models import MAX_ORDER_ID, CardOrderMakeRequest, LogisticsInfo, OwnSign
+from cardmaker.orders.order import OrderStatus
+
+EXAMPLE_ORDER_ID = 16002  # the seed's example order, as in the README and local.platform
+EXAMPLE_OWN_SIGN: OwnSign = "daily"
+
+
+class TemplateProgress(BaseModel):
+    """One template of the order: what was asked for and how many cards exist so far."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template_no: str
+    card_name: str
+    par_value: str = Field(description="Face value in fen (分), digits only")
+    picture_url: str | None = Field(description="As the platform sent it, or null")
+    requested: int = Field(ge=1, description="Cards the platform ordered of this template")
+    generated: int = Field(ge=0, description="Cards generated so far")
+
+
+class OrderView(BaseModel):
+    """An order, its status and its generation progress. Never a card or a secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    card_order_id: Annotated[int, Field(gt=0, le=MAX_ORDER_ID)]
+    own_sign: OwnSign
+    status: OrderStatus = Field(
+        description="RECEIVED, then GENERATING once planned, then GENERATED (or FAILED)"
+    )
+    making_card_no: str = Field(description="Our number for the order: CM-<own_sign>-<id>")
+    received_at: str = Field(description="ISO 8601, UTC")
+    updated_at: str = Field(description="ISO 8601, UTC")
+    card_count: int = Field(ge=1, description="Cards ordered, all templates")
+    cards_generated: int = Field(ge=0, description="Cards generated so far, all templates")
+    chunks_total: int | None = Field(description="Chunks planned; null until generation starts")
+    chunks_done: int = Field(ge=0)
+    templates: list[TemplateProgress]
+    logistics_info: LogisticsInfo | SkipJsonSchema[None] = left_out(
+        "Where physical cards go, when the platform said"
+    )
+    failure_reason: str | SkipJsonSchema[None] = left_out("Why generation FAILED")
+
+
+# pydantic writes the bounds of a number behind a BeforeValidator (WholeNumber) under their
+# Python names; JSON Schema spells them differently.
+_BOUND_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum"}
+
+
+def cardorder_make_body_schemas() -> dict[str, dict[str, Any]]:
+    """The documented SPI request bodies of ``cardorder.make``, by media type.
+
+    Self-contained (no references): the resolver documents this route without declaring its
+    body, since the SPI verifies and parses the raw request itself.
+    """
+    schema = CardOrderMakeRequest.model_json_schema(mode="validation")
+    definitions = schema.pop("$defs", {})
+    json_body = _plain(schema, definitions)
+    templates = json_body["properties"]["card_product_infos"]
+    logistics = json_body["properties"]["logistics_info"]
+    form_body = {
+        "type": "object",
+        "description": "Form fields; structs as JSON text",
+        "properties": {
+            "card_order_id": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+            "own_sign": json_body["properties"]["own_sign"],
+            "card_product_infos": _json_text(templates),
+            "logistics_info": _json_text(logistics),
+        },
+        "required": ["card_order_id", "own_sign", "card_product_infos"],
+    }
+    xml_body = {
+        "type": "string",
+        "description": "Verified (signed as raw text) but refused: cardorder.make reads its "
+        "parameters from a form or JSON body only (INVALID_PARAMETER)",
+    }
+    return {
+        "application/json": {"schema": json_body},
+        "application/x-www-form-urlencoded": {"schema": form_body},
+        "application/xml": {"schema": xml_body},
+    }
+
+
+def _bound_keyword(key: str, value: Any) -> str:
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return _BOUND_KEYWORDS.get(key, key) if is_number else key
+
+
+def _json_text(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "string", "contentMediaType": "application/json", "contentSchema": schema}
+
+
+def _plain(value: Any, definitions: dict[str, Any]) -> Any:
+    """``value`` with its ``$ref``s replaced by their definitions and bounds spelled as JSON
+    Schema spells them."""
+    if isinstance(value, dict):
+        if "$ref" in value:
+            return _plain(definitions[value["$ref"].rsplit("/", 1)[-1]], definitions)
+        return {_bound_keyword(key, item): _plain(item, definitions) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item, definitions) for item in value]
+    return value

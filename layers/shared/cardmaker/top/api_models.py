@@ -1,0 +1,111 @@
+"""The SPI answer (``{"response": {...}}``) and the SPI call's system parameters, described for
+the HTTP API's OpenAPI document.
+
+``envelopes.encode_spi_answer`` builds the answer; these models describe it (the schemathesis
+run against the local stack checks every answer against them).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from cardmaker.api_models import left_out
+
+ResultCode = Literal[
+    "SUCCESS",
+    "INVALID_SIGNATURE",
+    "INVALID_TIMESTAMP",
+    "INVALID_PARAMETER",
+    "INVALID_METHOD",
+    "ORDER_CONFLICT",
+    "SYSTEM_ERROR",
+]
+
+
+class SpiAnswerFields(BaseModel):
+    """The seed's ``response`` struct. In XML it is the root element ``<response>``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"xml": {"name": "response"}})
+
+    success: bool = Field(description="true only for SUCCESS")
+    result_code: ResultCode = Field(
+        description="SUCCESS; a refusal (nothing written); SYSTEM_ERROR with HTTP 500"
+    )
+    result_message: str = Field(
+        description="Human-readable; for INVALID_PARAMETER the failing fields and why"
+    )
+    making_card_no: str | SkipJsonSchema[None] = left_out(
+        "Our number for the order (CM-<own_sign>-<card_order_id>), on SUCCESS only; the same "
+        "on every replay"
+    )
+
+
+class SpiEnvelope(BaseModel):
+    """An SPI answer in JSON."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    response: SpiAnswerFields
+
+
+def _query(name: str, description: str, schema: dict[str, Any], *, required: bool) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+# The platform's system parameters, always in the query string (a business parameter may be
+# there too). They are documented rather than declared to the resolver: a missing or bad one
+# is an SPI refusal (HTTP 200, success false), never the resolver's 422.
+SPI_QUERY_PARAMETERS: list[dict[str, Any]] = [
+    _query(
+        "method",
+        "The SPI method; only alibaba.fundplatform.cardorder.make is served "
+        "(anything else: INVALID_METHOD)",
+        {"type": "string", "examples": ["alibaba.fundplatform.cardorder.make"]},
+        required=True,
+    ),
+    _query("app_key", "Our TOP app key", {"type": "string"}, required=True),
+    _query(
+        "timestamp",
+        "yyyy-MM-dd HH:mm:ss in GMT+8; accepted from 300 s back to 180 s ahead "
+        "(else INVALID_TIMESTAMP)",
+        {"type": "string", "examples": ["2026-11-22 20:30:00"]},
+        required=True,
+    ),
+    _query("v", "Protocol version", {"type": "string", "examples": ["2.0"]}, required=False),
+    _query(
+        "format",
+        "The answer's format: xml for XML, anything else (or nothing) for JSON",
+        {"type": "string", "examples": ["json", "xml"]},
+        required=False,
+    ),
+    _query(
+        "sign_method",
+        "How the call is signed",
+        {"type": "string", "examples": ["md5"]},
+        required=True,
+    ),
+    _query(
+        "sign",
+        "Upper-case hex MD5 of secret + the sorted signed parameters + body + secret "
+        "(missing or wrong: INVALID_SIGNATURE)",
+        {"type": "string"},
+        required=True,
+    ),
+]
+
+SPI_SIGN_LIST_HEADER: dict[str, Any] = {
+    "name": "top-sign-list",
+    "in": "header",
+    "required": False,
+    "description": "Comma-separated names of request headers that are signed too",
+    "schema": {"type": "string"},
+}

@@ -1,0 +1,97 @@
+"""docs/openapi.json: generated from the handler's routes, committed, and kept in step."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import schemathesis
+
+from local.openapi import COMMAND, SPEC_PATH, build_spec, render, template_routes
+from local.platform import sample_delivery
+
+METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return build_spec()
+
+
+def test_the_committed_document_is_what_the_code_generates(spec):
+    # Given the document regenerated in memory from functions/http_api/app.py
+    generated = render(spec)
+    # Then the committed file is byte for byte the same
+    committed = SPEC_PATH.read_text(encoding="utf-8") if SPEC_PATH.exists() else ""
+    assert committed == generated, f"{SPEC_PATH} is out of date: run `{COMMAND}` and commit it"
+
+
+def test_schemathesis_loads_every_operation(spec):
+    schema = schemathesis.openapi.from_dict(spec)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert sorted(operation.label for operation in operations) == [
+        "GET /deliveries/{delivery_id}",
+        "GET /orders/{card_order_id}",
+        "POST /deliveries",
+        "POST /top/spi",
+    ]
+
+
+def test_the_document_and_the_templates_http_api_have_the_same_routes(spec):
+    documented = {
+        f"{method.upper()} {path}"
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+    deployed = {route.route_key for routes in template_routes().values() for route in routes}
+    assert documented == deployed
+
+
+def test_only_the_spi_route_goes_without_sigv4(spec):
+    assert spec["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == (
+        "awsSigv4"
+    )
+    security = {
+        f"{method.upper()} {path}": operation.get("security")
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+    }
+    assert security.pop("POST /top/spi") is None
+    assert set(map(json.dumps, security.values())) == {json.dumps([{"sigv4": []}])}
+
+
+def test_every_status_has_a_described_json_answer(spec):
+    for item in spec["paths"].values():
+        for operation in item.values():
+            assert operation["responses"], operation["operationId"]
+            for status, answer in operation["responses"].items():
+                assert answer["description"], (operation["operationId"], status)
+                assert "application/json" in answer["content"], (operation["operationId"], status)
+
+
+def test_the_spi_route_documents_its_refusals_not_the_resolvers_422(spec):
+    operation = spec["paths"]["/top/spi"]["post"]
+    assert set(operation["responses"]) == {"200", "500"}
+    assert set(operation["requestBody"]["content"]) == {
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "application/xml",
+    }
+    required = {p["name"] for p in operation["parameters"] if p["required"]}
+    assert required == {"method", "app_key", "timestamp", "sign_method", "sign"}
+
+
+def test_bounds_are_exact_integers(spec):
+    order_id = spec["paths"]["/orders/{card_order_id}"]["get"]["parameters"][0]["schema"]
+    assert order_id["maximum"] == 2**63 - 1
+    assert isinstance(order_id["exclusiveMinimum"], int)
+    assert "9.2233" not in render(spec)
+
+
+def test_examples_are_the_samples_the_tools_send(spec):
+    examples = spec["paths"]["/deliveries"]["post"]["requestBody"]["content"]["application/json"][
+        "examples"
+    ]
+    assert examples["eticket"]["value"] == sample_delivery("eticket")
+    assert examples["bind"]["value"] == sample_delivery("bind")
