@@ -5,6 +5,9 @@
 - every function's handler is loaded with its template environment, as Lambda would;
 - an HTTP server plays API Gateway's HTTP API: it routes requests by the template's
   ``HttpApi`` events and invokes the handlers with payload-2.0 events.
+- a second one plays Lambda's Invoke API (``local/lambda_api.py``), for tools that invoke
+  a function directly (``cardmaker dlq redrive``); its URL is the ``LambdaEndpointUrl``
+  output.
 
 ``make serve`` (local/serve.py), ``make demo`` (local/demo.py) and the e2e tests all use
 ``LocalStack``. Functions share one process here, so the stack owns ``os.environ`` while it
@@ -34,6 +37,7 @@ from cardmaker import runtime
 from cardmaker.observability import logger
 from local.apigw import LambdaContext
 from local.http_api import ApiGatewayServer
+from local.lambda_api import LambdaApiServer
 from local.platform import DEMO_APP_KEY, DEMO_SECRET
 from local.streams import StreamPoller, streams_client
 from local.template import (
@@ -164,6 +168,10 @@ class LocalStack:
         self.top_gateway: FakeTopGateway | None = None
         self.moto_url = ""
         self.url = ""
+        # Lambda's Invoke API for the functions (like `sam local start-lambda`).
+        self._lambda_api: LambdaApiServer | None = None
+        self._lambda_thread: threading.Thread | None = None
+        self.lambda_url = ""
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -229,6 +237,7 @@ class LocalStack:
         }
         self._start_pollers()
         self._start_http()
+        self._start_lambda_api()
 
     def stop(self) -> None:
         """Stop serving, forget moto's state and put the previous environment back.
@@ -244,6 +253,7 @@ class LocalStack:
                 self._http_thread = None
             self._http.server_close()  # waits for the requests in flight
             self._http = None
+        self._stop_lambda_api()
         if self.top_gateway is not None:  # after the functions that call it
             self.top_gateway.stop()
             self.top_gateway = None
@@ -363,6 +373,28 @@ class LocalStack:
         )
         self._http_thread.start()
 
+    def _start_lambda_api(self) -> None:
+        self._lambda_api = LambdaApiServer((HOST, 0), self.functions, self.log)
+        self.lambda_url = self._lambda_api.url
+        self._lambda_thread = threading.Thread(
+            target=self._lambda_api.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="local-lambda-api",
+            daemon=True,
+        )
+        self._lambda_thread.start()
+
+    def _stop_lambda_api(self) -> None:
+        if self._lambda_api is None:
+            return
+        if self._lambda_thread is not None:  # shutdown() waits for serve_forever to end
+            self._lambda_api.shutdown()
+            self._lambda_thread.join()
+            self._lambda_thread = None
+        self._lambda_api.server_close()
+        self._lambda_api = None
+        self.lambda_url = ""
+
     # --- for callers --------------------------------------------------------------------
 
     @property
@@ -417,6 +449,7 @@ class LocalStack:
         resolved["ApiUrl"] = self.url
         resolved["SpiUrl"] = f"{self.url}/top/spi"
         resolved["AwsEndpointUrl"] = self.moto_url
+        resolved["LambdaEndpointUrl"] = self.lambda_url
         resolved["Region"] = REGION
         return dict(sorted(resolved.items()))
 
@@ -439,6 +472,7 @@ class LocalStack:
                 f"stream {source.name}" for source in function.spec.stream_sources
             ]
             lines.append(f"function {function.spec.logical_id}: {', '.join(triggers)}")
+        lines.append(f"Lambda Invoke API: {self.lambda_url}")
         if self.top_gateway is not None:
             lines.append(f"fake TOP gateway: {self.top_gateway.url}")
         else:
