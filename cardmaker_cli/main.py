@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from cardmaker_cli.cards import cards_app
 from cardmaker_cli.context import LazyTarget, target
 from cardmaker_cli.deliveries import deliveries_app
+from cardmaker_cli.dlq import dlq_app
 from cardmaker_cli.errors import AWS_ERRORS, CliError, from_aws_error
 from cardmaker_cli.orders import orders_app
 from cardmaker_cli.output import print_error, stderr
@@ -86,6 +87,7 @@ app.add_typer(platform_app, name="platform")
 app.add_typer(orders_app, name="orders")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(cards_app, name="cards")
+app.add_typer(dlq_app, name="dlq", help="Failed stream batches: list and replay them.")
 
 
 def main() -> None:

@@ -1,0 +1,232 @@
+"""`cardmaker dlq list` / `dlq redrive` against the in-process local stack: a chunk whose
+cards cannot be written fails on every attempt, the stream gives its batch up to the
+GeneratorFailures queue, and the operator lists it and replays it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from cardmaker.orders.order import OrderKey, OrderStatus
+from cardmaker.store.cards import DynamoDBCardRepository
+from cardmaker.store.orders import DynamoDBOrderRepository
+from cardmaker_cli.stream_batches import peek, release
+from local.platform import sample_order, sign_spi_call
+from local.streams import streams_client
+
+_order_ids = itertools.count(17101)
+CARDS = 3
+
+
+@pytest.fixture
+def failing_cards(monkeypatch: pytest.MonkeyPatch) -> set[int]:
+    """Card writes of the orders in this set fail, on every attempt, as an unreachable
+    cards table would; the rest are written."""
+    failing: set[int] = set()
+    original = DynamoDBCardRepository.write_cards
+
+    def write_cards(self, batches):
+        batches = list(batches)  # small orders: one batch
+        if any(int(batch[0]["card_order_id"]["N"]) in failing for batch in batches if batch):
+            raise OSError("the cards table is unreachable")
+        return original(self, batches)
+
+    monkeypatch.setattr(DynamoDBCardRepository, "write_cards", write_cards)
+    return failing
+
+
+def queue_url(stack, name="GeneratorFailures"):
+    return stack.outputs()[f"{name}QueueUrl"]
+
+
+def messages(stack, name="GeneratorFailures"):
+    """The queue's messages, peeked directly (not through the command under test)."""
+    sqs = stack.client("sqs")
+    found = peek(sqs, queue_url(stack, name), hold_seconds=30, wait_seconds=0)
+    release(sqs, queue_url(stack, name), found)
+    return {message["MessageId"]: message for message in found}
+
+
+def delete_messages(stack, ids, name="GeneratorFailures"):
+    sqs = stack.client("sqs")
+    found = peek(sqs, queue_url(stack, name), hold_seconds=30, wait_seconds=0)
+    for message in found:
+        if message["MessageId"] in ids:
+            sqs.delete_message(
+                QueueUrl=queue_url(stack, name), ReceiptHandle=message["ReceiptHandle"]
+            )
+    release(sqs, queue_url(stack, name), [m for m in found if m["MessageId"] not in ids])
+
+
+def stored_order(stack, order_id):
+    orders = DynamoDBOrderRepository(stack.stack.physical["OrdersTable"], stack.client("dynamodb"))
+    return orders.get(OrderKey("daily", order_id))
+
+
+def cards_of(stack, order_id):
+    items = stack.client("dynamodb").scan(
+        TableName=stack.stack.physical["CardsTable"],
+        FilterExpression="entity = :card AND card_order_id = :order",
+        ExpressionAttributeValues={":card": {"S": "CARD"}, ":order": {"N": str(order_id)}},
+    )["Items"]
+    return sorted((int(item["position"]["N"]), item["card_no"]["S"]) for item in items)
+
+
+def send_order(stack, order_id):
+    call = sign_spi_call(sample_order(order_id, "daily", [("T1", CARDS, "100")]))
+    answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=10)
+    assert answer.json()["response"]["success"] is True, answer.text
+
+
+def outcomes(result):
+    return {outcome["message_id"]: outcome for outcome in json.loads(result.stdout)}
+
+
+@pytest.fixture
+def failed_generation(local_stack, failing_cards) -> Iterator[tuple[int, str]]:
+    """An order whose one chunk failed on every attempt: the order is FAILED and its batch
+    is in the generator's failure queue. Yields (order id, message id); the fault is on."""
+    before = set(messages(local_stack))
+    order_id = next(_order_ids)
+    failing_cards.add(order_id)
+    send_order(local_stack, order_id)
+    local_stack.wait_idle(60)
+    (message_id,) = set(messages(local_stack)) - before
+    yield order_id, message_id
+    delete_messages(local_stack, {message_id})
+
+
+def test_list_shows_the_failed_batch_and_consumes_nothing(cli, local_stack, failed_generation):
+    order_id, message_id = failed_generation
+    assert stored_order(local_stack, order_id).order.status is OrderStatus.FAILED
+
+    # When the operator lists the generator's queue as JSON, twice
+    first = cli("dlq", "list", "--queue", "generator", "--json")
+    second = cli("dlq", "list", "--queue", "generator", "--json")
+
+    # Then the batch is there both times, described from Lambda's failure record
+    assert first.exit_code == 0, first.output
+    listed = {batch["message_id"]: batch for batch in json.loads(first.stdout)}
+    again = {batch["message_id"]: batch for batch in json.loads(second.stdout)}
+    batch = listed[message_id]
+    assert batch["queue"] == "generator"
+    assert batch["function"] == "CardGeneratorFunction"
+    assert batch["condition"] == "RetryAttemptsExhausted"
+    assert batch["function_error"] == "Unhandled"
+    assert batch["invocations"] == 5  # StreamMaxRetries 4, plus the first attempt
+    assert batch["batch_size"] == 1
+    assert batch["start_sequence"] == batch["end_sequence"]
+    assert batch["shard_id"]
+    assert batch["failed_at"]
+    assert again[message_id]["receive_count"] > batch["receive_count"] >= 1
+    # and the queue still holds it, visible to the next reader
+    assert message_id in messages(local_stack)
+
+    # The table says the same for people
+    table = cli("dlq", "list", env={"COLUMNS": "300"})
+    assert table.exit_code == 0
+    assert message_id in table.stdout
+    assert "RetryAttemptsExhausted" in table.stdout
+    assert "CardGeneratorFunction" in table.stdout
+
+
+def test_redrive_with_reopen_finishes_the_order(cli, local_stack, failing_cards, failed_generation):
+    order_id, message_id = failed_generation
+    redrive = ("dlq", "redrive", "--queue", "generator", "--message-id", message_id, "--json")
+
+    # A dry run reads the records and changes nothing
+    dry = cli(*redrive, "--dry-run", "--reopen")
+    assert dry.exit_code == 0, dry.output
+    assert outcomes(dry)[message_id]["result"] == "dry-run"
+    assert f"order daily/{order_id} FAILED (would reopen)" in outcomes(dry)[message_id]["detail"]
+    assert outcomes(dry)[message_id]["records"] == 1
+    assert stored_order(local_stack, order_id).order.status is OrderStatus.FAILED
+    assert message_id in messages(local_stack)
+
+    # Without --reopen the replay would be a no-op on a FAILED order: it is not done
+    plain = cli(*redrive)
+    assert plain.exit_code == 1
+    assert outcomes(plain)[message_id]["result"] == "skipped"
+    assert "--reopen" in outcomes(plain)[message_id]["detail"]
+    assert message_id in messages(local_stack)
+
+    # While the fault lasts, a reopened replay fails again and the message stays
+    still = cli(*redrive, "--reopen")
+    assert still.exit_code == 1
+    failing = outcomes(still)[message_id]
+    assert failing["result"] == "failing"
+    assert failing["reopened"] == [f"order daily/{order_id} FAILED → GENERATING"]
+    assert message_id in messages(local_stack)
+    assert stored_order(local_stack, order_id).order.status is OrderStatus.FAILED
+    assert cards_of(local_stack, order_id) == []
+
+    # Once the fault is gone, the reopened replay generates exactly the requested cards
+    failing_cards.discard(order_id)
+    done = cli(*redrive, "--reopen")
+    assert done.exit_code == 0, done.output
+    assert outcomes(done)[message_id]["result"] == "redriven"
+    order = stored_order(local_stack, order_id)
+    assert order.order.status is OrderStatus.GENERATED
+    assert order.cards_generated == {"T1": CARDS}
+    cards = cards_of(local_stack, order_id)
+    assert [position for position, _ in cards] == list(range(CARDS))
+    assert len({number for _, number in cards}) == CARDS
+    # and the message is gone from the queue
+    assert message_id not in messages(local_stack)
+    listed = cli("dlq", "list", "--queue", "generator", "--json")
+    assert message_id not in {batch["message_id"] for batch in json.loads(listed.stdout)}
+
+
+def test_records_gone_from_the_stream_are_reported_and_kept(cli, local_stack):
+    # Given a failure record whose sequence numbers the stream no longer has (moto never
+    # trims: numbers beyond anything written play that part), and a message that is not one
+    streams = streams_client(local_stack.session(), local_stack.moto_url)
+    arn = local_stack.outputs()["OrdersTableStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    body = {
+        "requestContext": {
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:CardGeneratorFunction",
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": 5,
+        },
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": "2026-11-21T10:00:00.000Z",
+        "DDBStreamBatchInfo": {
+            "shardId": shard,
+            "startSequenceNumber": "9" * 30,
+            "endSequenceNumber": "9" * 30,
+            "batchSize": 1,
+            "streamArn": arn,
+        },
+    }
+    sqs = local_stack.client("sqs")
+    expired = sqs.send_message(QueueUrl=queue_url(local_stack), MessageBody=json.dumps(body))
+    garbled = sqs.send_message(QueueUrl=queue_url(local_stack), MessageBody="not json")
+    ids = {expired["MessageId"], garbled["MessageId"]}
+    try:
+        # When both are redriven
+        result = cli("dlq", "redrive", "--queue", "generator", "--json")
+        # Then each is reported, kept, and the command says so with its exit code
+        assert result.exit_code == 1
+        found = outcomes(result)
+        assert found[expired["MessageId"]]["result"] == "expired"
+        assert "no longer in the stream" in found[expired["MessageId"]]["detail"]
+        assert found[garbled["MessageId"]]["result"] == "skipped"
+        assert ids <= set(messages(local_stack))
+        listed = cli("dlq", "list", "--json")
+        problems = {b["message_id"]: b["problem"] for b in json.loads(listed.stdout)}
+        assert problems[garbled["MessageId"]] == "not a DynamoDB stream failure record"
+    finally:
+        delete_messages(local_stack, ids)
+
+
+def test_unknown_message_id_is_an_error_without_traceback(cli, local_stack):
+    result = cli("dlq", "redrive", "--message-id", "no-such-message")
+    assert result.exit_code == 1
+    assert "no message no-such-message" in result.output
+    assert "Traceback" not in result.output
