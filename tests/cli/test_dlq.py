@@ -13,10 +13,13 @@ import requests
 
 from cardmaker.orders.order import OrderKey, OrderStatus
 from cardmaker.store.cards import DynamoDBCardRepository
+from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.orders import DynamoDBOrderRepository
 from cardmaker_cli.stream_batches import peek, release
-from local.platform import sample_order, sign_spi_call
+from local.platform import sample_delivery, sample_order, sign_spi_call
 from local.streams import streams_client
+from local.top_gateway import CARD_BIND, Fault
+from tests.cli.conftest import ORDER_ID, OWN_SIGN, TEMPLATES
 
 _order_ids = itertools.count(17101)
 CARDS = 3
@@ -230,3 +233,60 @@ def test_unknown_message_id_is_an_error_without_traceback(cli, local_stack):
     assert result.exit_code == 1
     assert "no message no-such-message" in result.output
     assert "Traceback" not in result.output
+
+
+def test_delivery_that_gave_up_is_reopened_and_sent_with_the_same_cards(cli, local_stack):
+    # Given a bind delivery whose card.bind calls all lose their answer (an unknown outcome,
+    # retried by the stream until the delivery gives up and its batch goes to the queue)
+
+    gateway = local_stack.top_gateway
+    before = set(messages(local_stack, "DeliveryFailures"))
+    gateway.fail_always(Fault.drop(), method=CARD_BIND)
+    body = sample_delivery(
+        "bind",
+        card_order_id=ORDER_ID,
+        own_sign=OWN_SIGN,
+        template_no=TEMPLATES[0][0],
+        out_biz_id=f"DLQ-{next(_order_ids)}",
+    )
+    try:
+        answer = requests.post(f"{local_stack.url}/deliveries", json=body, timeout=10)
+        assert answer.status_code == 202, answer.text
+        delivery_id = answer.json()["delivery_id"]
+        local_stack.wait_idle(60)
+    finally:
+        gateway.reset()
+    deliveries = DynamoDBDeliveryRepository(
+        local_stack.stack.physical["DeliveriesTable"], local_stack.client("dynamodb")
+    )
+    failed = deliveries.get(delivery_id)
+    assert failed.status.value == "FAILED"
+    (message_id,) = set(messages(local_stack, "DeliveryFailures")) - before
+    try:
+        # When the operator replays it with --reopen
+        result = cli(
+            "dlq",
+            "redrive",
+            "--queue",
+            "delivery",
+            "--message-id",
+            message_id,
+            "--reopen",
+            "--json",
+        )
+        # Then it is delivered: the same claimed cards, the same out_biz_id, one more call
+        assert result.exit_code == 0, result.output
+        outcome = outcomes(result)[message_id]
+        assert outcome["result"] == "redriven"
+        assert outcome["reopened"] == [f"delivery {delivery_id} FAILED → SENDING"]
+        delivered = deliveries.get(delivery_id)
+        assert delivered.status.value == "DELIVERED"
+        assert delivered.first_position == failed.first_position
+        assert [card.position for card in delivered.cards] == list(failed.positions)
+        (call,) = gateway.calls_of(CARD_BIND)
+        sent = call.structs["card_bind_req_dto"]
+        assert sent["out_biz_id"] == body["out_biz_id"]
+        assert sent["card_no_s"].split(",") == [card.card_no for card in delivered.cards]
+        assert message_id not in messages(local_stack, "DeliveryFailures")
+    finally:
+        delete_messages(local_stack, {message_id}, "DeliveryFailures")
