@@ -50,8 +50,8 @@ def export(
         raise typer.BadParameter("give exactly one of --out and --encrypt-to")
     destination = encrypt_to or out
     assert destination is not None
-    refuse_existing(destination)
     key = order_key(order, own_sign)
+    refuse_existing(destination)
     source = CardSource.of(target(ctx))
     cards = source.template(key, template)
     password = _archive_password() if encrypt_to else None

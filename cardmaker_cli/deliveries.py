@@ -105,6 +105,9 @@ def create_bind(
     as_json: JsonOption = False,
 ) -> None:
     """Bind cards to a Taobao user for a B2B purchase (tmall.purchase.card.bind)."""
+    if (buyer_nick is None) == (buyer_open_uid is None):
+        # Checked here too: the API's refusal of this rule cannot name a single field.
+        raise typer.BadParameter("give exactly one of --buyer-nick and --buyer-open-uid")
     body = {
         "type": "bind",
         **_order_fields(order, own_sign, template, quantity),

@@ -105,8 +105,8 @@ def send_order(
     """Sign a cardorder.make as the platform does and send it to the stack's /top/spi.
 
     Exits non-zero when the answer is not success=true."""
+    business = _business(card_order_id, own_sign, template, logistics, file)  # usage first
     stack = target(ctx)
-    business = _business(card_order_id, own_sign, template, logistics, file)
     call = _signed_call(stack, business, answer_format, body, app_key, app_secret)
     answer = Api(stack).send(
         "POST",
@@ -143,8 +143,8 @@ def sign(
 ) -> None:
     """Print a signed cardorder.make without sending it: URL, headers, body and the string
     that was hashed (with <app_secret> in place of the secret), to debug a sign mismatch."""
+    business = _business(card_order_id, own_sign, template, logistics, file)  # usage first
     stack = target(ctx)
-    business = _business(card_order_id, own_sign, template, logistics, file)
     call = _signed_call(stack, business, answer_format, body, app_key, app_secret)
     stdout.print("[bold]POST[/]", call.url(stack.api_url), markup=True)
     for name, value in call.headers.items():

@@ -1,0 +1,211 @@
+"""`cardmaker cards export`: a generated order's cards, secrets in clear, read from the local
+stack's DynamoDB and KMS; written owner-only, never over an existing file, never half."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+
+import pytest
+import pyzipper
+
+from cardmaker.cards.sealing import Sealer
+from cardmaker.orders import OrderKey
+from cardmaker.store.cards import DynamoDBCardRepository
+from tests.cli.conftest import ORDER_ID, OWN_SIGN, json_output
+
+MAKING_CARD_NO = f"CM-{OWN_SIGN}-{ORDER_ID}"
+PASSWORD = "correct horse battery staple"
+COLUMNS = ["template_no", "par_value", "position", "card_no", "card_secret"]
+
+
+def read_rows(text: str) -> list[dict[str, str]]:
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows, "no rows"
+    assert list(rows[0]) == COLUMNS
+    return rows
+
+
+def test_export_writes_every_card_with_its_secret_owner_only(cli, local_stack, tmp_path):
+    out = tmp_path / "cards.csv"
+
+    result = cli("cards", "export", MAKING_CARD_NO, "--template", "3010030E02", "--out", str(out))
+
+    assert result.exit_code == 0, result.output
+    assert f"wrote 1203 cards of 3010030E02 ({MAKING_CARD_NO})" in result.stdout
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    rows = read_rows(out.read_text(encoding="utf-8"))
+    # every generated card, in position order, across the 1,000-card partitions
+    assert [int(row["position"]) for row in rows] == list(range(1203))
+    assert {row["template_no"] for row in rows} == {"3010030E02"}
+    assert {row["par_value"] for row in rows} == {"100"}
+    assert len({row["card_no"] for row in rows}) == 1203
+    # each secret is the one sealed for its card: opened here independently of the command
+    cards = DynamoDBCardRepository(
+        local_stack.stack.physical["CardsTable"], local_stack.client("dynamodb")
+    )
+    kms = local_stack.client("kms")
+    order = OrderKey(OWN_SIGN, ORDER_ID)
+    for position in (0, 999, 1000, 1202):
+        (item,) = cards.read_cards(order, "3010030E02", range(position, position + 1))
+        chunk = item["chunk_id"]["S"]
+        data_key = kms.decrypt(
+            CiphertextBlob=cards.wrapped_chunk_key(order, chunk),
+            EncryptionContext={"card_order": f"{OWN_SIGN}:{ORDER_ID}", "chunk": chunk},
+        )["Plaintext"]
+        secret = Sealer(data_key).open(item["card_no"]["S"], item["secret"]["B"])
+        assert rows[position]["card_no"] == item["card_no"]["S"]
+        assert rows[position]["card_secret"] == secret
+    # nothing else is left in the directory (no temporary file)
+    assert os.listdir(tmp_path) == ["cards.csv"]
+    assert rows[0]["card_secret"] not in result.output
+
+
+def test_exported_secrets_are_those_a_delivery_sends(cli, local_stack, tmp_path):
+    # Given an e-voucher delivery of 2 cards, sent through the fake TOP gateway
+    delivered = cli(
+        "deliveries", "create", "eticket", "--order", MAKING_CARD_NO, "--template", "3010030E02",
+        "--quantity", "2", "--outer-id", "CLI-EXPORT-ET", "--token", "tok", "--wait", "--json",
+    )  # fmt: skip
+    assert delivered.exit_code == 0, delivered.output
+    positions = {card["card_no"]: card["position"] for card in json_output(delivered)["cards"]}
+    sent = next(
+        call
+        for call in local_stack.top_gateway.calls_of("taobao.eticket.merchant.ma.send")
+        if call.params.get("outer_id") == "CLI-EXPORT-ET"
+    )
+    ka_list = json.loads(sent.params["isv_ka_list"])
+    ka_list = ka_list if isinstance(ka_list, list) else [ka_list]
+    assert {ka["ka_no"] for ka in ka_list} == set(positions)
+
+    # When the template is exported
+    out = tmp_path / "cards.csv"
+    result = cli("cards", "export", MAKING_CARD_NO, "--template", "3010030E02", "--out", str(out))
+    assert result.exit_code == 0, result.output
+
+    # Then the file holds exactly the secrets the buyer received
+    rows = read_rows(out.read_text(encoding="utf-8"))
+    for ka in ka_list:
+        row = rows[positions[ka["ka_no"]]]
+        assert (row["card_no"], row["card_secret"]) == (ka["ka_no"], ka["ka_mi"])
+
+
+def test_export_refuses_to_overwrite_and_leaves_the_file_untouched(cli, tmp_path):
+    out = tmp_path / "cards.csv"
+    out.write_text("precious\n", encoding="utf-8")
+
+    result = cli("cards", "export", MAKING_CARD_NO, "--template", "3010030E05", "--out", str(out))
+
+    assert result.exit_code == 1
+    assert "already exists: not overwriting it" in result.stderr
+    assert out.read_text(encoding="utf-8") == "precious\n"
+    assert os.listdir(tmp_path) == ["cards.csv"]
+
+
+def test_export_to_an_aes_zip_opens_with_the_right_password_only(cli, tmp_path):
+    archive = tmp_path / "cards.zip"
+
+    result = cli(
+        "cards", "export", MAKING_CARD_NO, "--template", "3010030E05",
+        "--encrypt-to", str(archive), env={"CARDMAKER_EXPORT_PASSWORD": PASSWORD},
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    assert os.listdir(tmp_path) == ["cards.zip"]  # no clear CSV anywhere
+    with pyzipper.AESZipFile(archive) as opened:
+        (entry,) = opened.infolist()
+        assert entry.filename == f"{MAKING_CARD_NO}-3010030E05.csv"
+        with pytest.raises(RuntimeError):  # encrypted: nothing opens without a password
+            opened.read(entry.filename)
+        opened.setpassword(b"wrong password, sorry")
+        with pytest.raises(RuntimeError):
+            opened.read(entry.filename)
+        opened.setpassword(PASSWORD.encode())
+        rows = read_rows(opened.read(entry.filename).decode("utf-8"))
+    assert [row["position"] for row in rows] == [str(position) for position in range(7)]
+    assert all(len(row["card_secret"]) == 16 for row in rows)
+
+
+def test_a_short_archive_password_is_refused_before_anything_is_written(cli, tmp_path):
+    archive = tmp_path / "cards.zip"
+
+    result = cli(
+        "cards", "export", MAKING_CARD_NO, "--template", "3010030E05",
+        "--encrypt-to", str(archive), env={"CARDMAKER_EXPORT_PASSWORD": "short"},
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert "at least 12 characters" in result.stderr
+    assert not archive.exists()
+
+
+def test_only_a_generated_order_is_exported(cli, local_stack, tmp_path):
+    # Given an order whose generation has not finished (its header says GENERATING)
+    sent = cli("platform", "send-order", "--card-order-id", "26201", "--template", "T-SLOW:2")
+    assert sent.exit_code == 0, sent.output
+    local_stack.wait_idle(60)
+    local_stack.client("dynamodb").update_item(
+        TableName=local_stack.stack.physical["OrdersTable"],
+        Key={"pk": {"S": "ORDER#daily#26201"}, "sk": {"S": "ORDER"}},
+        UpdateExpression="SET #status = :generating",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":generating": {"S": "GENERATING"}},
+    )
+    out = tmp_path / "cards.csv"
+
+    result = cli("cards", "export", "CM-daily-26201", "--template", "T-SLOW", "--out", str(out))
+
+    assert result.exit_code == 1
+    assert "is GENERATING, not GENERATED: 2 of its 2 cards are made" in result.stderr
+    assert not out.exists()
+
+
+def test_an_unknown_template_or_order_is_a_message(cli, tmp_path):
+    out = tmp_path / "cards.csv"
+
+    unknown_template = cli(
+        "cards", "export", MAKING_CARD_NO, "--template", "NOPE", "--out", str(out)
+    )
+    unknown_order = cli("cards", "export", "CM-pre-424242", "--template", "NOPE", "--out", str(out))
+
+    assert unknown_template.exit_code == 1
+    assert "has no template NOPE (3010030E02, 3010030E05)" in unknown_template.stderr
+    assert unknown_order.exit_code == 1
+    assert "order CM-pre-424242 does not exist" in unknown_order.stderr
+    assert not out.exists()
+
+
+def test_out_or_encrypt_to_exactly_one(cli, tmp_path):
+    neither = cli("cards", "export", MAKING_CARD_NO, "--template", "3010030E05")
+    both = cli(
+        "cards", "export", MAKING_CARD_NO, "--template", "3010030E05",
+        "--out", str(tmp_path / "a.csv"), "--encrypt-to", str(tmp_path / "a.zip"),
+    )  # fmt: skip
+
+    assert neither.exit_code == both.exit_code == 2
+    assert "exactly one of --out and --encrypt-to" in neither.output
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_failure_midway_leaves_no_file_behind(cli, local_stack, tmp_path):
+    # Given an order of which one card has gone missing from the table
+    sent = cli("platform", "send-order", "--card-order-id", "26202", "--template", "T-GAP:5")
+    assert sent.exit_code == 0, sent.output
+    local_stack.wait_idle(60)
+    local_stack.client("dynamodb").delete_item(
+        TableName=local_stack.stack.physical["CardsTable"],
+        Key={"pk": {"S": "CARD#daily#26202#T-GAP#0"}, "sk": {"S": "0000002"}},
+    )
+    out = tmp_path / "cards.csv"
+
+    result = cli("cards", "export", "CM-daily-26202", "--template", "T-GAP", "--out", str(out))
+
+    # Then the export fails after writing two rows, and neither the file nor its
+    # temporary twin remains
+    assert result.exit_code == 1
+    assert "card 2 of template T-GAP is missing (5 expected): nothing was written" in result.stderr
+    assert os.listdir(tmp_path) == []

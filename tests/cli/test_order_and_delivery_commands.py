@@ -1,0 +1,124 @@
+"""`cardmaker orders show` and `cardmaker deliveries create/show` against the local stack's
+API over HTTP: readable tables, raw JSON, and the API's refusals as messages."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.conftest import ORDER_ID, OWN_SIGN, json_output
+
+MAKING_CARD_NO = f"CM-{OWN_SIGN}-{ORDER_ID}"
+
+
+def test_orders_show_prints_the_order_and_its_templates(cli):
+    result = cli("orders", "show", MAKING_CARD_NO)
+
+    assert result.exit_code == 0, result.output
+    assert f"order {MAKING_CARD_NO}" in result.stdout
+    assert "GENERATED" in result.stdout
+    assert "1210 / 1210" in result.stdout  # cards generated of the order's cards
+    assert "3010030E02" in result.stdout
+    assert "3010030E05" in result.stdout
+
+
+def test_orders_show_json_is_the_api_answer(cli):
+    result = cli("orders", "show", str(ORDER_ID), "--own-sign", OWN_SIGN, "--json")
+
+    assert result.exit_code == 0, result.output
+    view = json_output(result)
+    assert view["making_card_no"] == MAKING_CARD_NO
+    assert view["status"] == "GENERATED"
+    assert [(t["template_no"], t["generated"]) for t in view["templates"]] == [
+        ("3010030E02", 1203),
+        ("3010030E05", 7),
+    ]
+
+
+def test_an_unknown_order_is_a_message_not_a_traceback(cli):
+    result = cli("orders", "show", "999", "--own-sign", "pre")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the API refused the request (404)")
+    assert "Traceback" not in result.output
+
+
+def test_an_order_argument_that_names_no_order_is_a_usage_error(cli):
+    result = cli("orders", "show", "CM-daily-12", "--own-sign", "pre")
+
+    assert result.exit_code == 2
+    assert "is a daily order, not pre" in result.output
+
+
+def test_a_bind_delivery_is_created_and_followed_to_delivered(cli, local_stack):
+    result = cli(
+        "deliveries", "create", "bind", "--order", MAKING_CARD_NO, "--template", "3010030E05",
+        "--quantity", "2", "--out-biz-id", "CLI-BIND-1", "--buyer-nick", "tracey_05", "--wait",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "DELIVERED" in result.stdout
+    assert result.stdout.count("BOUND") == 2
+    bound = local_stack.top_gateway.calls_of("tmall.purchase.card.bind")
+    assert any(call.structs["card_bind_req_dto"]["out_biz_id"] == "CLI-BIND-1" for call in bound)
+
+
+def test_an_eticket_delivery_from_a_file_then_shown_as_json(cli, tmp_path):
+    body = {
+        "type": "eticket",
+        "card_order_id": ORDER_ID,
+        "own_sign": OWN_SIGN,
+        "template_no": "3010030E05",
+        "quantity": 1,
+        "outer_id": "CLI-ET-1",
+        "token": "tok-1",
+    }
+    file = tmp_path / "delivery.json"
+    file.write_text(json.dumps(body), encoding="utf-8")
+
+    created = cli("deliveries", "create", "--file", str(file), "--json")
+    assert created.exit_code == 0, created.output
+    delivery_id = json_output(created)["delivery_id"]
+    assert delivery_id.startswith("ET-")
+
+    followed = cli("deliveries", "create", "--file", str(file), "--wait", "--json")
+    assert followed.exit_code == 0, followed.output  # the same request finds the same delivery
+    assert json_output(followed)["delivery_id"] == delivery_id
+
+    shown = cli("deliveries", "show", delivery_id, "--json")
+    assert shown.exit_code == 0, shown.output
+    view = json_output(shown)
+    assert view["status"] == "DELIVERED"
+    assert [card["outcome"] for card in view["cards"]] == ["ISSUED"]
+    assert "ka_mi" not in shown.stdout
+    table = cli("deliveries", "show", delivery_id)
+    assert view["cards"][0]["card_no"] in table.stdout
+
+
+def test_a_refused_delivery_names_the_failing_fields(cli):
+    result = cli(
+        "deliveries", "create", "eticket", "--order", MAKING_CARD_NO, "--template", "3010030E05",
+        "--quantity", "0", "--outer-id", "CLI-ET-BAD", "--token", "t",
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the API refused the request (422): ")
+    assert "quantity: greater_than_equal" in result.stderr  # the field and what is wrong
+    assert "Traceback" not in result.output
+
+
+def test_a_bind_needs_exactly_one_buyer(cli):
+    result = cli(
+        "deliveries", "create", "bind", "--order", MAKING_CARD_NO, "--template", "3010030E05",
+        "--quantity", "1", "--out-biz-id", "CLI-BIND-NOBUYER",
+    )  # fmt: skip
+
+    assert result.exit_code == 2
+    assert "--buyer-nick" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_delivery_is_a_message(cli):
+    result = cli("deliveries", "show", "BD-000000000000000000000000")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the API refused the request (404)")
