@@ -8,6 +8,7 @@ one signing function, so the command, the demo and the tests sign the same way.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -88,26 +89,35 @@ AppSecret = Annotated[
 ]
 
 
-@platform_app.command("send-order")
-def send_order(
-    ctx: typer.Context,
-    card_order_id: CardOrderId = None,
-    own_sign: OrderOwnSign = None,
-    template: Templates = None,
-    logistics: Logistics = False,
-    file: OrderFile = None,
-    answer_format: Format = AnswerFormat.json,
-    body: Body = BodyFormat.json,
-    app_key: AppKey = None,
-    app_secret: AppSecret = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
-) -> None:
-    """Sign a cardorder.make as the platform does and send it to the stack's /top/spi.
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+Action = Callable[[Target, SpiCall, AnswerFormat, bool], None]
 
-    Exits non-zero when the answer is not success=true."""
-    business = _business(card_order_id, own_sign, template, logistics, file)  # usage first
-    stack = target(ctx)
-    call = _signed_call(stack, business, answer_format, body, app_key, app_secret)
+
+def _order_command(action: Action) -> Callable[..., None]:
+    """A command with the order's options: it builds and signs the call, then ``action``."""
+
+    def command(
+        ctx: typer.Context,
+        card_order_id: CardOrderId = None,
+        own_sign: OrderOwnSign = None,
+        template: Templates = None,
+        logistics: Logistics = False,
+        file: OrderFile = None,
+        answer_format: Format = AnswerFormat.json,
+        body: Body = BodyFormat.json,
+        app_key: AppKey = None,
+        app_secret: AppSecret = None,
+        as_json: AsJson = False,
+    ) -> None:
+        business = _business(card_order_id, own_sign, template, logistics, file)  # usage first
+        stack = target(ctx)
+        call = _signed_call(stack, business, answer_format, body, app_key, app_secret)
+        action(stack, call, answer_format, as_json)
+
+    return command
+
+
+def _send(stack: Target, call: SpiCall, answer_format: AnswerFormat, as_json: bool) -> None:
     answer = Api(stack).send(
         "POST",
         "/top/spi",
@@ -128,32 +138,31 @@ def send_order(
         )
 
 
-@platform_app.command("sign")
-def sign(
-    ctx: typer.Context,
-    card_order_id: CardOrderId = None,
-    own_sign: OrderOwnSign = None,
-    template: Templates = None,
-    logistics: Logistics = False,
-    file: OrderFile = None,
-    answer_format: Format = AnswerFormat.json,
-    body: Body = BodyFormat.json,
-    app_key: AppKey = None,
-    app_secret: AppSecret = None,
-) -> None:
-    """Print a signed cardorder.make without sending it: URL, headers, body and the string
-    that was hashed (with <app_secret> in place of the secret), to debug a sign mismatch."""
-    business = _business(card_order_id, own_sign, template, logistics, file)  # usage first
-    stack = target(ctx)
-    call = _signed_call(stack, business, answer_format, body, app_key, app_secret)
-    stdout.print("[bold]POST[/]", call.url(stack.api_url), markup=True)
+def _show(stack: Target, call: SpiCall, answer_format: AnswerFormat, as_json: bool) -> None:
+    url, body, hashed = call.url(stack.api_url), call.body.decode("utf-8"), call.string_to_sign()
+    if as_json:
+        print_json({"url": url, "headers": call.headers, "body": body, "string_hashed": hashed})
+        return
+    stdout.print("[bold]POST[/]", url)
     for name, value in call.headers.items():
         stdout.print(f"{name}: {value}", markup=False)
     stdout.print()
-    stdout.print(call.body.decode("utf-8"), markup=False)
+    stdout.print(body, markup=False)
     stdout.print()
-    stdout.print("[bold]string hashed[/] (MD5, upper-case hex):", markup=True)
-    stdout.print(call.string_to_sign(), markup=False)
+    stdout.print("[bold]string hashed[/] (MD5, upper-case hex):")
+    stdout.print(hashed, markup=False)
+
+
+platform_app.command(
+    "send-order",
+    help="Sign a cardorder.make as the platform does and send it to the stack's /top/spi. "
+    "Exits non-zero when the answer is not success=true.",
+)(_order_command(_send))
+platform_app.command(
+    "sign",
+    help="Print a signed cardorder.make without sending it: URL, headers, body and the "
+    "string that was hashed (<app_secret> in place of the secret), to debug a sign mismatch.",
+)(_order_command(_show))
 
 
 def _business(

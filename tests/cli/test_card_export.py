@@ -29,6 +29,14 @@ def read_rows(text: str) -> list[dict[str, str]]:
     return rows
 
 
+def send_generated_order(cli, local_stack, card_order_id: int, template: str) -> None:
+    sent = cli(
+        "platform", "send-order", "--card-order-id", str(card_order_id), "--template", template
+    )
+    assert sent.exit_code == 0, sent.output
+    local_stack.wait_idle(60)
+
+
 def test_export_writes_every_card_with_its_secret_owner_only(cli, local_stack, tmp_path):
     out = tmp_path / "cards.csv"
 
@@ -145,9 +153,7 @@ def test_a_short_archive_password_is_refused_before_anything_is_written(cli, tmp
 
 def test_only_a_generated_order_is_exported(cli, local_stack, tmp_path):
     # Given an order whose generation has not finished (its header says GENERATING)
-    sent = cli("platform", "send-order", "--card-order-id", "26201", "--template", "T-SLOW:2")
-    assert sent.exit_code == 0, sent.output
-    local_stack.wait_idle(60)
+    send_generated_order(cli, local_stack, 26201, "T-SLOW:2")
     local_stack.client("dynamodb").update_item(
         TableName=local_stack.stack.physical["OrdersTable"],
         Key={"pk": {"S": "ORDER#daily#26201"}, "sk": {"S": "ORDER"}},
@@ -193,9 +199,7 @@ def test_out_or_encrypt_to_exactly_one(cli, tmp_path):
 
 def test_a_failure_midway_leaves_no_file_behind(cli, local_stack, tmp_path):
     # Given an order of which one card has gone missing from the table
-    sent = cli("platform", "send-order", "--card-order-id", "26202", "--template", "T-GAP:5")
-    assert sent.exit_code == 0, sent.output
-    local_stack.wait_idle(60)
+    send_generated_order(cli, local_stack, 26202, "T-GAP:5")
     local_stack.client("dynamodb").delete_item(
         TableName=local_stack.stack.physical["CardsTable"],
         Key={"pk": {"S": "CARD#daily#26202#T-GAP#0"}, "sk": {"S": "0000002"}},

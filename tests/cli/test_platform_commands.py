@@ -103,6 +103,18 @@ def test_sign_shows_the_hashed_string_without_the_secret_and_the_sign_verifies(c
     assert re.search(r"[?&]sign=[0-9A-F]{32}(&|$)", url)
 
 
+def test_sign_json_gives_the_same_request_for_scripts(cli):
+    result = cli("platform", "sign", "--card-order-id", "26106", "--body", "form", "--json")
+
+    assert result.exit_code == 0, result.output
+    signed = json_output(result)
+    assert signed["headers"]["content-type"].startswith("application/x-www-form-urlencoded")
+    assert "card_order_id=26106" in signed["body"]
+    # a form body is signed as fields, not as raw text
+    assert "card_order_id26106" in signed["string_hashed"]
+    assert DEMO_SECRET not in result.stdout
+
+
 def test_a_template_that_is_not_no_count_is_a_usage_error(cli):
     result = cli("platform", "sign", "--card-order-id", "1", "--template", "3010030E02")
 
