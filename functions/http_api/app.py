@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -194,9 +195,10 @@ def get_order(
             "description": "The outer_id / out_biz_id is taken by a different delivery",
             "content": _json(ProblemAnswer),
         },
+        415: {"description": "The body is not application/json", "content": _json(ProblemAnswer)},
         422: {
-            "description": "Invalid, or not possible for the order (unknown order or template, "
-            "more cards than the template has)",
+            "description": "Invalid (or not UTF-8), or not possible for the order (unknown "
+            "order or template, more cards than the template has)",
             "content": _json(ProblemAnswer),
         },
     },
@@ -255,6 +257,29 @@ def delivery_refused(error: DeliveryRefused) -> Response[dict[str, Any]]:
         status_code=error.status,
         content_type="application/json",
         body={"statusCode": error.status, "detail": detail},
+    )
+
+
+@app.exception_handler(UnicodeDecodeError)
+def body_not_utf8(error: UnicodeDecodeError) -> Response[dict[str, Any]]:
+    # Only a JSON body the resolver decodes for validation can fail this way (the SPI route
+    # reads its raw bytes itself); unanswered, it would be a function error (5xx).
+    return _problem(HTTPStatus.UNPROCESSABLE_ENTITY, "body_not_utf8", "the body is not UTF-8")
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def unsupported_body_type(error: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
+    return _problem(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_content_type", "send application/json"
+    )
+
+
+def _problem(status: HTTPStatus, kind: str, message: str) -> Response[dict[str, Any]]:
+    detail = [{"loc": ["body"], "type": kind, "msg": message}]
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body={"statusCode": status, "detail": detail},
     )
 
 
