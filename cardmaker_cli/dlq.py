@@ -4,7 +4,8 @@ DeliveryFailures queues), listed and replayed.
 Replaying a batch reads its records back from the stream, invokes the function with them
 synchronously, and deletes the message only if the function succeeded with no failed
 records. The functions are idempotent, so a replay is safe; ``--reopen`` first puts a FAILED
-order or delivery back where the replay can do the work again.
+order or delivery back where the replay can do the work again (and replays the chunks of a
+reopened order that stood down when it failed: see chunk_replay.py).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from rich.text import Text
 
 from cardmaker.deliveries.service import DeliveryNotFound, reopen_delivery
 from cardmaker.exceptions import OrderNotFound
-from cardmaker.orders.order import OrderKey
+from cardmaker.orders.order import OrderKey, OrderStatus
 from cardmaker.orders.service import reopen_order
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.delivery_schema import delivery_task
 from cardmaker.store.orders import DynamoDBGenerationRepository
 from cardmaker.store.schema import generation_task
+from cardmaker_cli.chunk_replay import uncounted_chunk_records
 from cardmaker_cli.errors import CliError
 from cardmaker_cli.stream_batches import (
     BatchUnavailable,
@@ -56,6 +58,7 @@ LIST_HOLD_SECONDS = 30  # a peek hides messages this long at most (released at o
 # command dies meanwhile, the message comes back after this.
 REDRIVE_HOLD_SECONDS = 900
 ERROR_MESSAGE_LIMIT = 200
+CHUNKS_PER_INVOCATION = 10  # a chunk takes about a second; the generator has 60
 
 
 class QueueChoice(StrEnum):
@@ -202,6 +205,8 @@ class Outcome:
     detail: str = ""
     records: int | None = None
     reopened: tuple[str, ...] = ()
+    # Orders this message's --reopen moved from FAILED back to GENERATING.
+    resumed: tuple[OrderKey, ...] = ()
 
     def view(self) -> dict[str, Any]:
         return {
@@ -231,7 +236,8 @@ def redrive(
             "--reopen",
             help="First move a FAILED order back to GENERATING (RECEIVED if never planned) and "
             "a delivery that gave up back to SENDING (same cards, same ids); otherwise their "
-            "records replay as no-ops.",
+            "records replay as no-ops. A reopened order's chunks that stood down when it "
+            "failed are replayed too.",
         ),
     ] = False,
     as_json: JsonOption = False,
@@ -287,6 +293,8 @@ def _redrive_queue(
         ):
             release(sqs, url, left)
         raise _aws_failure(error, f"redrive of the {failures.name} queue stopped") from None
+    if failures.name == "generator" and reopen and not dry_run:
+        outcomes += _replay_stood_down(stack, function, outcomes)
     return outcomes
 
 
@@ -316,7 +324,7 @@ def _redrive_one(
         outcome.detail = _describe_subjects(stack, subjects, reopen)
         return outcome
     if reopen:
-        outcome.reopened = _reopen(stack, subjects)
+        outcome.reopened, outcome.resumed = _reopen(stack, subjects)
     failed = [subject for subject in subjects if _status(stack, subject) == "FAILED"]
     if failed:
         # The replay would succeed without doing anything, and the message would be lost.
@@ -383,14 +391,20 @@ def _describe_subjects(stack: Target, subjects: list[OrderKey | str], reopen: bo
     return "; ".join(parts) or "nothing to do for the function"
 
 
-def _reopen(stack: Target, subjects: list[OrderKey | str]) -> tuple[str, ...]:
-    """Reopen the FAILED ones; returns a line per subject that changed or stayed FAILED."""
+def _reopen(
+    stack: Target, subjects: list[OrderKey | str]
+) -> tuple[tuple[str, ...], tuple[OrderKey, ...]]:
+    """Reopen the FAILED ones; returns a line per subject that changed or stayed FAILED,
+    and the orders now GENERATING again."""
     lines: list[str] = []
+    resumed: list[OrderKey] = []
     for subject in subjects:
         try:
             if isinstance(subject, OrderKey):
                 order = reopen_order(_orders(stack), subject)
                 before, after, note = order.before.value, order.after.value, ""
+                if order.changed and order.after is OrderStatus.GENERATING:
+                    resumed.append(subject)
             else:
                 delivery = reopen_delivery(_deliveries(stack), subject)
                 before, after, note = delivery.before.value, delivery.after.value, delivery.note
@@ -401,7 +415,36 @@ def _reopen(stack: Target, subjects: list[OrderKey | str]) -> tuple[str, ...]:
             lines.append(f"{_name(subject)} {before} → {after}")
         elif before == "FAILED":
             lines.append(f"{_name(subject)} stays FAILED{f': {note}' if note else ''}")
-    return tuple(lines)
+    return tuple(lines), tuple(resumed)
+
+
+def _replay_stood_down(stack: Target, function: str, outcomes: list[Outcome]) -> list[Outcome]:
+    """For each order reopened and replayed here, its chunks that stood down when it failed
+    (they left no failure record): replayed from their items, a few per invocation."""
+    resumed = [key for o in outcomes if o.result == "redriven" for key in o.resumed]
+    replays: list[Outcome] = []
+    for key in dict.fromkeys(resumed):
+        records = uncounted_chunk_records(
+            _orders(stack),
+            stack.client("dynamodb"),
+            stack.output("OrdersTableName"),
+            key,
+            stack.outputs.get("OrdersTableStreamArn", ""),
+        )
+        if not records:
+            continue
+        replay = Outcome("generator", f"({_name(key)})", "redriven", records=len(records))
+        for start in range(0, len(records), CHUNKS_PER_INVOCATION):
+            result, detail = _invoke(
+                stack, function, records[start : start + CHUNKS_PER_INVOCATION]
+            )
+            if result != "redriven":
+                replay.result, replay.detail = result, detail
+                break
+        else:
+            replay.detail = f"{len(records)} chunk(s) that stood down when the order failed"
+        replays.append(replay)
+    return replays
 
 
 # --- invoking ------------------------------------------------------------------------------

@@ -26,16 +26,18 @@ CARDS = 3
 
 
 @pytest.fixture
-def failing_cards(monkeypatch: pytest.MonkeyPatch) -> set[int]:
-    """Card writes of the orders in this set fail, on every attempt, as an unreachable
-    cards table would; the rest are written."""
-    failing: set[int] = set()
+def failing_cards(monkeypatch: pytest.MonkeyPatch) -> set[int | tuple[int, str]]:
+    """Card writes of the orders (order id) or templates ((order id, template no)) in this
+    set fail, on every attempt, as an unreachable cards table would; the rest are written."""
+    failing: set[int | tuple[int, str]] = set()
     original = DynamoDBCardRepository.write_cards
 
     def write_cards(self, batches):
-        batches = list(batches)  # small orders: one batch
-        if any(int(batch[0]["card_order_id"]["N"]) in failing for batch in batches if batch):
-            raise OSError("the cards table is unreachable")
+        batches = list(batches)  # small orders: one batch per chunk
+        for batch in batches:
+            order_id = int(batch[0]["card_order_id"]["N"])
+            if order_id in failing or (order_id, batch[0]["template_no"]["S"]) in failing:
+                raise OSError("the cards table is unreachable")
         return original(self, batches)
 
     monkeypatch.setattr(DynamoDBCardRepository, "write_cards", write_cards)
@@ -79,8 +81,8 @@ def cards_of(stack, order_id):
     return sorted((int(item["position"]["N"]), item["card_no"]["S"]) for item in items)
 
 
-def send_order(stack, order_id):
-    call = sign_spi_call(sample_order(order_id, "daily", [("T1", CARDS, "100")]))
+def send_order(stack, order_id, templates=(("T1", CARDS, "100"),)):
+    call = sign_spi_call(sample_order(order_id, "daily", list(templates)))
     answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=10)
     assert answer.json()["response"]["success"] is True, answer.text
 
@@ -182,6 +184,38 @@ def test_redrive_with_reopen_finishes_the_order(cli, local_stack, failing_cards,
     assert message_id not in messages(local_stack)
     listed = cli("dlq", "list", "--queue", "generator", "--json")
     assert message_id not in {batch["message_id"] for batch in json.loads(listed.stdout)}
+
+
+def test_reopen_also_replays_the_chunks_that_stood_down(cli, local_stack, failing_cards):
+    # Given an order of two templates (two chunks) whose first chunk fails on every attempt:
+    # the order FAILED, and the second chunk, run after that, stood down without a trace
+    before = set(messages(local_stack))
+    order_id = next(_order_ids)
+    failing_cards.add((order_id, "T1"))
+    send_order(local_stack, order_id, [("T1", CARDS, "100"), ("T2", 2, "500")])
+    local_stack.wait_idle(60)
+    (message_id,) = set(messages(local_stack)) - before
+    try:
+        order = stored_order(local_stack, order_id)
+        assert order.order.status is OrderStatus.FAILED
+        assert order.cards_generated == {"T1": 0, "T2": 0}
+
+        # When the fault is gone and the one failed batch is replayed with --reopen
+        failing_cards.clear()
+        result = cli("dlq", "redrive", "--queue", "generator", "--reopen", "--json")
+
+        # Then the stood-down chunk is replayed too, and the order is whole
+        assert result.exit_code == 0, result.output
+        found = outcomes(result)
+        assert found[message_id]["result"] == "redriven"
+        stood_down = found[f"(order daily/{order_id})"]
+        assert (stood_down["result"], stood_down["records"]) == ("redriven", 1)
+        order = stored_order(local_stack, order_id)
+        assert order.order.status is OrderStatus.GENERATED
+        assert order.cards_generated == {"T1": CARDS, "T2": 2}
+        assert len(cards_of(local_stack, order_id)) == CARDS + 2
+    finally:
+        delete_messages(local_stack, {message_id})
 
 
 def test_records_gone_from_the_stream_are_reported_and_kept(cli, local_stack):
