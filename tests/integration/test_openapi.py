@@ -80,6 +80,11 @@ def test_the_spi_route_documents_its_refusals_not_the_resolvers_422(spec):
     }
     required = {p["name"] for p in operation["parameters"] if p["required"]}
     assert required == {"method", "app_key", "timestamp", "sign_method", "sign"}
+    # The order's schema is inlined, its bounds in JSON Schema's words
+    json_body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert "$ref" not in json.dumps(json_body)
+    count = json_body["properties"]["card_product_infos"]["items"]["properties"]["count"]
+    assert (count["minimum"], count["maximum"]) == (1, 1_000_000)
 
 
 def test_bounds_are_exact_integers(spec):

@@ -97,7 +97,9 @@ class Problem(BaseModel):
         description="The kind of problem (pydantic's error type; `refused` for a request that "
         "is well formed but cannot be carried out)"
     )
-    msg: str | SkipJsonSchema[None] = left_out("Why, for refusals the domain makes")
+    msg: str | SkipJsonSchema[None] = left_out(
+        "Why; sent with the refusals the service words itself, not with validation errors"
+    )
 
 
 class ProblemAnswer(BaseModel):
