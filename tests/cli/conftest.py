@@ -48,7 +48,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: one LocalStack per process, and the e2e and integration tests
+# that run after these start stacks of their own.
+@pytest.fixture(scope="package")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The local stack, with a GENERATED order of two templates (1,203 + 7 cards)."""
     with LocalStack(port=0, log=io.StringIO()) as stack:
@@ -65,7 +67,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         yield stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def state_file(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cardmaker") / "local-stack.json"
     write_state(path, local_stack)
