@@ -54,7 +54,7 @@ class Api:
         url = self.url(path, raw_query if raw_query is not None else urlencode(params or {}))
         headers = dict(headers or {})
         if iam and self.target.requires_sigv4():
-            headers = self._signed_headers(method, url, body, headers)
+            headers = self.sigv4_headers(method, url, body, headers)
         try:
             return requests.request(method, url, data=body, headers=headers, timeout=self.timeout)
         except requests.Timeout:
@@ -79,9 +79,10 @@ class Api:
                 f"the API answered {answer.status_code} without JSON: {answer.text[:200]!r}"
             ) from None
 
-    def _signed_headers(
+    def sigv4_headers(
         self, method: str, url: str, body: bytes, headers: dict[str, str]
     ) -> dict[str, str]:
+        """``headers`` plus SigV4's (service execute-api), as the IAM routes require."""
         credentials = self.target.session.get_credentials()
         if credentials is None:
             raise CliError(

@@ -31,10 +31,16 @@ class Cli:
 
     state: Path
 
-    def __call__(self, *args: str, env: dict[str, str | None] | None = None) -> Result:
+    def __call__(
+        self, *args: str, env: dict[str, str | None] | None = None, input: str | None = None
+    ) -> Result:
         runner = CliRunner()
         return runner.invoke(
-            app, ["--local-state", str(self.state), *args], env=env, catch_exceptions=False
+            app,
+            ["--local-state", str(self.state), *args],
+            env=env,
+            input=input,
+            catch_exceptions=False,
         )
 
 

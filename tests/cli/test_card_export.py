@@ -138,6 +138,21 @@ def test_export_to_an_aes_zip_opens_with_the_right_password_only(cli, tmp_path):
     assert all(len(row["card_secret"]) == 16 for row in rows)
 
 
+def test_the_archive_password_is_asked_twice_when_not_in_the_environment(cli, tmp_path):
+    archive = tmp_path / "cards.zip"
+
+    result = cli(
+        "cards", "export", MAKING_CARD_NO, "--template", "3010030E05",
+        "--encrypt-to", str(archive), input=f"{PASSWORD}\n{PASSWORD}\n",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output  # hidden input
+    with pyzipper.AESZipFile(archive) as opened:
+        opened.setpassword(PASSWORD.encode())
+        assert len(read_rows(opened.read(opened.namelist()[0]).decode("utf-8"))) == 7
+
+
 def test_a_short_archive_password_is_refused_before_anything_is_written(cli, tmp_path):
     archive = tmp_path / "cards.zip"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from local.top_gateway import Fault
 from tests.cli.conftest import ORDER_ID, OWN_SIGN, json_output
 
 MAKING_CARD_NO = f"CM-{OWN_SIGN}-{ORDER_ID}"
@@ -92,6 +93,24 @@ def test_an_eticket_delivery_from_a_file_then_shown_as_json(cli, tmp_path):
     assert "ka_mi" not in shown.stdout
     table = cli("deliveries", "show", delivery_id)
     assert view["cards"][0]["card_no"] in table.stdout
+
+
+def test_waiting_for_a_delivery_that_fails_exits_non_zero(cli, local_stack):
+    # Given a TOP gateway that answers the next ma.send with a business failure
+    local_stack.top_gateway.fail_next(
+        Fault.ma_ret("isv.code-invalid", "refused"), method="taobao.eticket.merchant.ma.send"
+    )
+
+    result = cli(
+        "deliveries", "create", "eticket", "--order", MAKING_CARD_NO, "--template", "3010030E05",
+        "--quantity", "1", "--outer-id", "CLI-ET-FAILS", "--token", "t", "--wait",
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert "FAILED" in result.stdout  # the delivery and its card, as shown
+    assert "isv.code-invalid" in result.stdout
+    assert "error: delivery ET-" in result.stderr
+    assert "ended FAILED" in result.stderr
 
 
 def test_a_refused_delivery_names_the_failing_fields(cli):
