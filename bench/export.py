@@ -15,7 +15,6 @@ process), then exported with the command's own reader and writer (``CardSource.r
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 import tracemalloc
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import boto3
 
-from bench.generation import moto_server
+from bench.moto_stack import generator_stack
 from cardmaker import runtime
 from cardmaker.cards.keys import KmsDataKeys
 from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
@@ -31,7 +30,7 @@ from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.orders import DynamoDBOrderRepository
 from cardmaker_cli.export import CardSource, encrypted_entry, write_csv
 from local.platform import sample_order
-from local.template import REGION, Stack, create_resources, functions
+from local.template import REGION, Stack
 
 N = 2_000  # two 1,000-card partitions against eight
 TEMPLATE = "T1"
@@ -91,26 +90,7 @@ def card_source(stack: Stack) -> CardSource:
 
 
 def main() -> int:
-    with moto_server() as url:
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL": url,
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_DEFAULT_REGION": REGION,
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_LOG_LEVEL": "ERROR",
-            }
-        )
-        stack = create_resources(
-            boto3.Session(region_name=REGION),
-            secret_values={
-                "CardNumberSecret": {"key": os.urandom(32).hex()},
-                "TopSecret": {"app_secret": "x"},
-            },
-        )
-        os.environ.update(functions(stack)["CardGeneratorFunction"].environment)
-        runtime.reset()
+    with generator_stack() as stack:
         small, large = generate(1, N), generate(2, 4 * N)
         source = card_source(stack)
         export(source, small, trace_memory=False)  # warm up: clients, imports, KMS

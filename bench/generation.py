@@ -18,19 +18,14 @@ I/O (against a moto server in another process, so that writes and generation can
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import subprocess
-import sys
 import time
 import tracemalloc
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import boto3
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from bench.moto_stack import generator_stack
 from cardmaker import runtime
 from cardmaker.cards.numbering import CardNumberer, CardNumberScheme
 from cardmaker.cards.sealing import Sealer
@@ -40,7 +35,6 @@ from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
 from cardmaker.store import card_schema
 from cardmaker.store.cards import DynamoDBCardRepository
 from local.platform import sample_order
-from local.template import REGION, create_resources, functions
 
 CPU_CARDS = 200_000
 PIPELINE_CARDS = 20_000
@@ -70,28 +64,6 @@ def aesgcm_floor_rate() -> float:
         end = start + SEAL_BATCH
         list(map(encrypt, nonces[start:end], secrets[start:end], associated[start:end]))
     return CPU_CARDS / (time.perf_counter() - started)
-
-
-@contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
-                break
-            time.sleep(0.05)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def raw_write_rate(cards_table: str) -> float:
@@ -140,26 +112,7 @@ def main() -> int:
     print(f"aesgcm_floor_per_s={floor:.0f}")
     print(f"generate_vs_aesgcm_floor_ratio={generate / floor:.2f}  (goal >= 0.5)")
 
-    with moto_server() as url:
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL": url,
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_DEFAULT_REGION": REGION,
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_LOG_LEVEL": "ERROR",
-            }
-        )
-        stack = create_resources(
-            boto3.Session(region_name=REGION),
-            secret_values={
-                "CardNumberSecret": {"key": os.urandom(32).hex()},
-                "TopSecret": {"app_secret": "x"},
-            },
-        )
-        os.environ.update(functions(stack)["CardGeneratorFunction"].environment)
-        runtime.reset()
+    with generator_stack() as stack:
         raw = raw_write_rate(stack.physical["CardsTable"])
         cards_per_s = pipeline(card_order_id=1)
         peak_mb = pipeline(card_order_id=2, trace_memory=True)

@@ -45,7 +45,9 @@ def export(
     """Write the cards of a GENERATED order's template with their secrets in clear
     (template_no, par_value, position, card_no, card_secret), for the print shop.
 
-    The file is created owner-only (0600) and never overwrites anything."""
+    The first export of a template claims every card no delivery holds yet (deliveries then
+    find no stock): a printed card is never also handed out. Exporting again writes the same
+    cards. The file is created owner-only (0600) and never overwrites anything."""
     if (out is None) == (encrypt_to is None):
         raise typer.BadParameter("give exactly one of --out and --encrypt-to")
     destination = encrypt_to or out
@@ -64,6 +66,11 @@ def export(
             with encrypted_entry(file, name, password) as entry:
                 written = write_csv(rows, entry, advance)
     stdout.print(f"wrote {written} cards of {template} ({key.making_card_no}) to {destination}")
+    if cards.positions.start:
+        stdout.print(
+            f"(the first {cards.positions.start} of its {cards.generated} cards were handed out "
+            "by deliveries before this print run and are not in the file)"
+        )
 
 
 def _archive_password() -> str:

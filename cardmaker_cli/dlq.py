@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import botocore.exceptions
 import typer
 from botocore.config import Config
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -33,7 +32,9 @@ from cardmaker.store.delivery_schema import delivery_task
 from cardmaker.store.orders import DynamoDBGenerationRepository
 from cardmaker.store.schema import generation_task
 from cardmaker_cli.chunk_replay import uncounted_chunk_records
+from cardmaker_cli.context import target
 from cardmaker_cli.errors import CliError
+from cardmaker_cli.output import stderr, stdout
 from cardmaker_cli.stream_batches import (
     BatchUnavailable,
     FailedBatch,
@@ -50,8 +51,6 @@ dlq_app = typer.Typer(
     no_args_is_help=True,
     help="The stream batches the functions gave up on: list them, replay them.",
 )
-_out = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
 
 LIST_HOLD_SECONDS = 30  # a peek hides messages this long at most (released at once after)
 # While a batch is replayed its message stays hidden (as long as a function may run); if the
@@ -105,13 +104,6 @@ def _queues(choice: QueueChoice) -> list[FailureQueue]:
     return list(QUEUES.values()) if choice is QueueChoice.all else [QUEUES[choice.value]]
 
 
-def _target(ctx: typer.Context) -> Target:
-    # Imported here: main.py imports this module to register it.
-    from cardmaker_cli.main import target  # noqa: PLC0415
-
-    return target(ctx)
-
-
 def _aws_failure(error: Exception, doing: str) -> CliError:
     if isinstance(error, botocore.exceptions.ClientError):
         details = error.response.get("Error", {})
@@ -130,7 +122,7 @@ def list_batches(
 ) -> None:
     """Each failed batch: queue, function, when and why it failed, shard, sequence range,
     batch size, receive count. Looking consumes nothing: every message is put back."""
-    stack = _target(ctx)
+    stack = target(ctx)
     batches: list[FailedBatch] = []
     for failures in _queues(queue):
         url = stack.output(failures.queue_output)
@@ -147,9 +139,9 @@ def list_batches(
         typer.echo(json.dumps([batch.view() for batch in batches], indent=2))
         return
     if not batches:
-        _err.print("no failed batches")
+        stderr.print("no failed batches")
         return
-    _out.print(_batches_table(batches))
+    stdout.print(_batches_table(batches))
 
 
 def _batches_table(batches: list[FailedBatch]) -> Table:
@@ -246,7 +238,7 @@ def redrive(
     with them, and delete each message only if the function succeeded for every record. A
     batch whose order or delivery is FAILED is left alone unless --reopen (its replay would
     succeed without doing anything). Exit code 1 if any message is left in its queue."""
-    stack = _target(ctx)
+    stack = target(ctx)
     outcomes: list[Outcome] = []
     for failures in _queues(queue):
         outcomes += _redrive_queue(stack, failures, message_id, dry_run=dry_run, reopen=reopen)
@@ -255,9 +247,9 @@ def redrive(
     if as_json:
         typer.echo(json.dumps([outcome.view() for outcome in outcomes], indent=2))
     elif not outcomes:
-        _err.print("no failed batches")
+        stderr.print("no failed batches")
     else:
-        _out.print(_outcomes_table(outcomes, dry_run=dry_run))
+        stdout.print(_outcomes_table(outcomes, dry_run=dry_run))
     if any(outcome.result in ("failing", "expired", "skipped") for outcome in outcomes):
         raise typer.Exit(1)
 

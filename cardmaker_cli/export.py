@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import pyzipper
 
-from cardmaker.cards.keys import KmsDataKeys
+from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
 from cardmaker.cards.sealing import Sealer, SecretTampered
 from cardmaker.orders import OrderKey, OrderStatus
 from cardmaker.store.cards import DynamoDBCardRepository
@@ -24,18 +24,25 @@ if TYPE_CHECKING:
     from cardmaker_cli.target import Target
 
 COLUMNS = ("template_no", "par_value", "position", "card_no", "card_secret")
+# The cursor claim a print run holds: every card of the template not handed out before it.
+PRINT_CLAIM = "PRINT"
 _READ = ("position", "card_no", "secret", "chunk_id")
 PROGRESS_STEP = 500  # rows between two progress updates
 
 
 @dataclass(frozen=True)
 class TemplateCards:
-    """The cards of one template of a GENERATED order."""
+    """The cards of one template of a GENERATED order that go to print."""
 
     order: OrderKey
     template_no: str
     par_value: str
-    count: int
+    generated: int
+    positions: range  # the print run's claim: the cards no delivery holds
+
+    @property
+    def count(self) -> int:
+        return len(self.positions)
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,10 @@ class CardSource:
         )
 
     def template(self, key: OrderKey, template_no: str) -> TemplateCards:
-        """The template to export; ``CliError`` unless the order is GENERATED and has it."""
+        """The template's cards for the print shop: ``CliError`` unless the order is GENERATED
+        and has it. The first export claims, through the template's allocation cursor, every
+        card no delivery holds yet, so no delivery can hand out a printed card; exporting again
+        gives the same cards."""
         stored = self.orders.get(key)
         if stored is None:
             raise CliError(f"order {key.making_card_no} does not exist")
@@ -71,15 +81,22 @@ class CardSource:
         if template is None:
             known = ", ".join(t.template_no for t in order.templates)
             raise CliError(f"order {key.making_card_no} has no template {template_no} ({known})")
-        count = stored.cards_generated.get(template_no, 0)
-        return TemplateCards(key, template_no, template.par_value, count)
+        generated = stored.cards_generated.get(template_no, 0)
+        positions = self.cards.claim_rest(key, template_no, PRINT_CLAIM, generated)
+        if positions is None:
+            raise CliError(
+                f"all {generated} cards of template {template_no} were handed out by "
+                "deliveries: none is left to print"
+            )
+        return TemplateCards(key, template_no, template.par_value, generated, positions)
 
     def rows(self, cards: TemplateCards) -> Iterator[tuple[str, str, int, str, str]]:
         """The template's cards in position order, secrets opened, one at a time. Raises
         ``CliError`` if any card is missing."""
         chunk_id, sealer = "", None
-        expected = 0
-        for item in self.cards.iter_cards(cards.order, cards.template_no, cards.count, _READ):
+        expected = cards.positions.start
+        read = self.cards.iter_cards(cards.order, cards.template_no, cards.positions, _READ)
+        for item in read:
             position = int(item["position"]["N"])
             if position != expected:
                 break
@@ -95,17 +112,15 @@ class CardSource:
                 ) from None
             yield cards.template_no, cards.par_value, position, number, secret
             expected += 1
-        if expected != cards.count:
+        if expected != cards.positions.stop:
             raise CliError(
                 f"card {expected} of template {cards.template_no} is missing "
                 f"({cards.count} expected): nothing was written"
             )
 
     def _sealer(self, order: OrderKey, chunk_id: str) -> Sealer:
-        # The encryption context the generator bound the chunk's data key to.
-        context = {"card_order": f"{order.own_sign}:{order.card_order_id}", "chunk": chunk_id}
         wrapped = self.cards.wrapped_chunk_key(order, chunk_id)
-        return Sealer(self.data_keys.unwrap(wrapped, context).plaintext)
+        return Sealer(self.data_keys.unwrap(wrapped, chunk_key_context(order, chunk_id)).plaintext)
 
 
 def write_csv(

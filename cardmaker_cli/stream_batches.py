@@ -10,7 +10,6 @@ event source mapping does.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -18,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from local.streams import lambda_record
 
 PAGE_LIMIT = 1000  # GetRecords' maximum
 # An open shard may answer empty pages before the records asked for; this many in a row means
@@ -183,7 +184,7 @@ def batch_records(
                 f"record {start} is no longer in the stream (past its 24-hour retention?)",
                 expired=True,
             )
-        record = lambda_record(raw, batch.stream_arn)
+        record = lambda_record(raw, batch.stream_arn).event
         if sequence in (start, end) or wanted(record):
             records.append(record)
         if sequence >= end:
@@ -218,41 +219,3 @@ def _shard_records(streams: Any, batch: FailedBatch) -> Iterator[dict[str, Any]]
                 f"the records are no longer in the stream ({code})", expired=True
             ) from None
         raise BatchUnavailable(f"cannot read the stream: {code or error}", expired=False) from None
-
-
-def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    """A GetRecords record as Lambda's DynamoDB event source delivers it: ``eventVersion``
-    1.1, ``eventSourceARN``, ``ApproximateCreationDateTime`` in whole epoch seconds and
-    binary attributes in base64 (boto3 decodes them to bytes)."""
-    change = raw["dynamodb"]
-    created = change.get("ApproximateCreationDateTime", 0)
-    dynamodb: dict[str, Any] = {
-        "ApproximateCreationDateTime": int(
-            created.timestamp() if isinstance(created, datetime) else float(created)
-        )
-    }
-    for key in ("Keys", "NewImage", "OldImage", "SequenceNumber", "SizeBytes", "StreamViewType"):
-        if key in change:
-            dynamodb[key] = _as_json(change[key])
-    record = {
-        "eventID": raw["eventID"],
-        "eventName": raw["eventName"],
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": raw.get("awsRegion") or stream_arn.split(":")[3],
-        "dynamodb": dynamodb,
-        "eventSourceARN": stream_arn,
-    }
-    if "userIdentity" in raw:  # deletions by TTL
-        record["userIdentity"] = raw["userIdentity"]
-    return record
-
-
-def _as_json(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, dict):
-        return {key: _as_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_as_json(item) for item in value]
-    return value

@@ -72,20 +72,8 @@ class Target:
         return urlsplit(self.api_url).hostname not in _LOOPBACK
 
     def card_key_id(self) -> str:
-        """The KMS key that wraps the chunks' data keys: the ``CardDataKeyId`` output when
-        the stack has one, else the stack's ``CardDataKey`` resource (the local stack's KMS
-        holds that one key only)."""
-        if self.outputs.get("CardDataKeyId"):
-            return self.outputs["CardDataKeyId"]
-        if not self.local:
-            resource = self.client("cloudformation").describe_stack_resource(
-                StackName=self.name, LogicalResourceId="CardDataKey"
-            )
-            return resource["StackResourceDetail"]["PhysicalResourceId"]
-        keys = self.client("kms").list_keys()["Keys"]
-        if len(keys) != 1:
-            raise CliError(f"the local stack's KMS holds {len(keys)} keys, expected its one")
-        return keys[0]["KeyId"]
+        """The KMS key that wraps the chunks' data keys."""
+        return self.output("CardDataKeyId")
 
 
 def resolve_target(

@@ -376,6 +376,8 @@ def lambda_record(raw: Mapping[str, Any], stream_arn: str) -> StreamRecord:
         "dynamodb": dynamodb,
         "eventSourceARN": stream_arn,
     }
+    if "userIdentity" in raw:  # deletions by TTL
+        event["userIdentity"] = raw["userIdentity"]
     return StreamRecord(event, change["SequenceNumber"], arrival)
 
 

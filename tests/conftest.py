@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,11 @@ from local.apigw import LambdaContext, http_api_event
 from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall
 from local.streams import lambda_record, streams_client
 from local.template import FunctionSpec, Stack, create_resources, functions
+
+# pytest-xdist's workers export COLUMNS=80, and rich fixes a console's width from it when
+# the console is made (at import): the CLI's tables would then be cut at 80 columns whatever a
+# test asks for. Without it, rich reads the width (or a test's COLUMNS) when printing.
+os.environ.pop("COLUMNS", None)
 
 DATA = Path(__file__).parent / "data"
 SESSION_KEY = "demo-session-key-6100e2"

@@ -5,21 +5,34 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import stat
 
 import pytest
 import pyzipper
+import requests
 
 from cardmaker.cards.sealing import Sealer
 from cardmaker.orders import OrderKey
 from cardmaker.store.cards import DynamoDBCardRepository
-from tests.cli.conftest import ORDER_ID, OWN_SIGN, json_output
+from local.platform import sample_order, sign_spi_call
+from tests.cli.conftest import OWN_SIGN, TEMPLATES, json_output
 
+# An order of the export tests' own: an export claims its template's cards for print, which
+# the other tests' deliveries from the shared order must not meet.
+ORDER_ID = 26300
 MAKING_CARD_NO = f"CM-{OWN_SIGN}-{ORDER_ID}"
 PASSWORD = "correct horse battery staple"
 COLUMNS = ["template_no", "par_value", "position", "card_no", "card_secret"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _export_order(local_stack) -> None:
+    call = sign_spi_call(sample_order(ORDER_ID, OWN_SIGN, TEMPLATES))
+    url = call.url(local_stack.url)
+    answer = requests.post(url, data=call.body, headers=call.headers, timeout=10)
+    assert answer.json()["response"]["success"] is True, answer.text
+    local_stack.wait_idle(60)
 
 
 def read_rows(text: str) -> list[dict[str, str]]:
@@ -72,33 +85,62 @@ def test_export_writes_every_card_with_its_secret_owner_only(cli, local_stack, t
     assert rows[0]["card_secret"] not in result.output
 
 
-def test_exported_secrets_are_those_a_delivery_sends(cli, local_stack, tmp_path):
-    # Given an e-voucher delivery of 2 cards, sent through the fake TOP gateway
+def test_a_print_run_never_shares_a_card_with_a_delivery(cli, local_stack, tmp_path):
+    # Given an order of 30 cards, 2 of them already sent to a buyer's e-voucher order
+    send_generated_order(cli, local_stack, 26310, "3010030E02:30:100")
+    order = "CM-daily-26310"
     delivered = cli(
-        "deliveries", "create", "eticket", "--order", MAKING_CARD_NO, "--template", "3010030E02",
-        "--quantity", "2", "--outer-id", "CLI-EXPORT-ET", "--token", "tok", "--wait", "--json",
+        "deliveries", "create", "eticket", "--order", order, "--template", "3010030E02",
+        "--quantity", "2", "--outer-id", "CLI-PRINT-ET", "--token", "tok", "--wait", "--json",
     )  # fmt: skip
     assert delivered.exit_code == 0, delivered.output
-    positions = {card["card_no"]: card["position"] for card in json_output(delivered)["cards"]}
-    sent = next(
-        call
-        for call in local_stack.top_gateway.calls_of("taobao.eticket.merchant.ma.send")
-        if call.params.get("outer_id") == "CLI-EXPORT-ET"
-    )
-    ka_list = json.loads(sent.params["isv_ka_list"])
-    ka_list = ka_list if isinstance(ka_list, list) else [ka_list]
-    assert {ka["ka_no"] for ka in ka_list} == set(positions)
+    sent_cards = {card["card_no"] for card in json_output(delivered)["cards"]}
+    assert len(sent_cards) == 2
 
-    # When the template is exported
+    # When the template is exported for print
     out = tmp_path / "cards.csv"
-    result = cli("cards", "export", MAKING_CARD_NO, "--template", "3010030E02", "--out", str(out))
-    assert result.exit_code == 0, result.output
+    result = cli("cards", "export", order, "--template", "3010030E02", "--out", str(out))
 
-    # Then the file holds exactly the secrets the buyer received
+    # Then the file holds the other 28 cards, and says why two are missing
+    assert result.exit_code == 0, result.output
+    assert "wrote 28 cards" in result.stdout
+    assert "the first 2 of its 30 cards were handed out by deliveries" in result.stdout
     rows = read_rows(out.read_text(encoding="utf-8"))
-    for ka in ka_list:
-        row = rows[positions[ka["ka_no"]]]
-        assert (row["card_no"], row["card_secret"]) == (ka["ka_no"], ka["ka_mi"])
+    assert [int(row["position"]) for row in rows] == list(range(2, 30))
+    assert sent_cards.isdisjoint(row["card_no"] for row in rows)
+
+    # And a delivery asked for afterwards finds no stock: printed cards are never handed out
+    later = cli(
+        "deliveries", "create", "bind", "--order", order, "--template", "3010030E02",
+        "--quantity", "1", "--out-biz-id", "CLI-PRINT-BD", "--buyer-nick", "tracey_05", "--json",
+    )  # fmt: skip
+    assert later.exit_code == 0, later.output
+    local_stack.wait_idle(60)
+    shown = cli("deliveries", "show", json_output(later)["delivery_id"], "--json")
+    assert json_output(shown)["status"] == "WAITING_STOCK"
+
+    # And exporting again writes exactly the same cards
+    again = tmp_path / "again.csv"
+    repeat = cli("cards", "export", order, "--template", "3010030E02", "--out", str(again))
+    assert repeat.exit_code == 0, repeat.output
+    assert again.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
+
+
+def test_nothing_to_print_when_deliveries_took_every_card(cli, local_stack, tmp_path):
+    # Given an order of 2 cards, both bound to a user
+    send_generated_order(cli, local_stack, 26311, "3010030E02:2:100")
+    bound = cli(
+        "deliveries", "create", "bind", "--order", "CM-daily-26311", "--template", "3010030E02",
+        "--quantity", "2", "--out-biz-id", "CLI-ALL-BD", "--buyer-nick", "tracey_05", "--wait",
+    )  # fmt: skip
+    assert bound.exit_code == 0, bound.output
+
+    # When the template is exported, Then the command says there is nothing left to print
+    out = tmp_path / "cards.csv"
+    result = cli("cards", "export", "CM-daily-26311", "--template", "3010030E02", "--out", str(out))
+    assert result.exit_code == 1
+    assert "all 2 cards of template 3010030E02 were handed out by deliveries" in result.stderr
+    assert not out.exists()
 
 
 def test_export_refuses_to_overwrite_and_leaves_the_file_untouched(cli, tmp_path):

@@ -14,7 +14,7 @@ def test_iter_cards_reads_a_template_in_position_order_across_partitions(local_s
     )
 
     read = cards.iter_cards(
-        OrderKey(OWN_SIGN, ORDER_ID), "3010030E02", 1203, ("position", "card_no")
+        OrderKey(OWN_SIGN, ORDER_ID), "3010030E02", range(1203), ("position", "card_no")
     )
 
     items = list(read)
@@ -27,7 +27,21 @@ def test_iter_cards_is_lazy(local_stack):
         local_stack.stack.physical["CardsTable"], local_stack.client("dynamodb")
     )
 
-    read = cards.iter_cards(OrderKey(OWN_SIGN, ORDER_ID), "3010030E05", 7, ("position",))
+    read = cards.iter_cards(OrderKey(OWN_SIGN, ORDER_ID), "3010030E05", range(7), ("position",))
 
     assert int(next(read)["position"]["N"]) == 0  # a generator: nothing read before asked
     assert len(list(read)) == 6
+
+
+def test_iter_cards_reads_exactly_a_range_across_a_partition_boundary(local_stack):
+    cards = DynamoDBCardRepository(
+        local_stack.stack.physical["CardsTable"], local_stack.client("dynamodb")
+    )
+    key = OrderKey(OWN_SIGN, ORDER_ID)
+
+    # Given a range that starts in one 1,000-card partition and ends in the next
+    read = cards.iter_cards(key, "3010030E02", range(997, 1002), ("position",))
+
+    # Then exactly its cards come back, and an empty range reads nothing
+    assert [int(item["position"]["N"]) for item in read] == [997, 998, 999, 1000, 1001]
+    assert list(cards.iter_cards(key, "3010030E02", range(5, 5), ("position",))) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cardmaker.cards.keys import chunk_key_context
 from cardmaker.cards.sealing import Sealer
 from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
 from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
@@ -229,10 +230,7 @@ class DeliverySender:
             chunk_id = card["chunk_id"]["S"]
             if chunk_id not in sealers:
                 wrapped = self._cards.wrapped_chunk_key(order_key, chunk_id)
-                context = {
-                    "card_order": f"{order_key.own_sign}:{order_key.card_order_id}",
-                    "chunk": chunk_id,
-                }
+                context = chunk_key_context(order_key, chunk_id)
                 sealers[chunk_id] = Sealer(self._data_keys.unwrap(wrapped, context).plaintext)
             secrets.append(sealers[chunk_id].open(card["card_no"]["S"], card["secret"]["B"]))
         return secrets

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cardmaker.cards.card_secrets import generate_secrets
+from cardmaker.cards.keys import chunk_key_context
 from cardmaker.cards.sealing import Sealer
 from cardmaker.generation.plan import Chunk, plan_chunks
 from cardmaker.orders.order import OrderStatus
@@ -131,10 +132,7 @@ class CardGenerator:
         progress = self._orders.progress(chunk.order)
         if progress.status is not OrderStatus.GENERATING or chunk.chunk_id in progress.done_chunks:
             return ChunkResult(chunk.chunk_id, 0, progress.status)
-        context = {
-            "card_order": f"{chunk.order.own_sign}:{chunk.order.card_order_id}",
-            "chunk": chunk.chunk_id,
-        }
+        context = chunk_key_context(chunk.order, chunk.chunk_id)
         fresh = self._data_keys.new(context)
         wrapped, attempt = self._cards.claim_chunk_key(chunk, fresh.wrapped)
         data_key = fresh if wrapped == fresh.wrapped else self._data_keys.unwrap(wrapped, context)

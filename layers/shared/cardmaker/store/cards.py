@@ -109,6 +109,34 @@ class DynamoDBCardRepository:
             return None if claim is None else int(claim["N"])
         return int(answer["Attributes"]["claims"]["M"][delivery_id]["N"])
 
+    def claim_rest(
+        self, order: OrderKey, template_no: str, claim_id: str, available: int
+    ) -> range | None:
+        """Hand every card of a template that no one holds yet to one claim (a print run):
+        returns its positions, or None when nothing was left. Asked again, the same claim gets
+        the same range back; deliveries after it find no stock."""
+        key = card_schema.cursor_key(order, template_no)
+        self._ensure_cursor(key)
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET claims.#claim = allocated, allocated = :available",
+                ConditionExpression=(
+                    "attribute_not_exists(claims.#claim) AND allocated < :available"
+                ),
+                ExpressionAttributeNames={"#claim": claim_id},
+                ExpressionAttributeValues={":available": {"N": str(available)}},
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            cursor = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+            claim = cursor.get("Item", {}).get("claims", {}).get("M", {}).get(claim_id)
+            return None if claim is None else range(int(claim["N"]), available)
+        return range(int(answer["Attributes"]["claims"]["M"][claim_id]["N"]), available)
+
     def _ensure_cursor(self, key: dict[str, Any]) -> None:
         try:
             self._client.put_item(
@@ -146,19 +174,32 @@ class DynamoDBCardRepository:
         return [found[position] for position in positions]
 
     def iter_cards(
-        self, order: OrderKey, template_no: str, count: int, attributes: tuple[str, ...]
+        self, order: OrderKey, template_no: str, positions: range, attributes: tuple[str, ...]
     ) -> Iterator[dict[str, Any]]:
-        """Every card of a template of ``count`` cards, in position order, bucket by bucket
-        (one Query per 1,000-card partition, page by page): memory stays constant whatever
-        the order's size. Only ``attributes`` are read."""
+        """The cards of a template at ``positions`` (a range), in position order, bucket by
+        bucket (one Query per 1,000-card partition, page by page): memory stays constant
+        whatever the order's size. Only ``attributes`` are read."""
+        if not positions:
+            return
         names = {f"#a{index}": name for index, name in enumerate(attributes)}
-        for bucket in range(-(-count // card_schema.BUCKET_SIZE)):
+        first_key = card_schema.card_key(order, template_no, positions.start)[card_schema.SK]
+        last_key = card_schema.card_key(order, template_no, positions.stop - 1)[card_schema.SK]
+        buckets = range(
+            positions.start // card_schema.BUCKET_SIZE,
+            (positions.stop - 1) // card_schema.BUCKET_SIZE + 1,
+        )
+        for bucket in buckets:
             first = bucket * card_schema.BUCKET_SIZE
             query: dict[str, Any] = {
                 "TableName": self._table,
-                "KeyConditionExpression": f"{card_schema.PK} = :pk",
+                # Positions sort as their sort keys: each bucket's cards within the range.
+                "KeyConditionExpression": (
+                    f"{card_schema.PK} = :pk AND {card_schema.SK} BETWEEN :first AND :last"
+                ),
                 "ExpressionAttributeValues": {
-                    ":pk": card_schema.card_key(order, template_no, first)[card_schema.PK]
+                    ":pk": card_schema.card_key(order, template_no, first)[card_schema.PK],
+                    ":first": first_key,
+                    ":last": last_key,
                 },
                 "ProjectionExpression": ", ".join(names),
                 "ExpressionAttributeNames": names,
