@@ -65,16 +65,14 @@ def _serve(stack: LocalStack, port: int, stop: threading.Event, state: Path) -> 
             for route in function.spec.routes
         )
         print(f"HTTP API: {stack.url} ({routes})")
-        print("send a signed order:")
-        print(f"  .venv/bin/python -m local.platform --url {stack.url}")
-        print(f"  curl '{stack.url}/orders/16002?own_sign=daily'")
-        print("then hand cards out (once the order is GENERATED):")
+        print("try it with the cardmaker command (another terminal, this folder):")
+        print("  .venv/bin/cardmaker platform send-order --card-order-id 16002")
+        print("  .venv/bin/cardmaker orders show CM-daily-16002")
         print(
-            f"  curl -X POST {stack.url}/deliveries -H 'content-type: application/json' -d "
-            '\'{"type": "bind", "card_order_id": 16002, "own_sign": "daily", '
-            '"template_no": "3010030E02", "quantity": 3, "out_biz_id": "B1", '
-            '"buyer_nick": "tracey_05"}\''
+            "  .venv/bin/cardmaker deliveries create bind --order CM-daily-16002 "
+            "--template 3010030E02 --quantity 3 --out-biz-id B1 --buyer-nick tracey_05 --wait"
         )
+        print(f"  curl '{stack.url}/orders/16002?own_sign=daily'")
         write_state(state, stack)
         print(f"stack outputs for the cardmaker command: {state}")
         print(f"READY {stack.url}", flush=True)

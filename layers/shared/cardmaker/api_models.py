@@ -22,8 +22,9 @@ The card maker's back office for Tmall supermarket stored-value cards.
 - Every other route is for operators and is IAM-authorized on AWS: requests are signed with
   AWS Signature Version 4 (service `execute-api`), and API Gateway refuses unsigned or
   unauthorized ones (403) before the function runs.
-- API Gateway itself also answers 404 for an unknown route, 413 for a body over its limit and
-  5xx when the function fails; those are not listed per route.
+- API Gateway itself also answers 400 for a malformed HTTP request, 404 for an unknown route,
+  413 for a body over its limit, 429 when the route's throttling limit is reached and 5xx when
+  the function fails; those are not listed per route.
 
 The local stack (`make serve`) plays API Gateway on 127.0.0.1 without checking SigV4: any
 request reaches the function there.
