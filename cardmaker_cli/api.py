@@ -97,12 +97,14 @@ class Api:
         return dict(request.headers.items())
 
     def _region(self) -> str:
+        # An execute-api host names the region the signature must be for, whatever the
+        # session's default region is; a custom domain leaves it to the session.
+        found = _API_GATEWAY_HOST.search(urlsplit(self.target.api_url).hostname or "")
+        if found is not None:
+            return found.group(1)
         if self.target.region:
             return self.target.region
-        found = _API_GATEWAY_HOST.search(urlsplit(self.target.api_url).hostname or "")
-        if found is None:
-            raise CliError("no AWS region to sign the request: pass --region or set AWS_REGION")
-        return found.group(1)
+        raise CliError("no AWS region to sign the request: pass --region or set AWS_REGION")
 
 
 def refusal_message(answer: requests.Response) -> str:

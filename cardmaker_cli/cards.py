@@ -54,18 +54,24 @@ def export(
     assert destination is not None
     key = order_key(order, own_sign)
     refuse_existing(destination)
-    source = CardSource.of(target(ctx))
-    cards = source.template(key, template)
     password = _archive_password() if encrypt_to else None
-    with exclusive_file(destination) as file, _progress(cards.count) as advance:
-        rows = source.rows(cards)
-        if password is None:
-            written = write_csv(rows, file, advance)
-        else:
-            name = f"{key.making_card_no}-{template}.csv"
-            with encrypted_entry(file, name, password) as entry:
-                written = write_csv(rows, entry, advance)
-    stdout.print(f"wrote {written} cards of {template} ({key.making_card_no}) to {destination}")
+    source = CardSource.of(target(ctx))
+    # The file exists (empty, 0600) before the cards are claimed for print: an export that
+    # cannot write claims nothing.
+    with exclusive_file(destination) as file:
+        cards = source.template(key, template)
+        with _progress(cards.count) as advance:
+            rows = source.rows(cards)
+            if password is None:
+                written = write_csv(rows, file, advance)
+            else:
+                name = f"{key.making_card_no}-{template}.csv"
+                with encrypted_entry(file, name, password) as entry:
+                    written = write_csv(rows, entry, advance)
+    stdout.print(
+        f"wrote {written} cards of {template} ({key.making_card_no}) to {destination}",
+        markup=False,
+    )
     if cards.positions.start:
         stdout.print(
             f"(the first {cards.positions.start} of its {cards.generated} cards were handed out "

@@ -143,7 +143,7 @@ def _create(
         if as_json:
             print_json(created)
         else:
-            stdout.print(f"delivery {created['delivery_id']} {created['status']}")
+            stdout.print(f"delivery {created['delivery_id']} {created['status']}", markup=False)
         return
     view = follow(api, created["delivery_id"], timeout)
     if as_json:

@@ -33,7 +33,7 @@ from cardmaker.store.orders import DynamoDBGenerationRepository
 from cardmaker.store.schema import generation_task
 from cardmaker_cli.chunk_replay import uncounted_chunk_records
 from cardmaker_cli.context import target
-from cardmaker_cli.errors import CliError
+from cardmaker_cli.errors import CliError, from_aws_error
 from cardmaker_cli.output import stderr, stdout
 from cardmaker_cli.stream_batches import (
     BatchUnavailable,
@@ -104,13 +104,6 @@ def _queues(choice: QueueChoice) -> list[FailureQueue]:
     return list(QUEUES.values()) if choice is QueueChoice.all else [QUEUES[choice.value]]
 
 
-def _aws_failure(error: Exception, doing: str) -> CliError:
-    if isinstance(error, botocore.exceptions.ClientError):
-        details = error.response.get("Error", {})
-        return CliError(f"{doing}: {details.get('Code', '?')}: {details.get('Message', '')}")
-    return CliError(f"{doing}: {error}")
-
-
 # --- list ----------------------------------------------------------------------------------
 
 
@@ -133,7 +126,7 @@ def list_batches(
             )
             release(sqs, url, messages)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            raise _aws_failure(error, f"cannot read the {failures.name} failures queue") from None
+            raise from_aws_error(error, f"cannot read the {failures.name} failures queue") from None
         batches += [failed_batch(failures.name, message) for message in messages]
     if as_json:
         typer.echo(json.dumps([batch.view() for batch in batches], indent=2))
@@ -265,7 +258,7 @@ def _redrive_queue(
             sqs, url, hold_seconds=REDRIVE_HOLD_SECONDS, wait_seconds=_wait_seconds(stack)
         )
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        raise _aws_failure(error, f"cannot read the {failures.name} failures queue") from None
+        raise from_aws_error(error, f"cannot read the {failures.name} failures queue") from None
     chosen = [m for m in messages if message_id is None or m["MessageId"] == message_id]
     outcomes: list[Outcome] = []
     try:
@@ -284,7 +277,7 @@ def _redrive_queue(
             botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError
         ):
             release(sqs, url, left)
-        raise _aws_failure(error, f"redrive of the {failures.name} queue stopped") from None
+        raise from_aws_error(error, f"redrive of the {failures.name} queue stopped") from None
     if failures.name == "generator" and reopen and not dry_run:
         outcomes += _replay_stood_down(stack, function, outcomes)
     return outcomes
@@ -463,7 +456,7 @@ def _invoke(stack: Target, function: str, records: list[dict[str, Any]]) -> tupl
         )
         raw = answer["Payload"].read()
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        return "failing", str(_aws_failure(error, f"cannot invoke {function}").message)
+        return "failing", str(from_aws_error(error, f"cannot invoke {function}").message)
     try:
         payload = json.loads(raw) if raw else None
     except ValueError:

@@ -19,21 +19,24 @@ class CliError(Exception):
 AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
 
 
-def from_aws_error(error: Exception) -> CliError:
-    """The operator's message for a failed AWS call (no credentials, unreachable, refused)."""
+def from_aws_error(error: Exception, doing: str = "") -> CliError:
+    """The operator's message for a failed AWS call (no credentials, unreachable, refused),
+    after ``doing`` (what the command was at) when given."""
+    prefix = f"{doing}: " if doing else ""
     if isinstance(
         error, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError
     ):
         return CliError(
-            "no AWS credentials: set a profile (--profile / AWS_PROFILE) or AWS_ACCESS_KEY_ID "
-            "and AWS_SECRET_ACCESS_KEY"
+            f"{prefix}no AWS credentials: set a profile (--profile / AWS_PROFILE) or "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         )
     if isinstance(error, botocore.exceptions.EndpointConnectionError):
-        return CliError(f"cannot reach {error.kwargs.get('endpoint_url', 'AWS')}")
+        return CliError(f"{prefix}cannot reach {error.kwargs.get('endpoint_url', 'AWS')}")
     if isinstance(error, botocore.exceptions.ClientError):
         details = error.response.get("Error", {})
         operation = error.operation_name or "an AWS call"
         return CliError(
-            f"AWS refused {operation}: {details.get('Code', '?')}: {details.get('Message', '')}"
+            f"{prefix}AWS refused {operation}: {details.get('Code', '?')}: "
+            f"{details.get('Message', '')}"
         )
-    return CliError(f"AWS call failed: {error}")
+    return CliError(f"{prefix}AWS call failed: {error}")

@@ -12,16 +12,15 @@ import typer
 from typer.core import TyperGroup
 
 from cardmaker_cli.cards import cards_app
-from cardmaker_cli.context import LazyTarget, target
+from cardmaker_cli.context import LazyTarget
 from cardmaker_cli.deliveries import deliveries_app
 from cardmaker_cli.dlq import dlq_app
 from cardmaker_cli.errors import AWS_ERRORS, CliError, from_aws_error
 from cardmaker_cli.orders import orders_app
-from cardmaker_cli.output import print_error, stderr
+from cardmaker_cli.output import print_error
 from cardmaker_cli.platform import platform_app
 
-# `target` and `stderr` for sub-commands that import them from here.
-__all__ = ["app", "main", "stderr", "target"]
+__all__ = ["app", "main"]
 
 
 class _ReportingGroup(TyperGroup):

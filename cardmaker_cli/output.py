@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -23,7 +24,7 @@ def print_json(data: Any) -> None:
 
 def fields_table(title: str, fields: Iterable[tuple[str, Any]]) -> Table:
     """Two columns, name and value; absent values are left out."""
-    table = Table(title=title, show_header=False, title_justify="left")
+    table = Table(title=Text(title), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for name, value in fields:
@@ -33,7 +34,7 @@ def fields_table(title: str, fields: Iterable[tuple[str, Any]]) -> Table:
 
 
 def rows_table(title: str, columns: list[str], rows: Iterable[Iterable[Any]]) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(title), title_justify="left")
     for column in columns:
         table.add_column(column)
     for row in rows:
@@ -41,14 +42,16 @@ def rows_table(title: str, columns: list[str], rows: Iterable[Iterable[Any]]) ->
     return table
 
 
-def _text(value: Any) -> str:
+def _text(value: Any) -> Text:
+    """A cell as plain text: values come from the API (card names, TOP's messages) and must
+    never be read as rich markup."""
     if value is None:
-        return ""
+        return Text("")
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return Text("yes" if value else "no")
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        return Text(json.dumps(value, ensure_ascii=False))
+    return Text(str(value))
 
 
 def print_error(message: str) -> None:

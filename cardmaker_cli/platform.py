@@ -77,14 +77,18 @@ Format = Annotated[AnswerFormat, typer.Option("--format", help="The answer forma
 Body = Annotated[BodyFormat, typer.Option("--body", help="Business parameters as JSON or form.")]
 AppKey = Annotated[
     str | None,
-    typer.Option(envvar="TOP_APP_KEY", help="The TOP app key (default: the stack's TopAppKey)."),
+    typer.Option(
+        envvar="TOP_APP_KEY",
+        help="The TOP app key (default: the local stack's; required for a deployed stack).",
+    ),
 ]
 AppSecret = Annotated[
     str | None,
     typer.Option(
         envvar="TOP_APP_SECRET",
         show_default=False,
-        help="The TOP app secret (the local stack's demo secret by default; never printed).",
+        help="The TOP app secret (the local stack's demo secret by default; never printed). "
+        "Prefer the TOP_APP_SECRET variable: an option shows in ps and the shell's history.",
     ),
 ]
 
@@ -225,7 +229,10 @@ def _credentials(stack: Target, app_key: str | None, app_secret: str | None) -> 
         and stack.outputs.get("TopAppKey") == DEMO_APP_KEY
     )
     if not (demo_stack and key == DEMO_APP_KEY):
-        raise CliError("no app secret: pass --app-secret or set TOP_APP_SECRET")
+        raise CliError(
+            "no app secret: set TOP_APP_SECRET (or pass --app-secret, which shows in ps and "
+            "the shell's history)"
+        )
     return DEMO_APP_KEY, DEMO_SECRET
 
 

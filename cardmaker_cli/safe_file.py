@@ -27,7 +27,8 @@ def exclusive_file(path: Path) -> Iterator[BinaryIO]:
 
     It is written under a temporary name in the same directory (``mkstemp``: O_EXCL, 0600),
     synced, then hard-linked to ``path``: a link never replaces an existing file. On any
-    failure the temporary file is removed and ``path`` is left as it was.
+    failure the temporary file is removed and ``path`` is left as it was (only a killed
+    process leaves its ``.<name>.*.part`` behind, still 0600).
     """
     refuse_existing(path)
     try:
@@ -42,6 +43,8 @@ def exclusive_file(path: Path) -> Iterator[BinaryIO]:
             file.flush()
             os.fsync(file.fileno())
         _link_into_place(Path(temporary), path)
+    except OSError as error:  # a full disk, a lost mount: a message, not a traceback
+        raise CliError(f"cannot write {path}: {error.strerror or error}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)

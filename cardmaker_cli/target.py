@@ -69,7 +69,7 @@ class Target:
 
     def requires_sigv4(self) -> bool:
         """The IAM-authorized routes need SigV4 on AWS; the local stack does not check it."""
-        return urlsplit(self.api_url).hostname not in _LOOPBACK
+        return not _is_loopback(self.api_url)
 
     def card_key_id(self) -> str:
         """The KMS key that wraps the chunks' data keys."""
@@ -89,9 +89,12 @@ def resolve_target(
     API's URL in either case."""
     if stack:
         target = _deployed(stack, region, profile)
-    elif api_url and local_state is None and not DEFAULT_LOCAL_STATE.exists():
+    elif api_url and (
+        not _is_loopback(api_url) or (local_state is None and not DEFAULT_LOCAL_STATE.exists())
+    ):
         # Only an API (joint testing against someone else's deployment): the API commands
-        # work, those that need the stack's resources say which output is missing.
+        # work, those that need the stack's resources say which output is missing. A remote
+        # API never gets the local stack's fake credentials, even with a local stack around.
         target = _api_only(region, profile)
     else:
         target = _local(local_state or DEFAULT_LOCAL_STATE)
@@ -142,3 +145,7 @@ def _deployed(stack: str, region: str | None, profile: str | None) -> Target:
         raise CliError(f"cannot reach CloudFormation: {error}") from None
     outputs = {item["OutputKey"]: item["OutputValue"] for item in described.get("Outputs", [])}
     return Target(stack, outputs, session, local=False)
+
+
+def _is_loopback(url: str) -> bool:
+    return urlsplit(url).hostname in _LOOPBACK
