@@ -28,6 +28,7 @@ from typing import Any
 import requests
 from rich.console import Console
 
+from cardmaker.deliveries.delivery import FINAL
 from cardmaker.observability import logger
 from local.demo_display import Bars, DemoDisplay, DemoSummary, GatewayCall, demo_console
 from local.platform import sample_delivery, sample_order, sign_spi_call
@@ -46,7 +47,7 @@ DELIVERIES = [
     sample_delivery("bind", CARD_ORDER_ID, OWN_SIGN),
     sample_delivery("eticket", CARD_ORDER_ID, OWN_SIGN, template_no="3010030E05"),
 ]
-FINAL_DELIVERY_STATUSES = frozenset({"DELIVERED", "PARTIAL", "FAILED"})
+FINAL_DELIVERY_STATUSES = frozenset(status.value for status in FINAL)
 POLL_SECONDS = 0.15
 TIMEOUT = 10  # seconds for any one HTTP request
 

@@ -22,7 +22,7 @@ from cardmaker.orders import CardOrderMakeRequest, Order
 from cardmaker.store import delivery_schema, schema
 from local.apigw import http_api_event
 from local.platform import sample_delivery
-from local.streams import lambda_record
+from local.stream_records import lambda_record
 from local.template import REPO
 
 EVENTS = REPO / "events"

@@ -13,7 +13,6 @@ at a time.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import operator
@@ -30,6 +29,7 @@ from typing import Any
 from botocore.config import Config
 
 from local.http_api import Invocable
+from local.stream_records import StreamRecord, lambda_record
 from local.template import ACCOUNT, REGION, StreamSource
 
 PAGE_LIMIT = 1000  # GetRecords' maximum
@@ -346,50 +346,6 @@ def _same(value: Any, expected: Any) -> bool:
 
 
 # --- records ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StreamRecord:
-    """One stream record as Lambda delivers it, with what the poller needs to know of it."""
-
-    event: dict[str, Any]
-    sequence_number: str
-    arrival: float  # epoch seconds, not rounded
-
-
-def lambda_record(raw: Mapping[str, Any], stream_arn: str) -> StreamRecord:
-    """moto's ``get_records`` record, as Lambda's DynamoDB event source delivers it."""
-    change = raw["dynamodb"]
-    created = change["ApproximateCreationDateTime"]
-    arrival = created.timestamp() if isinstance(created, datetime) else float(created)
-    # DynamoDB rounds ApproximateCreationDateTime down to the second.
-    dynamodb: dict[str, Any] = {"ApproximateCreationDateTime": int(arrival)}
-    for key in ("Keys", "NewImage", "OldImage", "SequenceNumber", "SizeBytes", "StreamViewType"):
-        if key in change:
-            dynamodb[key] = _as_json(change[key])
-    event = {
-        "eventID": raw["eventID"],
-        "eventName": raw["eventName"],
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": raw.get("awsRegion") or stream_arn.split(":")[3],
-        "dynamodb": dynamodb,
-        "eventSourceARN": stream_arn,
-    }
-    if "userIdentity" in raw:  # deletions by TTL
-        event["userIdentity"] = raw["userIdentity"]
-    return StreamRecord(event, change["SequenceNumber"], arrival)
-
-
-def _as_json(value: Any) -> Any:
-    # boto3 decodes B and BS attributes to bytes; Lambda's JSON event carries them in base64.
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, dict):
-        return {key: _as_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_as_json(item) for item in value]
-    return value
 
 
 # --- the poller -------------------------------------------------------------------------

@@ -251,13 +251,7 @@ def get_delivery(
 
 @app.exception_handler(DeliveryRefused)
 def delivery_refused(error: DeliveryRefused) -> Response[dict[str, Any]]:
-    # The same shape as the resolver's own 422 answers: the failing field and why.
-    detail = [{"loc": ["body", error.field], "type": "refused", "msg": error.message}]
-    return Response(
-        status_code=error.status,
-        content_type="application/json",
-        body={"statusCode": error.status, "detail": detail},
-    )
+    return _problem(error.status, "refused", error.message, field=error.field)
 
 
 @app.exception_handler(UnicodeDecodeError)
@@ -274,8 +268,12 @@ def unsupported_body_type(error: RequestUnsupportedContentType) -> Response[dict
     )
 
 
-def _problem(status: HTTPStatus, kind: str, message: str) -> Response[dict[str, Any]]:
-    detail = [{"loc": ["body"], "type": kind, "msg": message}]
+def _problem(
+    status: int, kind: str, message: str, *, field: str | None = None
+) -> Response[dict[str, Any]]:
+    # The same shape as the resolver's own 422 answers: where in the body, and why.
+    location = ["body"] if field is None else ["body", field]
+    detail = [{"loc": location, "type": kind, "msg": message}]
     return Response(
         status_code=status,
         content_type="application/json",
@@ -283,17 +281,8 @@ def _problem(status: HTTPStatus, kind: str, message: str) -> Response[dict[str, 
     )
 
 
-@app.exception_handler(DeliveryNotFound)
-def delivery_not_found(error: DeliveryNotFound) -> Response[dict[str, str]]:
-    return Response(
-        status_code=HTTPStatus.NOT_FOUND,
-        content_type="application/json",
-        body={"message": error.message},
-    )
-
-
-@app.exception_handler(OrderNotFound)
-def order_not_found(error: OrderNotFound) -> Response:
+@app.exception_handler([OrderNotFound, DeliveryNotFound])
+def not_found(error: OrderNotFound | DeliveryNotFound) -> Response[dict[str, str]]:
     return Response(
         status_code=HTTPStatus.NOT_FOUND,
         content_type="application/json",

@@ -9,7 +9,8 @@
 * the sequence counter of a card-number scheme: ``SEQUENCE#<scheme>`` / ``COUNTER``.
 * the allocation cursor of a template: ``CURSOR#<own_sign>#<card_order_id>#<template_no>`` /
   ``CURSOR``: how many of its cards are handed out (``allocated``), and where each delivery's
-  range starts (``claims``, a map delivery id -> first position).
+  range starts (``claims``, a map delivery id -> first position; ``PRINT`` -> the start of the
+  print run's range, which runs to the template's last card).
 """
 
 from __future__ import annotations

@@ -104,9 +104,7 @@ class DynamoDBCardRepository:
         except ClientError as error:
             if not condition_failed(error):
                 raise
-            cursor = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
-            claim = cursor.get("Item", {}).get("claims", {}).get("M", {}).get(delivery_id)
-            return None if claim is None else int(claim["N"])
+            return self._claim_start(key, delivery_id)
         return int(answer["Attributes"]["claims"]["M"][delivery_id]["N"])
 
     def claim_rest(
@@ -132,10 +130,16 @@ class DynamoDBCardRepository:
         except ClientError as error:
             if not condition_failed(error):
                 raise
-            cursor = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
-            claim = cursor.get("Item", {}).get("claims", {}).get("M", {}).get(claim_id)
-            return None if claim is None else range(int(claim["N"]), available)
+            start = self._claim_start(key, claim_id)
+            return None if start is None else range(start, available)
         return range(int(answer["Attributes"]["claims"]["M"][claim_id]["N"]), available)
+
+    def _claim_start(self, key: dict[str, Any], claim_id: str) -> int | None:
+        """Where an existing claim's range starts (None if there is no such claim): a retry
+        or a repeat gets its own range back."""
+        cursor = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        claim = cursor.get("Item", {}).get("claims", {}).get("M", {}).get(claim_id)
+        return None if claim is None else int(claim["N"])
 
     def _ensure_cursor(self, key: dict[str, Any]) -> None:
         try:
