@@ -18,7 +18,8 @@ from cardmaker import runtime
 from cardmaker.observability import logger
 from local.apigw import LambdaContext, http_api_event
 from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall
-from local.streams import lambda_record, streams_client
+from local.stream_records import lambda_record
+from local.streams import streams_client
 from local.template import FunctionSpec, Stack, create_resources, functions
 
 # pytest-xdist's workers export COLUMNS=80, and rich fixes a console's width from it when

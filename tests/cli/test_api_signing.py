@@ -6,7 +6,7 @@ from __future__ import annotations
 import boto3
 
 from cardmaker_cli.api import Api
-from cardmaker_cli.target import Target
+from cardmaker_cli.target import Target, resolve_target
 
 API = "https://abc123.execute-api.eu-west-1.amazonaws.com"
 
@@ -35,3 +35,37 @@ def test_the_local_stack_is_not_signed():
     local = Target("local", {"ApiUrl": "http://127.0.0.1:3000"}, boto3.Session(), local=True)
 
     assert not local.requires_sigv4()
+
+
+def test_the_signature_is_for_the_api_s_region_whatever_the_session_s_default():
+    # Given a session whose default region is not the API's
+    api = Api(deployed(region="us-east-1"))
+
+    headers = api.sigv4_headers("GET", f"{API}/orders/1?own_sign=daily", b"", {})
+
+    # Then API Gateway in eu-west-1 gets a signature it accepts
+    assert "/eu-west-1/execute-api/aws4_request" in headers["Authorization"]
+
+
+def test_a_remote_api_url_never_uses_the_local_stack_s_credentials(tmp_path, monkeypatch):
+    # Given a local stack's outputs file in the working folder (make serve is running)
+    (tmp_path / ".cardmaker").mkdir()
+    (tmp_path / ".cardmaker" / "local-stack.json").write_text(
+        '{"ApiUrl": "http://127.0.0.1:3000", "Region": "us-east-1"}', encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDREAL")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-secret")
+
+    # When the command is pointed at a deployed API
+    target = resolve_target(stack=None, local_state=None, api_url=API, region=None, profile=None)
+
+    # Then it signs with the operator's credentials, not the local stack's fake ones
+    assert not target.local
+    assert target.requires_sigv4()
+    assert target.session.get_credentials().access_key == "AKIDREAL"
+    # while a loopback URL is still the local stack
+    local = resolve_target(
+        stack=None, local_state=None, api_url="http://127.0.0.1:3000", region=None, profile=None
+    )
+    assert local.local

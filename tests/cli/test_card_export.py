@@ -14,6 +14,7 @@ import requests
 
 from cardmaker.cards.sealing import Sealer
 from cardmaker.orders import OrderKey
+from cardmaker.store import card_schema
 from cardmaker.store.cards import DynamoDBCardRepository
 from local.platform import sample_order, sign_spi_call
 from tests.cli.conftest import OWN_SIGN, TEMPLATES, json_output
@@ -195,17 +196,33 @@ def test_the_archive_password_is_asked_twice_when_not_in_the_environment(cli, tm
         assert len(read_rows(opened.read(opened.namelist()[0]).decode("utf-8"))) == 7
 
 
-def test_a_short_archive_password_is_refused_before_anything_is_written(cli, tmp_path):
+def test_an_export_that_cannot_write_claims_no_card(cli, local_stack, tmp_path):
+    # Given a generated order no one has exported or delivered from
+    send_generated_order(cli, local_stack, 26312, "3010030E05:3:5000")
     archive = tmp_path / "cards.zip"
 
-    result = cli(
-        "cards", "export", MAKING_CARD_NO, "--template", "3010030E05",
+    # When the export is refused for a short password, or cannot create its file
+    short = cli(
+        "cards", "export", "CM-daily-26312", "--template", "3010030E05",
         "--encrypt-to", str(archive), env={"CARDMAKER_EXPORT_PASSWORD": "short"},
     )  # fmt: skip
+    nowhere = tmp_path / "no-such-folder" / "cards.csv"
+    unwritable = cli(
+        "cards", "export", "CM-daily-26312", "--template", "3010030E05", "--out", str(nowhere)
+    )
 
-    assert result.exit_code == 1
-    assert "at least 12 characters" in result.stderr
-    assert not archive.exists()
+    # Then each says why, writes nothing, and the cards stay free for deliveries
+    assert short.exit_code == 1
+    assert "at least 12 characters" in short.stderr
+    assert unwritable.exit_code == 1
+    assert "cannot create a file in" in unwritable.stderr
+    assert os.listdir(tmp_path) == []
+    cursor = local_stack.client("dynamodb").get_item(
+        TableName=local_stack.stack.physical["CardsTable"],
+        Key=card_schema.cursor_key(OrderKey(OWN_SIGN, 26312), "3010030E05"),
+        ConsistentRead=True,
+    )
+    assert "Item" not in cursor  # no claim was ever made
 
 
 def test_only_a_generated_order_is_exported(cli, local_stack, tmp_path):

@@ -23,14 +23,24 @@ def test_iter_cards_reads_a_template_in_position_order_across_partitions(local_s
 
 
 def test_iter_cards_is_lazy(local_stack):
-    cards = DynamoDBCardRepository(
-        local_stack.stack.physical["CardsTable"], local_stack.client("dynamodb")
-    )
+    # Given a client that counts the Queries it makes
+    client = local_stack.client("dynamodb")
+    queries = []
 
-    read = cards.iter_cards(OrderKey(OWN_SIGN, ORDER_ID), "3010030E05", range(7), ("position",))
+    class CountingClient:
+        def query(self, **request):
+            queries.append(request)
+            return client.query(**request)
 
-    assert int(next(read)["position"]["N"]) == 0  # a generator: nothing read before asked
-    assert len(list(read)) == 6
+    cards = DynamoDBCardRepository(local_stack.stack.physical["CardsTable"], CountingClient())
+
+    # When the read is set up, nothing is read; each Query happens as the cards are asked for
+    read = cards.iter_cards(OrderKey(OWN_SIGN, ORDER_ID), "3010030E02", range(1203), ("position",))
+    assert queries == []
+    assert int(next(read)["position"]["N"]) == 0
+    assert len(queries) == 1  # one partition read, the next not yet
+    assert sum(1 for _ in read) == 1202
+    assert len(queries) == 2  # 1,203 cards: two 1,000-card partitions
 
 
 def test_iter_cards_reads_exactly_a_range_across_a_partition_boundary(local_stack):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from local.platform import sample_order
 from local.top_gateway import Fault
 from tests.cli.conftest import ORDER_ID, OWN_SIGN, json_output
 
@@ -20,6 +21,21 @@ def test_orders_show_prints_the_order_and_its_templates(cli):
     assert "1210 / 1210" in result.stdout  # cards generated of the order's cards
     assert "3010030E02" in result.stdout
     assert "3010030E05" in result.stdout
+
+
+def test_values_from_the_api_are_shown_as_text_never_as_markup(cli, tmp_path):
+    # Given an order whose card name looks like rich markup (the platform chooses names)
+    order = sample_order(26401, OWN_SIGN, [("3010030E02", 1, "100")])
+    order["card_product_infos"][0]["card_name"] = "卡[/]x[bold]y"
+    body = tmp_path / "order.json"
+    body.write_text(json.dumps(order, ensure_ascii=False), encoding="utf-8")
+    sent = cli("platform", "send-order", "--file", str(body))
+    assert sent.exit_code == 0, sent.output
+
+    # When it is shown, Then the name appears exactly as sent
+    result = cli("orders", "show", "CM-daily-26401", env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "卡[/]x[bold]y" in result.stdout
 
 
 def test_orders_show_json_is_the_api_answer(cli):

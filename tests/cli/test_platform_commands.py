@@ -3,6 +3,7 @@ over HTTP, and the signature debugging output."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from urllib.parse import urlsplit
@@ -94,13 +95,17 @@ def test_sign_shows_the_hashed_string_without_the_secret_and_the_sign_verifies(c
     assert hashed.startswith("<app_secret>app_key12345678format")
     assert hashed.endswith(body + "<app_secret>")
     assert "method" + "alibaba.fundplatform.cardorder.make" in hashed
-    # and with the real secret in place of the placeholders, the layer verifies the request
+    # and the layer verifies the printed request with the real secret
     call = verify_spi_call(
         SpiRequest(raw_query=urlsplit(url).query, body=body.encode(), headers=headers),
         DEMO_SECRET,
     )
     assert json.loads(call.body_text or "")["card_order_id"] == 26105
-    assert re.search(r"[?&]sign=[0-9A-F]{32}(&|$)", url)
+    # and the printed string is exactly what was hashed: with the secret put back, its MD5
+    # is the request's sign
+    sign = re.search(r"[?&]sign=([0-9A-F]{32})(&|$)", url).group(1)
+    restored = hashed.replace("<app_secret>", DEMO_SECRET)
+    assert hashlib.md5(restored.encode("utf-8")).hexdigest().upper() == sign
 
 
 def test_sign_json_gives_the_same_request_for_scripts(cli):

@@ -103,6 +103,9 @@ def test_demo_fails_loudly_when_generation_misses_its_bound():
     assert "--- the local stack's output ---" in result.stderr
     assert '"message":"OrderReceived"' in result.stderr
     assert "demo OK" not in result.stdout
+    # and the logs it dumps hold no secret either
+    for secret in (DEMO_SECRET, DEMO_SESSION_KEY):
+        assert secret not in result.stdout + result.stderr
 
 
 def test_demo_fails_loudly_on_a_bad_bound():

@@ -22,9 +22,9 @@ from schemathesis.specs.openapi.checks import (
 from cardmaker.deliveries.api_models import EXAMPLE_DELIVERY_ID
 from cardmaker.orders import OrderService
 from cardmaker.top.api_models import SpiAnswerFields
-from local.openapi import build_spec
 from local.platform import SpiCall, sample_delivery, sample_order, sign_spi_call
 from local.stack import LocalStack
+from local.template import REPO
 from tests.e2e.conftest import post_spi
 
 CHECKS = [
@@ -110,7 +110,6 @@ def test_an_internal_failure_is_a_documented_500(local_stack, monkeypatch, answe
     (content_type,) = response.headers["content-type"]
     assert content_type.startswith(f"application/{answer_format}")
     case.validate_response(response, checks=[c for c in CHECKS if c is not not_a_server_error])
-    assert ("POST /top/spi", 500) in NOT_REACHED_BY_REQUESTS
 
 
 def _reach_the_documented_answers(stack: LocalStack, schema: Any, observed: Observed) -> None:
@@ -194,7 +193,8 @@ def _spi_case(operation: Any, call: SpiCall) -> schemathesis.Case:
 
 
 def _schema() -> Any:
-    return schemathesis.openapi.from_dict(build_spec())
+    # The committed document (test_openapi.py keeps it equal to what the code generates)
+    return schemathesis.openapi.from_path(REPO / "docs" / "openapi.json")
 
 
 def _operations(schema: Any) -> list[Any]:

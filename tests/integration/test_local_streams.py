@@ -20,12 +20,12 @@ from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 from moto import mock_aws
 
 from local.apigw import LambdaContext
+from local.stream_records import lambda_record
 from local.streams import (
     EventPattern,
     StreamMappingError,
     StreamPoller,
     error_trace,
-    lambda_record,
     passes,
     streams_client,
 )

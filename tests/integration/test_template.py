@@ -277,5 +277,13 @@ def test_every_alarm_notifies_the_alarm_topic_and_the_email_is_optional():
     subscription = TEMPLATE["Resources"]["AlarmEmailSubscription"]
     assert subscription["Condition"] == "HasAlarmEmail"
     assert TEMPLATE["Parameters"]["AlarmEmail"]["Default"] == ""
-    # the topic is encrypted (alarm texts name tables and functions)
-    assert TEMPLATE["Resources"]["AlarmTopic"]["Properties"]["KmsMasterKeyId"]
+    # the topic is encrypted (alarm texts name tables and functions) with a key CloudWatch
+    # may use: the AWS managed aws/sns key would silently swallow every alarm
+    topic = TEMPLATE["Resources"]["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    statements = TEMPLATE["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    (cloudwatch,) = [
+        s for s in statements if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
