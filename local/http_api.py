@@ -10,19 +10,18 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sys
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socketserver import TCPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from local.apigw import http_api_event
+from local.loopback import LoopbackServer
 from local.template import Route
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -51,14 +50,14 @@ class HttpAnswer:
     body: bytes
 
 
-class ApiGatewayServer(ThreadingHTTPServer):
+class ApiGatewayServer(LoopbackServer):
     """Routes requests by the template's ``HttpApi`` events to in-process functions.
 
     ``log`` receives access lines (path only) and tracebacks; ``access_log`` turns the former
     off.
     """
 
-    daemon_threads = True
+    tag = "api"
 
     def __init__(
         self,
@@ -73,17 +72,8 @@ class ApiGatewayServer(ThreadingHTTPServer):
         self.access_log = access_log
         super().__init__(address, _ApiGatewayRequestHandler)
 
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks the host up in DNS (getfqdn): not needed, can be slow.
-        TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        error = sys.exc_info()[1]
-        if isinstance(error, ConnectionError):
-            return  # the client went away: nothing to answer
-        self.log(f"[api] error serving {client_address[0]}:\n{traceback.format_exc()}")
+    def report(self, text: str) -> None:
+        self.log(text)
 
     def find(self, method: str, path: str) -> tuple[Route, Invocable, dict[str, str]] | None:
         for route, function in self.endpoints:

@@ -19,19 +19,17 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socketserver import TCPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from local.http_api import Invocable
+from local.loopback import LoopbackServer
 from local.streams import error_trace
 from local.template import ACCOUNT, REGION
 
@@ -49,12 +47,12 @@ class InvokeAnswer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class LambdaApiServer(ThreadingHTTPServer):
+class LambdaApiServer(LoopbackServer):
     """Serves Lambda's Invoke API for ``functions`` (logical id -> function) on 127.0.0.1.
     ``log`` receives one line per invocation (never the payload) and the frames of a
     handler's error (never its message, which may quote the event)."""
 
-    daemon_threads = True
+    tag = "lambda"
 
     def __init__(
         self,
@@ -67,21 +65,8 @@ class LambdaApiServer(ThreadingHTTPServer):
         self._background: list[threading.Thread] = []
         super().__init__(address, _InvokeRequestHandler)
 
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks the host up in DNS (getfqdn): not needed, can be slow.
-        TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # the client went away: nothing to answer
-        self.log(f"[lambda] error serving {client_address[0]}:\n{traceback.format_exc()}")
+    def report(self, text: str) -> None:
+        self.log(text)
 
     def server_close(self) -> None:
         super().server_close()

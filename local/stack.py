@@ -157,7 +157,6 @@ class LocalStack:
         self._log_lock = threading.Lock()
         self._moto: ThreadedMotoServer | None = None
         self._http: ApiGatewayServer | None = None
-        self._http_thread: threading.Thread | None = None
         self._saved_environ: dict[str, str] | None = None
         self._werkzeug_level: int | None = None
         self._stack: Stack | None = None
@@ -170,7 +169,6 @@ class LocalStack:
         self.url = ""
         # Lambda's Invoke API for the functions (like `sam local start-lambda`).
         self._lambda_api: LambdaApiServer | None = None
-        self._lambda_thread: threading.Thread | None = None
         self.lambda_url = ""
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -246,14 +244,11 @@ class LocalStack:
         for poller in self.pollers.values():
             poller.stop()
         self.pollers = {}
-        if self._http is not None:
-            if self._http_thread is not None:  # shutdown() waits for serve_forever to end
-                self._http.shutdown()
-                self._http_thread.join()
-                self._http_thread = None
-            self._http.server_close()  # waits for the requests in flight
-            self._http = None
-        self._stop_lambda_api()
+        for server in (self._http, self._lambda_api):
+            if server is not None:
+                server.close()
+        self._http = self._lambda_api = None
+        self.lambda_url = ""
         if self.top_gateway is not None:  # after the functions that call it
             self.top_gateway.stop()
             self.top_gateway = None
@@ -363,37 +358,13 @@ class LocalStack:
         self._http = ApiGatewayServer(
             (HOST, self._port), endpoints, self.log, access_log=self._access_log
         )
-        host, port = self._http.server_address[:2]
-        self.url = f"http://{host}:{port}"
-        self._http_thread = threading.Thread(
-            target=self._http.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="local-api-gateway",
-            daemon=True,
-        )
-        self._http_thread.start()
+        self.url = self._http.url
+        self._http.serve_in_background("local-api-gateway")
 
     def _start_lambda_api(self) -> None:
         self._lambda_api = LambdaApiServer((HOST, 0), self.functions, self.log)
         self.lambda_url = self._lambda_api.url
-        self._lambda_thread = threading.Thread(
-            target=self._lambda_api.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="local-lambda-api",
-            daemon=True,
-        )
-        self._lambda_thread.start()
-
-    def _stop_lambda_api(self) -> None:
-        if self._lambda_api is None:
-            return
-        if self._lambda_thread is not None:  # shutdown() waits for serve_forever to end
-            self._lambda_api.shutdown()
-            self._lambda_thread.join()
-            self._lambda_thread = None
-        self._lambda_api.server_close()
-        self._lambda_api = None
-        self.lambda_url = ""
+        self._lambda_api.serve_in_background("local-lambda-api")
 
     # --- for callers --------------------------------------------------------------------
 

@@ -18,12 +18,10 @@ import os
 import secrets
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socketserver import TCPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -32,6 +30,7 @@ from cardmaker.top.calls import SUCCESS_ALL, CardBindRequest, MaSendRequest
 from cardmaker.top.envelopes import response_key
 from cardmaker.top.signing import SIGN_METHODS, SIGN_PARAM, sign_request, signs_match
 from cardmaker.top.timestamps import parse_timestamp, utc_now
+from local.loopback import LoopbackServer
 
 HOST = "127.0.0.1"
 PATH = "/router/rest"
@@ -211,7 +210,6 @@ class FakeTopGateway:
         self._rules: list[_Rule] = []
         self._stopping = threading.Event()
         self._server: _GatewayServer | None = None
-        self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return f"FakeTopGateway(app_key={self.app_key!r}, url={self._url_or_none()!r})"
@@ -235,14 +233,8 @@ class FakeTopGateway:
             return self
         self._stopping.clear()
         self._server = _GatewayServer((HOST, self._port), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            # A short poll keeps stop() quick: tests start and stop one gateway each.
-            kwargs={"poll_interval": 0.02},
-            name="fake-top-gateway",
-            daemon=True,
-        )
-        self._thread.start()
+        # A short poll keeps stop() quick: tests start and stop one gateway each.
+        self._server.serve_in_background("fake-top-gateway", poll_interval=0.02)
         return self
 
     def stop(self) -> None:
@@ -250,11 +242,7 @@ class FakeTopGateway:
         self._stopping.set()
         if self._server is None:
             return
-        self._server.shutdown()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
+        self._server.close()
         self._server = None
 
     @property
@@ -544,23 +532,12 @@ def _string_list(values: tuple[str, ...], simplify: bool) -> Any:
 # --- HTTP -----------------------------------------------------------------------------------
 
 
-class _GatewayServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _GatewayServer(LoopbackServer):
+    tag = "top"
 
     def __init__(self, address: tuple[str, int], gateway: FakeTopGateway) -> None:
         self.gateway = gateway
         super().__init__(address, _GatewayHandler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks the host up in DNS (getfqdn): not needed, can be slow.
-        TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # the client gave up (a late answer, a dropped call): nothing to answer
-        sys.stderr.write(f"[top] error serving a call:\n{traceback.format_exc()}")
 
 
 class _GatewayHandler(BaseHTTPRequestHandler):
