@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote_plus
 
+from cardmaker.deliveries.api_models import EXAMPLE_BIND, EXAMPLE_ETICKET
 from cardmaker.orders import CARDORDER_MAKE
 from cardmaker.top import format_timestamp, sign_spi, utc_now
 from cardmaker.top.signing import spi_string_to_sign
@@ -84,26 +85,14 @@ def sample_delivery(
 ) -> dict[str, Any]:
     """A ``POST /deliveries`` body like the design brief's examples (2 e-voucher cards or 3
     bound cards); ``changes`` override fields, and a None value removes one."""
-    base = {"card_order_id": card_order_id, "own_sign": own_sign, "template_no": template_no}
-    if kind == "eticket":
-        body = {
-            "type": "eticket",
-            **base,
-            "quantity": 2,
-            "outer_id": "1753340805138544",
-            "token": "31231231231",
-            "certificate_type": 1,
-            "biz_type": 3001,
-            "group_redeem": False,
-        }
-    else:
-        body = {
-            "type": "bind",
-            **base,
-            "quantity": 3,
-            "out_biz_id": "243FC389EDACDFB9CF0BFC6D1443C97F",
-            "buyer_nick": "tracey_05",
-        }
+    # The OpenAPI document's examples: one definition of the brief's two bodies.
+    example = EXAMPLE_ETICKET if kind == "eticket" else EXAMPLE_BIND
+    body = {
+        **example,
+        "card_order_id": card_order_id,
+        "own_sign": own_sign,
+        "template_no": template_no,
+    }
     body.update(changes)
     return {key: value for key, value in body.items() if value is not None}
 
