@@ -3,6 +3,9 @@ stack's loopback API gets none."""
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
 import boto3
 
 from cardmaker_cli.api import Api
@@ -69,3 +72,43 @@ def test_a_remote_api_url_never_uses_the_local_stack_s_credentials(tmp_path, mon
         stack=None, local_state=None, api_url="http://127.0.0.1:3000", region=None, profile=None
     )
     assert local.local
+
+
+def test_the_request_that_leaves_carries_the_signature_and_the_spi_call_does_not():
+    # Given an API on 127.0.0.2 (not the local stack's loopback name: treated as deployed,
+    # with a region, as a custom domain would be) that records the headers it receives
+    received: list[dict[str, str]] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            received.append(dict(self.headers.items()))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.2", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.2:{server.server_address[1]}"
+        session = boto3.Session(
+            aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name="eu-west-1"
+        )
+        api = Api(Target("api", {"ApiUrl": url}, session, local=False))
+
+        # When an operator route and the SPI route are called
+        api.send("GET", "/orders/1", params={"own_sign": "daily"}, iam=True)
+        api.send("POST", "/top/spi", raw_query="method=x", body=b"{}", iam=False)
+    finally:
+        server.shutdown()
+
+    # Then the first left signed for execute-api in the session's region, the second unsigned
+    operator, platform = received
+    assert "/eu-west-1/execute-api/aws4_request" in operator["Authorization"]
+    assert "X-Amz-Date" in operator
+    assert "Authorization" not in platform
