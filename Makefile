@@ -10,7 +10,7 @@ PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv test lint format serve demo bench clean openapi
+.PHONY: help venv test lint format serve demo bench chaos clean openapi
 
 help:
 	@echo "make demo   - run the whole pipeline on the embedded local stack"
@@ -18,6 +18,7 @@ help:
 	@echo "make serve  - the local stack in the foreground on 127.0.0.1:\$$PORT (default 3000)"
 	@echo "make lint   - ruff, cfn-lint and sam validate --lint"
 	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
+	@echo "make chaos  - the long reliability runs (faults, crashes, load), with their figures"
 	@echo "make openapi - write docs/openapi.json from the HTTP API's routes"
 
 # The .pth file makes the layer's package importable as `cardmaker` (as from /opt/python in
@@ -60,6 +61,9 @@ demo: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+chaos: $(VENV)/.installed
+	$(PY) -m chaos
 
 openapi: $(VENV)/.installed
 	$(PY) -m local.openapi

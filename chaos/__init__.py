@@ -1,0 +1,1 @@
+"""``make chaos``: the reliability runs too long for ``make test`` (faults, crashes, load)."""
