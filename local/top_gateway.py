@@ -3,9 +3,15 @@
 It checks what the real gateway checks (app key, sign with any of the three sign methods,
 GMT+8 timestamp within 10 minutes, session for ``ma.send``, known method, required business
 parameters), answers in the wrapped or the ``simplify=true`` style, and records every call.
-Tests script trouble with a queue of faults consumed one per call (``fail_next``) or with
-permanent rules (``fail_always``): gateway errors, HTTP statuses, late answers, dropped
-connections, and non-success business results.
+Tests script trouble with a queue of faults consumed one per call (``fail_next``), with
+permanent rules (``fail_always``) or with a schedule that picks a fault per call
+(``fail_by``): gateway errors, HTTP statuses, late answers, dropped connections, calls left
+unprocessed (a stall until the client times out, a connection reset), and non-success
+business results.
+
+Like the platform, it recognises a repeat: cards a call sends under an ``outer_id`` /
+``out_biz_id`` that already took them are not taken again; each recorded call says which
+cards it took (``accepted``) and which it only repeated (``repeated``).
 
 ``python -m local.top_gateway [--port N]`` runs it alone and prints its URL.
 """
@@ -16,6 +22,8 @@ import argparse
 import json
 import os
 import secrets
+import socket
+import struct
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -44,7 +52,11 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 Clock = Callable[[], datetime]
-FaultKind = Literal["error", "http_status", "delay", "drop", "ma_ret", "bind_result"]
+FaultKind = Literal[
+    "error", "http_status", "delay", "drop", "stall", "reset", "ma_ret", "bind_result"
+]
+# Faults that leave the call unprocessed: the platform never saw it.
+UNPROCESSED = frozenset({"http_status", "stall", "reset"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,17 @@ class Fault:
         return cls("drop")
 
     @classmethod
+    def stall(cls, seconds: float) -> Fault:
+        """Hold the call ``seconds`` without processing it, then close the connection without
+        answering: a read timeout before the platform processed anything."""
+        return cls("stall", seconds=seconds)
+
+    @classmethod
+    def reset(cls) -> Fault:
+        """Abort the connection with a TCP reset before processing the call."""
+        return cls("reset")
+
+    @classmethod
     def ma_ret(cls, ret_code: str, ret_msg: str = "") -> Fault:
         """Answer ``ma.send`` with this (non-success) business result."""
         return cls("ma_ret", ret_code=ret_code, ret_msg=ret_msg)
@@ -128,6 +151,23 @@ class RecordedCall:
     at: datetime
     status: int = 200
     fault: Fault | None = None
+    processed: bool = True  # False when a fault kept the platform from seeing the call
+    accepted: tuple[str, ...] = ()  # cards this call took under its business id
+    repeated: tuple[str, ...] = ()  # cards it sent that its business id had already taken
+
+    @property
+    def business_id(self) -> str:
+        """``outer_id`` of an ``ma.send``, ``out_biz_id`` of a ``card.bind`` ("" if absent)."""
+        return _business_id(self.method, self.params, self.structs)
+
+    @property
+    def cards(self) -> tuple[str, ...]:
+        """The cards the call carried (see ``_cards``), whatever became of them."""
+        return _cards(self.method, self.structs)
+
+
+# Picks the fault of one call from its method, business id and cards (None: no fault).
+Schedule = Callable[[str, str, tuple[str, ...]], Fault | None]
 
 
 @dataclass
@@ -156,6 +196,7 @@ class Reply:
     answer: dict[str, Any] | None
     delay: float = 0.0
     drop: bool = False
+    reset: bool = False  # drop with a TCP reset rather than a clean close
 
 
 class _Refusal(Exception):
@@ -208,6 +249,9 @@ class FakeTopGateway:
         self._calls: list[RecordedCall] = []
         self._queue: list[_Rule] = []
         self._rules: list[_Rule] = []
+        self._schedule: Schedule | None = None
+        # (method, business id) -> the cards calls under it have taken
+        self._taken: dict[tuple[str, str], set[str]] = {}
         self._stopping = threading.Event()
         self._server: _GatewayServer | None = None
 
@@ -273,12 +317,20 @@ class FakeTopGateway:
         with self._lock:
             self._rules.append(_Rule(fault, method, None))
 
+    def fail_by(self, schedule: Schedule) -> None:
+        """Ask ``schedule(method, business_id, cards)`` for the fault of every call that no
+        queued fault or permanent rule takes, until ``reset()``."""
+        with self._lock:
+            self._schedule = schedule
+
     def reset(self) -> None:
-        """Forget the recorded calls and every scripted fault."""
+        """Forget the recorded calls, the cards taken and every scripted fault."""
         with self._lock:
             self._calls.clear()
             self._queue.clear()
             self._rules.clear()
+            self._schedule = None
+            self._taken.clear()
 
     @property
     def calls(self) -> list[RecordedCall]:
@@ -300,33 +352,41 @@ class FakeTopGateway:
     def handle(self, raw_query: str, body: bytes, content_type: str) -> Reply:
         """Answer one POST (called by the HTTP handler; usable directly in tests)."""
         request = _parse_request(raw_query, body, content_type)
-        fault = self._take_fault(request.method)
+        fault = self._take_fault(request)
         sign_valid = self._sign_valid(request.params)
+        kind = fault.kind if fault is not None else None
         status, answer = 200, None
         if fault is not None and fault.kind == "http_status":
             status = fault.status
-        else:
+        elif kind not in UNPROCESSED:
             answer = self._answer(request, sign_valid, fault)
         self._record(request, sign_valid, answer, status, fault)
         return Reply(
             status,
             answer,
-            delay=fault.seconds if fault is not None and fault.kind == "delay" else 0.0,
-            drop=fault is not None and fault.kind == "drop",
+            delay=fault.seconds if fault is not None and kind in {"delay", "stall"} else 0.0,
+            drop=kind in {"drop", "stall", "reset"},
+            reset=kind == "reset",
         )
 
     def wait_before_answering(self, seconds: float) -> None:
         """Sleep before a late answer; ``stop()`` cuts it short."""
         self._stopping.wait(seconds)
 
-    def _take_fault(self, method: str) -> Fault | None:
+    def _take_fault(self, request: _Request) -> Fault | None:
+        method = request.method
         with self._lock:
             rule = next((r for r in [*self._queue, *self._rules] if r.matches(method)), None)
             if rule is None:
-                return None
-            if rule.consume():
-                self._queue.remove(rule)
-            return rule.fault
+                schedule = self._schedule
+            else:
+                if rule.consume():
+                    self._queue.remove(rule)
+                return rule.fault
+        if schedule is None:
+            return None
+        business_id = _business_id(method, request.params, request.structs)
+        return schedule(method, business_id, _cards(method, request.structs))
 
     def _sign_valid(self, params: dict[str, str]) -> bool:
         sign_method = params.get("sign_method") or DEFAULT_SIGN_METHOD
@@ -370,17 +430,26 @@ class FakeTopGateway:
         status: int,
         fault: Fault | None,
     ) -> None:
-        call = RecordedCall(
-            method=request.method,
-            params=request.params,
-            structs=request.structs,
-            sign_valid=sign_valid,
-            answer=answer,
-            at=self._clock(),
-            status=status,
-            fault=fault,
-        )
+        processed = fault is None or fault.kind not in UNPROCESSED
+        taking = _taken_by(request, answer) if processed else ()
         with self._lock:
+            key = (request.method, _business_id(request.method, request.params, request.structs))
+            taken = self._taken.setdefault(key, set())
+            accepted = tuple(card for card in taking if card not in taken)
+            taken.update(accepted)
+            call = RecordedCall(
+                method=request.method,
+                params=request.params,
+                structs=request.structs,
+                sign_valid=sign_valid,
+                answer=answer,
+                at=self._clock(),
+                status=status,
+                fault=fault,
+                processed=processed,
+                accepted=accepted,
+                repeated=tuple(card for card in taking if card not in accepted),
+            )
             self._calls.append(call)
         if self._log is not None:
             self._log(_describe_call(call))
@@ -388,13 +457,60 @@ class FakeTopGateway:
 
 def _describe_call(call: RecordedCall) -> str:
     """One log line: never a parameter value (they carry card secrets and the session)."""
-    outcome = f"HTTP {call.status}"
+    outcome = f"HTTP {call.status}" if call.processed or call.status != 200 else "no answer"
     if call.answer is not None:
         error = call.answer.get("error_response")
         outcome = f"error {error.get('code')} {error.get('sub_code') or ''}" if error else "ok"
     sign = "sign ok" if call.sign_valid else "sign BAD"
     fault = f" [fault: {call.fault.kind}]" if call.fault is not None else ""
     return f"[top] {call.method or '(no method)'}: {sign} -> {outcome.strip()}{fault}"
+
+
+def _business_id(method: str, params: dict[str, str], structs: dict[str, Any]) -> str:
+    if method == MA_SEND:
+        return params.get("outer_id", "")
+    dto = structs.get("card_bind_req_dto")
+    return str(dto.get("out_biz_id") or "") if isinstance(dto, dict) else ""
+
+
+def _cards(method: str, structs: dict[str, Any]) -> tuple[str, ...]:
+    """The cards a call sends: card numbers (``ka_no``, ``card_no_s``), or the codes of an
+    ``isv_ma_list`` (which are card secrets: kept in memory, never logged)."""
+    if method == CARD_BIND:
+        dto = structs.get("card_bind_req_dto")
+        numbers = str(dto.get("card_no_s") or "") if isinstance(dto, dict) else ""
+        return tuple(number for number in numbers.split(",") if number)
+    if method != MA_SEND:
+        return ()
+    found: list[str] = []
+    for name, field_name in (("isv_ka_list", "ka_no"), ("isv_ma_list", "code")):
+        listed = structs.get(name)
+        items = listed if isinstance(listed, list) else [listed]  # the single-object shape
+        found += [str(item[field_name]) for item in items if isinstance(item, dict)]
+    return tuple(found)
+
+
+def _taken_by(request: _Request, answer: dict[str, Any] | None) -> tuple[str, ...]:
+    """The cards a processed call's answer says the platform took."""
+    if answer is None or "error_response" in answer:
+        return ()
+    body = answer.get(response_key(request.method), answer)
+    if request.method == MA_SEND:
+        sent = _cards(request.method, request.structs)
+        return sent if body.get("ret_code") == SUCCESS_ALL else ()
+    result = body.get("result") or {}
+    if not result.get("success"):
+        return ()
+    data = result.get("data") or {}
+    refused = {*_listed(data.get("invalid_card_no_s")), *_listed(data.get("bind_fail_card_no_s"))}
+    return tuple(card for card in _cards(request.method, request.structs) if card not in refused)
+
+
+def _listed(value: Any) -> list[str]:
+    """A list as either answer style writes it (see ``_string_list``)."""
+    if isinstance(value, dict):
+        value = value.get("string", [])
+    return [str(item) for item in value] if isinstance(value, list) else []
 
 
 # --- request parsing and checks ---------------------------------------------------------
@@ -537,7 +653,25 @@ class _GatewayServer(LoopbackServer):
 
     def __init__(self, address: tuple[str, int], gateway: FakeTopGateway) -> None:
         self.gateway = gateway
+        self._to_reset: set[socket.socket] = set()
+        self._reset_lock = threading.Lock()
         super().__init__(address, _GatewayHandler)
+
+    def reset_when_done(self, connection: socket.socket) -> None:
+        """End this connection with a TCP reset instead of a clean close."""
+        with self._reset_lock:
+            self._to_reset.add(connection)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._reset_lock:
+            resetting = request in self._to_reset
+            self._to_reset.discard(request)
+        if not resetting:
+            super().shutdown_request(request)
+            return
+        # No FIN first (shutdown would send one): a zero linger makes close() send a RST.
+        request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_request(request)
 
 
 class _GatewayHandler(BaseHTTPRequestHandler):
@@ -560,8 +694,10 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         reply = self.server.gateway.handle(raw_query, body, self.headers.get("content-type", ""))
         if reply.delay:
             self.server.gateway.wait_before_answering(reply.delay)
+        if reply.reset:
+            self.server.reset_when_done(self.connection)
         if reply.drop:
-            return  # closing without a word: the call was processed, the answer is lost
+            return  # closing without a word: whether processed or not, no answer comes
         if reply.answer is None:
             self._send(reply.status, str(reply.status).encode(), "text/plain")
         else:
