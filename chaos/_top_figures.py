@@ -1,0 +1,101 @@
+"""Figures of deliveries under TOP faults, from both sides: what the fake gateway took
+(``RecordedCall.accepted`` / ``repeated``) and what the deliveries table says.
+
+The invariants: no card taken twice by the platform (``duplicate_accepted_sends``), no card
+in two deliveries (``cards_in_two_deliveries``, by claimed position and by card number), no
+card sent under a delivery's id that is not one of its own cards (``foreign_cards_sent``),
+every delivery in a final state, and every FAILED one with its reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+from cardmaker.deliveries.delivery import FINAL, Delivery, DeliveryStatus
+from local.top_gateway import RecordedCall
+
+
+def duplicate_accepted_sends(calls: Iterable[RecordedCall]) -> int:
+    """Cards the platform took more than once (under one business id or several). A re-send
+    it recognised as a repeat (``repeated``) took nothing."""
+    taken = Counter(card for call in calls for card in call.accepted)
+    return sum(count - 1 for count in taken.values() if count > 1)
+
+
+def cards_in_two_deliveries(deliveries: Iterable[Delivery]) -> int:
+    """Cards held by more than one delivery: claimed positions of one (order, template)
+    that overlap, or one card number in two deliveries' results."""
+    positions: Counter[tuple[str, int, str, int]] = Counter()
+    numbers: Counter[str] = Counter()
+    for delivery in deliveries:
+        request = delivery.request
+        for position in delivery.positions:
+            positions[(request.own_sign, request.card_order_id, request.template_no, position)] += 1
+        numbers.update(card.card_no for card in delivery.cards)
+    overlap = sum(count - 1 for count in positions.values() if count > 1)
+    return max(overlap, sum(count - 1 for count in numbers.values() if count > 1))
+
+
+def business_id(delivery: Delivery) -> str:
+    """The id the platform knows the delivery by (``outer_id`` / ``out_biz_id``)."""
+    return delivery.request.idempotency_key
+
+
+def foreign_cards_sent(calls: Iterable[RecordedCall], cards_of: dict[str, set[str]]) -> int:
+    """Cards sent under a business id that are not that delivery's own cards
+    (``cards_of``: business id -> its cards' numbers)."""
+    sent: dict[str, set[str]] = defaultdict(set)
+    for call in calls:
+        sent[call.business_id].update(call.cards)
+    return sum(len(cards - cards_of.get(key, set())) for key, cards in sent.items())
+
+
+def retries_used(calls: Iterable[RecordedCall], deliveries: Iterable[Delivery]) -> dict[str, int]:
+    """TOP calls beyond the first of each delivery (the client's backed-off retries and the
+    stream's re-sends together), and the stream's re-attempts alone."""
+    calls_of = Counter(call.business_id for call in calls)
+    attempts = 0
+    ids = set()
+    for delivery in deliveries:
+        ids.add(business_id(delivery))
+        attempts += max(0, delivery.attempts - 1)
+    return {
+        "top_calls": sum(calls_of.values()),
+        "retries": sum(max(0, calls_of[key] - 1) for key in ids),
+        "stream_retries": attempts,
+    }
+
+
+def give_up_reasons(deliveries: Iterable[Delivery]) -> Counter[str]:
+    """Why each FAILED delivery failed: its give-up reason (retries exhausted), else the
+    platform's code on its cards (a refusal is not retried); "" if it has none."""
+    reasons: Counter[str] = Counter()
+    for delivery in deliveries:
+        if delivery.status is not DeliveryStatus.FAILED:
+            continue
+        codes = sorted({card.code or "" for card in delivery.cards})
+        reasons[delivery.failure_reason or ",".join(codes)] += 1
+    return reasons
+
+
+def figures(calls: list[RecordedCall], deliveries: list[Delivery]) -> dict[str, int]:
+    """Every figure of a run, as ``name -> value``."""
+    statuses = Counter(delivery.status for delivery in deliveries)
+    reasons = give_up_reasons(deliveries)
+    return {
+        "deliveries": len(deliveries),
+        "delivered": statuses[DeliveryStatus.DELIVERED],
+        "partial": statuses[DeliveryStatus.PARTIAL],
+        "failed": statuses[DeliveryStatus.FAILED],
+        "not_final": sum(1 for delivery in deliveries if delivery.status not in FINAL),
+        "gave_up_after_retries": sum(1 for d in deliveries if d.failure_reason),
+        "give_ups_with_reason": sum(count for reason, count in reasons.items() if reason),
+        "give_ups_without_reason": reasons[""],
+        **retries_used(calls, deliveries),
+        "calls_unprocessed": sum(1 for call in calls if not call.processed),
+        "cards_accepted": sum(len(call.accepted) for call in calls),
+        "repeats_recognised": sum(1 for call in calls if call.repeated),
+        "duplicate_accepted_sends": duplicate_accepted_sends(calls),
+        "cards_in_two_deliveries": cards_in_two_deliveries(deliveries),
+    }
