@@ -28,6 +28,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import requests
 
@@ -40,7 +41,7 @@ from chaos._top_figures import business_id, figures, foreign_cards_sent, give_up
 from local.platform import sample_delivery, sample_order, sign_spi_call
 from local.serve import write_state
 from local.stack import LocalStack
-from local.top_gateway import Fault
+from local.top_gateway import Fault, RecordedCall
 
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))
 DELIVERIES = int(os.environ.get("CHAOS_TOP_DELIVERIES", "120"))
@@ -77,7 +78,7 @@ OUTAGES: dict[str, Fault] = {
 class Planned:
     """One delivery of the run: what was asked and which faults it met."""
 
-    kind: str
+    kind: Literal["eticket", "bind"]
     key: str
     template_no: str
     quantity: int
@@ -90,7 +91,7 @@ def plan_deliveries(rng: random.Random, plan: FaultPlan) -> list[Planned]:
     """The run's deliveries and their faults, scripted into ``plan``."""
     planned = []
     for number in range(DELIVERIES):
-        kind = rng.choice(["eticket", "bind"])
+        kind: Literal["eticket", "bind"] = rng.choice(["eticket", "bind"])
         key = f"CH{SEED % 10_000:04d}{number:05d}"
         steps: list[Step] = []
         names: list[str] = []
@@ -134,7 +135,7 @@ def _partial_bind(cards: tuple[str, ...]) -> Fault:
 def create(stack: LocalStack, delivery: Planned) -> None:
     ids = {"outer_id": delivery.key} if delivery.kind == "eticket" else {"out_biz_id": delivery.key}
     body = sample_delivery(
-        delivery.kind,  # type: ignore[arg-type]
+        delivery.kind,
         card_order_id=ORDER_ID,
         own_sign=OWN_SIGN,
         template_no=delivery.template_no,
@@ -277,8 +278,8 @@ def main() -> int:
 def redrive_figures(
     gave_up: list[Delivery],
     after: dict[str, Delivery],
-    calls_before: list,
-    calls_after: list,
+    calls_before: list[RecordedCall],
+    calls_after: list[RecordedCall],
     held: dict[str, set[str]],
     outcomes: list[dict[str, object]],
 ) -> dict[str, int]:

@@ -15,6 +15,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import requests
@@ -34,10 +35,11 @@ from local.top_gateway import CARD_BIND, FakeTopGateway, Fault, RecordedCall
 ORDER_ID = 18001
 OWN_SIGN = "daily"
 TEMPLATE = "TF01"
-READ_TIMEOUT = 0.5  # the functions' TOP read timeout here (TOP_READ_TIMEOUT_SECONDS)
+READ_TIMEOUT = 1.0  # the functions' TOP read timeout here (TOP_READ_TIMEOUT_SECONDS)
 MAX_ATTEMPTS = 5  # the template's StreamMaxRetries (4) + 1
 CLIENT_ATTEMPTS = 4  # TopClient's default
 _ids = itertools.count(1)
+Kind = Literal["eticket", "bind"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Faulty:
         return DynamoDBDeliveryRepository(table, self.stack.client("dynamodb"))
 
     def deliver(
-        self, kind: str, *steps: Step, then: Fault | None = None, quantity: int = 2
+        self, kind: Kind, *steps: Step, then: Fault | None = None, quantity: int = 2
     ) -> tuple[Delivery, list[RecordedCall]]:
         """Create a delivery whose TOP calls meet ``steps`` (then ``then``), wait until the
         streams are idle; return it as stored and the gateway calls made under its id."""
@@ -66,7 +68,7 @@ class Faulty:
         ids = {"outer_id": key} if kind == "eticket" else {"out_biz_id": key}
         self.plan.script(key, *steps, then=then)
         body = sample_delivery(
-            kind,  # type: ignore[arg-type]
+            kind,
             card_order_id=ORDER_ID,
             own_sign=OWN_SIGN,
             template_no=TEMPLATE,
@@ -210,7 +212,7 @@ def test_a_schedule_picks_each_calls_fault_from_its_id_and_cards():
 
 def test_read_timeout_before_the_platform_processed_the_call(faulty):
     # Given ma.send's first call held past the read timeout, unprocessed
-    delivery, calls = faulty.deliver("eticket", Fault.stall(READ_TIMEOUT * 3))
+    delivery, calls = faulty.deliver("eticket", Fault.stall(READ_TIMEOUT * 2))
     # Then the stream's second attempt sends the same cards and the platform takes them once
     delivered_once(delivery, calls)
     assert delivery.attempts == 2
@@ -220,7 +222,7 @@ def test_read_timeout_before_the_platform_processed_the_call(faulty):
 
 def test_read_timeout_after_the_platform_processed_the_call(faulty):
     # Given ma.send's first call taken by the platform but answered after the read timeout
-    delivery, calls = faulty.deliver("eticket", Fault.delay(READ_TIMEOUT * 3))
+    delivery, calls = faulty.deliver("eticket", Fault.delay(READ_TIMEOUT * 2))
     # Then the re-send carries the same cards under the same outer_id: a recognised repeat
     delivered_once(delivery, calls)
     assert delivery.attempts == 2
@@ -265,7 +267,7 @@ def test_a_rate_limit_burst_longer_than_the_clients_retries(faulty):
 
 
 def test_a_slow_answer_within_the_timeout_is_just_slow(faulty):
-    delivery, calls = faulty.deliver("bind", Fault.delay(READ_TIMEOUT / 3))
+    delivery, calls = faulty.deliver("bind", Fault.delay(READ_TIMEOUT / 5))
     delivered_once(delivery, calls)
     assert (delivery.attempts, len(calls)) == (1, 1)
 
