@@ -159,6 +159,22 @@ def test_bind_delivery_binds_its_cards(stack, invoke, gateway):
     assert [card["outcome"] for card in view(invoke, delivery_id)["cards"]] == ["BOUND"] * 3
 
 
+def test_a_large_bind_is_one_call_under_its_out_biz_id(stack, invoke, gateway):
+    # Given a bind delivery of 250 cards (out_biz_id names one purchase)
+    receive(invoke, count=250)
+    generate()
+    delivery_id = create(invoke, {**BIND, "quantity": 250})
+
+    # When it is delivered
+    assert runtime.delivery_sender().deliver(delivery_id) is DeliveryStatus.DELIVERED
+
+    # Then the platform gets one call with every card, never two calls under one out_biz_id
+    (call,) = gateway.calls_of(CARD_BIND)
+    assert call.structs["card_bind_req_dto"]["card_no_s"].split(",") == numbers_at(
+        stack, range(250)
+    )
+
+
 def test_partial_bind_records_each_card(stack, invoke, gateway):
     receive(invoke)
     generate()

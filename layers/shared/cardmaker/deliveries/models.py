@@ -10,7 +10,8 @@ from cardmaker.orders.models import MAX_ORDER_ID, OwnSign
 
 # ma.send takes at most 200 codes per call: an e-voucher order is one call.
 MAX_ETICKET_CARDS = 200
-# card.bind: card_no_s is sent in batches of BIND_BATCH cards (one TOP call each).
+# card.bind: a delivery is one call (its out_biz_id names one purchase); card_no_s of 500
+# 19-digit numbers is about 10 KB.
 MAX_BIND_CARDS = 500
 
 Identifier = Annotated[

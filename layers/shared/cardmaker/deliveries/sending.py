@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from cardmaker.cards.keys import DataKey
     from cardmaker.orders.order import StoredOrder
 
-BIND_BATCH = 100  # card numbers per card.bind call
-
 
 class DeliveryRepository(Protocol):
     def get(self, delivery_id: str) -> Delivery | None: ...
@@ -194,32 +192,31 @@ class DeliverySender:
         return [_result(card, outcome, code, message) for card in cards]
 
     def _bind(self, request: BindDeliveryRequest, cards: list[dict[str, Any]]) -> list[CardResult]:
+        # One call for the whole delivery: out_biz_id (购卡流水号) names one purchase, so a
+        # second call under it could be taken for a repeat of the first; and a repeat after a
+        # lost answer carries exactly the same cards.
+        call = CardBindRequest(
+            top_app_key=self._bind_app_key,
+            out_biz_id=request.out_biz_id,
+            card_no_s=[card["card_no"]["S"] for card in cards],
+            card_bind_user_nick=request.buyer_nick,
+            buyer_open_uid=request.buyer_open_uid,
+        )
+        answer = CardBindResult.from_response(
+            self._top.call(CardBindRequest.METHOD, call.to_params())
+        )
+        invalid, failed = set(answer.invalid_card_no_s), set(answer.bind_fail_card_no_s)
         results: list[CardResult] = []
-        for start in range(0, len(cards), BIND_BATCH):
-            batch = cards[start : start + BIND_BATCH]
-            call = CardBindRequest(
-                top_app_key=self._bind_app_key,
-                out_biz_id=request.out_biz_id,
-                card_no_s=[card["card_no"]["S"] for card in batch],
-                card_bind_user_nick=request.buyer_nick,
-                buyer_open_uid=request.buyer_open_uid,
-            )
-            answer = CardBindResult.from_response(
-                self._top.call(CardBindRequest.METHOD, call.to_params())
-            )
-            invalid, failed = set(answer.invalid_card_no_s), set(answer.bind_fail_card_no_s)
-            for card in batch:
-                number = card["card_no"]["S"]
-                if number in invalid:
-                    results.append(_result(card, CardOutcome.INVALID, "invalid", answer.message))
-                elif number in failed:
-                    results.append(
-                        _result(card, CardOutcome.BIND_FAILED, "bind_fail", answer.message)
-                    )
-                elif answer.success:
-                    results.append(_result(card, CardOutcome.BOUND))
-                else:
-                    results.append(_result(card, CardOutcome.FAILED, "not_bound", answer.message))
+        for card in cards:
+            number = card["card_no"]["S"]
+            if number in invalid:
+                results.append(_result(card, CardOutcome.INVALID, "invalid", answer.message))
+            elif number in failed:
+                results.append(_result(card, CardOutcome.BIND_FAILED, "bind_fail", answer.message))
+            elif answer.success:
+                results.append(_result(card, CardOutcome.BOUND))
+            else:
+                results.append(_result(card, CardOutcome.FAILED, "not_bound", answer.message))
         return results
 
     def _open_secrets(self, order_key: OrderKey, cards: list[dict[str, Any]]) -> list[str]:
