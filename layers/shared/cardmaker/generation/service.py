@@ -131,6 +131,13 @@ class CardGenerator:
         """Generate and store one chunk's cards, then count the chunk on its order."""
         progress = self._orders.progress(chunk.order)
         if progress.status is not OrderStatus.GENERATING or chunk.chunk_id in progress.done_chunks:
+            if progress.status is OrderStatus.GENERATING and (
+                progress.chunks_done >= progress.chunks_total
+            ):
+                # Every chunk counted but the order not finished: the attempt that counted the
+                # last one failed before it could finish the order. Only a retry can.
+                self._orders.finish(chunk.order)
+                return ChunkResult(chunk.chunk_id, 0, OrderStatus.GENERATED)
             return ChunkResult(chunk.chunk_id, 0, progress.status)
         context = chunk_key_context(chunk.order, chunk.chunk_id)
         fresh = self._data_keys.new(context)

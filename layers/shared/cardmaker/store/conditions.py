@@ -3,10 +3,44 @@ write required) from every other error (which must propagate)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 from botocore.exceptions import ClientError
+
+from cardmaker.retry import backoff_delay
+
+T = TypeVar("T")
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 def condition_failed(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == _CONDITION_FAILED
+
+
+# Answers that say DynamoDB did not apply the write: trying again cannot apply it twice.
+_NOT_APPLIED = {
+    "TransactionConflictException",
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+}
+
+
+def retry_unapplied(
+    write: Callable[[], T], *, attempts: int = 4, sleep: Callable[[float], None] = time.sleep
+) -> T:
+    """Run a write again, with backoff, while DynamoDB answers that it did not apply it
+    (a conflict with someone's transaction, which botocore does not retry, or throttling
+    that outlasted botocore's own attempts)."""
+    for attempt in range(attempts):
+        try:
+            return write()
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code not in _NOT_APPLIED or attempt == attempts - 1:
+                raise
+            sleep(backoff_delay(attempt, 0.05, 1.0))
+    raise AssertionError("unreachable")

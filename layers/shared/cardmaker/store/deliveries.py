@@ -15,7 +15,7 @@ from cardmaker.deliveries.delivery import Delivery, DeliveryStatus
 from cardmaker.deliveries.service import DeliveryExists
 from cardmaker.store import delivery_schema
 from cardmaker.store.clients import dynamodb_client
-from cardmaker.store.conditions import condition_failed
+from cardmaker.store.conditions import condition_failed, retry_unapplied
 from cardmaker.store.schema import now_iso
 
 if TYPE_CHECKING:
@@ -169,18 +169,20 @@ class DynamoDBDeliveryRepository:
         *,
         return_values: str = "NONE",
     ) -> dict[str, Any] | None:
+        request = {
+            "TableName": self._table,
+            "Key": delivery_schema.delivery_key(delivery_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {**values, ":now": {"S": now_iso()}},
+            "ReturnValues": return_values,
+        }
         try:
-            return dict(
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=delivery_schema.delivery_key(delivery_id),
-                    UpdateExpression=expression,
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues={**values, ":now": {"S": now_iso()}},
-                    ReturnValues=return_values,
-                )
-            )
+            # Every transition is conditional, so one DynamoDB did not apply is safe to try
+            # again here; failing instead would make the stream re-send a delivery TOP has
+            # already taken (finish after a send).
+            return dict(retry_unapplied(lambda: self._client.update_item(**request)))
         except ClientError as error:
             if not condition_failed(error):
                 raise
