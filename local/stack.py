@@ -44,7 +44,9 @@ from local.template import (
     REGION,
     FunctionSpec,
     Handler,
+    MissingResourceError,
     Stack,
+    attach_resources,
     create_resources,
     functions,
     load_template,
@@ -144,10 +146,21 @@ class LocalStack:
         environment: Mapping[str, str] | None = None,
         access_log: bool = True,
         log: TextIO | None = None,
+        moto_url: str | None = None,
+        attach: bool = False,
     ) -> None:
         """``port`` 0 picks a free port. ``log_level`` is the template's ``LogLevel``.
         ``environment`` adds variables for the functions (they must not contradict the
-        template). Access lines and tracebacks go to ``log`` (default: stderr)."""
+        template). Access lines and tracebacks go to ``log`` (default: stderr).
+
+        ``moto_url``: use a moto server that is already running (``python -m moto.server``
+        in another process) instead of starting one here; it outlives the stack, whose
+        ``stop()`` then leaves its state alone. With ``attach`` the template's resources are
+        not created but found there, as an earlier stack created them (a stack that
+        replaces a killed one): its pollers read the streams again from their
+        ``StartingPosition``."""
+        if attach and not moto_url:
+            raise LocalStackError("attach needs the moto_url of the server to attach to")
         self.top = top or TopConfig()
         self._port = port
         self._log_level = log_level
@@ -165,6 +178,8 @@ class LocalStack:
         self.pollers: dict[tuple[str, str], StreamPoller] = {}
         # The fake TOP gateway, while running without an external TOP_GATEWAY_URL.
         self.top_gateway: FakeTopGateway | None = None
+        self._external_moto_url = moto_url.rstrip("/") if moto_url else None
+        self._attach = attach
         self.moto_url = ""
         self.url = ""
         # Lambda's Invoke API for the functions (like `sam local start-lambda`).
@@ -204,19 +219,7 @@ class LocalStack:
         self._start_top_gateway()
         self._start_moto()
         self._use_moto_environment()
-        self._stack = create_resources(
-            self.session(),
-            secret_values={
-                "TopSecret": {
-                    "app_secret": self.top.app_secret,
-                    "session_key": self.top.session_key,
-                },
-                # A fresh card-number permutation key per local stack: local cards never
-                # outlive it (moto forgets them on stop).
-                "CardNumberSecret": {"key": secrets.token_hex(32)},
-            },
-            parameters=self._parameters(),
-        )
+        self._stack = self._attach_resources() if self._attach else self._create_resources()
         specs = functions(self._stack)
         environment = function_environment(specs.values())
         for name, value in self._extra_environment.items():
@@ -276,7 +279,31 @@ class LocalStack:
             if LocalStack._active is self:
                 LocalStack._active = None
 
+    def _create_resources(self) -> Stack:
+        return create_resources(
+            self.session(),
+            secret_values={
+                "TopSecret": {
+                    "app_secret": self.top.app_secret,
+                    "session_key": self.top.session_key,
+                },
+                # A fresh card-number permutation key per local stack: local cards never
+                # outlive it (moto forgets them on stop).
+                "CardNumberSecret": {"key": secrets.token_hex(32)},
+            },
+            parameters=self._parameters(),
+        )
+
+    def _attach_resources(self) -> Stack:
+        try:
+            return attach_resources(self.session(), parameters=self._parameters())
+        except MissingResourceError as error:
+            raise LocalStackError(str(error)) from error
+
     def _start_moto(self) -> None:
+        if self._external_moto_url is not None:
+            self.moto_url = self._external_moto_url
+            return
         werkzeug = logging.getLogger("werkzeug")
         self._werkzeug_level = werkzeug.level
         # moto's server logs every AWS call through werkzeug's logger; not worth reading.

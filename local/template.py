@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
 from cfnlint.decode import decode_str
 
 if TYPE_CHECKING:
@@ -142,6 +143,8 @@ def create_resources(
     kms = session.client("kms", region_name=REGION)
     for name, resource in resources_of_type(template, "AWS::KMS::Key").items():
         key = kms.create_key(Description=str(resource["Properties"].get("Description", name)))
+        # Key ids are random: the alias is how a later process attaches to the same key.
+        kms.create_alias(AliasName=key_alias(name), TargetKeyId=key["KeyMetadata"]["KeyId"])
         stack.physical[name] = key["KeyMetadata"]["KeyId"]
         stack.attributes[name] = {"Arn": key["KeyMetadata"]["Arn"]}
     sqs = session.client("sqs", region_name=REGION)
@@ -153,6 +156,65 @@ def create_resources(
     for name in template["Resources"]:
         stack.physical.setdefault(name, f"{LOCAL_STACK}-{name}")
     return stack
+
+
+def key_alias(logical_id: str) -> str:
+    """The alias the local stack gives a template KMS key (its id is random)."""
+    return f"alias/{LOCAL_STACK}-{logical_id}"
+
+
+class MissingResourceError(LookupError):
+    """A resource of the template is not there to attach to."""
+
+
+def attach_resources(
+    session: Session,
+    *,
+    parameters: Mapping[str, str] | None = None,
+    template: Mapping[str, Any] | None = None,
+) -> Stack:
+    """Find the template's tables, secrets, KMS keys and queues that ``create_resources``
+    made earlier (in another process, against the same moto server), by their physical
+    names; create nothing. Raises ``MissingResourceError`` if one is not there."""
+    template = template or load_template()
+    stack = Stack(parameters=parameter_values(template, parameters or {}))
+    dynamodb = session.client("dynamodb", region_name=REGION)
+    secretsmanager = session.client("secretsmanager", region_name=REGION)
+    kms = session.client("kms", region_name=REGION)
+    sqs = session.client("sqs", region_name=REGION)
+    for name in resources_of_type(template, "AWS::DynamoDB::Table"):
+        table = _existing(name, lambda n: dynamodb.describe_table(TableName=n)["Table"])
+        stack.physical[name] = table["TableName"]
+        stack.attributes[name] = {"Arn": table["TableArn"]}
+        if "LatestStreamArn" in table:
+            stack.attributes[name]["StreamArn"] = table["LatestStreamArn"]
+    for name in resources_of_type(template, "AWS::SecretsManager::Secret"):
+        secret = _existing(name, lambda n: secretsmanager.describe_secret(SecretId=n))
+        stack.physical[name] = secret["ARN"]
+        stack.attributes[name] = {"Arn": secret["ARN"]}
+    for name in resources_of_type(template, "AWS::KMS::Key"):
+        # By the alias create_resources gave it (key_alias: alias/<physical name>).
+        key = _existing(name, lambda n: kms.describe_key(KeyId=f"alias/{n}")["KeyMetadata"])
+        stack.physical[name] = key["KeyId"]
+        stack.attributes[name] = {"Arn": key["Arn"]}
+    for name in resources_of_type(template, "AWS::SQS::Queue"):
+        url = _existing(name, lambda n: sqs.get_queue_url(QueueName=n)["QueueUrl"])
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        stack.physical[name] = url
+        stack.attributes[name] = {"Arn": arn["Attributes"]["QueueArn"]}
+    for name in template["Resources"]:
+        stack.physical.setdefault(name, f"{LOCAL_STACK}-{name}")
+    return stack
+
+
+def _existing(logical_id: str, look_up: Callable[[str], Any]) -> Any:
+    physical = f"{LOCAL_STACK}-{logical_id}"
+    try:
+        return look_up(physical)
+    except ClientError as error:
+        raise MissingResourceError(
+            f"{logical_id} ({physical}) does not exist: nothing to attach to"
+        ) from error
 
 
 def _table_request(table_name: str, properties: Mapping[str, Any]) -> dict[str, Any]:
