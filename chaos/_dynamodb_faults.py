@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import botocore.endpoint
 import urllib3
 from botocore.awsrequest import AWSResponse
@@ -75,7 +76,8 @@ class _Answer:
 
 
 class DynamoDBFaults:
-    """Faults on one DynamoDB client (all the functions share one per process).
+    """Faults on one DynamoDB client (all the functions share one per process), or on every
+    client a boto3 session creates from now on.
 
     ``attempts`` counts HTTP attempts per operation, ``faults`` the faults injected per kind,
     ``withheld`` the items answered as unprocessed."""
@@ -93,7 +95,8 @@ class DynamoDBFaults:
         self.faults: Counter[str] = Counter()
         self.withheld = 0
         self.calls_faulted = 0
-        events = client.meta.events
+        # A client, or a boto3 session: then every client it creates afterwards.
+        events = client.events if isinstance(client, boto3.Session) else client.meta.events
         events.register_first("before-parameter-build.dynamodb", self._before_build)
         events.register_first("before-call.dynamodb", self._before_call)
         events.register_first("before-send.dynamodb", self._before_send)

@@ -1,0 +1,387 @@
+"""Least privilege in template.yaml, beyond tests/integration/test_template.py's per-statement
+checks: every policy document of the template (functions' policies, KMS key policies, queue,
+topic and IAM policies, SAM policy templates and managed policies), and each function's policy
+against what its code actually calls.
+
+"What a function uses" cannot come from its environment: every function gets the same Globals
+(all three tables, both secrets, the key), so the environment would say every function uses
+everything. It is derived from the code paths instead: the whole pipeline runs on the local
+stack (an order, a replay, a large paged order, generation with a chunk retried, an e-voucher
+and a bind delivery, a delivery waiting for stock and woken, every HTTP route), every AWS call
+each function's code makes is recorded with the resource it names, and each function starts
+cold for every invocation (the functions share one process locally; a secret cached by one
+must not hide another's read). What Lambda itself does with the execution role (reading the
+streams of the function's ``DynamoDB`` events, sending to their on-failure queues) is derived
+from those events in the template.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import botocore.client
+import pytest
+import requests
+
+from cardmaker import runtime
+from cardmaker.store import cards as cards_store
+from chaos._dynamodb_faults import DynamoDBFaults
+from chaos._store_checks import Sent, bind, create_delivery, eticket, send_order
+from local.platform import sample_order, sign_spi_call
+from local.stack import LocalStack
+from local.template import load_template, resources_of_type
+
+TEMPLATE = load_template()
+
+# Wildcards that stay, each with why. Keyed by (resource, statement Sid); a statement not in
+# here with a "*" fails, and an entry that no longer matches a statement fails too.
+WILDCARD_EXCEPTIONS = {
+    ("CardDataKey", "AccountAdministers"): (
+        "a key policy's Resource must be '*' (it means this key); kms:* for the account root is"
+        " AWS's default key policy statement, which hands the key's use to IAM policies in the"
+        " account (the functions' own, narrow ones): without it the key could become"
+        " unmanageable, and naming the roles here would make a dependency cycle"
+    ),
+    ("AlarmTopicKey", "AccountAdministers"): "the same default statement, for the alarm key",
+    ("AlarmTopicKey", "CloudWatchPublishesAlarms"): (
+        "Resource '*' means this key; kms:GenerateDataKey* is the action AWS documents for"
+        " CloudWatch alarms publishing to an encrypted SNS topic, and the statement is bound to"
+        " this account by aws:SourceAccount. SNS calls GenerateDataKey only, so"
+        " kms:GenerateDataKey would probably do: not verifiable without AWS, left as documented"
+    ),
+}
+
+# What SAM attaches to every function role on its own (not in the template's text):
+# AWSLambdaBasicExecutionRole (logs:CreateLogGroup/CreateLogStream/PutLogEvents on "*"; the log
+# groups are the template's own) and, with Tracing: Active, AWSXrayWriteOnlyAccess (X-Ray has
+# no resource-level permissions, "*" is the only form). Neither touches data, keys or secrets.
+SAM_IMPLICIT_MANAGED_POLICIES = ("AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess")
+
+# SAM policy templates and AWS managed policies grant more than this project needs wherever a
+# narrower statement exists; none may appear in Policies (inline statements only).
+BROAD_POLICY_TEMPLATES = {
+    "DynamoDBCrudPolicy": "Scan, DeleteItem, BatchWriteItem... on the whole table",
+    "DynamoDBReadPolicy": "Scan and every read on the table and all its indexes",
+    "DynamoDBWritePolicy": "DeleteItem and BatchWriteItem on the whole table",
+    "KMSDecryptPolicy": "Decrypt, fine alone, but by key id where GetAtt Arn is exact",
+    "AWSSecretsManagerGetSecretValuePolicy": "fine alone, but an inline statement is exact",
+    "SQSSendMessagePolicy": "fine alone, but an inline statement is exact",
+}
+
+# Granted, but no code path calls it: listed so that the test says so (remove the grant from
+# template.yaml, then the entry here; an entry that is no longer granted, or is used, fails).
+KNOWN_UNUSED: dict[tuple[str, str, str], str] = {
+    ("CardDeliveryFunction", "dynamodb:GetItem", "OrdersTable"): (
+        "the delivery function reads an order with one Query of its item collection"
+        " (DynamoDBOrderRepository.get), never GetItem: OrdersRead needs only dynamodb:Query"
+    ),
+}
+
+STREAM_READ = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
+SERVICE_PREFIX = {"dynamodb": "dynamodb", "kms": "kms", "secretsmanager": "secretsmanager"}
+
+
+# --- every policy document in the template -----------------------------------------------
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_statements() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(resource, where, statement) for every statement of every policy in the template."""
+
+    def walk(value: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        if isinstance(value, dict):
+            if "Statement" in value:
+                for statement in _as_list(value["Statement"]):
+                    yield where, statement
+                return
+            for key, item in value.items():
+                yield from walk(item, f"{where}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from walk(item, f"{where}[{index}]")
+
+    for name, resource in TEMPLATE["Resources"].items():
+        for where, statement in walk(resource.get("Properties", {}), name):
+            yield name, where, statement
+
+
+def test_the_walk_finds_every_kind_of_policy_document():
+    # A walk that found nothing would let every check below pass.
+    places = {where.split(".")[1] for _, where, _ in policy_statements()}
+    assert {"Policies[0]", "KeyPolicy"} <= places
+    assert len(list(policy_statements())) >= 20
+
+
+def wildcards(statement: dict[str, Any]) -> list[str]:
+    found = [f"Action {a}" for a in _as_list(statement.get("Action", [])) if "*" in a]
+    found += [f"NotAction {a}" for a in _as_list(statement.get("NotAction", []))]
+    found += [
+        f"Resource {r}"
+        for r in _as_list(statement.get("Resource", []))
+        if isinstance(r, str) and "*" in r
+    ]
+    principal = statement.get("Principal")
+    if principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))):
+        found.append("Principal *")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("resource", "where", "statement"),
+    list(policy_statements()),
+    ids=[f"{resource}:{s.get('Sid', where)}" for resource, where, s in policy_statements()],
+)
+def test_no_wildcard_where_a_narrower_grant_exists(resource, where, statement):
+    found = wildcards(statement)
+    if (resource, statement.get("Sid")) in WILDCARD_EXCEPTIONS:
+        assert found, f"{resource}/{statement.get('Sid')} has no wildcard left: drop its exception"
+        assert statement["Effect"] == "Allow"
+        assert where.endswith(".KeyPolicy"), "only key policies may use these exceptions"
+    else:
+        assert found == [], (resource, where, statement)
+    assert statement["Effect"] in {"Allow", "Deny"}
+
+
+def test_every_exception_names_a_statement_of_the_template():
+    present = {(resource, s.get("Sid")) for resource, _, s in policy_statements()}
+    assert set(WILDCARD_EXCEPTIONS) <= present
+
+
+def test_functions_use_inline_statements_only():
+    for name, function in resources_of_type(TEMPLATE, "AWS::Serverless::Function").items():
+        for policy in function["Properties"].get("Policies", []):
+            if isinstance(policy, str):
+                pytest.fail(f"{name}: managed policy {policy} (grant inline statements instead)")
+            broad = set(policy) & set(BROAD_POLICY_TEMPLATES)
+            assert not broad, f"{name}: {broad}: {[BROAD_POLICY_TEMPLATES[b] for b in broad]}"
+            assert set(policy) == {"Statement"}, f"{name}: unknown policy form {set(policy)}"
+        assert "Role" not in function["Properties"], f"{name}: a role of its own is not checked"
+    # Nothing in the template grants through IAM resources of its own either.
+    assert not [r for r in TEMPLATE["Resources"].values() if r["Type"].startswith("AWS::IAM::")]
+
+
+# --- each function's policy against what its code calls ----------------------------------
+
+
+def resource_key(value: Any) -> str:
+    """A statement's resource as '<logical id>[/stream | /index/<name>]'."""
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target, attribute = value["Fn::GetAtt"]
+        return {"Arn": target, "StreamArn": f"{target}/stream"}[attribute]
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        found = re.fullmatch(r"\$\{(\w+)\.Arn\}(/index/\w+)", value["Fn::Sub"])
+        assert found, value
+        return found.group(1) + found.group(2)
+    raise AssertionError(f"not a resource of the template: {value!r}")
+
+
+def granted(function: str) -> set[tuple[str, str]]:
+    properties = TEMPLATE["Resources"][function]["Properties"]
+    grants = set()
+    for policy in properties.get("Policies", []):
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow"
+            for action in _as_list(statement["Action"]):
+                for resource in _as_list(statement["Resource"]):
+                    grants.add((action, resource_key(resource)))
+    return grants
+
+
+def needed_by_lambda(function: str) -> set[tuple[str, str]]:
+    """What Lambda does with the role for the function's stream events: read the stream,
+    send a batch it gave up on to the on-failure destination."""
+    needs = set()
+    for event in TEMPLATE["Resources"][function]["Properties"].get("Events", {}).values():
+        if event["Type"] != "DynamoDB":
+            continue
+        stream = resource_key(event["Properties"]["Stream"])
+        needs |= {(action, stream) for action in STREAM_READ}
+        destination = event["Properties"].get("DestinationConfig", {}).get("OnFailure")
+        if destination:
+            needs.add(("sqs:SendMessage", resource_key(destination["Destination"])))
+    return needs
+
+
+class CallRecorder:
+    """Every AWS call made while a function's handler runs (its worker threads included),
+    as (action, resource) per function."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.calls: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self.unattributed: list[str] = []
+        self._local = threading.local()
+        self._names = self._physical_names(stack)
+
+    @staticmethod
+    def _physical_names(stack: LocalStack) -> dict[str, str]:
+        names = {}
+        for logical, physical in stack.stack.physical.items():
+            names[physical] = logical
+            for value in stack.stack.attributes.get(logical, {}).values():
+                names[value] = logical
+        return names
+
+    @property
+    def current(self) -> str | None:
+        return getattr(self._local, "function", None)
+
+    def running(self, name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+        def invoke(event: Any, context: Any) -> Any:
+            runtime.reset()  # a cold start: no client, secret or service cached by another
+            self._local.function = name
+            try:
+                return handler(event, context)
+            finally:
+                self._local.function = None
+
+        return invoke
+
+    def carried(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` attributed, in a worker thread, to the function that submitted it."""
+        name = self.current
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            self._local.function = name
+            return fn(*args, **kwargs)
+
+        return run
+
+    def record(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        function = self.current
+        if function is None:
+            return  # the test's own reads, the stream pollers'
+        prefix = SERVICE_PREFIX.get(service)
+        if prefix is None:
+            self.unattributed.append(f"{function}: {service}:{operation}")
+            return
+        for resource in self._resources(service, params):
+            self.calls[function].add((f"{prefix}:{operation}", resource))
+
+    def _resources(self, service: str, params: dict[str, Any]) -> list[str]:
+        if service == "dynamodb":
+            tables = (
+                [params["TableName"]] if "TableName" in params else list(params["RequestItems"])
+            )
+            suffix = f"/index/{params['IndexName']}" if "IndexName" in params else ""
+            return [self._names[table] + suffix for table in tables]
+        if service == "kms":
+            return [self._names[params["KeyId"]]]
+        return [self._names[params["SecretId"]]]
+
+
+@pytest.fixture(scope="module")
+def recorded() -> Iterator[CallRecorder]:
+    """The whole pipeline once, every function's AWS calls recorded."""
+    original_call = botocore.client.BaseClient._make_api_call
+    original_pool = cards_store.ThreadPoolExecutor
+    with LocalStack(port=0, access_log=False) as stack:
+        recorder = CallRecorder(stack)
+
+        def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            recorder.record(client.meta.service_model.service_name, operation, params)
+            return original_call(client, operation, params)
+
+        class CarryingPool(ThreadPoolExecutor):
+            def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+                return super().submit(recorder.carried(fn), *args, **kwargs)
+
+        botocore.client.BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
+        cards_store.ThreadPoolExecutor = CarryingPool  # type: ignore[misc]
+        try:
+            for name, function in stack.functions.items():
+                function.handler = recorder.running(name, function.handler)
+            exercise_every_path(stack)
+            yield recorder
+        finally:
+            botocore.client.BaseClient._make_api_call = original_call  # type: ignore[method-assign]
+            cards_store.ThreadPoolExecutor = original_pool  # type: ignore[misc]
+
+
+def exercise_every_path(stack: LocalStack) -> None:
+    sent = Sent()
+    templates = [("T1", 30, "100"), ("T2", 4, "5000")]
+    # A chunk's first card write conflicts once: the stream's retry unwraps the stored key.
+    conflicted = {"done": False}
+
+    def first_card_write(operation: str, params: dict[str, Any]) -> str | None:
+        if operation == "BatchWriteItem" and not conflicted["done"] and "CARD#" in repr(params):
+            conflicted["done"] = True
+            return "conflict"
+        return None
+
+    # Every function starts cold here, so the fault goes on every client made from now on.
+    DynamoDBFaults(boto3.setup_default_session() or boto3.DEFAULT_SESSION, first_card_write)
+    send_order(stack, 1, templates, sent)
+    send_order(stack, 1, templates, sent)  # a replay
+    # A delivery asked for before the order is generated waits for stock, then is woken.
+    create_delivery(stack, bind(1, "T2", 3, "WAIT1"), sent)
+    stack.wait_idle(60)
+    delivery_id = create_delivery(stack, eticket(1, "T1", 4, "E1"), sent)
+    create_delivery(stack, bind(1, "T1", 3, "B1"), sent)
+    stack.wait_idle(60)
+    for path in ("/orders/1?own_sign=daily", f"/deliveries/{delivery_id}"):
+        assert requests.get(f"{stack.url}{path}", timeout=30).status_code == 200
+    # Last, a large order (paged templates), without generating its 500 chunks.
+    for poller in stack.pollers.values():
+        poller.stop()
+    large = sample_order(2, "daily", [(f"L{n}", 1, "100") for n in range(500)])
+    for template in large["card_product_infos"]:
+        template["card_name"] = "x" * 128  # 500 x 128: beyond the 64 KB kept inline
+    call = sign_spi_call(large)
+    answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=30)
+    assert answer.json()["response"]["result_code"] == "SUCCESS"
+    assert conflicted["done"]
+
+
+FUNCTIONS = sorted(resources_of_type(TEMPLATE, "AWS::Serverless::Function"))
+
+
+def test_the_run_reached_every_function(recorded):
+    assert set(recorded.calls) == set(FUNCTIONS)
+    assert recorded.unattributed == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_policy_covers_every_call_the_code_makes(recorded, function):
+    missing = (recorded.calls[function] | needed_by_lambda(function)) - granted(function)
+    assert missing == set(), f"{function} would be denied {sorted(missing)}"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_policy_reaches_only_the_tables_keys_secrets_and_queues_the_function_uses(
+    recorded, function
+):
+    used = {resource for _, resource in recorded.calls[function] | needed_by_lambda(function)}
+    extra = {resource for _, resource in granted(function)} - used
+    assert extra == set(), f"{function} may reach {sorted(extra)}, which it never uses"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_policy_grants_no_action_the_code_never_calls(recorded, function):
+    used = recorded.calls[function] | needed_by_lambda(function)
+    unused = {
+        (action, resource)
+        for action, resource in granted(function) - used
+        if (function, action, resource) not in KNOWN_UNUSED
+    }
+    assert unused == set(), f"{function} is granted {sorted(unused)}, which no code path calls"
+    for (name, action, resource), why in KNOWN_UNUSED.items():
+        if name == function:
+            assert (action, resource) in granted(function), f"no longer granted: drop it ({why})"
+            assert (action, resource) not in used, f"now used: drop it ({why})"
