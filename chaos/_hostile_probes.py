@@ -1,0 +1,571 @@
+"""Hostile requests for every HTTP route, as hypothesis strategies.
+
+A ``Probe`` is built at send time (so a signed call carries a fresh timestamp) and says
+whether the service must refuse it: tampered signatures, parameters, bodies and timestamps,
+and unsigned calls must be refused; a correctly signed call with hostile business content,
+or a hostile delivery body, may be valid, and is then judged by what it wrote.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from hypothesis import strategies as st
+
+from cardmaker.orders import CARDORDER_MAKE
+from cardmaker.top import format_timestamp, sign_spi, utc_now
+from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_delivery, sample_order
+
+SPI = "POST /top/spi"
+GET_ORDER = "GET /orders/{card_order_id}"
+POST_DELIVERY = "POST /deliveries"
+GET_DELIVERY = "GET /deliveries/{delivery_id}"
+ANY_ROUTE = "other method or path"
+
+SPI_MAX_BODY_BYTES = 1024 * 1024  # the template's default SPI_MAX_BODY_BYTES
+API_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+# Fresh order ids for signed calls, far from the ids the scenarios seed.
+_ORDER_IDS = itertools.count(300_000)
+# Fresh outer ids for deliveries (a reused one would answer the existing delivery).
+_DELIVERY_IDS = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: bytes
+    target: bytes
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One hostile input: ``kind`` names what was tried, for the figures."""
+
+    kind: str
+    route: str
+    build: Callable[[], Request]
+    must_refuse: bool
+
+
+# --- signed SPI calls ---------------------------------------------------------------------
+
+
+@dataclass
+class SignedCall:
+    """A cardorder.make call as (query pairs, headers, body), signed, then open to tampering."""
+
+    query: list[tuple[str, str]]
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def request(self) -> Request:
+        target = "/top/spi?" + "&".join(
+            f"{quote_plus(k, encoding='utf-8')}={quote_plus(v, encoding='utf-8')}"
+            for k, v in self.query
+        )
+        return Request(
+            b"POST",
+            target.encode("ascii"),
+            [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers],
+            self.body,
+        )
+
+
+def signed_call(
+    body_text: str,
+    *,
+    content_type: str = "application/json;charset=utf-8",
+    charset: str = "utf-8",
+    secret: str = DEMO_SECRET,
+    age: timedelta = timedelta(0),
+) -> SignedCall:
+    """A call whose raw ``body_text`` is signed as the platform signs a JSON body."""
+    query = {
+        "method": CARDORDER_MAKE,
+        "app_key": DEMO_APP_KEY,
+        "timestamp": format_timestamp(utc_now() - age),
+        "v": "2.0",
+        "format": "json",
+        "sign_method": "md5",
+    }
+    sign = sign_spi(query, body_text, secret, charset)
+    return SignedCall(
+        query=[*query.items(), ("sign", sign)],
+        headers=[("Content-Type", content_type)],
+        body=body_text.encode(charset),
+    )
+
+
+def fresh_order(card_order_id: int | None = None) -> dict[str, Any]:
+    """The seed's order with one small template (and its Chinese card name, so that a body
+    read in the wrong charset reads differently), under a fresh id."""
+    order_id = next(_ORDER_IDS) if card_order_id is None else card_order_id
+    return sample_order(order_id, "daily", [("T1", 2, "100")], logistics=True)
+
+
+def compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# A tampering takes a correctly signed call and changes one thing the sign covers (or the
+# sign itself): the result must be refused.
+Tampering = Callable[[SignedCall], None]
+
+
+def _change_char(text: str, index: int, replacement: str) -> str:
+    if not text:
+        return replacement
+    index %= len(text)
+    if text[index] == replacement:
+        replacement = "x" if replacement != "x" else "y"
+    return text[:index] + replacement + text[index + 1 :]
+
+
+@st.composite
+def tamperings(draw: st.DrawFn) -> tuple[str, Tampering]:
+    """One change that a correct verification refuses, and its name."""
+    index = draw(st.integers(min_value=0, max_value=10_000))
+    char = draw(st.characters(codec="utf-8", exclude_characters="\r\n"))
+    choice = draw(
+        st.sampled_from(
+            [
+                "sign_char",
+                "sign_missing",
+                "sign_in_body",
+                "param_char",
+                "body_byte",
+                "extra_param",
+                "duplicate_param",
+                "stale_timestamp",
+                "future_timestamp",
+                "wrong_secret",
+            ]
+        )
+    )
+    seconds = draw(st.integers(min_value=1, max_value=10**8))
+    other_secret = draw(st.text(min_size=1, max_size=40).filter(lambda s: s != DEMO_SECRET))
+    extra = draw(st.text(string.ascii_letters + "_", min_size=1, max_size=12))
+
+    def tamper(call: SignedCall) -> None:
+        query = call.query
+        if choice == "sign_char":
+            sign = dict(query)["sign"]
+            changed = _change_char(sign, index, char)
+            call.query = [(k, changed if k == "sign" else v) for k, v in query]
+        elif choice == "sign_missing":
+            call.query = [(k, v) for k, v in query if k != "sign"]
+        elif choice == "sign_in_body":
+            sign = dict(query)["sign"]
+            call.query = [(k, v) for k, v in query if k != "sign"]
+            call.body = call.body + b"&sign=" + sign.encode()
+        elif choice == "param_char":
+            position = index % (len(query) - 1)  # any parameter but the sign (last)
+            name, value = query[position]
+            query[position] = (name, _change_char(value, index // 7, char))
+        elif choice == "body_byte":
+            body = bytearray(call.body)
+            position = index % len(body)
+            body[position] = (body[position] + 1 + index % 254) % 256
+            call.body = bytes(body)
+        elif choice == "extra_param":
+            query.insert(index % len(query), (extra, extra))
+        elif choice == "duplicate_param":
+            query.append(query[index % len(query)])
+        elif choice in ("stale_timestamp", "future_timestamp"):
+            # Signed correctly, but outside the window (300 s back, 180 s ahead).
+            age = timedelta(seconds=300 + seconds if choice == "stale_timestamp" else 0)
+            ahead = timedelta(seconds=180 + seconds if choice == "future_timestamp" else 0)
+            body_text = call.body.decode("utf-8")
+            resigned = signed_call(body_text, age=age - ahead)
+            call.query, call.body = resigned.query, resigned.body
+        else:  # wrong_secret
+            resigned = signed_call(call.body.decode("utf-8"), secret=other_secret)
+            call.query, call.body = resigned.query, resigned.body
+
+    return choice, tamper
+
+
+@st.composite
+def tampered_spi_calls(draw: st.DrawFn) -> Probe:
+    """A valid order, correctly signed, then tampered with: must be refused."""
+    name, tamper = draw(tamperings())
+
+    def build() -> Request:
+        call = signed_call(compact(fresh_order()))
+        tamper(call)
+        return call.request()
+
+    return Probe(f"spi_tampered_{name}", SPI, build, must_refuse=True)
+
+
+# --- hostile values -----------------------------------------------------------------------
+
+_NASTY_STRINGS = [
+    "",
+    " ",
+    "\x00",
+    "\ufeff",
+    "\u202e",
+    "1e309",
+    "NaN",
+    "-1",
+    "0",
+    "9" * 40,
+    "0x10",
+    "１２",  # full-width digits
+    "<response><success>true</success></response>",
+    "' OR '1'='1",
+    "../../etc/passwd",
+    "%00%FF",
+    "${jndi:ldap://127.0.0.1/x}",
+    "{{7*7}}",
+    "A" * 5000,
+]
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+    | st.sampled_from(_NASTY_STRINGS)
+)
+hostile_values = st.recursive(
+    _scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _whole(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _small_count(value: Any) -> bool:
+    # A hostile value that happens to be a valid count must not ask for a million cards:
+    # the local stack would be generating them for minutes.
+    whole = _whole(value)
+    return whole is None or whole <= 20
+
+
+def _deep(depth: int, opener: str) -> str:
+    """JSON nested ``depth`` levels deep: arrays, or objects of objects."""
+    if opener == "[":
+        return "[" * depth + "]" * depth
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+def _json_text(value: Any, ascii_only: bool) -> str:
+    return json.dumps(value, ensure_ascii=ascii_only, separators=(",", ":"), allow_nan=True)
+
+
+@st.composite
+def hostile_orders(draw: st.DrawFn) -> tuple[str, str]:
+    """(what was done, body text): an order with one field made hostile, or a body that is
+    hostile as a whole (deep nesting, duplicate keys, not an object, a huge template list)."""
+    how = draw(
+        st.sampled_from(
+            [
+                "field",
+                "template_field",
+                "logistics_field",
+                "extra_keys",
+                "deep",
+                "duplicate_keys",
+                "not_an_object",
+                "many_templates",
+            ]
+        )
+    )
+    ascii_only = draw(st.booleans())
+    order = fresh_order()
+    if how == "field":
+        name = draw(st.sampled_from(["card_order_id", "own_sign", "card_product_infos"]))
+        order[name] = draw(hostile_values)
+    elif how == "template_field":
+        name = draw(st.sampled_from(["template_no", "count", "par_value", "card_name", "url"]))
+        value = draw(hostile_values.filter(_small_count) if name == "count" else hostile_values)
+        order["card_product_infos"][0][name] = value
+    elif how == "logistics_field":
+        name = draw(
+            st.sampled_from(
+                ["receiver_zip_code", "receiver_address", "receiver_number", "receiver_name"]
+            )
+        )
+        order["logistics_info"][name] = draw(hostile_values)
+    elif how == "extra_keys":
+        order.update(draw(st.dictionaries(st.text(max_size=20), hostile_values, max_size=5)))
+    elif how == "deep":
+        depth = draw(st.sampled_from([64, 1_000, 100_000]))
+        opener = draw(st.sampled_from(["[", "{"]))
+        text = _json_text(order, ascii_only)
+        return how, text[:-1] + ',"card_product_infos":' + _deep(depth, opener) + "}"
+    elif how == "duplicate_keys":
+        # Which of two card_order_ids is meant? JSON parsers disagree; the text is signed.
+        other = draw(st.integers(min_value=1, max_value=2**63))
+        text = _json_text(order, ascii_only)
+        return how, text[:-1] + f',"card_order_id":{other}}}'
+    elif how == "not_an_object":
+        return how, _json_text(draw(hostile_values), ascii_only)
+    else:  # many_templates: over the per-order bounds, each template tiny
+        count = draw(st.sampled_from([1_000, 5_000]))
+        order["card_product_infos"] = [
+            {"template_no": f"T{n}", "count": 1, "par_value": "1", "card_name": "x"}
+            for n in range(count)
+        ]
+    return how, _json_text(order, ascii_only)
+
+
+@st.composite
+def signed_hostile_orders(draw: st.DrawFn) -> Probe:
+    """Correctly signed, hostile content: may be valid, judged by what it writes."""
+    how, text = draw(hostile_orders())
+    deep = how == "deep"
+    return Probe(f"spi_signed_{how}", SPI, lambda: signed_call(text).request(), must_refuse=deep)
+
+
+# --- unsigned and malformed requests ------------------------------------------------------
+
+_header_names = st.text(string.ascii_letters + string.digits + "-_.!#$%&'*+^`|~", min_size=1)
+_header_values = st.binary(max_size=200).map(
+    lambda raw: raw.replace(b"\r", b"").replace(b"\n", b"").strip()
+)
+hostile_headers = st.lists(
+    st.tuples(_header_names.map(str.encode), _header_values).filter(
+        lambda h: h[0].lower() not in (b"content-length", b"transfer-encoding", b"host")
+    )
+    | st.tuples(
+        st.sampled_from([b"Content-Type", b"content-type", b"Content-Encoding", b"top-sign-list"]),
+        st.sampled_from(
+            [
+                b"application/json",
+                b"application/json;charset=gbk",
+                b"application/json;charset=utf-16",
+                b'application/json; charset="x"',
+                b"application/x-www-form-urlencoded;charset=gb18030",
+                b"text/xml;charset=latin-1",
+                b"multipart/form-data; boundary=x",
+                b"gzip",
+                b"method,timestamp,sign",
+                b"\xff\xfe\x00",
+                b"",
+            ]
+        ),
+    ),
+    max_size=6,
+)
+_query_pieces = st.sampled_from(
+    [
+        "method=" + quote_plus(CARDORDER_MAKE),
+        "method=x",
+        "app_key=" + DEMO_APP_KEY,
+        "sign=" + "0" * 32,
+        "sign=",
+        "timestamp=2026-11-22+20%3A30%3A00",
+        "timestamp=%FF%FE",
+        "format=xml",
+        "format=json",
+        "format=%00",
+        "own_sign=daily",
+        "own_sign=online",
+        "own_sign=%C0%AE",
+        "=",
+        "&&",
+        "a=b=c",
+        "%",
+        "%zz",
+        "card_order_id=1",
+        "card_product_infos=%5B%5D",
+    ]
+)
+hostile_queries = st.one_of(
+    st.lists(_query_pieces, max_size=8).map(lambda parts: "&".join(parts).encode()),
+    st.binary(max_size=120).map(
+        # Raw bytes in the request line, but never ones that end it.
+        lambda raw: bytes(b for b in raw if b not in b" \r\n#")
+    ),
+)
+hostile_bodies = st.one_of(
+    st.binary(max_size=400),
+    hostile_values.map(lambda v: _json_text(v, False).encode("utf-8")),
+    st.sampled_from([64, 10_000, 200_000]).flatmap(
+        lambda depth: st.sampled_from(["[", "{"]).map(lambda o: _deep(depth, o).encode())
+    ),
+    st.just(gzip.compress(compact(sample_order()).encode())),
+    st.just(compact(sample_order()).encode("utf-16")),
+    st.just(b"\xef\xbb\xbf" + compact(sample_order()).encode()),
+    st.just(compact(sample_order()).encode("gbk")),
+)
+
+
+@st.composite
+def unsigned_spi_calls(draw: st.DrawFn) -> Probe:
+    """No valid sign can be guessed: every one must be refused."""
+    query, headers, body = draw(hostile_queries), draw(hostile_headers), draw(hostile_bodies)
+    request = Request(b"POST", b"/top/spi?" + query, headers, body)
+    return Probe("spi_unsigned", SPI, lambda: request, must_refuse=True)
+
+
+_path_segments = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70).map(lambda n: str(n).encode()),
+    st.text(max_size=80).map(lambda t: quote(t, safe="").encode()),
+    st.binary(min_size=1, max_size=60).map(lambda raw: bytes(b for b in raw if b > 0x20)),
+    st.sampled_from(
+        [
+            b"16002",
+            b"%31%36%30%30%32",
+            b"0",
+            b"-1",
+            b"9223372036854775808",
+            b"1e3",
+            b"..%2F..%2Fsecret",
+            b"%00",
+            b"%FF",
+            b"ET-0123",
+            b"BD-" + b"a" * 200,
+            b"x" * 5000,
+        ]
+    ),
+).filter(bool)
+
+
+@st.composite
+def hostile_lookups(draw: st.DrawFn) -> Probe:
+    """GET /orders/{id} or GET /deliveries/{id} with a hostile id, query and headers:
+    reads, so nothing may ever be written."""
+    route = draw(st.sampled_from([GET_ORDER, GET_DELIVERY]))
+    prefix = b"/orders/" if route == GET_ORDER else b"/deliveries/"
+    segment, query = draw(_path_segments), draw(hostile_queries)
+    request = Request(b"GET", prefix + segment + b"?" + query, draw(hostile_headers))
+    return Probe("lookup", route, lambda: request, must_refuse=False)
+
+
+@st.composite
+def hostile_deliveries(draw: st.DrawFn) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
+    """(what was done, body, headers) for POST /deliveries."""
+    kind = draw(st.sampled_from(["eticket", "bind"]))
+    how = draw(
+        st.sampled_from(
+            ["field", "extra_keys", "duplicate_keys", "encoding", "content_type", "raw"]
+        )
+    )
+    body = sample_delivery(kind, card_order_id=16002, template_no="T1", quantity=1)
+    id_field = "outer_id" if kind == "eticket" else "out_biz_id"
+    body[id_field] = f"hostile-{next(_DELIVERY_IDS)}"
+    headers = [(b"Content-Type", b"application/json")]
+    if how == "field":
+        name = draw(st.sampled_from(sorted(body)))
+        body[name] = draw(
+            hostile_values.filter(_small_count) if name == "quantity" else hostile_values
+        )
+    elif how == "extra_keys":
+        body.update(draw(st.dictionaries(st.text(max_size=20), hostile_values, max_size=5)))
+    elif how == "duplicate_keys":
+        text = compact(body)[:-1] + ',"quantity":100000,"type":"bind"}'
+        return how, text.encode(), headers
+    elif how == "encoding":
+        encoding = draw(st.sampled_from(["utf-16", "utf-32", "gbk", "latin-1"]))
+        body["buyer_nick" if kind == "bind" else "token"] = "买家"
+        return how, compact(body).encode(encoding, errors="replace"), headers
+    elif how == "content_type":
+        headers = draw(hostile_headers)
+    else:
+        return how, draw(hostile_bodies), headers
+    return how, _json_text(body, draw(st.booleans())).encode("utf-8"), headers
+
+
+@st.composite
+def hostile_delivery_posts(draw: st.DrawFn) -> Probe:
+    how, body, headers = draw(hostile_deliveries())
+    request = Request(b"POST", b"/deliveries", headers, body)
+    return Probe(f"delivery_{how}", POST_DELIVERY, lambda: request, must_refuse=False)
+
+
+@st.composite
+def other_routes(draw: st.DrawFn) -> Probe:
+    """Methods and paths no route has: answered by the gateway, no function runs."""
+    method = draw(st.sampled_from([b"PUT", b"DELETE", b"PATCH", b"OPTIONS", b"GET", b"HEAD"]))
+    path = draw(
+        st.sampled_from(
+            [
+                b"/top/spi",
+                b"/top/spi/",
+                b"//top/spi",
+                b"/TOP/SPI",
+                b"/orders",
+                b"/orders/1/x",
+                b"/deliveries",
+                b"/deliveries/%2e%2e",
+                b"/../etc/passwd",
+                b"/%00",
+                b"*",
+            ]
+        )
+    )
+    if method == b"GET" and path in (b"/orders", b"/deliveries"):
+        path += b"/"
+    request = Request(method, path, draw(hostile_headers), draw(hostile_bodies))
+    return Probe("other_route", ANY_ROUTE, lambda: request, must_refuse=True)
+
+
+def fixed_probes() -> list[Probe]:
+    """The inputs random generation would rarely hit: payloads at and over the limits."""
+    order = compact(fresh_order())
+    padded = order[:-1] + ',"pad":"' + "x" * SPI_MAX_BODY_BYTES + '"}'
+    return [
+        # Signed, but one byte over the SPI body limit (refused before anything else).
+        Probe("spi_oversized_signed", SPI, lambda: signed_call(padded).request(), True),
+        # Over API Gateway's 10 MiB: the gateway answers 413, no function runs.
+        Probe(
+            "oversized_10mib",
+            SPI,
+            lambda: Request(
+                b"POST",
+                b"/top/spi",
+                [(b"Content-Type", b"application/json")],
+                b"[" * (API_MAX_BODY_BYTES + 1),
+            ),
+            True,
+        ),
+        Probe(
+            "oversized_10mib",
+            POST_DELIVERY,
+            lambda: Request(
+                b"POST",
+                b"/deliveries",
+                [(b"Content-Type", b"application/json")],
+                b" " * (API_MAX_BODY_BYTES + 1),
+            ),
+            True,
+        ),
+    ]
+
+
+# Every strategy, by the name the scenario reports it under.
+STRATEGIES: dict[str, st.SearchStrategy[Probe]] = {
+    "spi_tampered": tampered_spi_calls(),
+    "spi_signed_hostile": signed_hostile_orders(),
+    "spi_unsigned": unsigned_spi_calls(),
+    "lookups": hostile_lookups(),
+    "delivery_posts": hostile_delivery_posts(),
+    "other_routes": other_routes(),
+}
