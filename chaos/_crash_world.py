@@ -9,15 +9,17 @@ Shared by ``chaos/crashes.py`` and ``tests/reliability/test_crashes.py``:
 * ``Workload``: an order and its deliveries, sent over HTTP to a local stack; ``check``
   scans moto for the invariants (exact counts, no duplicate numbers, no gaps, every delivery
   final, no card in two deliveries).
-* ``first_process``: the body of a process that starts a local stack against an external
-  moto server, sends a workload and keeps working until it is SIGKILLed
-  (``python -m chaos._crash_world MOTO_URL ORDER_ID``).
+* ``hard_kill_round``: process 1 (``first_process``, run as ``python -m chaos._crash_world
+  SPEC``) starts a local stack against a moto server of its own process and sends a
+  workload; it is SIGKILLed at a chosen moment, and a stack in this process attaches to the
+  same resources and finishes the work.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -550,6 +552,8 @@ def first_process(spec: dict[str, Any]) -> None:
             # between a TOP call and its recording.
             stack.top_gateway.fail_always(Fault.delay(spec["top_delay"]))
         print(STARTED, flush=True)
+        # Nobody reads this process's output any more: a full pipe must not block it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         workload.send(stack.url)
         while True:  # until SIGKILL
             time.sleep(1)
