@@ -34,7 +34,7 @@ import botocore.endpoint
 import urllib3
 from botocore.awsrequest import AWSResponse
 
-from cardmaker.store import batch, cards
+from cardmaker.store import batch, cards, conditions
 
 ERROR_CODES = {
     "throttle": (400, "ProvisionedThroughputExceededException"),
@@ -198,7 +198,8 @@ class Backoffs:
 def recorded_backoffs(scale: float = 0.0) -> Iterator[Backoffs]:
     """Record every backoff: botocore's (its endpoint sleeps between attempts; the sleep is
     ``scale`` times the asked delay, 0 in tests) and the store's (``cardmaker.retry``'s rule,
-    used by the batch writers and readers, slept in full)."""
+    used by the batch writers and readers and for writes DynamoDB did not apply, slept in
+    full)."""
     recorded = Backoffs()
     real_time = botocore.endpoint.time
 
@@ -211,7 +212,7 @@ def recorded_backoffs(scale: float = 0.0) -> Iterator[Backoffs]:
             recorded.botocore.append(seconds)
             real_time.sleep(seconds * scale)
 
-    originals = {module: module.backoff_delay for module in (batch, cards)}
+    originals = {module: module.backoff_delay for module in (batch, cards, conditions)}
 
     def delay(attempt: int, base: float, cap: float) -> float:
         value = originals[batch](attempt, base, cap)
