@@ -23,11 +23,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from cardmaker import runtime
 from cardmaker.orders import OrderKey
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import dynamodb_client
+from cardmaker.store.conditions import retry_unapplied
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.orders import DynamoDBGenerationRepository
 from chaos._dynamodb_faults import DynamoDBFaults, recorded_backoffs
@@ -381,3 +383,27 @@ def test_racing_delivery_transitions_move_a_delivery_once(local_stack):
     gateway = local_stack.top_gateway
     assert gateway is not None
     assert len(gateway.calls_of("taobao.eticket.merchant.ma.send")) == 1
+
+
+def test_the_store_retries_only_writes_dynamodb_says_it_did_not_apply():
+    def failing(codes: list[str]) -> Any:
+        def write() -> dict[str, Any]:
+            if codes:
+                raise ClientError({"Error": {"Code": codes.pop(0)}}, "UpdateItem")
+            return {"ok": True}
+
+        return write
+
+    waits: list[float] = []
+    unapplied = ["TransactionConflictException", "ThrottlingException"]
+    assert retry_unapplied(failing(unapplied), sleep=waits.append) == {"ok": True}
+    assert len(waits) == 2
+    assert 0 <= waits[0] <= 0.05
+    assert 0 <= waits[1] <= 0.1
+    # A failed condition is an answer, and anything else may have been applied: not retried
+    for code in ("ConditionalCheckFailedException", "InternalServerError"):
+        with pytest.raises(ClientError):
+            retry_unapplied(failing([code]), sleep=waits.append)
+    with pytest.raises(ClientError):  # and it gives up after its attempts
+        retry_unapplied(failing(["TransactionConflictException"] * 4), sleep=waits.append)
+    assert len(waits) == 2 + 3
