@@ -7,6 +7,7 @@ documented answers (tests/e2e/test_openapi_fuzz.py); this is the adversarial lay
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,7 @@ from chaos._hostile_probes import (
     POST_DELIVERY,
     SPI,
     Probe,
+    Request,
     compact,
     fresh_order,
     signed_call,
@@ -32,6 +34,7 @@ from chaos.hostile_input import (
     nesting_depth,
     seed,
 )
+from local.platform import sample_delivery
 from local.stack import LocalStack
 from local.top_gateway import MA_SEND
 
@@ -80,6 +83,20 @@ def test_a_tampered_probe_that_is_accepted_is_caught(stack):
     assert attacker.figures.must_refuse_accepted == 1
     assert attacker.figures.replays == 1
     assert attacker.figures.replay_mismatches == 0
+
+
+def test_a_repeated_delivery_is_the_same_delivery_and_writes_nothing(stack):
+    # Given a valid delivery (carried out between the first call and its repeat)
+    body = sample_delivery("bind", SEED_ORDER, "daily", "T1", out_biz_id="repeat", quantity=1)
+    raw = json.dumps(body).encode()
+    request = Request(b"POST", b"/deliveries", [(b"Content-Type", b"application/json")], raw)
+    attacker = Attacker(stack)
+    # When the attacker sends it (and repeats it, as for every accepted input)
+    attacker.send(Probe("valid_delivery", POST_DELIVERY, lambda: request, False))
+    # Then the repeat answered the same delivery and wrote nothing
+    figures = attacker.figures
+    assert (figures.accepted, figures.replays) == (1, 1)
+    assert (figures.replay_mismatches, figures.replay_writes) == (0, 0), figures.violations
 
 
 def test_the_write_check_sees_a_write(stack):
