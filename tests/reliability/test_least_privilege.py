@@ -76,12 +76,7 @@ BROAD_POLICY_TEMPLATES = {
 
 # Granted, but no code path calls it: listed so that the test says so (remove the grant from
 # template.yaml, then the entry here; an entry that is no longer granted, or is used, fails).
-KNOWN_UNUSED: dict[tuple[str, str, str], str] = {
-    ("CardDeliveryFunction", "dynamodb:GetItem", "OrdersTable"): (
-        "the delivery function reads an order with one Query of its item collection"
-        " (DynamoDBOrderRepository.get), never GetItem: OrdersRead needs only dynamodb:Query"
-    ),
-}
+KNOWN_UNUSED: dict[tuple[str, str, str], str] = {}
 
 STREAM_READ = (
     "dynamodb:DescribeStream",
