@@ -533,7 +533,7 @@ def fixed_probes() -> list[Probe]:
     padded = order[:-1] + ',"pad":"' + "x" * SPI_MAX_BODY_BYTES + '"}'
     return [
         # Signed, but one byte over the SPI body limit (refused before anything else).
-        Probe("spi_oversized_signed", SPI, lambda: signed_call(padded).request(), True),
+        Probe("oversized_spi_signed", SPI, lambda: signed_call(padded).request(), True),
         # Over API Gateway's 10 MiB: the gateway answers 413, no function runs.
         Probe(
             "oversized_10mib",

@@ -104,9 +104,16 @@ class HostileFigures:
                 ("other_routes", "other method or path"),
             )
         }
+        kinds = {
+            f"inputs_{prefix}": sum(
+                n for kind, n in self.by_kind.items() if kind.startswith(prefix)
+            )
+            for prefix in ("spi_tampered", "spi_signed", "spi_unsigned", "oversized", "delivery")
+        }
         return {
             "inputs_tried": self.tried,
             **routes,
+            **kinds,
             "inputs_refused": self.refused,
             "inputs_accepted": self.accepted,
             "writes_for_refused_inputs": self.writes_for_refused,
