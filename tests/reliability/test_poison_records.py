@@ -182,14 +182,7 @@ def test_an_order_that_never_generates_is_given_up_and_the_orders_behind_it_flow
     "stage",
     [
         "opening the secrets",
-        pytest.param(
-            "reading the cards",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="DeliverySender.deliver reads the cards before its try block: a "
-                "delivery whose cards cannot be read is never given up and stays SENDING",
-            ),
-        ),
+        "reading the cards",
     ],
 )
 def test_a_delivery_that_always_fails_is_given_up_and_keeps_its_cards(

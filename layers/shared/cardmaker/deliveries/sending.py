@@ -114,8 +114,11 @@ class DeliverySender:
         sending = self._deliveries.start_sending(delivery_id, first)
         if sending is None:  # finished meanwhile by another attempt
             return None
-        cards = self._cards.read_cards(order_key, request.template_no, sending.positions)
+        cards: list[dict[str, Any]] = []
         try:
+            # Reading belongs inside: cards that cannot be read must also end in FAILED on the
+            # last attempt, never leave the delivery SENDING.
+            cards = self._cards.read_cards(order_key, request.template_no, sending.positions)
             results = self._send(sending, order_key, cards)
         except TopError as error:
             # Platform-side trouble (isp.*, 7, 10) is worth another attempt later; anything
