@@ -69,6 +69,7 @@ def test_delivery_environments_racing_on_one_cursor_never_share_a_card(stack):
     figures = racing_environments(stack, card_order_id=41_003)
     # Then the cursor hands each card to one delivery only
     _assert_no_double_allocation(figures, delivered=FITS, cards=FITS * RACE_QUANTITY)
+    # (whatever invocation failed, say on an unknown TOP outcome, the stream carried on)
     assert figures.statuses["WAITING_STOCK"] == RACE_DELIVERIES - FITS
 
 
