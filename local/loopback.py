@@ -14,6 +14,8 @@ from typing import Any
 
 class LoopbackServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when more clients arrive at once.
+    request_queue_size = 128
     tag = "server"  # how its error lines begin
     _serving: threading.Thread | None = None
 

@@ -261,6 +261,15 @@ def body_not_utf8(error: UnicodeDecodeError) -> Response[dict[str, Any]]:
     return _problem(HTTPStatus.UNPROCESSABLE_ENTITY, "body_not_utf8", "the body is not UTF-8")
 
 
+@app.exception_handler(RecursionError)
+def body_too_deep(error: RecursionError) -> Response[dict[str, Any]]:
+    # JSON nested ~1,000 deep exhausts the parser's recursion (found by the hostile-input
+    # suite): a refusal, not a function error.
+    return _problem(
+        HTTPStatus.UNPROCESSABLE_ENTITY, "body_too_deep", "the body is nested too deeply"
+    )
+
+
 @app.exception_handler(RequestUnsupportedContentType)
 def unsupported_body_type(error: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
     return _problem(
