@@ -150,12 +150,8 @@ def create_resources(
     sqs = session.client("sqs", region_name=REGION)
     for name in resources_of_type(template, "AWS::SQS::Queue"):
         url = sqs.create_queue(QueueName=f"{LOCAL_STACK}-{name}")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        stack.physical[name] = url
-        stack.attributes[name] = {"Arn": arn["Attributes"]["QueueArn"]}
-    for name in template["Resources"]:
-        stack.physical.setdefault(name, f"{LOCAL_STACK}-{name}")
-    return stack
+        _add_queue(stack, sqs, name, url)
+    return _named_the_rest(stack, template)
 
 
 def key_alias(logical_id: str) -> str:
@@ -199,9 +195,18 @@ def attach_resources(
         stack.attributes[name] = {"Arn": key["Arn"]}
     for name in resources_of_type(template, "AWS::SQS::Queue"):
         url = _existing(name, lambda n: sqs.get_queue_url(QueueName=n)["QueueUrl"])
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        stack.physical[name] = url
-        stack.attributes[name] = {"Arn": arn["Attributes"]["QueueArn"]}
+        _add_queue(stack, sqs, name, url)
+    return _named_the_rest(stack, template)
+
+
+def _add_queue(stack: Stack, sqs: Any, name: str, url: str) -> None:
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    stack.physical[name] = url
+    stack.attributes[name] = {"Arn": arn["Attributes"]["QueueArn"]}
+
+
+def _named_the_rest(stack: Stack, template: Mapping[str, Any]) -> Stack:
+    """Resources the local stack does not create (functions, APIs, alarms) get a name."""
     for name in template["Resources"]:
         stack.physical.setdefault(name, f"{LOCAL_STACK}-{name}")
     return stack

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
 import pytest
 
+from chaos._evidence import quiet_stack
 from chaos.load import (
     RACE_CARDS,
     RACE_DELIVERIES,
@@ -31,7 +31,7 @@ def _isolated_environment() -> None:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(port=0, log=io.StringIO(), access_log=False, log_level="ERROR") as running:
+    with quiet_stack() as running:
         yield running
 
 

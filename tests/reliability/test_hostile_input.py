@@ -6,14 +6,13 @@ documented answers (tests/e2e/test_openapi_fuzz.py); this is the adversarial lay
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 
 import pytest
 import requests
 
-from chaos._evidence import changed_items, leaked, snapshot, stack_secrets
+from chaos._evidence import changed_items, leaked, quiet_stack, snapshot, stack_secrets
 from chaos._hostile_probes import (
     GET_DELIVERY,
     GET_ORDER,
@@ -50,7 +49,7 @@ def _isolated_environment() -> None:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     """The local stack with the seed order generated and one e-voucher delivery sent."""
-    with LocalStack(port=0, log=io.StringIO(), access_log=False, log_level="ERROR") as running:
+    with quiet_stack() as running:
         seed(running)
         yield running
 
