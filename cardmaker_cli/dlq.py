@@ -23,8 +23,8 @@ from botocore.config import Config
 from rich.table import Table
 from rich.text import Text
 
-from cardmaker.deliveries.service import DeliveryNotFound, reopen_delivery
-from cardmaker.exceptions import OrderNotFound
+from cardmaker.deliveries.service import reopen_delivery
+from cardmaker.errors import DeliveryNotFound, OrderNotFound
 from cardmaker.orders.order import OrderKey, OrderStatus
 from cardmaker.orders.service import reopen_order
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, BinaryIO
 import pyzipper
 
 from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
-from cardmaker.cards.sealing import Sealer, SecretTampered
+from cardmaker.cards.sealing import Sealer
+from cardmaker.errors import SecretTampered
 from cardmaker.orders import OrderKey, OrderStatus
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.orders import DynamoDBOrderRepository

@@ -37,8 +37,17 @@ from cardmaker.deliveries.api_models import (
     DeliveryView,
 )
 from cardmaker.deliveries.models import DeliveryRequest
-from cardmaker.deliveries.service import DeliveryNotFound, DeliveryRefused
-from cardmaker.exceptions import InvalidMethod, OrderNotFound, SpiRefused
+from cardmaker.errors import (
+    DeliveryConflict,
+    DeliveryRefused,
+    InvalidMethod,
+    InvalidParameter,
+    InvalidSignature,
+    InvalidTimestamp,
+    NotFound,
+    OrderConflict,
+    SpiRefused,
+)
 from cardmaker.observability import logger, metrics, tracer
 from cardmaker.orders import (
     CARDORDER_MAKE,
@@ -87,14 +96,24 @@ def _json(model: Any) -> dict[str, Any]:
     return {"application/json": {"model": model}}
 
 
+_RESULT_CODES: dict[type[Exception], str] = {
+    InvalidSignature: "INVALID_SIGNATURE",
+    InvalidTimestamp: "INVALID_TIMESTAMP",
+    InvalidParameter: "INVALID_PARAMETER",
+    InvalidMethod: "INVALID_METHOD",
+    OrderConflict: "ORDER_CONFLICT",
+}
+
+
 def spi_answers(router: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
     """Every outcome of an SPI call, refusals and crashes included, as a TOP ``response``."""
     try:
         return next_middleware(router)
-    except SpiRefused as refusal:
-        logger.warning("SPI call refused", result_code=refusal.code, reason=refusal.message)
+    except (SpiRefused, OrderConflict) as refusal:
+        code = _RESULT_CODES[type(refusal)]
+        logger.warning("SPI call refused", result_code=code, reason=refusal.message)
         metrics.add_metric(name="SpiCallRefused", unit=MetricUnit.Count, value=1)
-        return _spi_answer(SpiAnswer(False, refusal.code, refusal.message))
+        return _spi_answer(SpiAnswer(False, code, refusal.message))
     except Exception:
         # 5xx makes the platform retry; the stored order is idempotent, so a retry is safe.
         logger.exception("SPI call failed")
@@ -251,7 +270,12 @@ def get_delivery(
 
 @app.exception_handler(DeliveryRefused)
 def delivery_refused(error: DeliveryRefused) -> Response[dict[str, Any]]:
-    return _problem(error.status, "refused", error.message, field=error.field)
+    status = (
+        HTTPStatus.CONFLICT
+        if isinstance(error, DeliveryConflict)
+        else HTTPStatus.UNPROCESSABLE_ENTITY
+    )
+    return _problem(status, "refused", error.message, field=error.field)
 
 
 @app.exception_handler(UnicodeDecodeError)
@@ -290,8 +314,8 @@ def _problem(
     )
 
 
-@app.exception_handler([OrderNotFound, DeliveryNotFound])
-def not_found(error: OrderNotFound | DeliveryNotFound) -> Response[dict[str, str]]:
+@app.exception_handler(NotFound)
+def not_found(error: NotFound) -> Response[dict[str, str]]:
     return Response(
         status_code=HTTPStatus.NOT_FOUND,
         content_type="application/json",

@@ -11,10 +11,9 @@ from cardmaker import runtime
 from cardmaker.cards.keys import KmsDataKeys
 from cardmaker.cards.sealing import Sealer
 from cardmaker.deliveries.delivery import DeliveryStatus
-from cardmaker.exceptions import TopError
+from cardmaker.errors import TopError, TopOutcomeUnknown
 from cardmaker.orders import OrderKey
 from cardmaker.store.card_schema import card_key, cursor_key
-from cardmaker.top.client import TopOutcomeUnknown
 from local.apigw import LambdaContext
 from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_delivery, sample_order, sign_spi_call
 from local.template import functions

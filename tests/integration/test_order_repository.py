@@ -9,13 +9,13 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from cardmaker.exceptions import OrderConflict, OrderNotFound
+from cardmaker.errors import OrderConflict, OrderNotFound, UnprocessedItemsError
 from cardmaker.orders.models import CardOrderMakeRequest
 from cardmaker.orders.order import Order
 from cardmaker.orders.service import OrderService
 from cardmaker.retry import backoff_delay
 from cardmaker.store import schema
-from cardmaker.store.batch import UnprocessedItemsError, batch_put
+from cardmaker.store.batch import batch_put
 from cardmaker.store.orders import DynamoDBOrderRepository
 from local.platform import sample_order
 

@@ -9,8 +9,8 @@ import pytest
 
 from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
 from cardmaker.deliveries.models import BindDeliveryRequest
-from cardmaker.deliveries.service import DeliveryNotFound, reopen_delivery
-from cardmaker.exceptions import OrderNotFound
+from cardmaker.deliveries.service import reopen_delivery
+from cardmaker.errors import DeliveryNotFound, OrderNotFound
 from cardmaker.orders.models import CardOrderMakeRequest
 from cardmaker.orders.order import OrderKey, OrderStatus
 from cardmaker.orders.service import OrderService, reopen_order

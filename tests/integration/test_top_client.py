@@ -18,7 +18,13 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from cardmaker.exceptions import CardmakerError, TopError
+from cardmaker.errors import (
+    CardmakerError,
+    TopConfigError,
+    TopError,
+    TopOutcomeUnknown,
+    TopUnavailable,
+)
 from cardmaker.retry import backoff_delay
 from cardmaker.top.calls import (
     CardBindRequest,
@@ -29,9 +35,6 @@ from cardmaker.top.calls import (
 )
 from cardmaker.top.client import (
     TopClient,
-    TopConfigError,
-    TopOutcomeUnknown,
-    TopUnavailable,
     attempts_of,
 )
 from cardmaker.top.signing import sign_request

@@ -22,8 +22,9 @@ import requests
 from typer.testing import CliRunner
 
 from cardmaker.deliveries.delivery import CardOutcome, Delivery, DeliveryStatus
+from cardmaker.errors import TopOutcomeUnknown
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
-from cardmaker.top.client import TopClient, TopOutcomeUnknown
+from cardmaker.top.client import TopClient
 from cardmaker_cli.main import app
 from chaos._fault_plan import FaultPlan, Step
 from chaos._top_figures import cards_in_two_deliveries, duplicate_accepted_sends

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cardmaker.exceptions import TopError
+from cardmaker.errors import TopError
 from cardmaker.top.envelopes import (
     SpiAnswer,
     encode_spi_answer,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cardmaker.exceptions import InvalidParameter, InvalidSignature, InvalidTimestamp
+from cardmaker.errors import InvalidParameter, InvalidSignature, InvalidTimestamp
 from cardmaker.top.signing import sign_spi
 from cardmaker.top.spi import SpiPolicy, SpiRequest, verify_spi_call
 from cardmaker.top.timestamps import parse_timestamp

@@ -14,12 +14,10 @@ from operator import add
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from cardmaker.errors import SecretTampered
+
 NONCE_BYTES = 12
 DATA_KEY_BYTES = 32
-
-
-class SecretTampered(Exception):
-    """A sealed secret did not open: wrong key, wrong card, or altered bytes."""
 
 
 class Sealer:

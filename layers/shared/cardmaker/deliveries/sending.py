@@ -14,7 +14,7 @@ from cardmaker.cards.keys import chunk_key_context
 from cardmaker.cards.sealing import Sealer
 from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
 from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
-from cardmaker.exceptions import TopError
+from cardmaker.errors import TopError
 from cardmaker.orders.order import OrderKey, OrderStatus
 from cardmaker.top.calls import (
     CardBindRequest,
@@ -245,7 +245,7 @@ class DeliverySender:
 
 def _describe(error: Exception) -> str:
     if isinstance(error, TopError):
-        return f"TOP {error.top_code} {error.sub_code or ''}".strip()
+        return error.describe()
     return type(error).__name__
 
 

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from cardmaker.deliveries.delivery import Delivery, DeliveryStatus, request_fingerprint
-from cardmaker.exceptions import CardmakerError
+from cardmaker.errors import (
+    DeliveryConflict,
+    DeliveryExists,
+    DeliveryNotFound,
+    DeliveryRefused,
+)
 from cardmaker.orders.order import OrderKey
 from cardmaker.top.timestamps import utc_now
 
@@ -16,30 +21,6 @@ if TYPE_CHECKING:
 
     from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
     from cardmaker.orders.order import StoredOrder
-
-
-class DeliveryRefused(CardmakerError):
-    """A delivery request that cannot be accepted; ``field`` names what is wrong."""
-
-    code = "DELIVERY_REFUSED"
-
-    def __init__(self, field: str, message: str, *, status: int = 422) -> None:
-        super().__init__(message)
-        self.field = field
-        self.status = status
-
-
-class DeliveryExists(Exception):
-    """The delivery id is taken: the stored delivery and its request's fingerprint."""
-
-    def __init__(self, existing: Delivery, fingerprint: str) -> None:
-        super().__init__("delivery exists")
-        self.existing = existing
-        self.fingerprint = fingerprint
-
-
-class DeliveryNotFound(CardmakerError):
-    code = "DELIVERY_NOT_FOUND"
 
 
 class DeliveryStore(Protocol):
@@ -71,10 +52,9 @@ class DeliveryService:
             self._deliveries.create(delivery, fingerprint)
         except DeliveryExists as exists:
             if exists.fingerprint != fingerprint:
-                raise DeliveryRefused(
+                raise DeliveryConflict(
                     (request.type == "eticket" and "outer_id") or "out_biz_id",
                     "a different delivery already uses this id",
-                    status=409,
                 ) from None
             return exists.existing
         return delivery

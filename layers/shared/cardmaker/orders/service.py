@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from cardmaker.exceptions import OrderConflict, OrderNotFound
+from cardmaker.errors import OrderConflict, OrderExists, OrderNotFound
 from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
 from cardmaker.top.timestamps import utc_now
 
@@ -23,12 +23,6 @@ class StoredHeader:
     status: OrderStatus
     content_hash: str
     making_card_no: str
-
-
-class OrderExists(Exception):
-    def __init__(self, stored: StoredHeader) -> None:
-        super().__init__("order exists")
-        self.stored = stored
 
 
 class OrderStore(Protocol):

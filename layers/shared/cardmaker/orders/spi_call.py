@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from cardmaker.exceptions import InvalidParameter
+from cardmaker.errors import InvalidParameter
 from cardmaker.orders.models import CardOrderMakeRequest
 
 if TYPE_CHECKING:

@@ -10,20 +10,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cardmaker.errors import UnprocessedItemsError
 from cardmaker.retry import backoff_delay
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH_LIMIT = 25  # DynamoDB's limit per BatchWriteItem call
-
-
-class UnprocessedItemsError(Exception):
-    """Items DynamoDB still refused after every retry."""
-
-    def __init__(self, remaining: int) -> None:
-        super().__init__(f"{remaining} items still unprocessed after retries")
-        self.remaining = remaining
 
 
 def batch_put(

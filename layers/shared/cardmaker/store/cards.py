@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from cardmaker.errors import SequenceExhausted
 from cardmaker.retry import backoff_delay
 from cardmaker.store import card_schema
 from cardmaker.store.batch import BATCH_LIMIT, batch_put
@@ -22,10 +23,6 @@ if TYPE_CHECKING:
 
     from cardmaker.generation.plan import Chunk
     from cardmaker.orders.order import OrderKey
-
-
-class SequenceExhausted(Exception):
-    """The card-number scheme has no sequence numbers left."""
 
 
 class DynamoDBCardRepository:

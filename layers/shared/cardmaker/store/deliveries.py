@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from cardmaker.deliveries.delivery import Delivery, DeliveryStatus
-from cardmaker.deliveries.service import DeliveryExists
+from cardmaker.errors import DeliveryExists
 from cardmaker.store import delivery_schema
 from cardmaker.store.clients import dynamodb_client
 from cardmaker.store.conditions import condition_failed, retry_unapplied

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from cardmaker.errors import OrderExists
 from cardmaker.generation.service import ChunkProgress
 from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
-from cardmaker.orders.service import OrderExists, StoredHeader
+from cardmaker.orders.service import StoredHeader
 from cardmaker.store import schema
 from cardmaker.store.batch import batch_delete, batch_put
 from cardmaker.store.clients import dynamodb_client

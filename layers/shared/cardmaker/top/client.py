@@ -25,7 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from cardmaker.exceptions import CardmakerError, TopError
+from cardmaker.errors import TopConfigError, TopError, TopOutcomeUnknown, TopUnavailable
 from cardmaker.observability import logger
 from cardmaker.retry import backoff_delay
 from cardmaker.top.envelopes import unwrap_top_response
@@ -56,44 +56,6 @@ SYSTEM_PARAMS = frozenset(
         "target_app_key",
     }
 )
-
-
-class TopConfigError(CardmakerError, ValueError):
-    """The client is not configured for the call asked of it (e.g. no session key)."""
-
-    code = "TOP_NOT_CONFIGURED"
-
-
-class TopUnavailable(CardmakerError):
-    """The gateway could not be reached, or answered the HTTP request itself with a failure
-    (``status``), on every one of ``attempts`` attempts: taken as not delivered."""
-
-    code = "TOP_UNAVAILABLE"
-
-    def __init__(self, method: str, attempts: int, reason: str, status: int | None = None) -> None:
-        super().__init__(
-            f"{method}: TOP gateway unavailable ({reason}) after {attempts} attempt(s)"
-        )
-        self.method = method
-        self.attempts = attempts
-        self.reason = reason
-        self.status = status
-
-
-class TopOutcomeUnknown(CardmakerError):
-    """The request may have reached the gateway but no usable answer came back: the call may
-    or may not have taken effect. Re-send the same request (same ids) later; never retried
-    here."""
-
-    code = "TOP_OUTCOME_UNKNOWN"
-
-    def __init__(self, method: str, attempts: int, reason: str) -> None:
-        super().__init__(
-            f"{method}: {reason} on attempt {attempts}; the call may or may not have taken effect"
-        )
-        self.method = method
-        self.attempts = attempts
-        self.reason = reason
 
 
 class TopResponse(dict[str, Any]):
@@ -290,9 +252,9 @@ class TopClient:
             return TopResponse(unwrap_top_response(method, payload), attempts=attempts)
         except TopError as error:
             if retryable_top_error(error):
-                return _Retry(_describe_error(error), error=error)
+                return _Retry(error.describe(), error=error)
             error.attempts = attempts  # type: ignore[attr-defined]
-            _log_failure(method, attempts, _describe_error(error))
+            _log_failure(method, attempts, error.describe())
             raise
 
     def _back_off(self, method: str, retry: _Retry, attempts: int) -> None:
@@ -349,11 +311,6 @@ def _json_object(content: bytes) -> dict[str, Any] | None:
     except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
         return None
     return payload if isinstance(payload, dict) else None
-
-
-def _describe_error(error: TopError) -> str:
-    # Codes only: a sub_msg may quote parameter values back.
-    return f"TOP error {error.top_code} {error.sub_code or ''}".strip()
 
 
 def _log_failure(method: str, attempts: int, reason: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from cardmaker.exceptions import TopError
+from cardmaker.errors import TopError
 
 ResponseFormat = Literal["json", "xml"]
 SUCCESS_CODE = "SUCCESS"

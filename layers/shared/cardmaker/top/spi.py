@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import unquote_plus
 
-from cardmaker.exceptions import InvalidParameter, InvalidSignature, InvalidTimestamp
+from cardmaker.errors import InvalidParameter, InvalidSignature, InvalidTimestamp
 from cardmaker.top.signing import SIGN_PARAM, sign_spi, signs_match
 from cardmaker.top.timestamps import parse_timestamp, utc_now
 

@@ -1,0 +1,175 @@
+"""Every error the package raises on purpose, under one base class.
+
+Errors say what went wrong in the business's words and nothing about who hears of it: the
+edges choose the answer (the SPI function maps them to TOP ``result_code``s, the operator API
+to HTTP statuses, each in one module of its own).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cardmaker.deliveries.delivery import Delivery
+    from cardmaker.orders.service import StoredHeader
+
+
+class CardmakerError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# The platform's SPI call, as received ------------------------------------------------------
+
+
+class SpiRefused(CardmakerError):
+    """An SPI call that cannot be taken as sent: nothing is written for it."""
+
+
+class InvalidSignature(SpiRefused):
+    def __init__(self, message: str = "signature does not match") -> None:
+        super().__init__(message)
+
+
+class InvalidTimestamp(SpiRefused):
+    pass
+
+
+class InvalidParameter(SpiRefused):
+    pass
+
+
+class InvalidMethod(SpiRefused):
+    def __init__(self, method: str) -> None:
+        # The method name is shown truncated: it is the caller's text, not ours.
+        super().__init__(f"unsupported method {method[:64]!r}")
+
+
+# Orders and deliveries ---------------------------------------------------------------------
+
+
+class NotFound(CardmakerError):
+    """What was asked for does not exist."""
+
+
+class OrderNotFound(NotFound):
+    pass
+
+
+class DeliveryNotFound(NotFound):
+    pass
+
+
+class OrderConflict(CardmakerError):
+    """An order with the same id and environment exists with other content."""
+
+
+class DeliveryRefused(CardmakerError):
+    """A delivery request that is well formed but cannot be carried out; ``field`` names the
+    part of the request that is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DeliveryConflict(DeliveryRefused):
+    """The delivery's own id (``outer_id`` / ``out_biz_id``) is taken by another delivery."""
+
+
+class OrderExists(CardmakerError):
+    """The order's key is taken (a repository's answer to an insert): ``stored`` is what is
+    there, to tell a replay from a conflict."""
+
+    def __init__(self, stored: StoredHeader) -> None:
+        super().__init__("order exists")
+        self.stored = stored
+
+
+class DeliveryExists(CardmakerError):
+    """The delivery id is taken: the stored delivery and its request's fingerprint."""
+
+    def __init__(self, existing: Delivery, fingerprint: str) -> None:
+        super().__init__("delivery exists")
+        self.existing = existing
+        self.fingerprint = fingerprint
+
+
+# Cards and storage -------------------------------------------------------------------------
+
+
+class SecretTampered(CardmakerError):
+    """A sealed secret did not open: wrong key, wrong card, or altered bytes."""
+
+
+class SequenceExhausted(CardmakerError):
+    """The card-number scheme has no sequence numbers left."""
+
+
+class UnprocessedItemsError(CardmakerError):
+    """Items DynamoDB still refused after every retry."""
+
+    def __init__(self, remaining: int) -> None:
+        super().__init__(f"{remaining} items still unprocessed after retries")
+        self.remaining = remaining
+
+
+# The TOP gateway (we are the client) -------------------------------------------------------
+
+
+class TopError(CardmakerError):
+    """An ``error_response`` from the TOP gateway."""
+
+    def __init__(
+        self,
+        code: int | None,
+        msg: str,
+        sub_code: str | None = None,
+        sub_msg: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(f"TOP error {code}: {msg} ({sub_code}: {sub_msg})")
+        self.top_code = code
+        self.msg = msg
+        self.sub_code = sub_code
+        self.sub_msg = sub_msg
+        self.request_id = request_id
+
+    def describe(self) -> str:
+        """The platform's codes, without its messages (which may quote the request)."""
+        return f"TOP {self.top_code} {self.sub_code or ''}".strip()
+
+
+class TopConfigError(CardmakerError, ValueError):
+    """The client is not configured for the call asked of it (e.g. no session key)."""
+
+
+class TopUnavailable(CardmakerError):
+    """The gateway could not be reached, or answered the HTTP request itself with a failure
+    (``status``), on every one of ``attempts`` attempts: taken as not delivered."""
+
+    def __init__(self, method: str, attempts: int, reason: str, status: int | None = None) -> None:
+        super().__init__(
+            f"{method}: TOP gateway unavailable ({reason}) after {attempts} attempt(s)"
+        )
+        self.method = method
+        self.attempts = attempts
+        self.reason = reason
+        self.status = status
+
+
+class TopOutcomeUnknown(CardmakerError):
+    """The request may have reached the gateway but no usable answer came back: the call may
+    or may not have taken effect. Re-send the same request (same ids) later; never retried
+    here."""
+
+    def __init__(self, method: str, attempts: int, reason: str) -> None:
+        super().__init__(
+            f"{method}: {reason} on attempt {attempts}; the call may or may not have taken effect"
+        )
+        self.method = method
+        self.attempts = attempts
+        self.reason = reason
