@@ -15,30 +15,39 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardmaker import runtime
+from cardmaker.deliveries.delivery import DeliveryStatus
 from cardmaker.observability import logger, metrics, tracer
-from cardmaker.store.delivery_schema import delivery_task
+from cardmaker.store.stream import SendDelivery, WakeDeliveries, delivery_task
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+# One metric per state a delivery can be moved to by this function.
+STATUS_METRICS = {
+    DeliveryStatus.WAITING_STOCK: "DeliveryWaitingStock",
+    DeliveryStatus.DELIVERED: "DeliveryDelivered",
+    DeliveryStatus.PARTIAL: "DeliveryPartial",
+    DeliveryStatus.FAILED: "DeliveryFailed",
+}
 
 
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
-    change = record.raw_event.get("dynamodb", {})
-    task = delivery_task(change.get("NewImage") or {}, change.get("OldImage"))
-    if task is None:
-        return
-    sender = runtime.delivery_sender()
-    if isinstance(task, str):
-        logger.append_keys(delivery_id=task)
-        status = sender.deliver(task)
-        if status is not None:
-            metrics.add_metric(
-                name=f"Delivery{status.value.title()}", unit=MetricUnit.Count, value=1
-            )
-        logger.info("delivery processed", status=status.value if status else None)
-    else:
-        woken = sender.wake_waiting(task)
-        logger.info("order generated", card_order_id=task.card_order_id, woken=len(woken))
+    task = delivery_task(record)
+    if isinstance(task, SendDelivery):
+        logger.append_keys(delivery_id=task.delivery_id)
+        attempt = runtime.delivery_sender().deliver(task.delivery_id)
+        # Only what this attempt did: a replayed record finds the delivery final, moves
+        # nothing and counts nothing.
+        if attempt.acted and attempt.status in STATUS_METRICS:
+            metrics.add_metric(name=STATUS_METRICS[attempt.status], unit=MetricUnit.Count, value=1)
+        logger.info(
+            "delivery processed",
+            status=attempt.status.value if attempt.status else None,
+            acted=attempt.acted,
+        )
+    elif isinstance(task, WakeDeliveries):
+        woken = runtime.delivery_sender().wake_waiting(task.order)
+        logger.info("order generated", card_order_id=task.order.card_order_id, woken=len(woken))
 
 
 @logger.inject_lambda_context(clear_state=True)

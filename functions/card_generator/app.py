@@ -14,35 +14,33 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardmaker import runtime
-from cardmaker.generation.plan import Chunk
 from cardmaker.observability import logger, metrics, tracer
-from cardmaker.store.schema import generation_task
+from cardmaker.store.stream import GenerateChunk, PlanOrder, generation_task
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
-    image = record.raw_event.get("dynamodb", {}).get("NewImage") or {}
-    task = generation_task(record.raw_event.get("eventName", ""), image)
-    if task is None:
-        return
-    generator = runtime.card_generator()
-    if isinstance(task, Chunk):
-        logger.append_keys(card_order_id=task.order.card_order_id, own_sign=task.order.own_sign)
-        result = generator.generate(task)
+    task = generation_task(record)
+    if isinstance(task, GenerateChunk):
+        chunk = task.chunk
+        logger.append_keys(card_order_id=chunk.order.card_order_id, own_sign=chunk.order.own_sign)
+        result = runtime.card_generator().generate(chunk)
+        # Only the cards this attempt added: a replayed or stood-down chunk counts 0.
         metrics.add_metric(name="CardsGenerated", unit=MetricUnit.Count, value=result.generated)
         logger.info(
             "chunk done",
-            chunk_id=task.chunk_id,
+            chunk_id=chunk.chunk_id,
             cards=result.generated,
             order_status=result.order_status.value,
         )
-    else:
-        logger.append_keys(card_order_id=task.card_order_id, own_sign=task.own_sign)
-        chunks = generator.plan(task)
-        metrics.add_metric(name="OrdersPlanned", unit=MetricUnit.Count, value=1)
-        logger.info("order planned", chunks=len(chunks))
+    elif isinstance(task, PlanOrder):
+        logger.append_keys(card_order_id=task.order.card_order_id, own_sign=task.order.own_sign)
+        plan = runtime.card_generator().plan(task.order)
+        if plan.started:  # a replayed record plans again, but the order was planned once
+            metrics.add_metric(name="OrdersPlanned", unit=MetricUnit.Count, value=1)
+        logger.info("order planned", chunks=len(plan.chunks), started=plan.started)
 
 
 @logger.inject_lambda_context(clear_state=True)

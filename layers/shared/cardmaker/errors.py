@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cardmaker.deliveries.delivery import Delivery
-    from cardmaker.orders.service import StoredHeader
+    from cardmaker.orders.order import StoredHeader
 
 
 class CardmakerError(Exception):

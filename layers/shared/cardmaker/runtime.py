@@ -12,12 +12,12 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from cardmaker.cards.keys import KmsDataKeys
 from cardmaker.cards.numbering import CardNumberer, CardNumberScheme
+from cardmaker.cards.opening import SecretOpener
 from cardmaker.deliveries.sending import DeliverySender
 from cardmaker.deliveries.service import DeliveryService
 from cardmaker.generation.service import CardGenerator
 from cardmaker.orders.service import OrderService
 from cardmaker.settings import get_settings
-from cardmaker.store import card_schema
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import dynamodb_client, kms_client, secretsmanager_client
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
@@ -57,7 +57,6 @@ def card_generator() -> CardGenerator:
         cards=DynamoDBCardRepository(settings.cards_table_name),
         numberer=CardNumberer(scheme, _card_number_key()),
         data_keys=KmsDataKeys(kms_client(), settings.card_key_id),
-        card_items=card_schema.card_items,
         chunk_size=settings.chunk_size,
         secret_length=settings.card_secret_length,
         max_attempts=settings.stream_max_retries + 1,
@@ -127,11 +126,12 @@ def delivery_sender() -> DeliverySender:
         simplify=settings.top_simplify,
         timeout=(3.05, settings.top_read_timeout_seconds),
     )
+    cards = DynamoDBCardRepository(settings.cards_table_name)
     return DeliverySender(
         _deliveries(),
         DynamoDBOrderRepository(settings.orders_table_name),
-        DynamoDBCardRepository(settings.cards_table_name),
-        KmsDataKeys(kms_client(), settings.card_key_id),
+        cards,
+        SecretOpener(cards, KmsDataKeys(kms_client(), settings.card_key_id)),
         top,
         bind_app_key=settings.card_bind_app_key or settings.top_app_key,
         ka_list_shape=settings.eticket_ka_list_shape,

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def chunk_key_context(order: OrderKey, chunk_id: str) -> dict[str, str]:
     """The KMS encryption context a chunk's data key is bound to: generating, delivering and
     exporting must all build the very same one."""
-    return {"card_order": f"{order.own_sign}:{order.card_order_id}", "chunk": chunk_id}
+    return {"card_order": order.label, "chunk": chunk_id}
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,9 @@ platform can recognise the repeat. Secrets are opened only in memory, on their w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cardmaker.cards.keys import chunk_key_context
-from cardmaker.cards.sealing import Sealer
 from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
 from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
 from cardmaker.errors import TopError
@@ -27,51 +26,27 @@ from cardmaker.top.calls import (
 from cardmaker.top.client import retryable_top_error
 
 if TYPE_CHECKING:
-    from cardmaker.cards.keys import DataKey
-    from cardmaker.orders.order import StoredOrder
+    from cardmaker.cards.card import Card
+    from cardmaker.cards.opening import SecretOpener
+    from cardmaker.ports import CardStock, DeliveryProgress, OrderReader, TopCaller
 
 
-class DeliveryRepository(Protocol):
-    def get(self, delivery_id: str) -> Delivery | None: ...
-    def wait_for_stock(self, delivery_id: str) -> bool: ...
-    def wake(self, delivery_id: str) -> bool: ...
-    def waiting_for_stock(self, order: OrderKey) -> list[str]: ...
-    def start_sending(self, delivery_id: str, first_position: int) -> Delivery | None: ...
-    def finish(self, delivery: Delivery) -> bool: ...
-    def fail(self, delivery_id: str, reason: str) -> bool: ...
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """What one ``deliver`` call found and did."""
 
-
-class CardSource(Protocol):
-    def claim(
-        self, order: OrderKey, template_no: str, delivery_id: str, quantity: int, available: int
-    ) -> int | None: ...
-    def read_cards(
-        self, order: OrderKey, template_no: str, positions: range
-    ) -> list[dict[str, Any]]: ...
-    def wrapped_chunk_key(self, order: OrderKey, chunk_id: str) -> bytes: ...
-
-
-class OrderReader(Protocol):
-    def get(self, key: OrderKey) -> StoredOrder | None: ...
-
-
-class KeyUnwrapper(Protocol):
-    def unwrap(self, wrapped: bytes, context: dict[str, str]) -> DataKey: ...
-
-
-class TopCaller(Protocol):
-    def call(
-        self, method: str, params: dict[str, str], *, with_session: bool = False
-    ) -> dict[str, Any]: ...
+    status: DeliveryStatus | None  # where the delivery stands (None: no such delivery, or
+    # finished meanwhile by another attempt)
+    acted: bool  # this call moved it: to WAITING_STOCK, or to its final status
 
 
 class DeliverySender:
     def __init__(
         self,
-        deliveries: DeliveryRepository,
+        deliveries: DeliveryProgress,
         orders: OrderReader,
-        cards: CardSource,
-        data_keys: KeyUnwrapper,
+        cards: CardStock,
+        secrets: SecretOpener,
         top: TopCaller,
         *,
         bind_app_key: str,
@@ -81,20 +56,20 @@ class DeliverySender:
         self._deliveries = deliveries
         self._orders = orders
         self._cards = cards
-        self._data_keys = data_keys
+        self._secrets = secrets
         self._top = top
         self._bind_app_key = bind_app_key
         self._ka_list_shape = ka_list_shape
         self._max_attempts = max_attempts
 
-    def deliver(self, delivery_id: str) -> DeliveryStatus | None:
-        """Carry out a PENDING (or interrupted SENDING) delivery; returns its new status."""
+    def deliver(self, delivery_id: str) -> DeliveryAttempt:
+        """Carry out a PENDING (or interrupted SENDING) delivery. A delivery in any other
+        state (a stream record replayed after it finished, say) is left as it is."""
         delivery = self._deliveries.get(delivery_id)
-        if delivery is None or delivery.status not in {
-            DeliveryStatus.PENDING,
-            DeliveryStatus.SENDING,
-        }:
-            return None if delivery is None else delivery.status
+        if delivery is None:
+            return DeliveryAttempt(None, acted=False)
+        if delivery.status not in {DeliveryStatus.PENDING, DeliveryStatus.SENDING}:
+            return DeliveryAttempt(delivery.status, acted=False)
         request = delivery.request
         order_key = OrderKey(request.own_sign, request.card_order_id)
         first = delivery.first_position
@@ -105,21 +80,21 @@ class DeliverySender:
                     order_key, request.template_no, delivery_id, request.quantity, generated
                 )
             if first is None:
-                self._deliveries.wait_for_stock(delivery_id)
+                waiting = self._deliveries.wait_for_stock(delivery_id)
                 if generated is None and self._generated_count(delivery, order_key) is not None:
                     # The order was generated between the look and the wait: its wake-up may
                     # have missed this delivery, so wake it here.
                     self._deliveries.wake(delivery_id)
-                return DeliveryStatus.WAITING_STOCK
+                return DeliveryAttempt(DeliveryStatus.WAITING_STOCK, acted=waiting)
         sending = self._deliveries.start_sending(delivery_id, first)
         if sending is None:  # finished meanwhile by another attempt
-            return None
-        cards: list[dict[str, Any]] = []
+            return DeliveryAttempt(None, acted=False)
+        cards: list[Card] = []
         try:
             # Reading belongs inside: cards that cannot be read must also end in FAILED on the
             # last attempt, never leave the delivery SENDING.
             cards = self._cards.read_cards(order_key, request.template_no, sending.positions)
-            results = self._send(sending, order_key, cards)
+            results = self._send(sending, cards)
         except TopError as error:
             # Platform-side trouble (isp.*, 7, 10) is worth another attempt later; anything
             # else is the platform refusing the request: recorded, never re-sent.
@@ -132,8 +107,7 @@ class DeliverySender:
             self._give_up_if_last(sending, error)
             raise
         finished = sending.finished(results)
-        self._deliveries.finish(finished)
-        return finished.status
+        return DeliveryAttempt(finished.status, acted=self._deliveries.finish(finished))
 
     def wake_waiting(self, order: OrderKey) -> list[str]:
         """The order is GENERATED: put its deliveries waiting for stock back in line."""
@@ -148,28 +122,18 @@ class DeliverySender:
         stored = self._orders.get(order_key)
         if stored is None or stored.order.status is not OrderStatus.GENERATED:
             return None
-        return next(
-            (
-                t.count
-                for t in stored.order.templates
-                if t.template_no == delivery.request.template_no
-            ),
-            None,
-        )
+        template = stored.order.template(delivery.request.template_no)
+        return None if template is None else template.count
 
-    def _send(
-        self, delivery: Delivery, order_key: OrderKey, cards: list[dict[str, Any]]
-    ) -> list[CardResult]:
+    def _send(self, delivery: Delivery, cards: list[Card]) -> list[CardResult]:
         request = delivery.request
         if isinstance(request, EticketDeliveryRequest):
-            return self._ma_send(request, order_key, cards)
+            return self._ma_send(request, cards)
         return self._bind(request, cards)
 
-    def _ma_send(
-        self, request: EticketDeliveryRequest, order_key: OrderKey, cards: list[dict[str, Any]]
-    ) -> list[CardResult]:
-        secrets = self._open_secrets(order_key, cards)
-        numbers = [card["card_no"]["S"] for card in cards]
+    def _ma_send(self, request: EticketDeliveryRequest, cards: list[Card]) -> list[CardResult]:
+        secrets = self._secrets.open(cards)  # in clear only here, on their way to TOP
+        numbers = [card.card_no for card in cards]
         call = MaSendRequest(
             outer_id=request.outer_id,
             token=request.token,
@@ -194,14 +158,14 @@ class DeliverySender:
         message = None if result.succeeded else result.ret_msg
         return [_result(card, outcome, code, message) for card in cards]
 
-    def _bind(self, request: BindDeliveryRequest, cards: list[dict[str, Any]]) -> list[CardResult]:
+    def _bind(self, request: BindDeliveryRequest, cards: list[Card]) -> list[CardResult]:
         # One call for the whole delivery: out_biz_id (购卡流水号) names one purchase, so a
         # second call under it could be taken for a repeat of the first; and a repeat after a
         # lost answer carries exactly the same cards.
         call = CardBindRequest(
             top_app_key=self._bind_app_key,
             out_biz_id=request.out_biz_id,
-            card_no_s=[card["card_no"]["S"] for card in cards],
+            card_no_s=[card.card_no for card in cards],
             card_bind_user_nick=request.buyer_nick,
             buyer_open_uid=request.buyer_open_uid,
         )
@@ -211,7 +175,7 @@ class DeliverySender:
         invalid, failed = set(answer.invalid_card_no_s), set(answer.bind_fail_card_no_s)
         results: list[CardResult] = []
         for card in cards:
-            number = card["card_no"]["S"]
+            number = card.card_no
             if number in invalid:
                 results.append(_result(card, CardOutcome.INVALID, "invalid", answer.message))
             elif number in failed:
@@ -221,19 +185,6 @@ class DeliverySender:
             else:
                 results.append(_result(card, CardOutcome.FAILED, "not_bound", answer.message))
         return results
-
-    def _open_secrets(self, order_key: OrderKey, cards: list[dict[str, Any]]) -> list[str]:
-        """Each chunk's data key unwrapped once; secrets only in memory, returned to the call."""
-        sealers: dict[str, Sealer] = {}
-        secrets = []
-        for card in cards:
-            chunk_id = card["chunk_id"]["S"]
-            if chunk_id not in sealers:
-                wrapped = self._cards.wrapped_chunk_key(order_key, chunk_id)
-                context = chunk_key_context(order_key, chunk_id)
-                sealers[chunk_id] = Sealer(self._data_keys.unwrap(wrapped, context).plaintext)
-            secrets.append(sealers[chunk_id].open(card["card_no"]["S"], card["secret"]["B"]))
-        return secrets
 
     def _give_up_if_last(self, delivery: Delivery, error: Exception) -> None:
         if delivery.attempts >= self._max_attempts:
@@ -249,18 +200,18 @@ def _describe(error: Exception) -> str:
     return type(error).__name__
 
 
-def _refused(card: dict[str, Any], error: TopError) -> CardResult:
+def _refused(card: Card, error: TopError) -> CardResult:
     return _result(
         card, CardOutcome.FAILED, error.sub_code or str(error.top_code), error.sub_msg or error.msg
     )
 
 
 def _result(
-    card: dict[str, Any], outcome: CardOutcome, code: str | None = None, message: str | None = None
+    card: Card, outcome: CardOutcome, code: str | None = None, message: str | None = None
 ) -> CardResult:
     return CardResult(
-        card_no=card["card_no"]["S"],
-        position=int(card["position"]["N"]),
+        card_no=card.card_no,
+        position=card.position,
         outcome=outcome,
         code=code,
         message=message,

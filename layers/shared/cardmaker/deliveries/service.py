@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from cardmaker.deliveries.delivery import Delivery, DeliveryStatus, request_fingerprint
 from cardmaker.errors import (
@@ -20,16 +20,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
-    from cardmaker.orders.order import StoredOrder
-
-
-class DeliveryStore(Protocol):
-    def create(self, delivery: Delivery, fingerprint: str) -> None: ...
-    def get(self, delivery_id: str) -> Delivery | None: ...
-
-
-class OrderReader(Protocol):
-    def get(self, key: OrderKey) -> StoredOrder | None: ...
+    from cardmaker.ports import DeliveryReopening, DeliveryStore, OrderReader
 
 
 class DeliveryService:
@@ -69,18 +60,11 @@ class DeliveryService:
         stored = self._orders.get(OrderKey(request.own_sign, request.card_order_id))
         if stored is None:
             raise DeliveryRefused("card_order_id", "no such order in this environment")
-        template = next(
-            (t for t in stored.order.templates if t.template_no == request.template_no), None
-        )
+        template = stored.order.template(request.template_no)
         if template is None:
             raise DeliveryRefused("template_no", "the order has no such template")
         if request.quantity > template.count:
             raise DeliveryRefused("quantity", f"the template has {template.count} cards in all")
-
-
-class DeliveryReopening(Protocol):
-    def get(self, delivery_id: str) -> Delivery | None: ...
-    def reopen(self, delivery_id: str) -> bool: ...
 
 
 @dataclass(frozen=True)

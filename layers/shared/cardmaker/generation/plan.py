@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cardmaker.orders.order import Order, OrderKey
+    from cardmaker.orders.order import Order, OrderKey, OrderStatus
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,21 @@ class Chunk:
     def chunk_id(self) -> str:
         """Short and unique within the order (it is stored in a set on the order header)."""
         return f"{self.template_index}.{self.number}"
+
+
+@dataclass(frozen=True)
+class ChunkProgress:
+    """Where an order's chunks stand: which are counted, of how many."""
+
+    status: OrderStatus
+    done_chunks: frozenset[str]
+    chunks_done: int
+    chunks_total: int
+
+
+def chunk_count(order: Order, chunk_size: int) -> int:
+    """How many chunks ``plan_chunks`` makes of the order, without making them."""
+    return sum(-(-template.count // chunk_size) for template in order.templates)
 
 
 def plan_chunks(order: Order, first_sequence: int, chunk_size: int) -> list[Chunk]:

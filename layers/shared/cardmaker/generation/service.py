@@ -12,23 +12,23 @@ Both steps are idempotent and safe to retry at any point:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
+from cardmaker.cards.card import CardBatch
 from cardmaker.cards.card_secrets import generate_secrets
 from cardmaker.cards.keys import chunk_key_context
 from cardmaker.cards.sealing import Sealer
-from cardmaker.generation.plan import Chunk, plan_chunks
+from cardmaker.generation.plan import Chunk, chunk_count, plan_chunks
 from cardmaker.orders.order import OrderStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator
 
-    from cardmaker.cards.keys import DataKey
     from cardmaker.cards.numbering import CardNumberer
-    from cardmaker.orders.order import Order, OrderKey, StoredOrder
+    from cardmaker.orders.order import OrderKey
+    from cardmaker.ports import CardStore, DataKeys, GenerationStore
 
 SEAL_BATCH = 500  # cards generated per step while earlier steps are being written
 
@@ -43,43 +43,15 @@ def make_cards(
 
 
 @dataclass(frozen=True)
-class ChunkProgress:
-    status: OrderStatus
-    done_chunks: frozenset[str]
-    chunks_done: int
-    chunks_total: int
-
-
-class GenerationStore(Protocol):
-    def get(self, key: OrderKey) -> StoredOrder | None: ...
-    def start(
-        self, order: Order, first_sequence: int, chunk_size: int, chunks_total: int
-    ) -> bool: ...
-    def write_chunks(self, chunks: list[Chunk]) -> None: ...
-    def progress(self, key: OrderKey) -> ChunkProgress: ...
-    def count_chunk(self, chunk: Chunk) -> int | None: ...
-    def finish(self, key: OrderKey) -> bool: ...
-    def fail(self, key: OrderKey, reason: str) -> bool: ...
-
-
-class CardStore(Protocol):
-    def reserve_sequence(self, scheme_name: str, count: int, capacity: int) -> int: ...
-    def claim_chunk_key(self, chunk: Chunk, wrapped: bytes) -> tuple[bytes, int]: ...
-    def write_cards(self, batches: Iterable[list[dict[str, Any]]]) -> int: ...
-
-
-class DataKeys(Protocol):
-    def new(self, context: dict[str, str]) -> DataKey: ...
-    def unwrap(self, wrapped: bytes, context: dict[str, str]) -> DataKey: ...
-
-
-CardItems = Callable[[Chunk, list[str], list[bytes], str], list[dict[str, Any]]]
+class PlanResult:
+    chunks: list[Chunk]  # the order's chunks (none if it is past GENERATING)
+    started: bool  # this call moved the order from RECEIVED to GENERATING
 
 
 @dataclass(frozen=True)
 class ChunkResult:
     chunk_id: str
-    generated: int  # cards written by this attempt (0 when skipped)
+    generated: int  # cards this attempt added to the order (0 when another attempt did)
     order_status: OrderStatus
 
 
@@ -90,7 +62,6 @@ class CardGenerator:
         cards: CardStore,
         numberer: CardNumberer,
         data_keys: DataKeys,
-        card_items: CardItems,
         *,
         chunk_size: int = 5000,
         secret_length: int = 16,
@@ -100,30 +71,33 @@ class CardGenerator:
         self._cards = cards
         self._numberer = numberer
         self._data_keys = data_keys
-        self._card_items = card_items
         self._chunk_size = chunk_size
         self._secret_length = secret_length
         self._max_attempts = max_attempts
 
-    def plan(self, key: OrderKey) -> list[Chunk]:
-        """Start generating an order: returns its chunks (none if it is past GENERATING)."""
+    def plan(self, key: OrderKey) -> PlanResult:
+        """Start generating an order and write its chunks (again, on a retry: they are the
+        same chunks)."""
         stored = self._orders.get(key)
         if stored is None:
             raise LookupError(f"order {key} does not exist")
         if stored.order.status is OrderStatus.RECEIVED:
-            order = stored.order
+            order, size = stored.order, self._chunk_size
             scheme = self._numberer.scheme
             first = self._cards.reserve_sequence(scheme.name, order.card_count, scheme.capacity)
-            chunks = plan_chunks(order, first, self._chunk_size)
-            # If another attempt started first, its block and chunking stand (this block is
+            if self._orders.start(order, first, size, chunk_count(order, size)):
+                return PlanResult(self._write_plan(plan_chunks(order, first, size)), True)
+            # Another attempt started first: its block and chunking stand (this block is
             # simply never used: sequence numbers are plentiful, uniqueness is what matters).
-            self._orders.start(order, first, self._chunk_size, len(chunks))
             stored = self._orders.get(key)
         if stored is None or stored.order.status is not OrderStatus.GENERATING:
-            return []
+            return PlanResult([], False)
         generation = stored.generation
         assert generation is not None  # a GENERATING order always has one
         chunks = plan_chunks(stored.order, generation.first_sequence, generation.chunk_size)
+        return PlanResult(self._write_plan(chunks), False)
+
+    def _write_plan(self, chunks: list[Chunk]) -> list[Chunk]:
         self._orders.write_chunks(chunks)
         return chunks
 
@@ -153,37 +127,43 @@ class CardGenerator:
                     f"{attempt} times, last with {type(error).__name__}",
                 )
             raise
-        return ChunkResult(chunk.chunk_id, written, self._count(chunk, progress.chunks_total))
+        counted, status = self._count(chunk, progress.chunks_total)
+        return ChunkResult(chunk.chunk_id, written if counted else 0, status)
 
-    def _card_batches(self, chunk: Chunk, sealer: Sealer) -> Iterator[list[dict[str, Any]]]:
+    def _card_batches(self, chunk: Chunk, sealer: Sealer) -> Iterator[CardBatch]:
         """The chunk's cards, a batch at a time: each batch is written while the next one is
         made."""
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         for start in range(0, chunk.count, SEAL_BATCH):
-            part = replace(
-                chunk,
-                first_position=chunk.first_position + start,
-                count=min(SEAL_BATCH, chunk.count - start),
-            )
             numbers, sealed = make_cards(
                 self._numberer,
                 sealer,
                 chunk.first_sequence + start,
-                part.count,
+                min(SEAL_BATCH, chunk.count - start),
                 self._secret_length,
             )
-            yield self._card_items(part, numbers, sealed, created_at)
+            yield CardBatch(
+                order=chunk.order,
+                template_no=chunk.template_no,
+                par_value=chunk.par_value,
+                chunk_id=chunk.chunk_id,
+                first_position=chunk.first_position + start,
+                card_numbers=numbers,
+                sealed_secrets=sealed,
+                created_at=created_at,
+            )
 
-    def _count(self, chunk: Chunk, chunks_total: int) -> OrderStatus:
-        """Count the chunk; the one that completes the order finishes it. Returns the order's
-        status as this attempt leaves it."""
+    def _count(self, chunk: Chunk, chunks_total: int) -> tuple[bool, OrderStatus]:
+        """Count the chunk; the one that completes the order finishes it. Returns whether
+        this attempt counted it, and the order's status as this attempt leaves it."""
         chunks_done = self._orders.count_chunk(chunk)
+        counted = chunks_done is not None
         if chunks_done is None:  # counted by an earlier attempt, which may have died after it
             progress = self._orders.progress(chunk.order)
             if progress.status is not OrderStatus.GENERATING:
-                return progress.status
+                return counted, progress.status
             chunks_done = progress.chunks_done
         if chunks_done < chunks_total:
-            return OrderStatus.GENERATING
+            return counted, OrderStatus.GENERATING
         self._orders.finish(chunk.order)
-        return OrderStatus.GENERATED
+        return counted, OrderStatus.GENERATED

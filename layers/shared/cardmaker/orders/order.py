@@ -32,6 +32,12 @@ class OrderKey:
         """Our own number for the order: stable, so a replay answers with the same one."""
         return f"CM-{self.own_sign}-{self.card_order_id}"
 
+    @property
+    def label(self) -> str:
+        """``<own_sign>:<card_order_id>``: how the order is named where one string must say
+        which order it is (a data key's KMS encryption context, log correlation ids)."""
+        return f"{self.own_sign}:{self.card_order_id}"
+
 
 @dataclass(frozen=True)
 class Order:
@@ -61,6 +67,10 @@ class Order:
     def card_count(self) -> int:
         return sum(template.count for template in self.templates)
 
+    def template(self, template_no: str) -> CardProductInfo | None:
+        """The order's card template ``template_no`` (None if it has no such template)."""
+        return next((t for t in self.templates if t.template_no == template_no), None)
+
 
 def content_hash(request: CardOrderMakeRequest) -> str:
     """A fingerprint of what the platform asked for, independent of encoding and key order:
@@ -72,6 +82,15 @@ def content_hash(request: CardOrderMakeRequest) -> str:
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredHeader:
+    """What is needed of an existing order to tell a replay from a conflict."""
+
+    status: OrderStatus
+    content_hash: str
+    making_card_no: str
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from cardmaker.errors import OrderConflict, OrderExists, OrderNotFound
 from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
@@ -14,22 +14,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from cardmaker.orders.models import CardOrderMakeRequest
-
-
-@dataclass(frozen=True)
-class StoredHeader:
-    """What is needed of an existing order to tell a replay from a conflict."""
-
-    status: OrderStatus
-    content_hash: str
-    making_card_no: str
-
-
-class OrderStore(Protocol):
-    def insert(self, order: Order) -> None:
-        """Store a new order; raise ``OrderExists`` if its key is taken."""
-
-    def get(self, key: OrderKey) -> StoredOrder | None: ...
+    from cardmaker.ports import OrderReopening, OrderStore
 
 
 @dataclass(frozen=True)
@@ -62,11 +47,6 @@ class OrderService:
         if stored is None:
             raise OrderNotFound(f"order {key.card_order_id} ({key.own_sign}) does not exist")
         return stored
-
-
-class OrderReopening(Protocol):
-    def get(self, key: OrderKey) -> StoredOrder | None: ...
-    def reopen(self, key: OrderKey) -> OrderStatus | None: ...
 
 
 @dataclass(frozen=True)

@@ -17,54 +17,76 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cardmaker.cards.card import Card
+from cardmaker.store.keys import PK, SK, item_key
+
 if TYPE_CHECKING:
+    from cardmaker.cards.card import CardBatch
     from cardmaker.generation.plan import Chunk
     from cardmaker.orders.order import OrderKey
 
-PK = "pk"
-SK = "sk"
 BUCKET_SIZE = 1000
 AVAILABLE = "AVAILABLE"
+# What a reader of cards needs of an item (``card_from_item``): Queries project only these.
+CARD_ATTRIBUTES = ("position", "card_no", "chunk_id", "secret", "par_value")
+
+
+def card_pk(order: OrderKey, template_no: str, position: int) -> str:
+    return f"CARD#{order.own_sign}#{order.card_order_id}#{template_no}#{position // BUCKET_SIZE}"
+
+
+def card_sk(position: int) -> str:
+    return f"{position:07d}"
 
 
 def card_key(order: OrderKey, template_no: str, position: int) -> dict[str, Any]:
-    bucket = position // BUCKET_SIZE
-    return {
-        PK: {"S": f"CARD#{order.own_sign}#{order.card_order_id}#{template_no}#{bucket}"},
-        SK: {"S": f"{position:07d}"},
-    }
+    return item_key(card_pk(order, template_no, position), card_sk(position))
 
 
-def card_items(
-    chunk: Chunk, numbers: list[str], sealed: list[bytes], created_at: str
-) -> list[dict[str, Any]]:
-    """The chunk's cards as low-level items (built directly: this is the hot path)."""
-    order = chunk.order
+def card_items(batch: CardBatch) -> list[dict[str, Any]]:
+    """The batch's cards as low-level items (built directly: this is the hot path)."""
+    order = batch.order
+    partition = f"CARD#{order.own_sign}#{order.card_order_id}#{batch.template_no}#"
     common = {
         "entity": {"S": "CARD"},
-        "chunk_id": {"S": chunk.chunk_id},
-        "template_no": {"S": chunk.template_no},
-        "par_value": {"S": chunk.par_value},
+        "chunk_id": {"S": batch.chunk_id},
+        "template_no": {"S": batch.template_no},
+        "par_value": {"S": batch.par_value},
         "card_order_id": {"N": str(order.card_order_id)},
         "own_sign": {"S": order.own_sign},
         "status": {"S": AVAILABLE},
-        "created_at": {"S": created_at},
+        "created_at": {"S": batch.created_at},
     }
     return [
         {
-            **card_key(order, chunk.template_no, position),
+            PK: {"S": f"{partition}{position // BUCKET_SIZE}"},
+            SK: {"S": f"{position:07d}"},
             **common,
             "card_no": {"S": number},
             "secret": {"B": secret},
             "position": {"N": str(position)},
         }
         for position, number, secret in zip(
-            range(chunk.first_position, chunk.first_position + chunk.count),
-            numbers,
-            sealed,
-            strict=True,
+            batch.positions, batch.card_numbers, batch.sealed_secrets, strict=True
         )
     ]
+
+
+def card_from_item(order: OrderKey, template_no: str, item: dict[str, Any]) -> Card:
+    """A card of ``order``'s template from its low-level item (all of ``CARD_ATTRIBUTES``)."""
+    return Card(
+        order=order,
+        template_no=template_no,
+        position=int(item["position"]["N"]),
+        card_no=item["card_no"]["S"],
+        chunk_id=item["chunk_id"]["S"],
+        sealed_secret=item["secret"]["B"],
+        par_value=item["par_value"]["S"],
+    )
+
+
+def card_position(item: dict[str, Any]) -> int:
+    return int(item["position"]["N"])
 
 
 def chunk_key_item_key(chunk: Chunk) -> dict[str, Any]:
@@ -72,18 +94,12 @@ def chunk_key_item_key(chunk: Chunk) -> dict[str, Any]:
 
 
 def sequence_key(scheme_name: str) -> dict[str, Any]:
-    return {PK: {"S": f"SEQUENCE#{scheme_name}"}, SK: {"S": "COUNTER"}}
+    return item_key(f"SEQUENCE#{scheme_name}", "COUNTER")
 
 
 def cursor_key(order: OrderKey, template_no: str) -> dict[str, Any]:
-    return {
-        PK: {"S": f"CURSOR#{order.own_sign}#{order.card_order_id}#{template_no}"},
-        SK: {"S": "CURSOR"},
-    }
+    return item_key(f"CURSOR#{order.own_sign}#{order.card_order_id}#{template_no}", "CURSOR")
 
 
 def chunk_key_of(order: OrderKey, chunk_id: str) -> dict[str, Any]:
-    return {
-        PK: {"S": f"CHUNKKEY#{order.own_sign}#{order.card_order_id}#{chunk_id}"},
-        SK: {"S": "KEY"},
-    }
+    return item_key(f"CHUNKKEY#{order.own_sign}#{order.card_order_id}#{chunk_id}", "KEY")

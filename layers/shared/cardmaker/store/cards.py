@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from cardmaker.errors import SequenceExhausted
-from cardmaker.retry import backoff_delay
+from cardmaker.retry import with_backoff
 from cardmaker.store import card_schema
-from cardmaker.store.batch import BATCH_LIMIT, batch_put
+from cardmaker.store.batch import put_in_parallel
 from cardmaker.store.clients import dynamodb_client
 from cardmaker.store.conditions import condition_failed
+from cardmaker.store.keys import PK, SK
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from cardmaker.cards.card import Card, CardBatch
     from cardmaker.generation.plan import Chunk
     from cardmaker.orders.order import OrderKey
+
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
 
 
 class DynamoDBCardRepository:
@@ -143,30 +146,28 @@ class DynamoDBCardRepository:
             self._client.put_item(
                 TableName=self._table,
                 Item={**key, "allocated": {"N": "0"}, "claims": {"M": {}}},
-                ConditionExpression="attribute_not_exists(pk)",
+                ConditionExpression=f"attribute_not_exists({PK})",
             )
         except ClientError as error:
             if not condition_failed(error):
                 raise
 
-    def read_cards(
-        self, order: OrderKey, template_no: str, positions: range
-    ) -> list[dict[str, Any]]:
+    def read_cards(self, order: OrderKey, template_no: str, positions: range) -> list[Card]:
         """The cards at ``positions`` (by key: no scan), in position order."""
         keys = [card_schema.card_key(order, template_no, position) for position in positions]
-        found: dict[int, dict[str, Any]] = {}
-        for start in range(0, len(keys), 100):  # BatchGetItem's limit
-            pending: list[dict[str, Any]] = keys[start : start + 100]
-            for attempt in range(8):
+        found: dict[int, Card] = {}
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            pending: list[dict[str, Any]] = keys[start : start + BATCH_GET_LIMIT]
+            for _ in with_backoff(8, base=0.05, cap=2.0, sleep=self._sleep):
                 answer = self._client.batch_get_item(
                     RequestItems={self._table: {"Keys": pending, "ConsistentRead": True}}
                 )
                 for raw in answer.get("Responses", {}).get(self._table, []):
-                    found[int(raw["position"]["N"])] = raw
+                    card = card_schema.card_from_item(order, template_no, raw)
+                    found[card.position] = card
                 pending = answer.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
                 if not pending:
                     break
-                self._sleep(backoff_delay(attempt, 0.05, 2.0))
             if pending:
                 raise RuntimeError(f"{len(pending)} cards could not be read")
         missing = [position for position in positions if position not in found]
@@ -174,17 +175,15 @@ class DynamoDBCardRepository:
             raise LookupError(f"{len(missing)} allocated cards do not exist (first: {missing[0]})")
         return [found[position] for position in positions]
 
-    def iter_cards(
-        self, order: OrderKey, template_no: str, positions: range, attributes: tuple[str, ...]
-    ) -> Iterator[dict[str, Any]]:
+    def iter_cards(self, order: OrderKey, template_no: str, positions: range) -> Iterator[Card]:
         """The cards of a template at ``positions`` (a range), in position order, bucket by
         bucket (one Query per 1,000-card partition, page by page): memory stays constant
-        whatever the order's size. Only ``attributes`` are read."""
+        whatever the order's size. Only what a ``Card`` holds is read."""
         if not positions:
             return
-        names = {f"#a{index}": name for index, name in enumerate(attributes)}
-        first_key = card_schema.card_key(order, template_no, positions.start)[card_schema.SK]
-        last_key = card_schema.card_key(order, template_no, positions.stop - 1)[card_schema.SK]
+        names = {f"#a{index}": name for index, name in enumerate(card_schema.CARD_ATTRIBUTES)}
+        first_key = card_schema.card_key(order, template_no, positions.start)[SK]
+        last_key = card_schema.card_key(order, template_no, positions.stop - 1)[SK]
         buckets = range(
             positions.start // card_schema.BUCKET_SIZE,
             (positions.stop - 1) // card_schema.BUCKET_SIZE + 1,
@@ -194,11 +193,9 @@ class DynamoDBCardRepository:
             query: dict[str, Any] = {
                 "TableName": self._table,
                 # Positions sort as their sort keys: each bucket's cards within the range.
-                "KeyConditionExpression": (
-                    f"{card_schema.PK} = :pk AND {card_schema.SK} BETWEEN :first AND :last"
-                ),
+                "KeyConditionExpression": f"{PK} = :pk AND {SK} BETWEEN :first AND :last",
                 "ExpressionAttributeValues": {
-                    ":pk": card_schema.card_key(order, template_no, first)[card_schema.PK],
+                    ":pk": card_schema.card_key(order, template_no, first)[PK],
                     ":first": first_key,
                     ":last": last_key,
                 },
@@ -208,12 +205,14 @@ class DynamoDBCardRepository:
             }
             while True:
                 page = self._client.query(**query)
-                yield from page.get("Items", [])
+                for item in page.get("Items", []):
+                    yield card_schema.card_from_item(order, template_no, item)
                 if "LastEvaluatedKey" not in page:
                     break
                 query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def wrapped_chunk_key(self, order: OrderKey, chunk_id: str) -> bytes:
+        """The KMS-wrapped data key that sealed the chunk's secrets."""
         item = self._client.get_item(
             TableName=self._table,
             Key=card_schema.chunk_key_of(order, chunk_id),
@@ -223,19 +222,14 @@ class DynamoDBCardRepository:
             raise LookupError(f"chunk {chunk_id} has no data key")
         return item["wrapped_key"]["B"]
 
-    def write_cards(self, batches: Iterable[list[dict[str, Any]]]) -> int:
+    def write_cards(self, batches: Iterable[CardBatch]) -> int:
         """Write cards batch by batch, ``writers`` BatchWriteItem calls in flight, while the
         caller produces the next batches: generation runs behind the I/O. Unconditional puts
         at fixed keys, so a retried chunk overwrites exactly its own cards."""
-        with ThreadPoolExecutor(max_workers=self._writers, thread_name_prefix="cards") as pool:
-            pending = [
-                pool.submit(batch_put, self._client, self._table, part, sleep=self._sleep)
-                for batch in batches
-                for part in _split(batch, BATCH_LIMIT * 4)
-            ]
-            return sum(future.result() for future in pending)
-
-
-def _split(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+        return put_in_parallel(
+            self._client,
+            self._table,
+            (card_schema.card_items(batch) for batch in batches),
+            writers=self._writers,
+            sleep=self._sleep,
+        )

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from botocore.exceptions import ClientError
 
-from cardmaker.retry import backoff_delay
+from cardmaker.retry import with_backoff
 
 T = TypeVar("T")
 
@@ -35,12 +35,11 @@ def retry_unapplied(
     """Run a write again, with backoff, while DynamoDB answers that it did not apply it
     (a conflict with someone's transaction, which botocore does not retry, or throttling
     that outlasted botocore's own attempts)."""
-    for attempt in range(attempts):
+    for attempt in with_backoff(attempts, base=0.05, cap=1.0, sleep=sleep):
         try:
             return write()
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code")
             if code not in _NOT_APPLIED or attempt == attempts - 1:
                 raise
-            sleep(backoff_delay(attempt, 0.05, 1.0))
     raise AssertionError("unreachable")

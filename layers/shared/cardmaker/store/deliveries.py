@@ -16,6 +16,7 @@ from cardmaker.errors import DeliveryExists
 from cardmaker.store import delivery_schema
 from cardmaker.store.clients import dynamodb_client
 from cardmaker.store.conditions import condition_failed, retry_unapplied
+from cardmaker.store.keys import PK
 from cardmaker.store.schema import now_iso
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class DynamoDBDeliveryRepository:
             self._client.put_item(
                 TableName=self._table,
                 Item=delivery_schema.delivery_item(delivery, fingerprint),
-                ConditionExpression="attribute_not_exists(pk)",
+                ConditionExpression=f"attribute_not_exists({PK})",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
@@ -65,7 +66,7 @@ class DynamoDBDeliveryRepository:
         }
         while True:
             page = self._client.query(**query)
-            ids += [item["pk"]["S"].removeprefix("DELIVERY#") for item in page.get("Items", [])]
+            ids += [delivery_schema.delivery_id_of(item) for item in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 return ids
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]

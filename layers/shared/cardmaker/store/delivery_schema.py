@@ -10,16 +10,22 @@ from pydantic import TypeAdapter
 from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
 from cardmaker.deliveries.models import DeliveryRequest
 from cardmaker.orders.order import OrderKey
-from cardmaker.store.schema import from_item, to_item
+from cardmaker.store.items import from_item, to_item
+from cardmaker.store.keys import PK, item_key
 
-PK = "pk"
-SK = "sk"
+DELIVERY_ENTITY = "DELIVERY"
+PK_PREFIX = "DELIVERY#"
 BY_ORDER = "ByOrder"
 _REQUEST = TypeAdapter(DeliveryRequest)
 
 
 def delivery_key(delivery_id: str) -> dict[str, Any]:
-    return {PK: {"S": f"DELIVERY#{delivery_id}"}, SK: {"S": "DELIVERY"}}
+    return item_key(f"{PK_PREFIX}{delivery_id}", "DELIVERY")
+
+
+def delivery_id_of(item: dict[str, Any]) -> str:
+    """The delivery id of a low-level delivery item (or of its key)."""
+    return str(item[PK]["S"]).removeprefix(PK_PREFIX)
 
 
 def order_key(key: OrderKey) -> str:
@@ -32,7 +38,7 @@ def delivery_item(delivery: Delivery, fingerprint: str) -> dict[str, Any]:
         **delivery_key(delivery.delivery_id),
         **to_item(
             {
-                "entity": "DELIVERY",
+                "entity": DELIVERY_ENTITY,
                 "delivery_id": delivery.delivery_id,
                 "order_key": order_key(OrderKey(request.own_sign, request.card_order_id)),
                 "request": request.model_dump(exclude_none=True),
@@ -89,18 +95,3 @@ def delivery_from_item(raw: dict[str, Any]) -> tuple[Delivery, str]:
         updated_at=item["updated_at"],
     )
     return delivery, item["fingerprint"]
-
-
-def delivery_task(
-    new_image: dict[str, Any], old_image: dict[str, Any] | None
-) -> str | OrderKey | None:
-    """What a stream record asks of the delivery function: carry out a PENDING delivery (its
-    id), wake the deliveries of an order that just became GENERATED (its key), or nothing (the
-    event sources filter the same way; this is the check in code)."""
-    item = from_item(new_image)
-    if item.get("entity") == "DELIVERY" and item.get("status") == DeliveryStatus.PENDING.value:
-        return str(item["delivery_id"])
-    was = from_item(old_image or {}).get("status")
-    if item.get("entity") == "ORDER" and item.get("status") == "GENERATED" and was != "GENERATED":
-        return OrderKey(item["own_sign"], item["card_order_id"])
-    return None

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from cardmaker.errors import OrderExists
-from cardmaker.generation.service import ChunkProgress
-from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
-from cardmaker.orders.service import StoredHeader
+from cardmaker.generation.plan import ChunkProgress
+from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredHeader, StoredOrder
 from cardmaker.store import schema
 from cardmaker.store.batch import batch_delete, batch_put
 from cardmaker.store.clients import dynamodb_client
 from cardmaker.store.conditions import condition_failed
+from cardmaker.store.items import from_item, to_item
+from cardmaker.store.keys import PK, SK, key_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -54,7 +55,7 @@ class DynamoDBOrderRepository:
             self._client.put_item(
                 TableName=self._table,
                 Item=schema.header_item(order),
-                ConditionExpression=f"attribute_not_exists({schema.PK})",
+                ConditionExpression=f"attribute_not_exists({PK})",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
@@ -65,29 +66,29 @@ class DynamoDBOrderRepository:
                 raise RuntimeError("the order vanished while being compared") from error
             if stored.content_hash != order.content_hash and pages:
                 # Lost a race to a different order: our pages belong to no header.
-                keys = [{schema.PK: page[schema.PK], schema.SK: page[schema.SK]} for page in pages]
+                keys = [key_of(page) for page in pages]
                 batch_delete(self._client, self._table, keys, sleep=self._sleep)
             raise OrderExists(stored) from error
 
     def get(self, key: OrderKey) -> StoredOrder | None:
         items = self._item_collection(key)
-        header = next((item for item in items if item[schema.SK] == schema.HEADER_SK), None)
+        header = next((item for item in items if item[SK] == schema.HEADER_SK), None)
         if header is None:
             return None
-        pages = [item for item in items if item[schema.SK].startswith(schema.PAGE_SK_PREFIX)]
+        pages = [item for item in items if item[SK].startswith(schema.PAGE_SK_PREFIX)]
         return schema.order_from_items(header, pages)
 
     def _item_collection(self, key: OrderKey) -> list[dict[str, Any]]:
         query: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": f"{schema.PK} = :pk",
+            "KeyConditionExpression": f"{PK} = :pk",
             "ExpressionAttributeValues": {":pk": {"S": schema.order_pk(key)}},
             "ConsistentRead": True,
         }
         items: list[dict[str, Any]] = []
         while True:
             page = self._client.query(**query)
-            items.extend(schema.from_item(raw) for raw in page.get("Items", []))
+            items.extend(from_item(raw) for raw in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return items
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -100,7 +101,7 @@ class DynamoDBOrderRepository:
             ).get("Item")
         if not raw:
             return None
-        item = schema.from_item(raw)
+        item = from_item(raw)
         return StoredHeader(
             status=OrderStatus(item["status"]),
             content_hash=item["content_hash"],
@@ -139,7 +140,7 @@ class DynamoDBGenerationRepository:
                 ),
                 ConditionExpression="#status = :received",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=schema.to_item(
+                ExpressionAttributeValues=to_item(
                     {
                         ":generating": OrderStatus.GENERATING.value,
                         ":received": OrderStatus.RECEIVED.value,
@@ -170,7 +171,7 @@ class DynamoDBGenerationRepository:
         ).get("Item")
         if not item:
             raise RuntimeError(f"order {key} has no header")
-        plain = schema.from_item(item)
+        plain = from_item(item)
         return ChunkProgress(
             status=OrderStatus(plain["status"]),
             done_chunks=frozenset(plain.get("done_chunks", ())),
@@ -234,7 +235,7 @@ class DynamoDBGenerationRepository:
                 UpdateExpression="SET #status = :status, updated_at = :now REMOVE failure_reason",
                 ConditionExpression=f"#status = :failed AND {planned}",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=schema.to_item(
+                ExpressionAttributeValues=to_item(
                     {
                         ":status": status.value,
                         ":failed": OrderStatus.FAILED.value,
@@ -255,7 +256,7 @@ class DynamoDBGenerationRepository:
             UpdateExpression=f"SET #status = :status, updated_at = :now, {sets}",
             ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=schema.to_item(
+            ExpressionAttributeValues=to_item(
                 {
                     ":status": status.value,
                     ":generating": OrderStatus.GENERATING.value,

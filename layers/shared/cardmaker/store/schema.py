@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from cardmaker.generation.plan import Chunk
 from cardmaker.orders.models import CardProductInfo, LogisticsInfo
 from cardmaker.orders.order import Generation, Order, OrderKey, OrderStatus, StoredOrder
+from cardmaker.store.items import to_item
+from cardmaker.store.keys import PK, SK, item_key
 
-PK = "pk"
-SK = "sk"
+ORDER_ENTITY = "ORDER"
+CHUNK_ENTITY = "CHUNK"
 HEADER_SK = "ORDER"
 CHUNK_SK = "CHUNK"
 PAGE_SK_PREFIX = "TEMPLATES#"
@@ -36,35 +35,12 @@ INLINE_TEMPLATES_BYTES = 64 * 1024
 PAGE_BYTES = 256 * 1024
 
 
-class _Deserializer(TypeDeserializer):
-    """Numbers come back as ``int`` when whole (every number we store is a count or an id)."""
-
-    def _deserialize_n(self, value: str) -> int | Decimal:
-        number = Decimal(value)
-        return int(number) if number == number.to_integral_value() else number
-
-
-_serializer = TypeSerializer()
-_deserializer = _Deserializer()
-
-
 def order_pk(key: OrderKey) -> str:
     return f"ORDER#{key.own_sign}#{key.card_order_id}"
 
 
 def header_key(key: OrderKey) -> dict[str, Any]:
-    return {PK: {"S": order_pk(key)}, SK: {"S": HEADER_SK}}
-
-
-def to_item(values: dict[str, Any]) -> dict[str, Any]:
-    """Plain values -> a low-level DynamoDB item (None members dropped)."""
-    return {
-        name: _serializer.serialize(value) for name, value in values.items() if value is not None
-    }
-
-
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+    return item_key(order_pk(key), HEADER_SK)
 
 
 def header_item(order: Order) -> dict[str, Any]:
@@ -75,7 +51,7 @@ def header_item(order: Order) -> dict[str, Any]:
         {
             PK: order_pk(order.key),
             SK: HEADER_SK,
-            "entity": "ORDER",
+            "entity": ORDER_ENTITY,
             "card_order_id": order.key.card_order_id,
             "own_sign": order.key.own_sign,
             "status": order.status.value,
@@ -126,7 +102,7 @@ def order_from_items(header: dict[str, Any], pages: list[dict[str, Any]]) -> Sto
         templates = [template for page in own for template in page["templates"]]
     logistics = header.get("logistics_info")
     order = Order(
-        key=OrderKey(header["own_sign"], int(header["card_order_id"])),
+        key=order_key_from_item(header),
         status=OrderStatus(header["status"]),
         content_hash=header["content_hash"],
         templates=tuple(CardProductInfo.model_validate(template) for template in templates),
@@ -153,10 +129,8 @@ def order_from_items(header: dict[str, Any], pages: list[dict[str, Any]]) -> Sto
 def chunk_key(chunk: Chunk) -> dict[str, Any]:
     """Every chunk has a partition of its own: stream records of one partition key are
     delivered in order, distinct keys let the chunks of an order run side by side."""
-    return {
-        PK: {"S": f"CHUNK#{chunk.order.own_sign}#{chunk.order.card_order_id}#{chunk.chunk_id}"},
-        SK: {"S": CHUNK_SK},
-    }
+    order = chunk.order
+    return item_key(f"CHUNK#{order.own_sign}#{order.card_order_id}#{chunk.chunk_id}", CHUNK_SK)
 
 
 def chunk_item(chunk: Chunk) -> dict[str, Any]:
@@ -164,7 +138,7 @@ def chunk_item(chunk: Chunk) -> dict[str, Any]:
         **chunk_key(chunk),
         **to_item(
             {
-                "entity": "CHUNK",
+                "entity": CHUNK_ENTITY,
                 "card_order_id": chunk.order.card_order_id,
                 "own_sign": chunk.order.own_sign,
                 "template_index": chunk.template_index,
@@ -179,17 +153,22 @@ def chunk_item(chunk: Chunk) -> dict[str, Any]:
     }
 
 
+def order_key_from_item(item: dict[str, Any]) -> OrderKey:
+    """The key of the order a plain item (or stream image) of the orders table belongs to."""
+    return OrderKey(item["own_sign"], int(item["card_order_id"]))
+
+
 def chunk_from_item(item: dict[str, Any]) -> Chunk:
-    """A chunk from its plain (deserialized) item or stream image."""
+    """A chunk from its plain item or stream image (numbers as ``int`` or ``Decimal``)."""
     return Chunk(
-        order=OrderKey(item["own_sign"], item["card_order_id"]),
-        template_index=item["template_index"],
+        order=order_key_from_item(item),
+        template_index=int(item["template_index"]),
         template_no=item["template_no"],
         par_value=item["par_value"],
-        number=item["number"],
-        first_position=item["first_position"],
-        count=item["count"],
-        first_sequence=item["first_sequence"],
+        number=int(item["number"]),
+        first_position=int(item["first_position"]),
+        count=int(item["count"]),
+        first_sequence=int(item["first_sequence"]),
     )
 
 
@@ -220,16 +199,3 @@ def _iso(moment: datetime) -> str:
 
 def now_iso() -> str:
     return _iso(datetime.now(UTC))
-
-
-def generation_task(event_name: str, new_image: dict[str, Any]) -> OrderKey | Chunk | None:
-    """What a stream record of the orders table asks of the generator: plan a newly received
-    order, generate a newly written chunk, or nothing (the event source filters the same way;
-    this is the check in code)."""
-    item = from_item(new_image)
-    entity = item.get("entity")
-    if entity == "ORDER" and item.get("status") == OrderStatus.RECEIVED.value:
-        return OrderKey(item["own_sign"], item["card_order_id"])
-    if entity == "CHUNK" and event_name == "INSERT":
-        return chunk_from_item(item)
-    return None

@@ -1,0 +1,127 @@
+"""Every port of the package, once: what a service needs of storage, KMS or TOP, in the
+business's words. The DynamoDB repositories in ``store/``, ``KmsDataKeys`` and ``TopClient``
+implement them; tests may hand a service anything that has the same methods.
+
+Each port is the least a service needs; a service that needs more asks for a wider one (an
+``OrderStore`` is an ``OrderReader`` that can also insert).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from cardmaker.cards.card import Card, CardBatch
+    from cardmaker.cards.keys import DataKey
+    from cardmaker.deliveries.delivery import Delivery
+    from cardmaker.generation.plan import Chunk, ChunkProgress
+    from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
+
+
+# Orders ------------------------------------------------------------------------------------
+
+
+class OrderReader(Protocol):
+    def get(self, key: OrderKey) -> StoredOrder | None:
+        """The order with its generation progress; None if there is no such order."""
+        ...
+
+
+class OrderStore(OrderReader, Protocol):
+    def insert(self, order: Order) -> None:
+        """Store a new order; raise ``OrderExists`` if its key is taken."""
+        ...
+
+
+class OrderReopening(OrderReader, Protocol):
+    def reopen(self, key: OrderKey) -> OrderStatus | None:
+        """FAILED -> where generation resumes; the new status, or None if it was not FAILED."""
+        ...
+
+
+class GenerationStore(OrderReader, Protocol):
+    """An order's generation: its chunks and its progress."""
+
+    def start(
+        self, order: Order, first_sequence: int, chunk_size: int, chunks_total: int
+    ) -> bool: ...
+    def write_chunks(self, chunks: list[Chunk]) -> None: ...
+    def progress(self, key: OrderKey) -> ChunkProgress: ...
+    def count_chunk(self, chunk: Chunk) -> int | None: ...
+    def finish(self, key: OrderKey) -> bool: ...
+    def fail(self, key: OrderKey, reason: str) -> bool: ...
+
+
+# Cards and their keys ----------------------------------------------------------------------
+
+
+class CardStore(Protocol):
+    """Where the generator puts cards: sequence numbers, each chunk's data key, the cards."""
+
+    def reserve_sequence(self, scheme_name: str, count: int, capacity: int) -> int: ...
+    def claim_chunk_key(self, chunk: Chunk, wrapped: bytes) -> tuple[bytes, int]: ...
+    def write_cards(self, batches: Iterable[CardBatch]) -> int: ...
+
+
+class CardStock(Protocol):
+    """Where deliveries take cards from: a template's cards, handed out by position ranges."""
+
+    def claim(
+        self, order: OrderKey, template_no: str, delivery_id: str, quantity: int, available: int
+    ) -> int | None: ...
+    def read_cards(self, order: OrderKey, template_no: str, positions: range) -> list[Card]: ...
+
+
+class ChunkKeys(Protocol):
+    def wrapped_chunk_key(self, order: OrderKey, chunk_id: str) -> bytes:
+        """The KMS-wrapped data key that sealed the chunk's secrets."""
+        ...
+
+
+class KeyUnwrapper(Protocol):
+    def unwrap(self, wrapped: bytes, context: Mapping[str, str]) -> DataKey: ...
+
+
+class DataKeys(KeyUnwrapper, Protocol):
+    def new(self, context: Mapping[str, str]) -> DataKey: ...
+
+
+# Deliveries --------------------------------------------------------------------------------
+
+
+class DeliveryReader(Protocol):
+    def get(self, delivery_id: str) -> Delivery | None: ...
+
+
+class DeliveryStore(DeliveryReader, Protocol):
+    def create(self, delivery: Delivery, fingerprint: str) -> None:
+        """Store a new delivery; raise ``DeliveryExists`` if its id is taken."""
+        ...
+
+
+class DeliveryProgress(DeliveryReader, Protocol):
+    """A delivery's way through its states, each step taken once whatever the retries."""
+
+    def wait_for_stock(self, delivery_id: str) -> bool: ...
+    def wake(self, delivery_id: str) -> bool: ...
+    def waiting_for_stock(self, order: OrderKey) -> list[str]: ...
+    def start_sending(self, delivery_id: str, first_position: int) -> Delivery | None: ...
+    def finish(self, delivery: Delivery) -> bool: ...
+    def fail(self, delivery_id: str, reason: str) -> bool: ...
+
+
+class DeliveryReopening(DeliveryReader, Protocol):
+    def reopen(self, delivery_id: str) -> bool:
+        """A delivery that gave up -> SENDING; False if it is not one."""
+        ...
+
+
+# The TOP gateway ---------------------------------------------------------------------------
+
+
+class TopCaller(Protocol):
+    def call(
+        self, method: str, params: dict[str, str], *, with_session: bool = False
+    ) -> dict[str, Any]: ...
