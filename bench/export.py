@@ -25,6 +25,7 @@ import boto3
 from bench.moto_stack import generator_stack
 from cardmaker import runtime
 from cardmaker.cards.keys import KmsDataKeys
+from cardmaker.cards.opening import SecretOpener
 from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.orders import DynamoDBOrderRepository
@@ -43,7 +44,7 @@ def generate(card_order_id: int, count: int) -> OrderKey:
     runtime.order_service().receive(request)
     key = OrderKey("daily", card_order_id)
     generator = runtime.card_generator()
-    statuses = [generator.generate(chunk).order_status for chunk in generator.plan(key)]
+    statuses = [generator.generate(chunk).order_status for chunk in generator.plan(key).chunks]
     if statuses[-1] is not OrderStatus.GENERATED:
         raise RuntimeError("the benchmark order did not reach GENERATED")
     return key
@@ -82,10 +83,12 @@ def zip_peak_mb(rows: int) -> float:
 
 def card_source(stack: Stack) -> CardSource:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
+    cards = DynamoDBCardRepository(stack.physical["CardsTable"], dynamodb)
+    kms = KmsDataKeys(boto3.client("kms", region_name=REGION), stack.physical["CardDataKey"])
     return CardSource(
         DynamoDBOrderRepository(stack.physical["OrdersTable"], dynamodb),
-        DynamoDBCardRepository(stack.physical["CardsTable"], dynamodb),
-        KmsDataKeys(boto3.client("kms", region_name=REGION), stack.physical["CardDataKey"]),
+        cards,
+        SecretOpener(cards, kms),
     )
 
 

@@ -27,13 +27,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bench.moto_stack import generator_stack
 from cardmaker import runtime
+from cardmaker.cards.card import CardBatch
 from cardmaker.cards.numbering import CardNumberer, CardNumberScheme
 from cardmaker.cards.sealing import Sealer
-from cardmaker.generation.plan import Chunk
 from cardmaker.generation.service import SEAL_BATCH, make_cards
 from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
 from cardmaker.store import card_schema
-from cardmaker.store.cards import DynamoDBCardRepository
+from cardmaker.store.batch import put_in_parallel
+from cardmaker.store.cards import WRITERS
+from cardmaker.store.clients import dynamodb_client
 from local.platform import sample_order
 
 CPU_CARDS = 200_000
@@ -67,14 +69,26 @@ def aesgcm_floor_rate() -> float:
 
 
 def raw_write_rate(cards_table: str) -> float:
-    """The same writer the generator uses, fed ready-made items of the same size."""
-    chunk = Chunk(OrderKey("daily", 99), 0, "RAW", "100", 0, 0, RAW_ITEMS, 0)
-    numbers = [f"{3101 * 10**15 + n}" for n in range(RAW_ITEMS)]
-    sealed = [os.urandom(44) for _ in range(RAW_ITEMS)]
-    items = card_schema.card_items(chunk, numbers, sealed, datetime.now(UTC).isoformat())
-    batches = [items[start : start + SEAL_BATCH] for start in range(0, RAW_ITEMS, SEAL_BATCH)]
+    """The same writer the card store uses (same threads, same parts), fed ready-made items
+    of the same size: the items are built before the clock starts."""
+    created_at = datetime.now(UTC).isoformat()
+    batches = [
+        card_schema.card_items(
+            CardBatch(
+                order=OrderKey("daily", 99),
+                template_no="RAW",
+                par_value="100",
+                chunk_id="0.0",
+                first_position=start,
+                card_numbers=[f"{3101 * 10**15 + n}" for n in range(start, start + SEAL_BATCH)],
+                sealed_secrets=[os.urandom(44) for _ in range(SEAL_BATCH)],
+                created_at=created_at,
+            )
+        )
+        for start in range(0, RAW_ITEMS, SEAL_BATCH)
+    ]
     started = time.perf_counter()
-    DynamoDBCardRepository(cards_table).write_cards(batches)
+    put_in_parallel(dynamodb_client(), cards_table, batches, writers=WRITERS)
     return RAW_ITEMS / (time.perf_counter() - started)
 
 
@@ -93,7 +107,7 @@ def pipeline(card_order_id: int, *, trace_memory: bool = False) -> float:
     if trace_memory:
         tracemalloc.start()
     started = time.perf_counter()
-    statuses = [generator.generate(chunk).order_status for chunk in generator.plan(key)]
+    statuses = [generator.generate(chunk).order_status for chunk in generator.plan(key).chunks]
     elapsed = time.perf_counter() - started
     if statuses[-1] is not OrderStatus.GENERATED:
         raise RuntimeError("the benchmark order did not reach GENERATED")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cardmaker.generation.plan import plan_chunks
 from cardmaker.orders.order import OrderStatus
 from cardmaker.store import schema
+from cardmaker.store.keys import key_of
 
 if TYPE_CHECKING:
     from cardmaker.orders.order import OrderKey
@@ -53,7 +54,7 @@ def uncounted_chunk_records(
 
 
 def _insert_record(item: dict[str, Any], stream_arn: str, index: int) -> dict[str, Any]:
-    keys = {name: item[name] for name in (schema.PK, schema.SK)}
+    keys = key_of(item)
     return {
         # Not the stream's own ids: the handler reads only the event name and the image, and
         # reports failures by this sequence number, unique within the invocation.

@@ -28,9 +28,14 @@ from cardmaker.errors import DeliveryNotFound, OrderNotFound
 from cardmaker.orders.order import OrderKey, OrderStatus
 from cardmaker.orders.service import reopen_order
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
-from cardmaker.store.delivery_schema import delivery_task
 from cardmaker.store.orders import DynamoDBGenerationRepository
-from cardmaker.store.schema import generation_task
+from cardmaker.store.stream import (
+    GenerateChunk,
+    PlanOrder,
+    SendDelivery,
+    delivery_task,
+    generation_task,
+)
 from cardmaker_cli.chunk_replay import uncounted_chunk_records
 from cardmaker_cli.context import target
 from cardmaker_cli.errors import CliError, from_aws_error
@@ -78,13 +83,11 @@ class FailureQueue:
 
 
 def _generator_wants(record: dict[str, Any]) -> bool:
-    change = record.get("dynamodb", {})
-    return generation_task(record.get("eventName", ""), change.get("NewImage") or {}) is not None
+    return generation_task(record) is not None
 
 
 def _delivery_wants(record: dict[str, Any]) -> bool:
-    change = record.get("dynamodb", {})
-    return delivery_task(change.get("NewImage") or {}, change.get("OldImage")) is not None
+    return delivery_task(record) is not None
 
 
 QUEUES = {
@@ -329,14 +332,16 @@ def _subjects(failures: FailureQueue, records: list[dict[str, Any]]) -> list[Ord
     each, in order. An order becoming GENERATED only wakes deliveries: nothing to reopen."""
     subjects: list[OrderKey | str] = []
     for record in records:
-        change = record.get("dynamodb", {})
         subject: OrderKey | str | None = None
         if failures.name == "generator":
-            task = generation_task(record.get("eventName", ""), change.get("NewImage") or {})
-            subject = task if isinstance(task, OrderKey) or task is None else task.order
+            task = generation_task(record)
+            if isinstance(task, PlanOrder):
+                subject = task.order
+            elif isinstance(task, GenerateChunk):
+                subject = task.chunk.order
         else:
-            task = delivery_task(change.get("NewImage") or {}, change.get("OldImage"))
-            subject = task if isinstance(task, str) else None
+            sending = delivery_task(record)
+            subject = sending.delivery_id if isinstance(sending, SendDelivery) else None
         if subject is not None and subject not in subjects:
             subjects.append(subject)
     return subjects

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import pyzipper
 
-from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
-from cardmaker.cards.sealing import Sealer
+from cardmaker.cards.keys import KmsDataKeys
+from cardmaker.cards.opening import SecretOpener
 from cardmaker.errors import SecretTampered
 from cardmaker.orders import OrderKey, OrderStatus
 from cardmaker.store.cards import DynamoDBCardRepository
@@ -22,12 +22,14 @@ from cardmaker.store.orders import DynamoDBOrderRepository
 from cardmaker_cli.errors import CliError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from cardmaker.cards.card import Card
     from cardmaker_cli.target import Target
 
 COLUMNS = ("template_no", "par_value", "position", "card_no", "card_secret")
 # The cursor claim a print run holds: every card of the template not handed out before it.
 PRINT_CLAIM = "PRINT"
-_READ = ("position", "card_no", "secret", "chunk_id")
 PROGRESS_STEP = 500  # rows between two progress updates
 
 
@@ -52,15 +54,16 @@ class CardSource:
 
     orders: DynamoDBOrderRepository
     cards: DynamoDBCardRepository
-    data_keys: KmsDataKeys
+    secrets: SecretOpener
 
     @classmethod
     def of(cls, target: Target) -> CardSource:
         dynamodb = target.client("dynamodb")
+        cards = DynamoDBCardRepository(target.output("CardsTableName"), dynamodb)
         return cls(
             DynamoDBOrderRepository(target.output("OrdersTableName"), dynamodb),
-            DynamoDBCardRepository(target.output("CardsTableName"), dynamodb),
-            KmsDataKeys(target.client("kms"), target.card_key_id()),
+            cards,
+            SecretOpener(cards, KmsDataKeys(target.client("kms"), target.card_key_id())),
         )
 
     def template(self, key: OrderKey, template_no: str) -> TemplateCards:
@@ -78,7 +81,7 @@ class CardSource:
                 f"order {key.making_card_no} is {order.status.value}, not GENERATED: "
                 f"{made} of its {order.card_count} cards are made; export once it is GENERATED"
             )
-        template = next((t for t in order.templates if t.template_no == template_no), None)
+        template = order.template(template_no)
         if template is None:
             known = ", ".join(t.template_no for t in order.templates)
             raise CliError(f"order {key.making_card_no} has no template {template_no} ({known})")
@@ -93,35 +96,28 @@ class CardSource:
 
     def rows(self, cards: TemplateCards) -> Iterator[tuple[str, str, int, str, str]]:
         """The template's cards in position order, secrets opened, one at a time. Raises
-        ``CliError`` if any card is missing."""
-        chunk_id, sealer = "", None
-        expected = cards.positions.start
-        read = self.cards.iter_cards(cards.order, cards.template_no, cards.positions, _READ)
-        for item in read:
-            position = int(item["position"]["N"])
-            if position != expected:
-                break
-            if item["chunk_id"]["S"] != chunk_id or sealer is None:
-                chunk_id = item["chunk_id"]["S"]
-                sealer = self._sealer(cards.order, chunk_id)
-            number = item["card_no"]["S"]
-            try:
-                secret = sealer.open(number, item["secret"]["B"])
-            except SecretTampered:
-                raise CliError(
-                    f"the secret of card {position} ({number}) does not open: nothing was written"
-                ) from None
-            yield cards.template_no, cards.par_value, position, number, secret
-            expected += 1
-        if expected != cards.positions.stop:
+        ``CliError`` if any card is missing or its secret does not open."""
+        read = self.cards.iter_cards(cards.order, cards.template_no, cards.positions)
+        following = cards.positions.start  # the position the next card must have
+        try:
+            for card, secret in self.secrets.open_each(_unbroken(read, following)):
+                yield cards.template_no, cards.par_value, card.position, card.card_no, secret
+                following = card.position + 1
+        except SecretTampered as tampered:
+            raise CliError(f"{tampered.message}: nothing was written") from None
+        if following != cards.positions.stop:
             raise CliError(
-                f"card {expected} of template {cards.template_no} is missing "
+                f"card {following} of template {cards.template_no} is missing "
                 f"({cards.count} expected): nothing was written"
             )
 
-    def _sealer(self, order: OrderKey, chunk_id: str) -> Sealer:
-        wrapped = self.cards.wrapped_chunk_key(order, chunk_id)
-        return Sealer(self.data_keys.unwrap(wrapped, chunk_key_context(order, chunk_id)).plaintext)
+
+def _unbroken(cards: Iterable[Card], start: int) -> Iterator[Card]:
+    """The cards as long as their positions run on from ``start`` without a gap."""
+    for expected, card in enumerate(cards, start):
+        if card.position != expected:
+            return
+        yield card
 
 
 def write_csv(

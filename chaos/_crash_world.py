@@ -41,6 +41,8 @@ from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequ
 from cardmaker.orders.order import OrderKey, OrderStatus
 from cardmaker.store import card_schema
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
+from cardmaker.store.items import from_item
+from cardmaker.store.keys import PK
 from cardmaker.store.orders import DynamoDBOrderRepository
 from cardmaker.top.client import TopClient
 from local.platform import sample_delivery, sample_order, sign_spi_call
@@ -330,7 +332,7 @@ class Checker:
             query: dict[str, Any] = {
                 "TableName": self._cards_table,
                 "KeyConditionExpression": "pk = :pk",
-                "ExpressionAttributeValues": {":pk": key[card_schema.PK]},
+                "ExpressionAttributeValues": {":pk": key[PK]},
                 # Only what is checked: moto's server is slow to serialize whole cards.
                 "ProjectionExpression": "#position, card_no",
                 "ExpressionAttributeNames": {"#position": "position"},
@@ -339,8 +341,8 @@ class Checker:
             while True:
                 page = self._dynamodb.query(**query)
                 found += [
-                    (int(item["position"]["N"]), item["card_no"]["S"])
-                    for item in page.get("Items", [])
+                    (card["position"], card["card_no"])
+                    for card in map(from_item, page.get("Items", []))
                 ]
                 if "LastEvaluatedKey" not in page:
                     break

@@ -34,7 +34,7 @@ import botocore.endpoint
 import urllib3
 from botocore.awsrequest import AWSResponse
 
-from cardmaker.store import batch, cards, conditions
+from cardmaker import retry
 
 ERROR_CODES = {
     "throttle": (400, "ProvisionedThroughputExceededException"),
@@ -212,22 +212,20 @@ def recorded_backoffs(scale: float = 0.0) -> Iterator[Backoffs]:
             recorded.botocore.append(seconds)
             real_time.sleep(seconds * scale)
 
-    originals = {module: module.backoff_delay for module in (batch, cards, conditions)}
+    original = retry.backoff_delay
 
     def delay(attempt: int, base: float, cap: float) -> float:
-        value = originals[batch](attempt, base, cap)
+        value = original(attempt, base, cap)
         recorded.store.append((attempt, value))
         return value
 
     botocore.endpoint.time = _Clock()  # type: ignore[assignment]
-    for module in originals:
-        module.backoff_delay = delay  # type: ignore[attr-defined]
+    retry.backoff_delay = delay  # the one rule every store retry loop asks (``with_backoff``)
     try:
         yield recorded
     finally:
         botocore.endpoint.time = real_time
-        for module, original in originals.items():
-            module.backoff_delay = original  # type: ignore[attr-defined]
+        retry.backoff_delay = original
 
 
 def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:

@@ -19,6 +19,7 @@ import boto3
 from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
 from cardmaker.cards.sealing import Sealer
 from cardmaker.orders import OrderKey
+from cardmaker.store.items import from_item
 from local.stack import FAKE_CREDENTIALS, LocalStack
 from local.template import REGION
 
@@ -123,13 +124,12 @@ def card_secrets(stack: LocalStack) -> dict[str, str]:
     data key (as a delivery opens them)."""
     keys = _data_keys(stack)
     opened: dict[str, str] = {}
-    for item in _scan(stack, "CardsTable"):
+    for item in map(from_item, _scan(stack, "CardsTable")):
         if "card_no" not in item:
             continue
-        pk = item["pk"]["S"]
-        chunk = (_order_of(pk), item["chunk_id"]["S"])
+        chunk = (_order_of(item["pk"]), item["chunk_id"])
         sealer = Sealer(keys[chunk])
-        opened[item["card_no"]["S"]] = sealer.open(item["card_no"]["S"], item["secret"]["B"])
+        opened[item["card_no"]] = sealer.open(item["card_no"], item["secret"])
     return opened
 
 
@@ -138,14 +138,14 @@ def _data_keys(stack: LocalStack) -> dict[tuple[str, str], bytes]:
     key_id = stack.functions["CardGeneratorFunction"].spec.environment["CARD_KEY_ID"]
     unwrapper = KmsDataKeys(stack.client("kms"), key_id)
     keys: dict[tuple[str, str], bytes] = {}
-    for item in _scan(stack, "CardsTable"):
-        pk = item["pk"]["S"]
+    for item in map(from_item, _scan(stack, "CardsTable")):
+        pk = item["pk"]
         if not pk.startswith("CHUNKKEY#"):
             continue
         _, own_sign, card_order_id, chunk_id = pk.split("#", 3)
         order = OrderKey(own_sign, int(card_order_id))
         context = chunk_key_context(order, chunk_id)
-        plaintext = unwrapper.unwrap(item["wrapped_key"]["B"], context).plaintext
+        plaintext = unwrapper.unwrap(item["wrapped_key"], context).plaintext
         keys[(f"{own_sign}#{card_order_id}", chunk_id)] = plaintext
     return keys
 

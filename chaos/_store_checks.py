@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from cardmaker.store.schema import from_item
+from cardmaker.store.items import from_item
 from local.platform import sample_delivery, sample_order, sign_spi_call
 from local.stack import LocalStack
 

@@ -32,6 +32,10 @@ from datetime import timedelta
 import requests
 
 from cardmaker import runtime
+from cardmaker.orders import OrderKey
+from cardmaker.store import schema
+from cardmaker.store.items import from_item, to_item
+from cardmaker.store.keys import PK, SK
 from cardmaker.top import utc_now
 from chaos._evidence import dynamodb, percentile, print_figures, quiet_stack
 from local.platform import sample_delivery, sample_order, sign_spi_call
@@ -116,13 +120,11 @@ def duplicate_orders(
 
 def _order_headers(stack: LocalStack, own_sign: str, card_order_id: int) -> int:
     """How many order headers the table holds for one order (a query on its partition)."""
+    key = schema.header_key(OrderKey(own_sign, card_order_id))
     answer = dynamodb(stack).query(
         TableName=stack.stack.physical["OrdersTable"],
-        KeyConditionExpression="pk = :pk AND sk = :sk",
-        ExpressionAttributeValues={
-            ":pk": {"S": f"ORDER#{own_sign}#{card_order_id}"},
-            ":sk": {"S": "ORDER"},
-        },
+        KeyConditionExpression=f"{PK} = :pk AND {SK} = :sk",
+        ExpressionAttributeValues={":pk": key[PK], ":sk": key[SK]},
         ConsistentRead=True,
     )
     return answer["Count"]
@@ -135,13 +137,13 @@ def _stored_orders(stack: LocalStack, own_sign: str, card_order_ids: set[int]) -
         .get_paginator("scan")
         .paginate(
             TableName=stack.stack.physical["OrdersTable"],
-            FilterExpression="sk = :sk AND own_sign = :own_sign",
-            ExpressionAttributeValues={":sk": {"S": "ORDER"}, ":own_sign": {"S": own_sign}},
+            FilterExpression=f"{SK} = :sk AND own_sign = :own_sign",
+            ExpressionAttributeValues=to_item({":sk": schema.HEADER_SK, ":own_sign": own_sign}),
             ProjectionExpression="card_order_id",
             ConsistentRead=True,
         )
     )
-    stored = {int(item["card_order_id"]["N"]) for page in pages for item in page["Items"]}
+    stored = {from_item(item)["card_order_id"] for page in pages for item in page["Items"]}
     return len(stored & card_order_ids)
 
 

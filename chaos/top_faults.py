@@ -165,12 +165,12 @@ def own_cards(stack: LocalStack, deliveries: list[Delivery]) -> dict[str, set[st
     held = {}
     for delivery in deliveries:
         request = delivery.request
-        items = cards.read_cards(
+        claimed = cards.read_cards(
             OrderKey(request.own_sign, request.card_order_id),
             request.template_no,
             delivery.positions,
         )
-        held[business_id(delivery)] = {item["card_no"]["S"] for item in items}
+        held[business_id(delivery)] = {card.card_no for card in claimed}
     return held
 
 

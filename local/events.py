@@ -10,6 +10,7 @@ that the committed files can be checked against this generator.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from urllib.parse import quote_plus
 from cardmaker.deliveries.delivery import Delivery, delivery_id, request_fingerprint
 from cardmaker.deliveries.models import EticketDeliveryRequest
 from cardmaker.generation.plan import plan_chunks
-from cardmaker.orders import CardOrderMakeRequest, Order
+from cardmaker.orders import CardOrderMakeRequest, Order, OrderStatus
 from cardmaker.store import delivery_schema, schema
+from cardmaker.store.keys import key_of
 from local.apigw import http_api_event
 from local.platform import sample_delivery
 from local.stream_records import lambda_record
@@ -143,7 +145,7 @@ def _stream_event(
         "awsRegion": "us-east-1",
         "dynamodb": {
             "ApproximateCreationDateTime": 1795350601,
-            "Keys": {name: item[name] for name in (schema.PK, schema.SK)},
+            "Keys": key_of(item),
             "NewImage": item,
             "SequenceNumber": sequence_number,
             "SizeBytes": len(json.dumps(item)),
@@ -159,7 +161,7 @@ def stream_events() -> dict[str, dict[str, Any]]:
     request = CardOrderMakeRequest.model_validate_json(_ORDER)
     order = Order.receive(request, datetime(2026, 11, 22, 12, 30, tzinfo=UTC))
     (chunk,) = plan_chunks(order, first_sequence=0, chunk_size=5000)
-    generated = {**schema.header_item(order), "status": {"S": "GENERATED"}}
+    generated = schema.header_item(replace(order, status=OrderStatus.GENERATED))
     delivery = Delivery.new(
         EticketDeliveryRequest.model_validate(ETICKET_DELIVERY), "2026-11-22T12:31:00.000+00:00"
     )

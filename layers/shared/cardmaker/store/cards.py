@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from cardmaker.orders.order import OrderKey
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
+WRITERS = 8  # BatchWriteItem calls in flight while a chunk's cards are written
 
 
 class DynamoDBCardRepository:
@@ -34,7 +35,7 @@ class DynamoDBCardRepository:
         table_name: str,
         client: DynamoDBClient | None = None,
         *,
-        writers: int = 8,
+        writers: int = WRITERS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._table = table_name
