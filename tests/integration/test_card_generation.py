@@ -12,13 +12,16 @@ from botocore.exceptions import ClientError
 from cardmaker import runtime
 from cardmaker.cards.keys import KmsDataKeys
 from cardmaker.cards.sealing import Sealer
+from cardmaker.generation import service as generation_service
 from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
 from cardmaker.store import card_schema
 from cardmaker.store.cards import DynamoDBCardRepository
-from cardmaker.store.schema import from_item
+from cardmaker.store.items import from_item
+from cardmaker.store.stream import GenerateChunk, generation_task
 from local.platform import sample_order
 from local.template import functions
-from tests.conftest import order_event
+from tests.conftest import order_event, stream_records
+from tests.metrics import emitted_metrics
 
 CHUNK_SIZE = 100
 
@@ -44,7 +47,7 @@ def receive(card_order_id, templates, own_sign="daily"):
 
 def run_all(key):
     generator = runtime.card_generator()
-    chunks = generator.plan(key)
+    chunks = generator.plan(key).chunks
     return chunks, [generator.generate(chunk) for chunk in chunks]
 
 
@@ -58,18 +61,16 @@ def cards_of(stack, key):
             break
         page["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
     prefix = f"CARD#{key.own_sign}#{key.card_order_id}#"
-    return [from_item(item) for item in items if item["pk"]["S"].startswith(prefix)]
+    return [card for card in map(from_item, items) if card["pk"].startswith(prefix)]
 
 
 def open_secret(stack, card):
     """Decrypt one card's secret the way the delivery will: unwrap its chunk's data key."""
     client = boto3.client("dynamodb", region_name="us-east-1")
+    order = OrderKey(card["own_sign"], card["card_order_id"])
     key_item = client.get_item(
         TableName=stack.physical["CardsTable"],
-        Key={
-            "pk": {"S": f"CHUNKKEY#{card['own_sign']}#{card['card_order_id']}#{card['chunk_id']}"},
-            "sk": {"S": "KEY"},
-        },
+        Key=card_schema.chunk_key_of(order, card["chunk_id"]),
     )["Item"]
     context = {
         "card_order": f"{card['own_sign']}:{card['card_order_id']}",
@@ -78,8 +79,8 @@ def open_secret(stack, card):
     keys = KmsDataKeys(
         boto3.client("kms", region_name="us-east-1"), functions_env(stack)["CARD_KEY_ID"]
     )
-    data_key = keys.unwrap(key_item["wrapped_key"]["B"], context)
-    return Sealer(data_key.plaintext).open(card["card_no"], bytes(card["secret"]))
+    data_key = keys.unwrap(from_item(key_item)["wrapped_key"], context)
+    return Sealer(data_key.plaintext).open(card["card_no"], card["secret"])
 
 
 def test_order_is_generated_exactly(generator_env, invoke):
@@ -153,7 +154,7 @@ def test_a_chunk_killed_midway_is_redone_exactly(generator_env, monkeypatch, all
     runtime.reset()
     key = receive(3, [("T1", 600, "100")])
     generator = runtime.card_generator()
-    (chunk,) = generator.plan(key)
+    (chunk,) = generator.plan(key).chunks
     real = boto3.client("dynamodb", region_name="us-east-1")
     broken = DynamoDBCardRepository(
         generator_env.physical["CardsTable"], FailingWrites(real, allowed), writers=1
@@ -177,7 +178,7 @@ def test_a_chunk_killed_midway_is_redone_exactly(generator_env, monkeypatch, all
 def test_a_chunk_is_counted_once_however_often_it_runs(generator_env, invoke):
     key = receive(4, [("T1", 250, "100")])
     generator = runtime.card_generator()
-    chunks = generator.plan(key)
+    chunks = generator.plan(key).chunks
     first = generator.generate(chunks[0])
     again = generator.generate(chunks[0])  # a redelivered stream record
     assert (first.generated, again.generated) == (100, 0)
@@ -198,7 +199,7 @@ def test_the_last_attempt_marks_the_order_failed(generator_env, invoke, monkeypa
     runtime.reset()
     key = receive(5, [("T1", 150, "100")])
     generator = runtime.card_generator()
-    chunks = generator.plan(key)
+    chunks = generator.plan(key).chunks
     real = boto3.client("dynamodb", region_name="us-east-1")
     generator._cards = DynamoDBCardRepository(
         generator_env.physical["CardsTable"], FailingWrites(real, 0)
@@ -221,12 +222,13 @@ def test_planning_twice_changes_nothing(generator_env):
     generator = runtime.card_generator()
     first = generator.plan(key)
     second = generator.plan(key)
-    assert first == second
+    assert first.chunks == second.chunks
+    assert (first.started, second.started) == (True, False)  # started once
     counter = boto3.client("dynamodb", region_name="us-east-1").get_item(
         TableName=generator_env.physical["CardsTable"],
         Key=card_schema.sequence_key(generator._numberer.scheme.name),
     )["Item"]
-    assert counter["next_sequence"]["N"] == "350"  # one block, reserved once
+    assert from_item(counter)["next_sequence"] == 350  # one block, reserved once
 
 
 def test_orders_never_share_a_card_number(generator_env):
@@ -240,3 +242,74 @@ def test_orders_never_share_a_card_number(generator_env):
         numbers.extend(card["card_no"] for card in cards_of(generator_env, key))
     assert len(numbers) == 3 * 420
     assert len(set(numbers)) == len(numbers)
+
+
+def test_a_plan_makes_its_chunks_once(generator_env, monkeypatch):
+    # Given a plan_chunks that counts its calls
+    real = generation_service.plan_chunks
+    made = []
+
+    def counted(*args):
+        made.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(generation_service, "plan_chunks", counted)
+    key = receive(7, [("T1", 250, "100"), ("T2", 30, "100")])
+    generator = runtime.card_generator()
+
+    # When the order is planned, and planned again (a replayed record)
+    first = generator.plan(key)
+    second = generator.plan(key)
+
+    # Then each plan made the chunks once, and both made the same ones
+    assert len(made) == 2
+    assert len(first.chunks) == 3 + 1
+    assert first.chunks == second.chunks
+
+
+def test_an_attempt_that_loses_the_count_reports_no_cards(generator_env):
+    # Given a chunk whose count another attempt gets in first (both wrote its cards)
+    key = receive(8, [("T1", 100, "100")])
+    generator = runtime.card_generator()
+    (chunk,) = generator.plan(key).chunks
+    orders = generator._orders
+    count_chunk = orders.count_chunk
+
+    def counted_first_by_another(counted):
+        assert count_chunk(counted) == 1  # the other attempt
+        return count_chunk(counted)
+
+    orders.count_chunk = counted_first_by_another
+
+    # When this attempt finishes writing and counts
+    result = generator.generate(chunk)
+
+    # Then it added no cards to the order (the other did), and the order is complete
+    assert (result.generated, result.order_status) == (0, OrderStatus.GENERATED)
+    assert len(cards_of(generator_env, key)) == 100
+
+
+def test_replayed_records_count_the_plan_and_the_cards_once(
+    generator_env, invoke_generator, dynamodb, capsys
+):
+    # Given an order received, and its record on the orders stream
+    key = receive(9, [("T1", 250, "100")])
+    (received,) = stream_records(dynamodb, generator_env.physical["OrdersTable"])
+    capsys.readouterr()
+
+    # When the record is handled twice (a replay), and so is each chunk's record
+    for _ in range(2):
+        assert invoke_generator({"Records": [received]}) == {"batchItemFailures": []}
+    chunks = [
+        record
+        for record in stream_records(dynamodb, generator_env.physical["OrdersTable"])
+        if isinstance(generation_task(record), GenerateChunk)
+    ]
+    assert len(chunks) == 3
+    for _ in range(2):
+        assert invoke_generator({"Records": chunks}) == {"batchItemFailures": []}
+
+    # Then the order was planned once and its cards generated once, and so they are counted
+    counted = emitted_metrics(capsys.readouterr().out)
+    assert (counted["OrdersPlanned"], counted["CardsGenerated"]) == (1, 250)
+    assert len(cards_of(generator_env, key)) == 250

@@ -11,9 +11,11 @@ from cardmaker import runtime
 from cardmaker.cards.keys import KmsDataKeys
 from cardmaker.cards.sealing import Sealer
 from cardmaker.deliveries.delivery import DeliveryStatus
+from cardmaker.deliveries.sending import DeliveryAttempt
 from cardmaker.errors import TopError, TopOutcomeUnknown
 from cardmaker.orders import OrderKey
 from cardmaker.store.card_schema import card_key, cursor_key
+from cardmaker.store.items import from_item
 from local.apigw import LambdaContext
 from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_delivery, sample_order, sign_spi_call
 from local.template import functions
@@ -25,6 +27,7 @@ from tests.conftest import (
     spi_event,
     stream_records,
 )
+from tests.metrics import emitted_metrics
 
 MA_SEND = "taobao.eticket.merchant.ma.send"
 CARD_BIND = "tmall.purchase.card.bind"
@@ -50,8 +53,12 @@ def receive(invoke, count=10):
 
 def generate():
     generator = runtime.card_generator()
-    for chunk in generator.plan(ORDER):
+    for chunk in generator.plan(ORDER).chunks:
         generator.generate(chunk)
+
+
+def deliver(delivery_id):
+    return runtime.delivery_sender().deliver(delivery_id)
 
 
 def create(invoke, body):
@@ -67,24 +74,24 @@ def view(invoke, delivery_id):
 def card_secrets(stack):
     """Every card's number -> secret, opened as a delivery would (to check what was sent)."""
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    items = dynamodb.scan(TableName=stack.physical["CardsTable"])["Items"]
+    items = [
+        from_item(item) for item in dynamodb.scan(TableName=stack.physical["CardsTable"])["Items"]
+    ]
     keys = KmsDataKeys(
         boto3.client("kms", region_name="us-east-1"),
         functions(stack)["CardGeneratorFunction"].environment["CARD_KEY_ID"],
     )
     wrapped = {
-        item["pk"]["S"].rsplit("#", 1)[1]: item["wrapped_key"]["B"]
+        item["pk"].rsplit("#", 1)[1]: item["wrapped_key"]
         for item in items
-        if item["pk"]["S"].startswith("CHUNKKEY#")
+        if item["pk"].startswith("CHUNKKEY#")
     }
     sealers = {
         chunk: Sealer(keys.unwrap(key, {"card_order": "daily:16002", "chunk": chunk}).plaintext)
         for chunk, key in wrapped.items()
     }
     return {
-        item["card_no"]["S"]: sealers[item["chunk_id"]["S"]].open(
-            item["card_no"]["S"], item["secret"]["B"]
-        )
+        item["card_no"]: sealers[item["chunk_id"]].open(item["card_no"], item["secret"])
         for item in items
         if "card_no" in item
     }
@@ -97,7 +104,7 @@ def test_eticket_delivery_sends_numbers_and_secrets(stack, invoke, gateway, monk
     receive(invoke)
     generate()
     delivery_id = create(invoke, ETICKET)
-    assert runtime.delivery_sender().deliver(delivery_id) is DeliveryStatus.DELIVERED
+    assert deliver(delivery_id) == DeliveryAttempt(DeliveryStatus.DELIVERED, acted=True)
 
     (call,) = gateway.calls_of(MA_SEND)
     assert call.sign_valid
@@ -129,16 +136,17 @@ def test_codes_and_single_object_shapes(stack, invoke, gateway, monkeypatch):
     monkeypatch.setenv("ETICKET_KA_LIST_SHAPE", "object")
     runtime.reset()
     single = create(invoke, {**ETICKET, "quantity": 1, "outer_id": "A2"})
-    assert runtime.delivery_sender().deliver(single) is DeliveryStatus.DELIVERED
+    assert deliver(single) == DeliveryAttempt(DeliveryStatus.DELIVERED, acted=True)
     assert isinstance(gateway.calls_of(MA_SEND)[-1].structs["isv_ka_list"], dict)
 
 
 def numbers_at(stack, positions):
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    table = stack.physical["CardsTable"]
     return [
-        dynamodb.get_item(TableName=stack.physical["CardsTable"], Key=card_key(ORDER, "T1", p))[
-            "Item"
-        ]["card_no"]["S"]
+        from_item(dynamodb.get_item(TableName=table, Key=card_key(ORDER, "T1", p))["Item"])[
+            "card_no"
+        ]
         for p in positions
     ]
 
@@ -147,7 +155,7 @@ def test_bind_delivery_binds_its_cards(stack, invoke, gateway):
     receive(invoke)
     generate()
     delivery_id = create(invoke, BIND)
-    assert runtime.delivery_sender().deliver(delivery_id) is DeliveryStatus.DELIVERED
+    assert deliver(delivery_id) == DeliveryAttempt(DeliveryStatus.DELIVERED, acted=True)
     (call,) = gateway.calls_of(CARD_BIND)
     assert call.sign_valid
     request = call.structs["card_bind_req_dto"]
@@ -165,7 +173,7 @@ def test_a_large_bind_is_one_call_under_its_out_biz_id(stack, invoke, gateway):
     delivery_id = create(invoke, {**BIND, "quantity": 250})
 
     # When it is delivered
-    assert runtime.delivery_sender().deliver(delivery_id) is DeliveryStatus.DELIVERED
+    assert deliver(delivery_id) == DeliveryAttempt(DeliveryStatus.DELIVERED, acted=True)
 
     # Then the platform gets one call with every card, never two calls under one out_biz_id
     (call,) = gateway.calls_of(CARD_BIND)
@@ -180,7 +188,7 @@ def test_partial_bind_records_each_card(stack, invoke, gateway):
     first, second, third = numbers_at(stack, range(3))
     gateway.fail_next(Fault.bind_result(invalid=[first], bind_fail=[second]), method=CARD_BIND)
     delivery_id = create(invoke, BIND)
-    assert runtime.delivery_sender().deliver(delivery_id) is DeliveryStatus.PARTIAL
+    assert deliver(delivery_id) == DeliveryAttempt(DeliveryStatus.PARTIAL, acted=True)
     outcomes = {card["card_no"]: card["outcome"] for card in view(invoke, delivery_id)["cards"]}
     assert outcomes == {first: "INVALID", second: "BIND_FAILED", third: "BOUND"}
 
@@ -190,12 +198,12 @@ def test_platform_refusals_are_recorded_not_retried(invoke, gateway):
     generate()
     gateway.fail_next(Fault.ma_ret("isv.fail-some", "refused"), method=MA_SEND)
     refused = create(invoke, ETICKET)
-    assert runtime.delivery_sender().deliver(refused) is DeliveryStatus.FAILED
+    assert deliver(refused) == DeliveryAttempt(DeliveryStatus.FAILED, acted=True)
     assert {card["code"] for card in view(invoke, refused)["cards"]} == {"isv.fail-some"}
 
     gateway.fail_next(Fault.error(15, "isv.invalid-parameter", "bad"), method=MA_SEND)
     invalid = create(invoke, {**ETICKET, "outer_id": "X2"})
-    assert runtime.delivery_sender().deliver(invalid) is DeliveryStatus.FAILED
+    assert deliver(invalid) == DeliveryAttempt(DeliveryStatus.FAILED, acted=True)
     assert len(gateway.calls_of(MA_SEND)) == 2  # one call each: isv.* is never retried
     assert {card["code"] for card in view(invoke, invalid)["cards"]} == {"isv.invalid-parameter"}
 
@@ -209,7 +217,7 @@ def test_unknown_outcome_resends_the_same_cards_with_the_same_ids(invoke, gatewa
         runtime.delivery_sender().deliver(delivery_id)
     assert view(invoke, delivery_id)["status"] == "SENDING"
     # the stream's retry
-    assert runtime.delivery_sender().deliver(delivery_id) is DeliveryStatus.DELIVERED
+    assert deliver(delivery_id) == DeliveryAttempt(DeliveryStatus.DELIVERED, acted=True)
     first, again = gateway.calls_of(MA_SEND)
     assert first.structs["isv_ka_list"] == again.structs["isv_ka_list"]
     assert (first.params["outer_id"], first.params["token"]) == (
@@ -235,19 +243,19 @@ def test_the_last_attempt_fails_the_delivery_and_keeps_its_cards(stack, invoke, 
     cursor = boto3.client("dynamodb", region_name="us-east-1").get_item(
         TableName=stack.physical["CardsTable"], Key=cursor_key(ORDER, "T1")
     )["Item"]
-    assert cursor["claims"]["M"][delivery_id]["N"] == "0"  # its cards stay with it
-    assert cursor["allocated"]["N"] == "2"
+    assert from_item(cursor)["claims"][delivery_id] == 0  # its cards stay with it
+    assert from_item(cursor)["allocated"] == 2
 
 
 def test_a_delivery_waits_for_its_order_then_goes(invoke, gateway):
     receive(invoke)
     delivery_id = create(invoke, ETICKET)
-    assert runtime.delivery_sender().deliver(delivery_id) is DeliveryStatus.WAITING_STOCK
+    assert deliver(delivery_id) == DeliveryAttempt(DeliveryStatus.WAITING_STOCK, acted=True)
     assert gateway.calls == []
     generate()
     assert runtime.delivery_sender().wake_waiting(ORDER) == [delivery_id]
     assert view(invoke, delivery_id)["status"] == "PENDING"
-    assert runtime.delivery_sender().deliver(delivery_id) is DeliveryStatus.DELIVERED
+    assert deliver(delivery_id) == DeliveryAttempt(DeliveryStatus.DELIVERED, acted=True)
 
 
 def test_racing_deliveries_never_share_a_card(invoke, gateway):
@@ -256,7 +264,7 @@ def test_racing_deliveries_never_share_a_card(invoke, gateway):
     first = create(invoke, {**ETICKET, "quantity": 3, "outer_id": "R1"})
     second = create(invoke, {**ETICKET, "quantity": 3, "outer_id": "R2"})
     third = create(invoke, {**ETICKET, "quantity": 2, "outer_id": "R3"})
-    statuses = [runtime.delivery_sender().deliver(d) for d in (first, second, third)]
+    statuses = [deliver(d).status for d in (first, second, third)]
     assert statuses == [
         DeliveryStatus.DELIVERED,
         DeliveryStatus.WAITING_STOCK,
@@ -270,7 +278,7 @@ def test_racing_deliveries_never_share_a_card(invoke, gateway):
     assert len(sent) == len(set(sent)) == 5
 
 
-def test_the_handler_runs_deliveries_from_the_streams(stack, invoke, gateway, dynamodb):
+def test_the_handler_runs_deliveries_from_the_streams(stack, invoke, gateway, dynamodb, capsys):
     # Given a delivery created before its order is generated
     receive(invoke)
     delivery_id = create(invoke, ETICKET)
@@ -291,3 +299,29 @@ def test_the_handler_runs_deliveries_from_the_streams(stack, invoke, gateway, dy
     run("DeliveriesTable")  # PENDING again -> delivered (earlier records are ignored now)
     assert view(invoke, delivery_id)["status"] == "DELIVERED"
     assert len(gateway.calls_of(MA_SEND)) == 1
+    # and each move was counted once, although the PENDING records were read again
+    counted = emitted_metrics(capsys.readouterr().out)
+    assert {name: n for name, n in counted.items() if name.startswith("Delivery")} == {
+        "DeliveryWaitingStock": 1,
+        "DeliveryDelivered": 1,
+    }
+
+
+def test_a_replayed_record_counts_its_delivery_once(stack, invoke, gateway, dynamodb, capsys):
+    # Given a delivery of a generated order, and its stream record
+    receive(invoke)
+    generate()
+    delivery_id = create(invoke, ETICKET)
+    (record,) = stream_records(dynamodb, stack.physical["DeliveriesTable"])
+    handler = functions(stack)["CardDeliveryFunction"].load_handler()
+    context = LambdaContext(function_name="CardDeliveryFunction")
+    capsys.readouterr()
+
+    # When the record is delivered, and then again (a replay, a redrive)
+    for _ in range(2):
+        assert handler({"Records": [record]}, context) == {"batchItemFailures": []}
+
+    # Then the delivery was sent once, and counted once
+    assert view(invoke, delivery_id)["status"] == "DELIVERED"
+    assert len(gateway.calls_of(MA_SEND)) == 1
+    assert emitted_metrics(capsys.readouterr().out)["DeliveryDelivered"] == 1
