@@ -16,6 +16,7 @@ from cardmaker.cards.sealing import Sealer
 from cardmaker.orders import OrderKey
 from cardmaker.store import card_schema
 from cardmaker.store.cards import DynamoDBCardRepository
+from cardmaker.store.items import from_item, to_item
 from local.platform import sample_order, sign_spi_call
 from tests.cli.conftest import OWN_SIGN, TEMPLATES, json_output
 
@@ -72,14 +73,14 @@ def test_export_writes_every_card_with_its_secret_owner_only(cli, local_stack, t
     kms = local_stack.client("kms")
     order = OrderKey(OWN_SIGN, ORDER_ID)
     for position in (0, 999, 1000, 1202):
-        (item,) = cards.read_cards(order, "3010030E02", range(position, position + 1))
-        chunk = item["chunk_id"]["S"]
+        (card,) = cards.read_cards(order, "3010030E02", range(position, position + 1))
         data_key = kms.decrypt(
-            CiphertextBlob=cards.wrapped_chunk_key(order, chunk),
-            EncryptionContext={"card_order": f"{OWN_SIGN}:{ORDER_ID}", "chunk": chunk},
+            CiphertextBlob=cards.wrapped_chunk_key(order, card.chunk_id),
+            EncryptionContext={"card_order": f"{OWN_SIGN}:{ORDER_ID}", "chunk": card.chunk_id},
         )["Plaintext"]
-        secret = Sealer(data_key).open(item["card_no"]["S"], item["secret"]["B"])
-        assert rows[position]["card_no"] == item["card_no"]["S"]
+        secret = Sealer(data_key).open(card.card_no, card.sealed_secret)
+        assert card.position == position
+        assert rows[position]["card_no"] == card.card_no
         assert rows[position]["card_secret"] == secret
     # nothing else is left in the directory (no temporary file)
     assert os.listdir(tmp_path) == ["cards.csv"]
@@ -286,4 +287,29 @@ def test_a_failure_midway_leaves_no_file_behind(cli, local_stack, tmp_path):
     # temporary twin remains
     assert result.exit_code == 1
     assert "card 2 of template T-GAP is missing (5 expected): nothing was written" in result.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_secret_that_does_not_open_stops_the_export(cli, local_stack, tmp_path):
+    # Given an order of which one card's sealed secret was altered in the table
+    send_generated_order(cli, local_stack, 26203, "T-TAMPER:5")
+    table = local_stack.stack.physical["CardsTable"]
+    dynamodb = local_stack.client("dynamodb")
+    key = card_schema.card_key(OrderKey(OWN_SIGN, 26203), "T-TAMPER", 3)
+    card = from_item(dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"])
+    altered = bytes([card["secret"][0] ^ 1]) + card["secret"][1:]
+    dynamodb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET secret = :altered",
+        ExpressionAttributeValues=to_item({":altered": altered}),
+    )
+    out = tmp_path / "cards.csv"
+
+    result = cli("cards", "export", "CM-daily-26203", "--template", "T-TAMPER", "--out", str(out))
+
+    # Then the export names the card, and leaves no file behind
+    assert result.exit_code == 1
+    expected = f"the secret of card 3 ({card['card_no']}) does not open: nothing was written"
+    assert expected in result.stderr
     assert os.listdir(tmp_path) == []

@@ -16,7 +16,9 @@ from cardmaker.orders.order import OrderKey, OrderStatus
 from cardmaker.orders.service import OrderService, reopen_order
 from cardmaker.store import delivery_schema, schema
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
+from cardmaker.store.items import from_item
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
+from cardmaker.store.stream import PlanOrder, delivery_task, generation_task
 from local.platform import sample_delivery, sample_order
 
 NOW = datetime(2026, 11, 22, 12, 30, tzinfo=UTC)
@@ -38,7 +40,12 @@ def deliveries(dynamodb, stack):
 
 def header(dynamodb, orders_table):
     raw = dynamodb.get_item(TableName=orders_table, Key=schema.header_key(KEY))["Item"]
-    return raw, schema.from_item(raw)
+    return raw, from_item(raw)
+
+
+def modified(raw):
+    """The stream record of an update that left the item as ``raw``."""
+    return {"eventName": "MODIFY", "dynamodb": {"NewImage": raw}}
 
 
 def start_and_fail(generation):
@@ -63,7 +70,7 @@ def test_failed_order_reopens_to_generating_keeping_its_plan(generation, dynamod
     assert (item["first_sequence"], item["chunk_size"], item["chunks_total"]) == (700, 5000, 1)
     assert "failure_reason" not in item
     # and the generator's filter does not pick the header up by itself (only chunks are work)
-    assert schema.generation_task("MODIFY", raw) is None
+    assert generation_task(modified(raw)) is None
     # A second reopen changes nothing
     assert generation.reopen(KEY) is None
     assert reopen_order(generation, KEY).changed is False
@@ -85,7 +92,7 @@ def test_failed_order_never_planned_reopens_to_received_and_replans_itself(
     raw, item = header(dynamodb, orders_table)
     assert item["status"] == "RECEIVED"
     assert "failure_reason" not in item
-    assert schema.generation_task("MODIFY", raw) == KEY
+    assert generation_task(modified(raw)) == PlanOrder(KEY)
 
 
 @pytest.mark.parametrize("status", ["RECEIVED", "GENERATING", "GENERATED"])
@@ -140,7 +147,7 @@ def test_delivery_that_gave_up_reopens_to_sending_with_its_cards(deliveries, dyn
     assert stored.failure_reason is None
     # and the deliveries stream's filter (PENDING) does not send it again by itself
     raw = raw_delivery(dynamodb, stack, delivery.delivery_id)
-    assert delivery_schema.delivery_task(raw, None) is None
+    assert delivery_task(modified(raw)) is None
     # Reopening again changes nothing
     assert reopen_delivery(deliveries, delivery.delivery_id).changed is False
 

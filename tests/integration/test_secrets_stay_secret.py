@@ -96,7 +96,7 @@ def test_delivery_never_logs_a_card_secret(stack, invoke, captured_logs, capsys,
         runtime.reset()
         invoke(spi_event(sign_spi_call(sample_order(8, templates=[("T1", 10, "100")]))))
         generator = runtime.card_generator()
-        for chunk in generator.plan(OrderKey("daily", 8)):
+        for chunk in generator.plan(OrderKey("daily", 8)).chunks:
             generator.generate(chunk)
         body = {
             "type": "eticket",

@@ -306,11 +306,12 @@ def test_racing_chunk_counts_and_order_starts_count_once(local_stack):
     plans["fast"] = fast.plan(key)
     gate.release.set()
     slow_thread.join(30)
-    # Then both go on with the winner's chunking and sequence block
-    assert plans["slow"] == plans["fast"]
+    # Then both go on with the winner's chunking and sequence block, and one started it
+    assert plans["slow"].chunks == plans["fast"].chunks
+    assert (plans["slow"].started, plans["fast"].started) == (False, True)
     # When an attempt of each chunk has written its cards and its count is in flight, while
     # another attempt runs the whole chunk and counts it
-    for chunk in plans["fast"]:
+    for chunk in plans["fast"].chunks:
         held = DynamoDBGenerationRepository(orders, fresh_client())
         gate = Gate(held._client, "UpdateItem", "done_chunks")
         results: dict[str, Any] = {}
@@ -369,13 +370,13 @@ def test_racing_delivery_transitions_move_a_delivery_once(local_stack):
     racer.start()
     assert gate.reached.wait(30)
     runtime.reset()
-    status = runtime.delivery_sender().deliver(delivery_id)
+    attempt = runtime.delivery_sender().deliver(delivery_id)
     # When the late attempt's transition reaches DynamoDB after the delivery finished
     gate.release.set()
     racer.join(30)
     # Then its condition refuses it: the delivery stays DELIVERED, sent once
-    assert status is not None
-    assert status.value == "DELIVERED"
+    assert attempt.status is not None
+    assert (attempt.status.value, attempt.acted) == ("DELIVERED", True)
     assert results["late"] is None
     assert late.fail(delivery_id, "too late") is False
     (item,) = scan(local_stack, "DeliveriesTable")

@@ -15,6 +15,7 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
+from cardmaker.cards.card import Card
 from cardmaker.orders.order import OrderKey
 from cardmaker.store import card_schema
 from cardmaker.store.cards import DynamoDBCardRepository
@@ -55,7 +56,7 @@ def poisoned(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     def failing_write(self: DynamoDBCardRepository, batches: Any) -> int:
         batches = list(batches)
-        order_id = int(batches[0][0]["card_order_id"]["N"])
+        order_id = batches[0].order.card_order_id
         if order_id in state["orders"]:
             state["attempts"][order_id] = state["attempts"].get(order_id, 0) + 1
             raise OSError("this order's cards cannot be written")
@@ -63,7 +64,7 @@ def poisoned(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     def failing_read(
         self: DynamoDBCardRepository, order: OrderKey, template_no: str, positions: range
-    ) -> list[dict[str, Any]]:
+    ) -> list[Card]:
         if template_no in state["templates"]:
             state["attempts"][template_no] = state["attempts"].get(template_no, 0) + 1
             raise OSError("this template's cards cannot be read")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardmaker.generation.plan import plan_chunks
+from cardmaker.generation.plan import chunk_count, plan_chunks
 from cardmaker.orders.models import CardOrderMakeRequest
 from cardmaker.orders.order import Order
 from local.platform import sample_order
@@ -42,3 +42,4 @@ def test_chunks_cover_each_template_exactly(counts, chunk_size, first):
     assert sequences == list(range(first, first + sum(counts)))
     assert len({chunk.chunk_id for chunk in chunks}) == len(chunks)
     assert plan_chunks(order, first, chunk_size) == chunks  # deterministic: retries agree
+    assert chunk_count(order, chunk_size) == len(chunks)  # what starting an order records
