@@ -35,8 +35,8 @@ def failing_cards(monkeypatch: pytest.MonkeyPatch) -> set[int | tuple[int, str]]
     def write_cards(self, batches):
         batches = list(batches)  # small orders: one batch per chunk
         for batch in batches:
-            order_id = int(batch[0]["card_order_id"]["N"])
-            if order_id in failing or (order_id, batch[0]["template_no"]["S"]) in failing:
+            order_id = batch.order.card_order_id
+            if order_id in failing or (order_id, batch.template_no) in failing:
                 raise OSError("the cards table is unreachable")
         return original(self, batches)
 

@@ -31,20 +31,15 @@ AVAILABLE = "AVAILABLE"
 CARD_ATTRIBUTES = ("position", "card_no", "chunk_id", "secret", "par_value")
 
 
-def card_pk(order: OrderKey, template_no: str, position: int) -> str:
-    return f"CARD#{order.own_sign}#{order.card_order_id}#{template_no}#{position // BUCKET_SIZE}"
-
-
-def card_sk(position: int) -> str:
-    return f"{position:07d}"
-
-
 def card_key(order: OrderKey, template_no: str, position: int) -> dict[str, Any]:
-    return item_key(card_pk(order, template_no, position), card_sk(position))
+    """The key of a template's card at ``position`` (``card_items`` builds the same)."""
+    partition = f"CARD#{order.own_sign}#{order.card_order_id}#{template_no}"
+    return item_key(f"{partition}#{position // BUCKET_SIZE}", f"{position:07d}")
 
 
 def card_items(batch: CardBatch) -> list[dict[str, Any]]:
-    """The batch's cards as low-level items (built directly: this is the hot path)."""
+    """The batch's cards as low-level items, keyed as ``card_key`` says (built here directly,
+    without calling it per card: this is the hot path)."""
     order = batch.order
     partition = f"CARD#{order.own_sign}#{order.card_order_id}#{batch.template_no}#"
     common = {
@@ -83,10 +78,6 @@ def card_from_item(order: OrderKey, template_no: str, item: dict[str, Any]) -> C
         sealed_secret=item["secret"]["B"],
         par_value=item["par_value"]["S"],
     )
-
-
-def card_position(item: dict[str, Any]) -> int:
-    return int(item["position"]["N"])
 
 
 def chunk_key_item_key(chunk: Chunk) -> dict[str, Any]:
