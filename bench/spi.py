@@ -38,7 +38,7 @@ from local.template import REGION, Handler, create_resources, functions
 ITERATIONS = 300
 WARMUP = 30
 GOAL = 2.0
-FUNCTION = "HttpApiFunction"
+FUNCTION = "TopSpiFunction"
 SPI_ORDER_IDS = 1_000_000  # the handler's orders: 1_000_000, 1_000_001, ...
 PUT_ORDER_IDS = 2_000_000  # the baseline's items: other keys, same table
 

@@ -114,7 +114,7 @@ def test_function_error_is_a_502_and_body_limit_a_413(local_stack):
     def crash(event, context):
         raise RuntimeError("boom")
 
-    local_stack.functions["HttpApiFunction"].handler = crash
+    local_stack.functions["OperatorApiFunction"].handler = crash
     answer = get_order(local_stack, 1, "daily")
     assert (answer.status_code, answer.json()) == (502, {"message": "Internal Server Error"})
 

@@ -13,7 +13,7 @@ from cardmaker.top.signing import sign_spi
 from cardmaker.top.timestamps import format_timestamp, utc_now
 from local.apigw import LambdaContext, http_api_event
 from local.platform import DEMO_SECRET, sample_order, sign_spi_call
-from tests.conftest import http_function, order_event, spi_event, spi_response
+from tests.conftest import order_event, spi_event, spi_function, spi_response
 from tests.unit.test_order_models import INVALID, invalid_order
 
 
@@ -95,7 +95,7 @@ def test_same_id_with_other_content_is_a_conflict(invoke, table_items):
 def test_parallel_identical_calls_make_one_order(stack, table_items):
     # Ten execution environments (Lambda never runs two invocations in one), each handling one
     # retry of the same order: same content, each signed at its own moment, JSON or form.
-    spec = http_function(stack)
+    spec = spi_function(stack)
     environments = [spec.load_handler() for _ in range(10)]
     order = sample_order(99, templates=[("T1", 10, "100"), ("T2", 5, "100")])
     calls = [
@@ -108,9 +108,7 @@ def test_parallel_identical_calls_make_one_order(stack, table_items):
     ]
 
     def deliver(n):
-        answer = environments[n](
-            spi_event(calls[n]), LambdaContext(function_name="HttpApiFunction")
-        )
+        answer = environments[n](spi_event(calls[n]), LambdaContext(function_name="TopSpiFunction"))
         return answer["statusCode"], answer["body"]
 
     with ThreadPoolExecutor(max_workers=10) as pool:
