@@ -110,6 +110,16 @@ def test_unknown_route_and_unknown_order_are_404(local_stack):
     assert "424242" in answer.json()["message"]
 
 
+def test_the_http_functions_take_turns_and_the_stream_functions_do_not_wait_for_them(
+    local_stack,
+):
+    # Powertools' resolvers share the current request (a class attribute) in one process
+    functions = local_stack.functions
+    assert functions["TopSpiFunction"].lock is functions["OperatorApiFunction"].lock
+    locks = {id(function.lock) for function in functions.values()}
+    assert len(locks) == 3
+
+
 def test_function_error_is_a_502_and_body_limit_a_413(local_stack):
     def crash(event, context):
         raise RuntimeError("boom")
