@@ -1,6 +1,6 @@
 """How much does receiving an order cost on top of storing it?
 
-(a) one signed ``cardorder.make`` through the HTTP function's handler: signature check,
+(a) one signed ``cardorder.make`` through the SPI function's handler: signature check,
     validation, the order's conditional write, the TOP answer;
 (b) the baseline: one bare conditional ``put_item`` of the same order's header item, on the
     same table, through the same moto.
