@@ -33,22 +33,23 @@ from cardmaker.top.envelopes import encode_spi_answer, requested_format
 from cardmaker.top.spi import SpiRequest, verify_spi_call
 
 router = Router()
+app = APIGatewayHttpResolver(enable_validation=True)  # with the router, once it has its route
 
 
-def spi_answers(app: BaseRouter, next_middleware: NextMiddleware) -> Response[str]:
+def spi_answers(resolver: BaseRouter, next_middleware: NextMiddleware) -> Response[str]:
     """Every outcome of an SPI call, refusals and crashes included, as a TOP ``response``."""
     try:
-        return next_middleware(app)
+        return next_middleware(resolver)
     except Exception as error:
         answer = refusal(error)
         if answer is None:
             logger.exception("SPI call failed")
-            return _answer(app, failure(), HTTPStatus.INTERNAL_SERVER_ERROR)
+            return _answer(failure(), HTTPStatus.INTERNAL_SERVER_ERROR)
         logger.warning(
             "SPI call refused", result_code=answer.result_code, reason=answer.result_message
         )
         metrics.add_metric(name="SpiCallRefused", unit=MetricUnit.Count, value=1)
-        return _answer(app, answer)
+        return _answer(answer)
 
 
 @router.post(
@@ -71,18 +72,18 @@ def top_spi() -> Response[str]:
     serve = SPI_METHODS.get(method)
     if serve is None:
         raise InvalidMethod(method)
-    return _answer(router, serve(call))
+    return _answer(serve(call))
 
 
 def _spi_request() -> SpiRequest:
-    event = router.current_event
+    event = app.current_event
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8")
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
     return SpiRequest(raw_query=event.raw_query_string or "", body=body, headers=headers)
 
 
-def _answer(app: BaseRouter, answer: SpiAnswerFields, status: int = HTTPStatus.OK) -> Response[str]:
+def _answer(answer: SpiAnswerFields, status: int = HTTPStatus.OK) -> Response[str]:
     raw_query = app.current_event.raw_query_string or ""
     content_type, body = encode_spi_answer(answer, requested_format(raw_query))
     return Response(status_code=status, content_type=content_type, body=body)
@@ -90,7 +91,6 @@ def _answer(app: BaseRouter, answer: SpiAnswerFields, status: int = HTTPStatus.O
 
 # What the OpenAPI document is generated from (local/openapi.py).
 ROUTERS = (router,)
-app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(router)
 
 

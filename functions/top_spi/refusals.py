@@ -18,7 +18,7 @@ from cardmaker.errors import (
 from cardmaker.top.api_models import ResultCode, SpiAnswerFields
 
 # A refusal answers HTTP 200 with success false: nothing was written, and retrying the same
-# call cannot help. Looked up by the error's class, then its base classes.
+# call cannot help. The first class the error is an instance of gives its code.
 RESULT_CODES: dict[type[CardmakerError], ResultCode] = {
     InvalidSignature: "INVALID_SIGNATURE",
     InvalidTimestamp: "INVALID_TIMESTAMP",
@@ -34,11 +34,9 @@ FAILURE_MESSAGE = "internal error, please retry"
 
 def refusal(error: BaseException) -> SpiAnswerFields | None:
     """The answer to a call refused with ``error``; None if ``error`` is not a refusal."""
-    if not isinstance(error, CardmakerError):
-        return None
-    for kind in type(error).__mro__:
-        if kind in RESULT_CODES:
-            return SpiAnswerFields.refused(RESULT_CODES[kind], error.message)
+    for kind, code in RESULT_CODES.items():
+        if isinstance(error, kind):
+            return SpiAnswerFields.refused(code, error.message)
     return None
 
 
