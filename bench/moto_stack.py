@@ -42,7 +42,7 @@ def moto_server() -> Iterator[str]:
 @contextlib.contextmanager
 def generator_stack() -> Iterator[Stack]:
     """The template's tables, secrets and keys on a fresh moto server, with this process's
-    environment set as the card generator's (the layer's runtime reads it)."""
+    environment set as the functions' (the layer's runtime reads it)."""
     with moto_server() as url:
         os.environ.update(
             {
@@ -61,6 +61,9 @@ def generator_stack() -> Iterator[Stack]:
                 "TopSecret": {"app_secret": "x"},
             },
         )
-        os.environ.update(functions(stack)["CardGeneratorFunction"].environment)
+        # Every function's variables: a bench receives orders (the SPI's services) and
+        # generates them (the generator's).
+        for spec in functions(stack).values():
+            os.environ.update(spec.environment)
         runtime.reset()
         yield stack

@@ -1,6 +1,6 @@
 """How much does receiving an order cost on top of storing it?
 
-(a) one signed ``cardorder.make`` through the HTTP function's handler: signature check,
+(a) one signed ``cardorder.make`` through the SPI function's handler: signature check,
     validation, the order's conditional write, the TOP answer;
 (b) the baseline: one bare conditional ``put_item`` of the same order's header item, on the
     same table, through the same moto.
@@ -38,7 +38,7 @@ from local.template import REGION, Handler, create_resources, functions
 ITERATIONS = 300
 WARMUP = 30
 GOAL = 2.0
-FUNCTION = "HttpApiFunction"
+FUNCTION = "TopSpiFunction"
 SPI_ORDER_IDS = 1_000_000  # the handler's orders: 1_000_000, 1_000_001, ...
 PUT_ORDER_IDS = 2_000_000  # the baseline's items: other keys, same table
 

@@ -1,8 +1,9 @@
-"""The HTTP API's OpenAPI document, generated from the handler's routes (``make openapi``).
+"""The HTTP API's OpenAPI document, generated from the functions' routes (``make openapi``).
 
 ``python -m local.openapi`` writes docs/openapi.json; ``--check`` only says whether the file
 is up to date. The document is what Powertools generates from the resolver (routes, their
-validation models, the answer models of ``responses=``), with three corrections Powertools
+validation models, the answer models of ``responses=``) for the routes of every function
+behind the API (TopSpiFunction and OperatorApiFunction), with three corrections Powertools
 cannot be told about:
 
 - bounds come back as JSON integers (Powertools' OpenAPI models store them as floats, which
@@ -15,15 +16,23 @@ cannot be told about:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cardmaker.orders import MAX_ORDER_ID
-from local.template import REPO, Route, load_template, resources_of_type
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+from cardmaker.api_models import API_DESCRIPTION, API_SERVERS, API_TAGS, SECURITY_SCHEMES
+from cardmaker.orders.models import MAX_ORDER_ID
+from local.template import (
+    REPO,
+    Route,
+    load_function_module,
+    load_template,
+    resources_of_type,
+)
 
 SPEC_PATH = REPO / "docs" / "openapi.json"
 COMMAND = "make openapi"
@@ -49,24 +58,34 @@ def template_routes() -> dict[str, tuple[Route, ...]]:
 
 
 @cache
-def _http_app() -> Any:
-    """The resolver of the (one) function behind the HTTP API, imported from its handler
-    module under a name of its own."""
-    (name,) = template_routes()
-    properties = load_template()["Resources"][name]["Properties"]
-    module_file = properties["Handler"].rpartition(".")[0]
-    path = REPO / properties["CodeUri"] / f"{module_file}.py"
-    spec = importlib.util.spec_from_file_location(f"cardmaker_openapi_{name}", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.app
+def _api() -> Any:
+    """One resolver with the routes of every function behind the HTTP API (each handler
+    module exposes its Powertools routers as ``ROUTERS``), configured with the API's own
+    description: the document of the API as API Gateway serves it."""
+    api = APIGatewayHttpResolver(enable_validation=True)
+    api.configure_openapi(
+        title="Cardmaker HTTP API",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        servers=API_SERVERS,
+        tags=API_TAGS,
+        security_schemes=SECURITY_SCHEMES,
+    )
+    resources = load_template()["Resources"]
+    for name in sorted(template_routes()):
+        properties = resources[name]["Properties"]
+        module_file = properties["Handler"].rpartition(".")[0]
+        module = load_function_module(
+            REPO / properties["CodeUri"], module_file, f"cardmaker_openapi_{name}"
+        )
+        for router in module.ROUTERS:
+            api.include_router(router)
+    return api
 
 
 def build_spec() -> dict[str, Any]:
     """The document, as a JSON-ready dict."""
-    spec = json.loads(_http_app().get_openapi_json_schema())
+    spec = json.loads(_api().get_openapi_json_schema())
     spec = _exact_integers(spec)
     for path, method in UNVALIDATED:
         spec["paths"][path][method]["responses"].pop("422", None)

@@ -233,8 +233,13 @@ class LocalStack:
         # The layer's logger may predate this environment (it is created at first import).
         logger.setLevel(environment.get("POWERTOOLS_LOG_LEVEL", "INFO"))
         runtime.reset()
+        # Powertools' HTTP resolvers keep the current request in one class attribute, shared
+        # by every resolver of the process: the functions behind the HTTP API take turns (on
+        # Lambda each runs in an environment of its own).
+        http_api = threading.Lock()
         self.functions = {
-            name: LoadedFunction(spec, spec.load_handler()) for name, spec in specs.items()
+            name: LoadedFunction(spec, spec.load_handler(), *([http_api] if spec.routes else []))
+            for name, spec in specs.items()
         }
         self._start_pollers()
         self._start_http()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -260,17 +261,45 @@ class FunctionSpec:
     stream_sources: tuple[StreamSource, ...] = ()
 
     def load_handler(self) -> Handler:
-        """Import ``app.py`` of the function under a module name of its own (every function's
-        file is called app.py) and return its handler."""
+        """Import ``app.py`` of the function as Lambda would, under a module name of its own
+        (every function's file is called app.py), and return its handler."""
         module_file, _, attribute = self.handler.rpartition(".")
-        path = self.code_uri / f"{module_file}.py"
-        spec = importlib.util.spec_from_file_location(f"cardmaker_fn_{self.logical_id}", path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
+        module = load_function_module(self.code_uri, module_file, f"cardmaker_fn_{self.logical_id}")
         return getattr(module, attribute)
+
+
+def load_function_module(code_uri: Path, module_file: str, name: str) -> ModuleType:
+    """Import a function's handler module (``<code_uri>/<module_file>.py``) as ``name``.
+
+    As on Lambda, the function's folder comes first on the path while it loads, so that it
+    imports its own modules by their plain names (``import problems``). Those modules are
+    loaded afresh for each call and kept out of ``sys.modules``' plain names afterwards: every
+    function shares this process here, and a module of one function's folder must not stand
+    in for a same-named module of another (or be shared by two execution environments of one
+    function)."""
+    own = {path.stem for path in code_uri.glob("*.py")} | {
+        path.parent.name for path in code_uri.glob("*/__init__.py")
+    }
+
+    def of_the_function(module_name: str) -> bool:
+        return module_name.partition(".")[0] in own
+
+    shadowed = {key: sys.modules.pop(key) for key in list(sys.modules) if of_the_function(key)}
+    path = code_uri / f"{module_file}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(code_uri))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(code_uri))
+        for key in [key for key in sys.modules if of_the_function(key)]:
+            sys.modules[f"{name}.{key}"] = sys.modules.pop(key)
+        sys.modules.update(shadowed)
+    return module
 
 
 def functions(stack: Stack, template: Mapping[str, Any] | None = None) -> dict[str, FunctionSpec]:

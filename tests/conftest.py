@@ -1,5 +1,5 @@
-"""Shared fixtures: moto resources built from template.yaml itself, the HTTP function loaded
-the way Lambda loads it, and signed platform calls."""
+"""Shared fixtures: moto resources built from template.yaml itself, the HTTP API's functions
+loaded the way Lambda loads them, and signed platform calls."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from cardmaker import runtime
 from cardmaker.observability import logger
 from local.apigw import LambdaContext, http_api_event
 from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall
+from local.stack import function_environment
 from local.stream_records import lambda_record
 from local.streams import streams_client
 from local.template import FunctionSpec, Stack, create_resources, functions
@@ -64,7 +65,8 @@ def top_vectors() -> dict[str, Any]:
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """The template's tables and secrets in moto, and the HTTP function's environment."""
+    """The template's tables and secrets in moto, and every function's environment (they
+    share this process, as in the local stack)."""
     with mock_aws():
         created = create_resources(
             boto3.Session(),
@@ -74,14 +76,14 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
             },
             parameters={"TopAppKey": DEMO_APP_KEY, "LogLevel": "DEBUG"},
         )
-        for name, value in http_function(created).environment.items():
+        for name, value in function_environment(functions(created).values()).items():
             monkeypatch.setenv(name, value)
         runtime.reset()
         yield created
 
 
-def http_function(stack: Stack) -> FunctionSpec:
-    return functions(stack)["HttpApiFunction"]
+def spi_function(stack: Stack) -> FunctionSpec:
+    return functions(stack)["TopSpiFunction"]
 
 
 @pytest.fixture
@@ -109,12 +111,24 @@ Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 @pytest.fixture
 def invoke(stack: Stack) -> Invoke:
-    """Call the HTTP function's handler with an API Gateway event, as Lambda would."""
-    spec = http_function(stack)
-    handler = spec.load_handler()
+    """Call the handler of the function behind the event's route (by its method and path), as
+    API Gateway and Lambda would."""
+    routed = [
+        (route, spec.logical_id, handler)
+        for spec in functions(stack).values()
+        if spec.routes
+        for handler in [spec.load_handler()]
+        for route in spec.routes
+    ]
 
     def call(event: dict[str, Any]) -> dict[str, Any]:
-        return handler(event, LambdaContext(function_name="HttpApiFunction"))
+        method, path = event["requestContext"]["http"]["method"], event["rawPath"]
+        (name, handler), *_ = [
+            (name, handler)
+            for route, name, handler in routed
+            if route.match(method, path) is not None
+        ]
+        return handler(event, LambdaContext(function_name=name))
 
     return call
 

@@ -110,11 +110,21 @@ def test_unknown_route_and_unknown_order_are_404(local_stack):
     assert "424242" in answer.json()["message"]
 
 
+def test_the_http_functions_take_turns_and_the_stream_functions_do_not_wait_for_them(
+    local_stack,
+):
+    # Powertools' resolvers share the current request (a class attribute) in one process
+    functions = local_stack.functions
+    assert functions["TopSpiFunction"].lock is functions["OperatorApiFunction"].lock
+    locks = {id(function.lock) for function in functions.values()}
+    assert len(locks) == 3
+
+
 def test_function_error_is_a_502_and_body_limit_a_413(local_stack):
     def crash(event, context):
         raise RuntimeError("boom")
 
-    local_stack.functions["HttpApiFunction"].handler = crash
+    local_stack.functions["OperatorApiFunction"].handler = crash
     answer = get_order(local_stack, 1, "daily")
     assert (answer.status_code, answer.json()) == (502, {"message": "Internal Server Error"})
 

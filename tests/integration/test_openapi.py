@@ -1,4 +1,4 @@
-"""docs/openapi.json: generated from the handler's routes, committed, and kept in step."""
+"""docs/openapi.json: generated from the functions' routes, committed, and kept in step."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def spec():
 
 
 def test_the_committed_document_is_what_the_code_generates(spec):
-    # Given the document regenerated in memory from functions/http_api/app.py
+    # Given the document regenerated in memory from the routes of the functions behind the API
     generated = render(spec)
     # Then the committed file is byte for byte the same
     committed = SPEC_PATH.read_text(encoding="utf-8") if SPEC_PATH.exists() else ""

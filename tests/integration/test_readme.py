@@ -8,7 +8,7 @@ import re
 
 import typer
 
-from cardmaker.settings import Settings
+from cardmaker.settings import FUNCTION_SETTINGS
 from cardmaker_cli.main import app
 from local.template import REPO, load_template
 
@@ -20,7 +20,14 @@ def _handled_by(event_file: str) -> set[str]:
     """The functions an event file is meant for, from the event itself."""
     event = json.loads((REPO / "events" / event_file).read_text(encoding="utf-8"))
     if "routeKey" in event:
-        return {"HttpApiFunction"}
+        return {
+            name
+            for name, function in TEMPLATE["Resources"].items()
+            for source in function.get("Properties", {}).get("Events", {}).values()
+            if source["Type"] == "HttpApi"
+            and f"{source['Properties']['Method']} {source['Properties']['Path']}"
+            == event["routeKey"]
+        }
     arns = {record["eventSourceARN"] for record in event["Records"]}
     functions = set()
     for name, function in TEMPLATE["Resources"].items():
@@ -46,8 +53,9 @@ def test_every_sample_event_has_its_sam_local_invoke_line():
 
 
 def test_every_setting_and_template_parameter_is_documented():
-    for name in Settings.model_fields:
-        assert f"`{name.upper()}`" in README, name
+    for settings in FUNCTION_SETTINGS.values():
+        for name in settings.variables():
+            assert f"`{name}`" in README, name
     for parameter in TEMPLATE["Parameters"]:
         assert f"`{parameter}`" in README, parameter
 

@@ -23,8 +23,9 @@ def load(name: str) -> dict:
 @pytest.fixture
 def sam_local_env(stack, monkeypatch):
     """events/env.json, as `sam local invoke --env-vars events/env.json` applies it."""
-    overrides = json.loads((EVENTS / "env.json").read_text(encoding="utf-8"))["HttpApiFunction"]
-    for name, value in overrides.items():
+    overrides = json.loads((EVENTS / "env.json").read_text(encoding="utf-8"))
+    http_api = {**overrides["TopSpiFunction"], **overrides["OperatorApiFunction"]}
+    for name, value in http_api.items():
         if not name.endswith("_TABLE_NAME"):  # the sample names no real tables
             monkeypatch.setenv(name, value)
     runtime.reset()

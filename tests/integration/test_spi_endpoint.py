@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import get_args
 from urllib.parse import urlencode
 
 import pytest
 
+from cardmaker.errors import OrderConflict, SpiRefused
+from cardmaker.top.api_models import ResultCode, SpiAnswerFields
 from cardmaker.top.signing import sign_spi
 from cardmaker.top.timestamps import format_timestamp, utc_now
 from local.apigw import LambdaContext, http_api_event
 from local.platform import DEMO_SECRET, sample_order, sign_spi_call
-from tests.conftest import http_function, order_event, spi_event, spi_response
+from local.template import REPO, load_function_module
+from tests.conftest import order_event, spi_event, spi_function, spi_response
 from tests.unit.test_order_models import INVALID, invalid_order
 
 
@@ -95,7 +99,7 @@ def test_same_id_with_other_content_is_a_conflict(invoke, table_items):
 def test_parallel_identical_calls_make_one_order(stack, table_items):
     # Ten execution environments (Lambda never runs two invocations in one), each handling one
     # retry of the same order: same content, each signed at its own moment, JSON or form.
-    spec = http_function(stack)
+    spec = spi_function(stack)
     environments = [spec.load_handler() for _ in range(10)]
     order = sample_order(99, templates=[("T1", 10, "100"), ("T2", 5, "100")])
     calls = [
@@ -108,9 +112,7 @@ def test_parallel_identical_calls_make_one_order(stack, table_items):
     ]
 
     def deliver(n):
-        answer = environments[n](
-            spi_event(calls[n]), LambdaContext(function_name="HttpApiFunction")
-        )
+        answer = environments[n](spi_event(calls[n]), LambdaContext(function_name="TopSpiFunction"))
         return answer["statusCode"], answer["body"]
 
     with ThreadPoolExecutor(max_workers=10) as pool:
@@ -272,3 +274,55 @@ def test_every_invalid_field_is_refused_through_the_endpoint(
     )
     assert field in response["result_message"]
     assert table_items() == []
+
+
+# --- the SPI edge: its method table and its one mapping of errors to result codes -----------
+
+SPI_FUNCTION = REPO / "functions" / "top_spi"
+
+
+def _subclasses(kind: type) -> set[type]:
+    found = set(kind.__subclasses__())
+    return found | {sub for child in found for sub in _subclasses(child)}
+
+
+def test_every_refusal_has_a_documented_result_code():
+    refusals = load_function_module(SPI_FUNCTION, "refusals", "test_spi_refusals")
+    # Given every error an SPI call is refused with
+    for error in [*_subclasses(SpiRefused), OrderConflict]:
+        # Then it has a result code of its own
+        assert error in refusals.RESULT_CODES, error
+    # and the codes answered are exactly the codes documented
+    answered = {*refusals.RESULT_CODES.values(), "SUCCESS", "SYSTEM_ERROR"}
+    assert answered == set(get_args(ResultCode))
+    # A crash is no refusal: it answers SYSTEM_ERROR, saying nothing of what went wrong
+    assert refusals.refusal(RuntimeError("table gone")) is None
+    assert refusals.failure().result_message == "internal error, please retry"
+
+
+def test_a_method_added_to_the_table_is_served(stack, table_items, monkeypatch):
+    # Given the SPI function with one more method in its table
+    app = load_function_module(SPI_FUNCTION, "app", "test_spi_methods")
+    method = "alibaba.fundplatform.cardorder.status.query"
+    served = []
+
+    def status_query(call):
+        served.append(call.params["method"])
+        return SpiAnswerFields.accepted("status: RECEIVED")
+
+    monkeypatch.setitem(app.SPI_METHODS, method, status_query)
+    # When the platform calls it, signed as any other
+    event = spi_event(sign_spi_call(sample_order(), method=method))
+    answer = app.lambda_handler(event, LambdaContext(function_name="TopSpiFunction"))
+    # Then the verified call reached its handler, and its answer went back as a TOP answer
+    assert served == [method]
+    assert spi_response(answer) == {
+        "success": True,
+        "result_code": "SUCCESS",
+        "result_message": "status: RECEIVED",
+    }
+    assert table_items() == []
+    # while a method missing from the table is still refused
+    event = spi_event(sign_spi_call(sample_order(), method="alibaba.fundplatform.card.nope"))
+    answer = app.lambda_handler(event, LambdaContext(function_name="TopSpiFunction"))
+    assert spi_response(answer)["result_code"] == "INVALID_METHOD"

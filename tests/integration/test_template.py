@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cardmaker.settings import FUNCTION_SETTINGS
 from local.template import REPO, TEMPLATE_PATH, load_template, resources_of_type
 
 TEMPLATE = load_template()
@@ -115,11 +116,55 @@ def test_spi_function_cannot_delete_or_scan_orders():
     actions = {
         action
         for name, statement in _statements()
-        if name == "HttpApiFunction"
+        if name == "TopSpiFunction"
         for action in _as_list(statement["Action"])
     }
     assert {"dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:UpdateItem"}.isdisjoint(actions)
     assert "secretsmanager:GetSecretValue" in actions
+
+
+def _reached(function: str) -> set[str]:
+    """The template resources a function's policy names."""
+    return {
+        json.dumps(resource, sort_keys=True)
+        for name, statement in _statements()
+        if name == function
+        for resource in _as_list(statement["Resource"])
+    }
+
+
+def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secret():
+    # Given the function that anyone on the internet can call (its signature is its guard)
+    # Then it reaches nothing of deliveries, cards or keys
+    assert _reached("TopSpiFunction") == {
+        json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
+        json.dumps({"Ref": "TopSecret"}),
+    }
+    # and the operator API no TOP secret, card or key
+    assert _reached("OperatorApiFunction") == {
+        json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
+        json.dumps({"Fn::GetAtt": ["DeliveriesTable", "Arn"]}),
+    }
+
+
+def _environment(function: str) -> set[str]:
+    properties = TEMPLATE["Resources"][function]["Properties"]
+    return set(properties.get("Environment", {}).get("Variables", {}))
+
+
+def test_each_function_gets_exactly_the_variables_its_settings_read():
+    functions = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
+    assert set(FUNCTION_SETTINGS) == set(functions)
+    # Globals hold only what Powertools reads, for every function alike
+    shared = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    assert all(name.startswith("POWERTOOLS_") for name in shared)
+    for function, settings in FUNCTION_SETTINGS.items():
+        variables = _environment(function)
+        # nothing the function does not read
+        assert variables <= settings.variables(), (function, variables - settings.variables())
+        # and everything it cannot do without
+        required = {field.alias for field in settings.model_fields.values() if field.is_required()}
+        assert required <= variables, (function, required - variables)
 
 
 def _stream_event(function: str, event: str) -> dict:
@@ -142,8 +187,8 @@ def test_generator_stream_is_bounded_and_has_a_failure_queue():
     assert stream["BatchSize"] == 1
     assert stream["ParallelizationFactor"] == 10
     # the generator learns the same bound, to mark an order FAILED on its last attempt
-    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    assert variables["STREAM_MAX_RETRIES"] == {"Ref": "StreamMaxRetries"}
+    variables = TEMPLATE["Resources"]["CardGeneratorFunction"]["Properties"]["Environment"]
+    assert variables["Variables"]["STREAM_MAX_RETRIES"] == {"Ref": "StreamMaxRetries"}
 
 
 def test_generator_filters_look_only_inside_the_dynamodb_key():
@@ -209,7 +254,7 @@ def test_delivery_function_reads_cards_but_cannot_write_them_or_generate_keys():
 
 
 def test_delivery_routes_need_iam():
-    events = TEMPLATE["Resources"]["HttpApiFunction"]["Properties"]["Events"]
+    events = TEMPLATE["Resources"]["OperatorApiFunction"]["Properties"]["Events"]
     for name in ("CreateDelivery", "GetDelivery"):
         assert "Auth" not in events[name]["Properties"]  # the API's default: AWS_IAM
     assert TEMPLATE["Resources"]["DeliveriesTable"]["Properties"]["StreamSpecification"] == {

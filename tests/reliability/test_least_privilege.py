@@ -3,9 +3,8 @@ checks: every policy document of the template (functions' policies, KMS key poli
 topic and IAM policies, SAM policy templates and managed policies), and each function's policy
 against what its code actually calls.
 
-"What a function uses" cannot come from its environment: every function gets the same Globals
-(all three tables, both secrets, the key), so the environment would say every function uses
-everything. It is derived from the code paths instead: the whole pipeline runs on the local
+"What a function uses" is derived from the code paths, not from its environment (which names
+what its settings may read, not what its code calls): the whole pipeline runs on the local
 stack (an order, a replay, a large paged order, generation with a chunk retried, an e-voucher
 and a bind delivery, a delivery waiting for stock and woken, every HTTP route), every AWS call
 each function's code makes is recorded with the resource it names, and each function starts

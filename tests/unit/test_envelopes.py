@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from cardmaker.errors import TopError
+from cardmaker.top.api_models import SpiAnswerFields
 from cardmaker.top.envelopes import (
-    SpiAnswer,
     encode_spi_answer,
     requested_format,
     response_key,
@@ -19,7 +19,7 @@ from cardmaker.top.envelopes import (
 
 def test_json_answer_has_the_seed_shape():
     content_type, body = encode_spi_answer(
-        SpiAnswer(True, "SUCCESS", "order received", "CM-daily-1"), "json"
+        SpiAnswerFields.accepted("order received", "CM-daily-1"), "json"
     )
     assert content_type.startswith("application/json")
     assert json.loads(body) == {
@@ -33,14 +33,14 @@ def test_json_answer_has_the_seed_shape():
 
 
 def test_refusal_has_no_making_card_no_and_keeps_chinese_readable():
-    _, body = encode_spi_answer(SpiAnswer(False, "INVALID_PARAMETER", "非法参数"), "json")
+    _, body = encode_spi_answer(SpiAnswerFields.refused("INVALID_PARAMETER", "非法参数"), "json")
     assert "非法参数" in body
     assert "making_card_no" not in json.loads(body)["response"]
 
 
 def test_xml_answer_has_the_seed_root_and_escapes_text():
     content_type, body = encode_spi_answer(
-        SpiAnswer(False, "INVALID_PARAMETER", "a <b> & c"), "xml"
+        SpiAnswerFields.refused("INVALID_PARAMETER", "a <b> & c"), "xml"
     )
     assert content_type.startswith("application/xml")
     root = ET.fromstring(body.encode("utf-8"))

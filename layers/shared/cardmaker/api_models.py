@@ -1,8 +1,9 @@
 """The HTTP API's OpenAPI document, the parts every route shares: the API's description,
 servers and security scheme, and the answer shapes of 404, 409 and 422.
 
-The answer models describe what the handlers already answer; they are not used to build the
-answers, so documenting an answer can never change one.
+Each answer shape is defined once, by its model: the handlers build their answers from these
+models (``answer_body``) and the OpenAPI document is generated from the same models, so an
+answer cannot drift from its description.
 """
 
 from __future__ import annotations
@@ -75,7 +76,19 @@ def _no_default(schema: dict[str, Any]) -> None:
 def left_out(description: str) -> Any:
     """A field the answer leaves out (rather than sending ``null``) when there is nothing to
     say; annotate it ``T | SkipJsonSchema[None]`` so the document shows only ``T``."""
-    return Field(default=None, description=description, json_schema_extra=_no_default)
+    return Field(
+        default=None, description=description, exclude_if=_is_none, json_schema_extra=_no_default
+    )
+
+
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
+def answer_body(answer: BaseModel) -> dict[str, Any]:
+    """An answer model as the JSON body it is sent as: wire names, and the fields it leaves
+    out when empty left out (never ``null``)."""
+    return answer.model_dump(mode="json", by_alias=True)
 
 
 class NotFoundAnswer(BaseModel):
@@ -110,3 +123,17 @@ class ProblemAnswer(BaseModel):
 
     status_code: int = Field(alias="statusCode", description="The HTTP status, repeated")
     detail: list[Problem]
+
+    @classmethod
+    def refusal(
+        cls, status: int, kind: str, message: str, *, field: str | None = None
+    ) -> ProblemAnswer:
+        """A refusal the service words itself, in the shape of the resolver's own 422s: where
+        in the body (the body, or one of its fields), and why."""
+        location: list[str | int] = ["body"] if field is None else ["body", field]
+        return cls(status_code=status, detail=[Problem(loc=location, type=kind, msg=message)])
+
+
+def json_content(model: type[BaseModel]) -> dict[str, Any]:
+    """A route's ``responses`` content: a JSON answer of ``model``."""
+    return {"application/json": {"model": model}}

@@ -1,43 +1,119 @@
-"""Configuration: read from the environment in one place, validated once per cold start."""
+"""Configuration: one settings model per function, composed from shared parts.
+
+Each part is a few environment variables that belong together (a table, the TOP secrets, the
+card-number scheme...); a function's model inherits the parts it needs, so its fields are
+exactly the variables template.yaml gives that function. A model is read from the
+environment once per cold start (``runtime``); a missing or bad variable fails there, with
+the variable's name and never its value.
+
+Field names are the variables' names in lower case: ``orders_table_name`` is
+``ORDERS_TABLE_NAME``. An empty variable counts as unset (template.yaml leaves local-only
+overrides empty on AWS).
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from functools import cache
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from cardmaker.cards.numbering import CheckDigit
+from cardmaker.cards.numbering import CardNumberScheme, CheckDigit
 from cardmaker.top.signing import SignMethod
+from cardmaker.top.spi import SpiPolicy
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class _Settings(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="ignore",
+        alias_generator=str.upper,
+        # Errors name the variable, never echo the environment (it holds secrets).
+        hide_input_in_errors=True,
+    )
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Self:
+        """Read and validate the model's variables; raises pydantic's ``ValidationError``."""
+        return cls.model_validate(
+            {name: environ[name] for name in cls.variables() if environ.get(name, "") != ""}
+        )
+
+    @classmethod
+    def variables(cls) -> set[str]:
+        """The environment variables the model reads."""
+        return {field.alias or name.upper() for name, field in cls.model_fields.items()}
+
+
+# --- parts --------------------------------------------------------------------------------
+
+
+class OrdersTable(_Settings):
     orders_table_name: str = Field(min_length=1)
-    cards_table_name: str | None = None
-    card_number_secret_id: str | None = None
+
+
+class CardsTable(_Settings):
+    cards_table_name: str = Field(min_length=1)
+
+
+class DeliveriesTable(_Settings):
+    deliveries_table_name: str = Field(min_length=1)
+
+
+class CardKey(_Settings):
+    """The KMS key that wraps each chunk's data key (the card secrets are sealed under it)."""
+
+    card_key_id: str = Field(min_length=1)
+
+
+class CardNumbering(_Settings):
+    """The card-number scheme and its permutation key (read from Secrets Manager)."""
+
+    card_number_secret_id: str = Field(min_length=1)
     card_number_length: int = Field(default=19, ge=8, le=30)
     card_number_prefix: str = Field(default="3101", pattern=r"^[0-9]{0,12}$")
     card_check_digit: CheckDigit = "none"
-    card_secret_length: int = Field(default=16, ge=16, le=64)
-    card_key_id: str | None = None
-    chunk_size: int = Field(default=5000, ge=1, le=100_000)
-    # Retries of a stream record (the template's StreamMaxRetries): the generator marks the
-    # order FAILED on the last attempt.
+
+    @property
+    def card_number_scheme(self) -> CardNumberScheme:
+        return CardNumberScheme(
+            length=self.card_number_length,
+            prefix=self.card_number_prefix,
+            check_digit=self.card_check_digit,
+        )
+
+
+class StreamRetries(_Settings):
+    # Retries of a stream record (the template's StreamMaxRetries): the stream functions know
+    # their last attempt by it.
     stream_max_retries: int = Field(default=4, ge=0, le=10)
-    deliveries_table_name: str | None = None
-    # card.bind's top_app_key: our own app key unless the platform assigned another one.
-    card_bind_app_key: str = ""
-    # How isv_ka_list travels (the seed is ambiguous): "array" or "object".
-    eticket_ka_list_shape: Literal["array", "object"] = "array"
-    top_app_key: str = ""
-    # The app secret comes from Secrets Manager (TOP_SECRET_ID, a JSON secret with
-    # ``app_secret`` and ``session_key``) on AWS; TOP_APP_SECRET overrides it for local use.
+
+    @property
+    def max_attempts(self) -> int:
+        return self.stream_max_retries + 1
+
+
+class TopSecrets(_Settings):
+    """The TOP app secret: from Secrets Manager (TOP_SECRET_ID, a JSON secret with
+    ``app_secret`` and ``session_key``) on AWS; TOP_APP_SECRET overrides it for local use."""
+
     top_secret_id: str | None = None
     top_app_secret: SecretStr | None = None
+    # How long a read secret is kept: a rotation is picked up within this time.
+    secret_max_age_seconds: int = Field(default=300, ge=0)
+
+    @model_validator(mode="after")
+    def _app_secret_has_a_source(self) -> Self:
+        if self.top_secret_id is None and self.top_app_secret is None:
+            raise ValueError("set TOP_SECRET_ID (or TOP_APP_SECRET, for local use)")
+        return self
+
+
+class TopOutbound(_Settings):
+    """Calls this back office makes to the TOP gateway."""
+
+    top_app_key: str = ""
+    # From the TOP secret unless TOP_SESSION_KEY overrides it (local use).
     top_session_key: SecretStr | None = None
     top_gateway_url: str = "https://eco.taobao.com/router/rest"
     top_sign_method: SignMethod = "hmac-sha256"
@@ -45,21 +121,67 @@ class Settings(BaseModel):
     top_simplify: bool = False
     # How long a TOP call may take to answer once sent; past it the outcome is unknown.
     top_read_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
-    secret_max_age_seconds: int = Field(default=300, ge=0)
+
+
+class SpiLimits(_Settings):
+    """How strictly SPI calls are verified: their timestamp window and body size."""
+
     spi_max_age_seconds: int = Field(default=300, ge=1)
     spi_max_future_seconds: int = Field(default=180, ge=0)
     spi_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        values = {
-            name: environ[name.upper()]
-            for name in cls.model_fields
-            if environ.get(name.upper(), "") != ""
-        }
-        return cls.model_validate(values)
+    @property
+    def spi_policy(self) -> SpiPolicy:
+        return SpiPolicy(
+            max_age=self.spi_max_age_seconds,
+            max_future=self.spi_max_future_seconds,
+            max_body_bytes=self.spi_max_body_bytes,
+        )
 
 
-@cache
-def get_settings() -> Settings:
-    return Settings.from_env(os.environ)
+# --- one model per function ---------------------------------------------------------------
+
+
+class SpiSettings(OrdersTable, TopSecrets, SpiLimits):
+    """TopSpiFunction: verifies the platform's SPI calls and stores the orders."""
+
+
+class OperatorApiSettings(OrdersTable, DeliveriesTable):
+    """OperatorApiFunction: reads orders, records and reads deliveries."""
+
+
+class GeneratorSettings(OrdersTable, CardsTable, CardKey, CardNumbering, StreamRetries):
+    """CardGeneratorFunction: plans orders into chunks and generates their cards."""
+
+    card_secret_length: int = Field(default=16, ge=16, le=64)
+    chunk_size: int = Field(default=5000, ge=1, le=100_000)
+
+
+class DeliverySettings(
+    OrdersTable, CardsTable, DeliveriesTable, CardKey, TopSecrets, TopOutbound, StreamRetries
+):
+    """CardDeliveryFunction: hands cards out through TOP (ma.send, card.bind)."""
+
+    # card.bind's top_app_key: our own app key unless the platform assigned another one.
+    card_bind_app_key: str = ""
+    # How isv_ka_list travels (the seed is ambiguous): "array" or "object".
+    eticket_ka_list_shape: Literal["array", "object"] = "array"
+
+    @model_validator(mode="after")
+    def _session_key_has_a_source(self) -> Self:
+        if self.top_secret_id is None and self.top_session_key is None:
+            raise ValueError("set TOP_SECRET_ID (or TOP_SESSION_KEY, for local use)")
+        return self
+
+    @property
+    def bind_app_key(self) -> str:
+        return self.card_bind_app_key or self.top_app_key
+
+
+FUNCTION_SETTINGS: dict[str, type[_Settings]] = {
+    "TopSpiFunction": SpiSettings,
+    "OperatorApiFunction": OperatorApiSettings,
+    "CardGeneratorFunction": GeneratorSettings,
+    "CardDeliveryFunction": DeliverySettings,
+}
+"""Each function of template.yaml (by logical id) and the settings it reads."""

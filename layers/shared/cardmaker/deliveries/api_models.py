@@ -1,8 +1,6 @@
-"""What ``POST /deliveries`` and ``GET /deliveries/{delivery_id}`` answer, as models for the
-HTTP API's OpenAPI document, and the document's examples.
-
-``Delivery.view()`` builds the answer; these models describe it (the schemathesis run against
-the local stack checks every answer against them).
+"""What ``POST /deliveries`` and ``GET /deliveries/{delivery_id}`` answer, and the OpenAPI
+document's examples. The answers are built by these models (``DeliveryAccepted.of``,
+``DeliveryView.of``), which the document is generated from too.
 """
 
 from __future__ import annotations
@@ -13,21 +11,19 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import SkipJsonSchema
 
 from cardmaker.api_models import left_out
-from cardmaker.deliveries.delivery import CardOutcome, DeliveryStatus, delivery_id
-from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
+from cardmaker.deliveries.delivery import (
+    CardOutcome,
+    CardResult,
+    Delivery,
+    DeliveryStatus,
+    delivery_id,
+)
+from cardmaker.deliveries.models import BindDeliveryRequest, DeliveryId, EticketDeliveryRequest
 from cardmaker.orders.api_models import EXAMPLE_ORDER_ID, EXAMPLE_OWN_SIGN
 
-DELIVERY_ID_PATTERN = r"^[A-Z]{2}-[0-9a-f]+$"
 
-DeliveryId = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=64,
-        pattern=DELIVERY_ID_PATTERN,
-        description="ET- (e-voucher) or BD- (bind), then a hash of the request's own id",
-    ),
-]
+def _delivery_id_field() -> Any:
+    return Field(description="ET- (e-voucher) or BD- (bind), then a hash of the request's own id")
 
 
 class DeliveryAccepted(BaseModel):
@@ -35,10 +31,14 @@ class DeliveryAccepted(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    delivery_id: DeliveryId
+    delivery_id: DeliveryId = _delivery_id_field()
     status: DeliveryStatus = Field(
         description="PENDING for a new delivery; the stored status for a repeated request"
     )
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryAccepted:
+        return cls(delivery_id=delivery.delivery_id, status=delivery.status)
 
 
 class CardOutcomeView(BaseModel):
@@ -52,10 +52,25 @@ class CardOutcomeView(BaseModel):
     code: str | SkipJsonSchema[None] = left_out("The platform's code, when it refused")
     message: str | SkipJsonSchema[None] = left_out("The platform's message, when it refused")
 
+    @classmethod
+    def of(cls, card: CardResult) -> CardOutcomeView:
+        return cls(
+            card_no=card.card_no,
+            position=card.position,
+            outcome=card.outcome,
+            code=card.code or None,
+            message=card.message or None,
+        )
+
+
+# A delivery's answer is its id and status, then its request, then its progress: the views
+# inherit the three in that order (pydantic keeps fields in base-class order).
+class _DeliveryIdentity(BaseModel):
+    delivery_id: DeliveryId = _delivery_id_field()
+    status: DeliveryStatus
+
 
 class _DeliveryProgress(BaseModel):
-    delivery_id: DeliveryId
-    status: DeliveryStatus
     attempts: int = Field(ge=0, description="Sending attempts so far")
     created_at: str = Field(description="ISO 8601, UTC")
     updated_at: str = Field(description="ISO 8601, UTC")
@@ -63,11 +78,11 @@ class _DeliveryProgress(BaseModel):
     failure_reason: str | SkipJsonSchema[None] = left_out("Why the delivery FAILED")
 
 
-class EticketDeliveryView(_DeliveryProgress, EticketDeliveryRequest):
+class EticketDeliveryView(_DeliveryProgress, EticketDeliveryRequest, _DeliveryIdentity):
     """An e-voucher delivery: its request, its status and each card's outcome."""
 
 
-class BindDeliveryView(_DeliveryProgress, BindDeliveryRequest):
+class BindDeliveryView(_DeliveryProgress, BindDeliveryRequest, _DeliveryIdentity):
     """A bind delivery: its request (one of buyer_nick and buyer_open_uid), its status and
     each card's outcome."""
 
@@ -79,6 +94,22 @@ class DeliveryView(
     RootModel[Annotated[EticketDeliveryView | BindDeliveryView, Field(discriminator="type")]]
 ):
     """A delivery, by its type."""
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryView:
+        """What ``GET /deliveries/{delivery_id}`` answers for ``delivery``."""
+        return cls.model_validate(
+            {
+                "delivery_id": delivery.delivery_id,
+                "status": delivery.status,
+                **delivery.request.model_dump(),
+                "attempts": delivery.attempts,
+                "created_at": delivery.created_at,
+                "updated_at": delivery.updated_at,
+                "cards": [CardOutcomeView.of(card) for card in delivery.cards],
+                "failure_reason": delivery.failure_reason or None,
+            }
+        )
 
 
 EXAMPLE_ETICKET: dict[str, Any] = {

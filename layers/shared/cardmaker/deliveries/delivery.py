@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
 
 from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
 
@@ -74,30 +73,6 @@ class Delivery:
         else:
             status = DeliveryStatus.FAILED
         return replace(self, status=status, cards=tuple(cards))
-
-    def view(self) -> dict[str, Any]:
-        """What ``GET /deliveries/{id}`` answers: never a card secret."""
-        view: dict[str, Any] = {
-            "delivery_id": self.delivery_id,
-            "status": self.status.value,
-            **self.request.model_dump(exclude_none=True),
-            "attempts": self.attempts,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "cards": [
-                {
-                    "card_no": card.card_no,
-                    "position": card.position,
-                    "outcome": card.outcome.value,
-                    **({"code": card.code} if card.code else {}),
-                    **({"message": card.message} if card.message else {}),
-                }
-                for card in self.cards
-            ],
-        }
-        if self.failure_reason:
-            view["failure_reason"] = self.failure_reason
-        return view
 
 
 def delivery_id(request: EticketDeliveryRequest | BindDeliveryRequest) -> str:

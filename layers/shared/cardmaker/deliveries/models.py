@@ -1,4 +1,5 @@
-"""``POST /deliveries`` bodies: an e-voucher send (``eticket``) or a card bind (``bind``)."""
+"""``POST /deliveries`` bodies: an e-voucher send (``eticket``) or a card bind (``bind``); the
+ids of deliveries."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from cardmaker.orders.models import MAX_ORDER_ID, OwnSign
+from cardmaker.orders.models import MAX_ORDER_ID, Identifier, OwnSign, TemplateNo
 
 # ma.send takes at most 200 codes per call: an e-voucher order is one call.
 MAX_ETICKET_CARDS = 200
@@ -14,11 +15,10 @@ MAX_ETICKET_CARDS = 200
 # 19-digit numbers is about 10 KB.
 MAX_BIND_CARDS = 500
 
-Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-]
-TemplateNo = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+# What ``delivery.delivery_id`` makes: ET- (e-voucher) or BD- (bind), then a hex hash.
+DELIVERY_ID_PATTERN = r"^[A-Z]{2}-[0-9a-f]+$"
+DeliveryId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=DELIVERY_ID_PATTERN)
 ]
 Nick = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=False)]
 

@@ -1,8 +1,6 @@
-"""The orders side of the HTTP API's OpenAPI document: what ``GET /orders/{card_order_id}``
-answers, and the ``cardorder.make`` bodies the SPI route takes.
-
-``StoredOrder.view()`` builds the answer; ``OrderView`` describes it (the schemathesis run
-against the local stack checks every answer against it).
+"""The orders side of the HTTP API: what ``GET /orders/{card_order_id}`` answers (built by
+``OrderView.of``, documented by the same model), and the ``cardorder.make`` bodies the SPI
+route takes, for the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -13,8 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from cardmaker.api_models import left_out
-from cardmaker.orders.models import MAX_ORDER_ID, CardOrderMakeRequest, LogisticsInfo, OwnSign
-from cardmaker.orders.order import OrderStatus
+from cardmaker.orders.models import (
+    MAX_ORDER_ID,
+    CardOrderMakeRequest,
+    CardProductInfo,
+    LogisticsInfo,
+    OwnSign,
+)
+from cardmaker.orders.order import OrderStatus, StoredOrder
 
 EXAMPLE_ORDER_ID = 16002  # the seed's example order, as in the README and local.platform
 EXAMPLE_OWN_SIGN: OwnSign = "daily"
@@ -31,6 +35,17 @@ class TemplateProgress(BaseModel):
     picture_url: str | None = Field(description="As the platform sent it, or null")
     requested: int = Field(ge=1, description="Cards the platform ordered of this template")
     generated: int = Field(ge=0, description="Cards generated so far")
+
+    @classmethod
+    def of(cls, template: CardProductInfo, generated: int) -> TemplateProgress:
+        return cls(
+            template_no=template.template_no,
+            card_name=template.card_name,
+            par_value=template.par_value,
+            picture_url=template.picture_url,
+            requested=template.count,
+            generated=generated,
+        )
 
 
 class OrderView(BaseModel):
@@ -55,6 +70,29 @@ class OrderView(BaseModel):
         "Where physical cards go, when the platform said"
     )
     failure_reason: str | SkipJsonSchema[None] = left_out("Why generation FAILED")
+
+    @classmethod
+    def of(cls, stored: StoredOrder) -> OrderView:
+        """What ``GET /orders/{card_order_id}`` answers for ``stored``."""
+        order, generation = stored.order, stored.generation
+        return cls(
+            card_order_id=order.key.card_order_id,
+            own_sign=order.key.own_sign,
+            status=order.status,
+            making_card_no=order.making_card_no,
+            received_at=order.received_at.isoformat(),
+            updated_at=stored.updated_at.isoformat(),
+            card_count=order.card_count,
+            cards_generated=sum(stored.cards_generated.values()),
+            chunks_total=generation.chunks_total if generation else None,
+            chunks_done=generation.chunks_done if generation else 0,
+            templates=[
+                TemplateProgress.of(template, stored.cards_generated.get(template.template_no, 0))
+                for template in order.templates
+            ],
+            logistics_info=order.logistics_info,
+            failure_reason=(generation.failure_reason or None) if generation else None,
+        )
 
 
 # pydantic writes the bounds of a number behind a BeforeValidator (WholeNumber) under their

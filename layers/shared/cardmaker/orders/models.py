@@ -68,6 +68,13 @@ def _http_url(value: str) -> str:
 
 
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+# Ids the platform or an operator names things by (template_no, outer_id, out_biz_id): they
+# end up in storage keys and TOP calls, so they are plain ASCII.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.-]+$"
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)
+]
+TemplateNo = Identifier
 Text = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=False)]
 
 
@@ -82,9 +89,7 @@ class CardProductInfo(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    template_no: Annotated[
-        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    ]
+    template_no: TemplateNo
     card_name: Annotated[Text, AfterValidator(_not_blank)]
     count: Annotated[WholeNumber, Field(ge=1, le=MAX_CARDS_PER_TEMPLATE)]
     par_value: Annotated[

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from cardmaker.orders.models import CardOrderMakeRequest, CardProductInfo, LogisticsInfo, OwnSign
 
@@ -112,35 +111,3 @@ class StoredOrder:
     updated_at: datetime
     cards_generated: Mapping[str, int]
     generation: Generation | None = None
-
-    def view(self) -> dict[str, Any]:
-        """What ``GET /orders/{card_order_id}`` answers."""
-        order = self.order
-        view: dict[str, Any] = {
-            "card_order_id": order.key.card_order_id,
-            "own_sign": order.key.own_sign,
-            "status": order.status.value,
-            "making_card_no": order.making_card_no,
-            "received_at": order.received_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "card_count": order.card_count,
-            "cards_generated": sum(self.cards_generated.values()),
-            "chunks_total": self.generation.chunks_total if self.generation else None,
-            "chunks_done": self.generation.chunks_done if self.generation else 0,
-            "templates": [
-                {
-                    "template_no": template.template_no,
-                    "card_name": template.card_name,
-                    "par_value": template.par_value,
-                    "picture_url": template.picture_url,
-                    "requested": template.count,
-                    "generated": self.cards_generated.get(template.template_no, 0),
-                }
-                for template in order.templates
-            ],
-        }
-        if order.logistics_info is not None:
-            view["logistics_info"] = order.logistics_info.model_dump()
-        if self.generation and self.generation.failure_reason:
-            view["failure_reason"] = self.generation.failure_reason
-        return view

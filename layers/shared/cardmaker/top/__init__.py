@@ -1,7 +1,6 @@
 """The Taobao Open Platform protocol: signing, SPI verification, timestamps, envelopes."""
 
 from cardmaker.top.envelopes import (
-    SpiAnswer,
     encode_spi_answer,
     requested_format,
     response_format,
@@ -15,7 +14,6 @@ __all__ = [
     "CHINA_TZ",
     "SIGN_METHODS",
     "SignMethod",
-    "SpiAnswer",
     "SpiPolicy",
     "SpiRequest",
     "VerifiedSpiCall",

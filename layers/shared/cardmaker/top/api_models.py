@@ -1,8 +1,8 @@
-"""The SPI answer (``{"response": {...}}``) and the SPI call's system parameters, described for
-the HTTP API's OpenAPI document.
+"""The SPI answer (``{"response": {...}}``) and the SPI call's system parameters.
 
-``envelopes.encode_spi_answer`` builds the answer; these models describe it (the schemathesis
-run against the local stack checks every answer against them).
+``SpiAnswerFields`` is the answer's one definition: the SPI function builds its answers as
+``SpiAnswerFields`` (``envelopes.encode_spi_answer`` encodes them as JSON or XML) and the
+OpenAPI document is generated from it.
 """
 
 from __future__ import annotations
@@ -42,6 +42,20 @@ class SpiAnswerFields(BaseModel):
         "on every replay"
     )
 
+    @classmethod
+    def accepted(cls, result_message: str, making_card_no: str | None = None) -> SpiAnswerFields:
+        return cls(
+            success=True,
+            result_code="SUCCESS",
+            result_message=result_message,
+            making_card_no=making_card_no,
+        )
+
+    @classmethod
+    def refused(cls, result_code: ResultCode, result_message: str) -> SpiAnswerFields:
+        """A call not carried out (nothing written), or failed (``SYSTEM_ERROR``)."""
+        return cls(success=False, result_code=result_code, result_message=result_message)
+
 
 class SpiEnvelope(BaseModel):
     """An SPI answer in JSON."""
@@ -49,6 +63,34 @@ class SpiEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     response: SpiAnswerFields
+
+
+SPI_ANSWER_CONTENT: dict[str, Any] = {
+    "application/json": {"model": SpiEnvelope},
+    "application/xml": {"model": SpiAnswerFields},
+}
+
+# The SPI route's description in the OpenAPI document (its request body is the methods').
+SPI_ROUTE_DOCS: dict[str, Any] = {
+    "summary": ("Receive an order from the platform (TOP SPI alibaba.fundplatform.cardorder.make)"),
+    "description": "Public, protected by the TOP signature instead of IAM. The raw request is "
+    "verified (MD5 sign, timestamp window) and the order validated and stored once: a replay "
+    "gets the first answer again. Every outcome is an HTTP 200 TOP answer, a refusal included "
+    "(success false, result_code saying why, nothing written), except an internal failure: "
+    "HTTP 500 SYSTEM_ERROR, so that the platform retries. The answer is XML when the query "
+    "says format=xml.",
+    "tags": ["platform"],
+    "responses": {
+        200: {
+            "description": "Stored, a replay, or refused (see result_code)",
+            "content": SPI_ANSWER_CONTENT,
+        },
+        500: {
+            "description": "Internal failure (SYSTEM_ERROR): retry",
+            "content": SPI_ANSWER_CONTENT,
+        },
+    },
+}
 
 
 def _query(name: str, description: str, schema: dict[str, Any], *, required: bool) -> dict:

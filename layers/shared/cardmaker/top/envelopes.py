@@ -2,42 +2,21 @@
 
 The SPI answer's shape comes from the seed document: a struct ``response`` with ``success``,
 ``result_code``, ``result_message`` and ``making_card_no``; XML has the root ``<response>``.
-It is built here and nowhere else.
+Its fields are ``top.api_models.SpiAnswerFields``; it is encoded here and nowhere else.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from cardmaker.errors import TopError
+from cardmaker.top.api_models import SpiAnswerFields
 
 ResponseFormat = Literal["json", "xml"]
-SUCCESS_CODE = "SUCCESS"
-
-
-@dataclass(frozen=True)
-class SpiAnswer:
-    """The body of an SPI answer, before it is encoded."""
-
-    success: bool
-    result_code: str
-    result_message: str
-    making_card_no: str | None = None
-
-    def fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {
-            "success": self.success,
-            "result_code": self.result_code,
-            "result_message": self.result_message,
-        }
-        if self.making_card_no is not None:
-            fields["making_card_no"] = self.making_card_no
-        return fields
 
 
 def response_format(params: Mapping[str, str]) -> ResponseFormat:
@@ -46,9 +25,10 @@ def response_format(params: Mapping[str, str]) -> ResponseFormat:
     return "xml" if params.get("format", "").strip().lower() == "xml" else "json"
 
 
-def encode_spi_answer(answer: SpiAnswer, fmt: ResponseFormat) -> tuple[str, str]:
-    """Encode an answer; returns (content type, body)."""
-    fields = answer.fields()
+def encode_spi_answer(answer: SpiAnswerFields, fmt: ResponseFormat) -> tuple[str, str]:
+    """Encode an answer; returns (content type, body). Fields the answer leaves out when empty
+    (``making_card_no`` of a refusal) are left out of both formats."""
+    fields = answer.model_dump(mode="json")
     if fmt == "xml":
         inner = "".join(f"<{name}>{_xml_text(value)}</{name}>" for name, value in fields.items())
         body = f'<?xml version="1.0" encoding="utf-8"?><response>{inner}</response>'

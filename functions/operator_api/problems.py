@@ -1,0 +1,68 @@
+"""The operator API's answer to an error: the one place where errors become HTTP statuses.
+
+Every problem answer is built from its model (``cardmaker.api_models``): 404 a
+``NotFoundAnswer``, the rest a ``ProblemAnswer`` in the shape of the resolver's own 422s.
+"""
+
+# No `from __future__ import annotations`: Powertools reads the handlers' annotations.
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
+from pydantic import BaseModel
+
+from cardmaker.api_models import NotFoundAnswer, ProblemAnswer, answer_body
+from cardmaker.errors import DeliveryConflict, DeliveryRefused, NotFound
+
+# Exception handlers only; the app includes it with the routes.
+router = Router()
+
+
+@router.exception_handler(NotFound)
+def not_found(error: NotFound) -> Response[dict[str, Any]]:
+    return _answer(HTTPStatus.NOT_FOUND, NotFoundAnswer(message=error.message))
+
+
+@router.exception_handler(DeliveryConflict)
+def delivery_conflict(error: DeliveryConflict) -> Response[dict[str, Any]]:
+    return _refused(HTTPStatus.CONFLICT, "refused", error.message, field=error.field)
+
+
+@router.exception_handler(DeliveryRefused)
+def delivery_refused(error: DeliveryRefused) -> Response[dict[str, Any]]:
+    return _refused(HTTPStatus.UNPROCESSABLE_ENTITY, "refused", error.message, field=error.field)
+
+
+@router.exception_handler(UnicodeDecodeError)
+def body_not_utf8(error: UnicodeDecodeError) -> Response[dict[str, Any]]:
+    # Only a JSON body the resolver decodes for validation can fail this way; unanswered, it
+    # would be a function error (5xx).
+    return _refused(HTTPStatus.UNPROCESSABLE_ENTITY, "body_not_utf8", "the body is not UTF-8")
+
+
+@router.exception_handler(RecursionError)
+def body_too_deep(error: RecursionError) -> Response[dict[str, Any]]:
+    # JSON nested ~1,000 deep exhausts the parser's recursion (found by the hostile-input
+    # suite): a refusal, not a function error.
+    return _refused(
+        HTTPStatus.UNPROCESSABLE_ENTITY, "body_too_deep", "the body is nested too deeply"
+    )
+
+
+@router.exception_handler(RequestUnsupportedContentType)
+def unsupported_body_type(error: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
+    return _refused(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_content_type", "send application/json"
+    )
+
+
+def _refused(
+    status: int, kind: str, message: str, *, field: str | None = None
+) -> Response[dict[str, Any]]:
+    return _answer(status, ProblemAnswer.refusal(status, kind, message, field=field))
+
+
+def _answer(status: int, answer: BaseModel) -> Response[dict[str, Any]]:
+    return Response(status_code=status, content_type="application/json", body=answer_body(answer))

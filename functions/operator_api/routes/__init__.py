@@ -1,0 +1,1 @@
+"""The operator API's routes, one Powertools ``Router`` per resource."""

@@ -1,0 +1,38 @@
+"""The SPI methods this back office serves: method name -> handler of a verified call.
+
+A handler gets a call whose signature and timestamp checked out and returns the answer's
+fields; it raises a ``cardmaker.errors`` refusal to refuse (``refusals`` words the answer). A
+method missing here is refused with INVALID_METHOD. Add a method by adding its handler here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from cardmaker import runtime
+from cardmaker.observability import logger, metrics
+from cardmaker.orders.spi_call import CARDORDER_MAKE, parse_cardorder_make
+from cardmaker.top.api_models import SpiAnswerFields
+from cardmaker.top.spi import VerifiedSpiCall
+
+SpiMethod = Callable[[VerifiedSpiCall], SpiAnswerFields]
+
+
+def make_cards(call: VerifiedSpiCall) -> SpiAnswerFields:
+    """``alibaba.fundplatform.cardorder.make``: store the order (once) and answer at once."""
+    request = parse_cardorder_make(call)
+    logger.set_correlation_id(f"{request.own_sign}:{request.card_order_id}")
+    logger.append_keys(card_order_id=request.card_order_id, own_sign=request.own_sign)
+    acceptance = runtime.order_service().receive(request)
+    event = "OrderReplayed" if acceptance.replayed else "OrderReceived"
+    metrics.add_metric(name=event, unit=MetricUnit.Count, value=1)
+    logger.info(event, card_count=request.card_count, templates=len(request.card_product_infos))
+    # A replay gets exactly the first answer; only logs and metrics tell them apart.
+    return SpiAnswerFields.accepted("order received", acceptance.making_card_no)
+
+
+SPI_METHODS: dict[str, SpiMethod] = {
+    CARDORDER_MAKE: make_cards,
+}

@@ -1,0 +1,156 @@
+"""Answers are built by their models: one definition per answer shape, the same JSON the
+routes have always sent (left-out fields left out, null ones null, keys in the same order)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from cardmaker.api_models import NotFoundAnswer, ProblemAnswer, answer_body
+from cardmaker.deliveries.api_models import DeliveryAccepted, DeliveryView
+from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
+from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
+from cardmaker.orders.api_models import OrderView
+from cardmaker.orders.models import CardOrderMakeRequest
+from cardmaker.orders.order import Generation, Order, StoredOrder
+from cardmaker.top.api_models import SpiAnswerFields
+from cardmaker.top.envelopes import encode_spi_answer
+from local.platform import sample_order
+
+RECEIVED = datetime(2026, 11, 22, 12, 30, tzinfo=UTC)
+NOW = "2026-11-22T12:31:00+00:00"
+
+
+def stored_order(*, logistics: bool = False, generation: Generation | None = None) -> StoredOrder:
+    request = CardOrderMakeRequest.model_validate(
+        sample_order(7, templates=[("T1", 3, "100"), ("T2", 2, "5000")], logistics=logistics)
+    )
+    return StoredOrder(Order.receive(request, RECEIVED), RECEIVED, {"T1": 3}, generation=generation)
+
+
+def test_a_received_order_leaves_out_what_it_has_not_and_keeps_its_nulls():
+    body = answer_body(OrderView.of(stored_order()))
+    assert list(body) == [
+        "card_order_id",
+        "own_sign",
+        "status",
+        "making_card_no",
+        "received_at",
+        "updated_at",
+        "card_count",
+        "cards_generated",
+        "chunks_total",
+        "chunks_done",
+        "templates",
+    ]
+    assert (body["status"], body["chunks_total"], body["chunks_done"]) == ("RECEIVED", None, 0)
+    assert body["received_at"] == "2026-11-22T12:30:00+00:00"
+    assert body["templates"][1] == {
+        "template_no": "T2",
+        "card_name": "猫超储值卡面额5000",
+        "par_value": "5000",
+        "picture_url": None,  # null, not left out: the platform sent none
+        "requested": 2,
+        "generated": 0,
+    }
+    assert body["cards_generated"] == 3
+
+
+def test_a_failed_order_with_logistics_says_so():
+    generation = Generation(0, 5000, 1, failure_reason="the key is gone")
+    body = answer_body(OrderView.of(stored_order(logistics=True, generation=generation)))
+    assert list(body)[-2:] == ["logistics_info", "failure_reason"]
+    assert body["logistics_info"]["receiver_name"] == "张三"
+    assert (body["chunks_total"], body["failure_reason"]) == (1, "the key is gone")
+
+
+def eticket() -> EticketDeliveryRequest:
+    return EticketDeliveryRequest.model_validate(
+        {
+            "type": "eticket",
+            "card_order_id": 7,
+            "own_sign": "daily",
+            "template_no": "T1",
+            "quantity": 2,
+            "outer_id": "E1",
+            "token": "t",
+        }
+    )
+
+
+def test_a_delivery_answers_its_id_and_status_first_then_its_request_then_its_cards():
+    delivery = Delivery.new(eticket(), NOW).finished(
+        [
+            CardResult("3101000000000000001", 0, CardOutcome.ISSUED),
+            CardResult("3101000000000000002", 1, CardOutcome.FAILED, "isv.x", "refused"),
+        ]
+    )
+    body = answer_body(DeliveryView.of(delivery))
+    assert list(body) == [
+        "delivery_id",
+        "status",
+        *eticket().model_dump(),
+        "attempts",
+        "created_at",
+        "updated_at",
+        "cards",
+    ]
+    assert body["status"] == "PARTIAL"
+    # a card's code and message only when the platform refused it
+    assert body["cards"] == [
+        {"card_no": "3101000000000000001", "position": 0, "outcome": "ISSUED"},
+        {
+            "card_no": "3101000000000000002",
+            "position": 1,
+            "outcome": "FAILED",
+            "code": "isv.x",
+            "message": "refused",
+        },
+    ]
+    assert "secret" not in json.dumps(body)
+
+
+def test_a_bind_delivery_shows_only_the_buyer_it_names_and_why_it_failed():
+    request = BindDeliveryRequest.model_validate(
+        {
+            "type": "bind",
+            "card_order_id": 7,
+            "own_sign": "daily",
+            "template_no": "T1",
+            "quantity": 1,
+            "out_biz_id": "B1",
+            "buyer_open_uid": "uid",
+        }
+    )
+    failed = Delivery(
+        "BD-00", request, DeliveryStatus.FAILED, failure_reason="TOP unavailable", cards=()
+    )
+    body = answer_body(DeliveryView.of(failed))
+    assert "buyer_nick" not in body
+    assert (body["buyer_open_uid"], body["failure_reason"]) == ("uid", "TOP unavailable")
+    assert answer_body(DeliveryAccepted.of(failed)) == {"delivery_id": "BD-00", "status": "FAILED"}
+
+
+def test_problem_answers_have_the_resolvers_shape():
+    refused = ProblemAnswer.refusal(409, "refused", "taken", field="outer_id")
+    assert answer_body(refused) == {
+        "statusCode": 409,
+        "detail": [{"loc": ["body", "outer_id"], "type": "refused", "msg": "taken"}],
+    }
+    assert answer_body(NotFoundAnswer(message="no")) == {"message": "no"}
+
+
+def test_an_spi_refusal_has_no_making_card_no_in_json_or_xml():
+    refusal = SpiAnswerFields.refused("ORDER_CONFLICT", "taken")
+    _, as_json = encode_spi_answer(refusal, "json")
+    assert as_json == (
+        '{"response":{"success":false,"result_code":"ORDER_CONFLICT","result_message":"taken"}}'
+    )
+    _, as_xml = encode_spi_answer(refusal, "xml")
+    assert "making_card_no" not in as_xml
+    _, accepted = encode_spi_answer(SpiAnswerFields.accepted("ok", "CM-daily-7"), "xml")
+    assert accepted.endswith(
+        "<response><success>true</success><result_code>SUCCESS</result_code>"
+        "<result_message>ok</result_message><making_card_no>CM-daily-7</making_card_no>"
+        "</response>"
+    )

@@ -1,0 +1,106 @@
+"""Per-function settings: each function's model reads its own variables, validated at once,
+and a missing or bad one is named (never its value)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from cardmaker import runtime
+from cardmaker.settings import (
+    FUNCTION_SETTINGS,
+    DeliverySettings,
+    GeneratorSettings,
+    OperatorApiSettings,
+    SpiSettings,
+)
+
+SPI = {"ORDERS_TABLE_NAME": "orders", "TOP_SECRET_ID": "arn:top"}
+DELIVERY = {
+    "ORDERS_TABLE_NAME": "orders",
+    "CARDS_TABLE_NAME": "cards",
+    "DELIVERIES_TABLE_NAME": "deliveries",
+    "CARD_KEY_ID": "key",
+    "TOP_SECRET_ID": "arn:top",
+}
+
+
+def _problems(error: pytest.ExceptionInfo[ValidationError]) -> dict[str, str]:
+    return {".".join(map(str, e["loc"])): e["msg"] for e in error.value.errors()}
+
+
+def test_a_missing_variable_is_named():
+    with pytest.raises(ValidationError) as raised:
+        OperatorApiSettings.from_env({"ORDERS_TABLE_NAME": "orders"})
+    assert set(_problems(raised)) == {"DELIVERIES_TABLE_NAME"}
+    assert "DELIVERIES_TABLE_NAME" in str(raised.value)
+
+
+def test_a_bad_value_is_named_but_never_shown():
+    environ = {**SPI, "TOP_APP_SECRET": "s3cr3t-value", "SPI_MAX_AGE_SECONDS": "soon"}
+    with pytest.raises(ValidationError) as raised:
+        SpiSettings.from_env(environ)
+    assert set(_problems(raised)) == {"SPI_MAX_AGE_SECONDS"}
+    assert "s3cr3t-value" not in str(raised.value)
+    assert "soon" not in str(raised.value)
+
+
+def test_an_empty_variable_counts_as_unset():
+    # template.yaml leaves the local-only TOP_APP_SECRET empty on AWS
+    settings = SpiSettings.from_env({**SPI, "TOP_APP_SECRET": "", "SPI_MAX_AGE_SECONDS": ""})
+    assert settings.top_app_secret is None
+    assert settings.spi_policy.max_age == 300
+
+
+def test_the_spi_needs_a_source_for_its_app_secret():
+    with pytest.raises(ValidationError) as raised:
+        SpiSettings.from_env({"ORDERS_TABLE_NAME": "orders"})
+    assert "TOP_SECRET_ID" in str(raised.value)
+    local = SpiSettings.from_env({"ORDERS_TABLE_NAME": "orders", "TOP_APP_SECRET": "s"})
+    assert local.top_app_secret is not None
+    assert local.top_app_secret.get_secret_value() == "s"
+
+
+def test_the_delivery_function_needs_a_source_for_its_session_key():
+    without_secret = {**DELIVERY, "TOP_APP_SECRET": "s"}
+    del without_secret["TOP_SECRET_ID"]
+    with pytest.raises(ValidationError) as raised:
+        DeliverySettings.from_env(without_secret)
+    assert "TOP_SESSION_KEY" in str(raised.value)
+    DeliverySettings.from_env({**without_secret, "TOP_SESSION_KEY": "k"})
+
+
+def test_parts_compose_into_each_functions_variables():
+    assert OperatorApiSettings.variables() == {"ORDERS_TABLE_NAME", "DELIVERIES_TABLE_NAME"}
+    # the public SPI function reads nothing of cards, deliveries or outbound TOP calls
+    assert not {name for name in SpiSettings.variables() if name.startswith(("CARD", "DELIVER"))}
+    assert "TOP_SESSION_KEY" not in SpiSettings.variables()
+    assert "TOP_SECRET_ID" not in GeneratorSettings.variables()
+    assert set(FUNCTION_SETTINGS.values()) == {
+        SpiSettings,
+        OperatorApiSettings,
+        GeneratorSettings,
+        DeliverySettings,
+    }
+
+
+def test_the_bind_app_key_defaults_to_our_own():
+    settings = DeliverySettings.from_env({**DELIVERY, "TOP_APP_KEY": "12345678"})
+    assert settings.bind_app_key == "12345678"
+    other = DeliverySettings.from_env({**DELIVERY, "CARD_BIND_APP_KEY": "999"})
+    assert other.bind_app_key == "999"
+
+
+def test_a_function_validates_its_own_settings_at_its_first_service(monkeypatch):
+    # Given the operator API's environment without its deliveries table
+    monkeypatch.setenv("ORDERS_TABLE_NAME", "orders")
+    monkeypatch.delenv("DELIVERIES_TABLE_NAME", raising=False)
+    runtime.reset()
+    # When its first service is built, even one that needs only the orders table
+    # Then the cold start fails, naming what is missing
+    with pytest.raises(ValidationError, match="DELIVERIES_TABLE_NAME"):
+        runtime.order_lookup()
+    # and a value set later is read after a reset (tests and the local stack rely on it)
+    monkeypatch.setenv("DELIVERIES_TABLE_NAME", "deliveries")
+    runtime.reset()
+    assert runtime.operator_api_settings().deliveries_table_name == "deliveries"
