@@ -34,7 +34,7 @@ from cardmaker.generation.service import SEAL_BATCH, make_cards
 from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
 from cardmaker.store import card_schema
 from cardmaker.store.cards import DynamoDBCardRepository
-from local.platform import sample_order
+from cardmaker_cli.samples import sample_order
 
 CPU_CARDS = 200_000
 PIPELINE_CARDS = 20_000

@@ -16,9 +16,10 @@ from moto import mock_aws
 
 from cardmaker import runtime
 from cardmaker.observability import logger
+from cardmaker.top import SpiCall
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
+from cardmaker_cli.stream_records import lambda_record
 from local.apigw import LambdaContext, http_api_event
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall
-from local.stream_records import lambda_record
 from local.streams import streams_client
 from local.template import FunctionSpec, Stack, create_resources, functions
 

@@ -16,7 +16,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from cardmaker_cli.main import app
-from local.platform import sample_order, sign_spi_call
+from cardmaker_cli.samples import sample_order
+from local.platform import sign_demo_call
 from local.serve import write_state
 from local.stack import LocalStack
 
@@ -64,7 +65,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         # land in the output of a command running meanwhile. Metrics are not under test here.
         # (The stack puts the environment back when it stops.)
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-        call = sign_spi_call(sample_order(ORDER_ID, OWN_SIGN, TEMPLATES))
+        call = sign_demo_call(sample_order(ORDER_ID, OWN_SIGN, TEMPLATES))
         answer = requests.post(
             call.url(stack.url), data=call.body, headers=call.headers, timeout=10
         )

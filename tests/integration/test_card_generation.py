@@ -16,7 +16,7 @@ from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
 from cardmaker.store import card_schema
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.schema import from_item
-from local.platform import sample_order
+from cardmaker_cli.samples import sample_order
 from local.template import functions
 from tests.conftest import order_event
 

@@ -17,7 +17,8 @@ from cardmaker.orders.service import OrderService, reopen_order
 from cardmaker.store import delivery_schema, schema
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
-from local.platform import sample_delivery, sample_order
+from cardmaker_cli.samples import sample_order
+from local.platform import sample_delivery
 
 NOW = datetime(2026, 11, 22, 12, 30, tzinfo=UTC)
 KEY = OrderKey("daily", 16002)

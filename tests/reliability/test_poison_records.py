@@ -21,11 +21,12 @@ from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.orders import DynamoDBOrderRepository
 from cardmaker_cli.main import app
+from cardmaker_cli.samples import sample_order
+from cardmaker_cli.stream_records import lambda_record
 from chaos._crash_world import Workload, quiet_stack
-from local.platform import sample_order, sign_spi_call
+from local.platform import sign_demo_call
 from local.serve import write_state
 from local.stack import LocalStack
-from local.stream_records import lambda_record
 from local.streams import streams_client
 
 ATTEMPTS = 5  # the template's StreamMaxRetries (4) + the first invocation
@@ -84,7 +85,7 @@ def poisoned(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def send_order(stack: LocalStack, order_id: int, templates: list[tuple[str, int, str]]) -> None:
-    call = sign_spi_call(sample_order(order_id, "daily", templates))
+    call = sign_demo_call(sample_order(order_id, "daily", templates))
     answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=10)
     assert answer.json()["response"]["success"] is True, answer.text
 

@@ -26,9 +26,10 @@ from cardmaker.errors import TopOutcomeUnknown
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.top.client import TopClient
 from cardmaker_cli.main import app
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from chaos._fault_plan import FaultPlan, Step
 from chaos._top_figures import cards_in_two_deliveries, duplicate_accepted_sends
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_delivery, sample_order, sign_spi_call
+from local.platform import sample_delivery, sign_demo_call
 from local.serve import write_state
 from local.stack import DEMO_SESSION_KEY, LocalStack
 from local.top_gateway import CARD_BIND, FakeTopGateway, Fault, RecordedCall
@@ -100,7 +101,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
     with LocalStack(port=0, log=io.StringIO(), environment=environment) as stack:
-        call = sign_spi_call(sample_order(ORDER_ID, OWN_SIGN, [(TEMPLATE, 60, "100")]))
+        call = sign_demo_call(sample_order(ORDER_ID, OWN_SIGN, [(TEMPLATE, 60, "100")]))
         answer = requests.post(
             call.url(stack.url), data=call.body, headers=call.headers, timeout=10
         )

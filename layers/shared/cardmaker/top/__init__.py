@@ -1,4 +1,5 @@
-"""The Taobao Open Platform protocol: signing, SPI verification, timestamps, envelopes."""
+"""The Taobao Open Platform protocol: signing, SPI verification (and the platform's side of
+it, signing SPI calls), timestamps, envelopes."""
 
 from cardmaker.top.envelopes import (
     SpiAnswer,
@@ -7,6 +8,7 @@ from cardmaker.top.envelopes import (
     response_format,
     unwrap_top_response,
 )
+from cardmaker.top.platform import SpiCall, sign_spi_call
 from cardmaker.top.signing import SIGN_METHODS, SignMethod, sign_request, sign_spi, signs_match
 from cardmaker.top.spi import SpiPolicy, SpiRequest, VerifiedSpiCall, verify_spi_call
 from cardmaker.top.timestamps import CHINA_TZ, format_timestamp, parse_timestamp, utc_now
@@ -16,6 +18,7 @@ __all__ = [
     "SIGN_METHODS",
     "SignMethod",
     "SpiAnswer",
+    "SpiCall",
     "SpiPolicy",
     "SpiRequest",
     "VerifiedSpiCall",
@@ -26,6 +29,7 @@ __all__ = [
     "response_format",
     "sign_request",
     "sign_spi",
+    "sign_spi_call",
     "signs_match",
     "unwrap_top_response",
     "utc_now",
