@@ -36,11 +36,7 @@ from local.platform import sign_demo_call
 from local.stack import FAKE_CREDENTIALS, HOST, LocalStack, LocalStackError
 
 _order_ids = itertools.count(61_000)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_environment() -> None:
-    """Replaces the suite's: the local stacks here own the AWS environment while they run."""
+pytestmark = pytest.mark.stack_owns_environment  # its local stacks outlive the tests
 
 
 # --- injected crashes ---------------------------------------------------------------------
