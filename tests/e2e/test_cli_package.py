@@ -40,6 +40,13 @@ NOT_IN_A_CLONE = shutil.ignore_patterns(
 DEV_ONLY = {"local", "chaos", "bench", "tests", "functions", "layers", "events", "docs"}
 SECRET = "package-test-secret-4711"  # a made-up app secret, for this test only
 API_URL = "https://cardmaker.example.invalid"  # never contacted: `platform sign` only prints
+_IMPORT_ALL_THEN_LIST_FILES = """
+import importlib, importlib.metadata, json, pkgutil, cardmaker, cardmaker_cli
+for package in (cardmaker, cardmaker_cli):
+    for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        importlib.import_module(module.name)
+print(json.dumps([str(name) for name in importlib.metadata.distribution("cardmaker").files]))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +68,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv / "bin"
 
 
-def test_the_installed_distribution_is_the_layer_and_the_command_only(installed):
-    # Given the installed distribution's file list
-    listed = _outside(
-        installed,
-        "-c",
-        "import importlib.metadata as m, json; "
-        "print(json.dumps([str(f) for f in m.distribution('cardmaker').files]))",
-    )
+def test_the_distribution_is_the_layer_and_the_command_and_every_module_imports(installed):
+    # Given the installed distribution's file list, read after importing every module of its
+    # packages (one process: each start costs seconds here)
+    listed = _outside(installed, "-c", _IMPORT_ALL_THEN_LIST_FILES)
     files = json.loads(listed.stdout)
     top_level = {Path(name).parts[0] for name in files if not name.startswith("..")}
 
@@ -80,7 +83,9 @@ def test_the_installed_distribution_is_the_layer_and_the_command_only(installed)
         path.relative_to(LAYER).as_posix() for path in (LAYER / "cardmaker").rglob("*.py")
     }
     assert layer_modules <= set(files)
-    # and the dev tooling is not importable from the venv
+    # and every module imported: none imports the dev tooling (local/, chaos/) or a package
+    # the distribution does not declare (one the dev venv happens to have), whichever
+    # command uses it; and the dev tooling is not importable from the venv
     probe = _outside(installed, "-c", "import local", check=False)
     assert "No module named 'local'" in probe.stderr
 
