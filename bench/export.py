@@ -30,7 +30,7 @@ from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.orders import DynamoDBOrderRepository
 from cardmaker_cli.export import CardSource, encrypted_entry, write_csv
-from local.platform import sample_order
+from cardmaker_cli.samples import sample_order
 from local.template import REGION, Stack
 
 N = 2_000  # two 1,000-card partitions against eight

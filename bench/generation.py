@@ -36,7 +36,7 @@ from cardmaker.store import card_schema
 from cardmaker.store.batch import put_in_parallel
 from cardmaker.store.cards import WRITERS
 from cardmaker.store.clients import dynamodb_client
-from local.platform import sample_order
+from cardmaker_cli.samples import sample_order
 
 CPU_CARDS = 200_000
 PIPELINE_CARDS = 20_000

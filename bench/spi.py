@@ -31,8 +31,9 @@ from cardmaker.orders import CardOrderMakeRequest, Order
 from cardmaker.store import schema
 from cardmaker.store.clients import dynamodb_client
 from cardmaker.top import utc_now
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.apigw import LambdaContext, http_api_event
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_order, sign_spi_call
+from local.platform import sign_demo_call
 from local.template import REGION, Handler, create_resources, functions
 
 ITERATIONS = 300
@@ -147,7 +148,7 @@ def _rounds(handler: Handler, client: Any, table: str) -> tuple[Figures, Figures
 
 def time_spi(handler: Handler, card_order_id: int) -> int:
     """Nanoseconds of one new order through the handler (the answer checked afterwards)."""
-    call = sign_spi_call(sample_order(card_order_id, "daily", logistics=True))
+    call = sign_demo_call(sample_order(card_order_id, "daily", logistics=True))
     event = http_api_event(
         "POST",
         "/top/spi",

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -28,7 +27,8 @@ class _ReportingGroup(TyperGroup):
     become ``error: <message>`` and an exit code, never a traceback, whether the command
     runs from the console script or from a test's CliRunner."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    # typer hands its own Context (its base click class is vendored and private: not named here)
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except CliError as error:

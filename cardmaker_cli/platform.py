@@ -1,8 +1,9 @@
 """`cardmaker platform`: play the fund platform against any deployment (joint testing, 联调):
 sign a ``cardorder.make`` exactly as the platform does and send it, or show what was signed.
 
-The call is built and signed by the platform simulator (``local.platform``) with the layer's
-one signing function, so the command, the demo and the tests sign the same way.
+The call is built and signed by the layer's platform signer (``cardmaker.top.sign_spi_call``),
+the inverse of the SPI endpoint's verification, so the command, the demo and the tests sign
+the same way.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from xml.etree import ElementTree
 
 import typer
 
+from cardmaker.orders import CARDORDER_MAKE
+from cardmaker.top import SpiCall, sign_spi_call
 from cardmaker_cli.api import Api
 from cardmaker_cli.context import target
 from cardmaker_cli.errors import CliError
 from cardmaker_cli.options import OwnSign, json_object_file
 from cardmaker_cli.output import print_json, stdout
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from cardmaker_cli.target import Target
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall, sample_order, sign_spi_call
 
 platform_app = typer.Typer(no_args_is_help=True, help="Play the platform: signed SPI calls.")
 
@@ -208,6 +211,7 @@ def _signed_call(
     key, secret = _credentials(stack, app_key, app_secret)
     return sign_spi_call(
         business,
+        method=CARDORDER_MAKE,
         secret=secret,
         app_key=key,
         body_format=body.value,

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from local.stream_records import lambda_record
+from cardmaker_cli.stream_records import lambda_record
 
 PAGE_LIMIT = 1000  # GetRecords' maximum
 # An open shard may answer empty pages before the records asked for; this many in a row means

@@ -45,7 +45,8 @@ from cardmaker.store.items import from_item
 from cardmaker.store.keys import PK
 from cardmaker.store.orders import DynamoDBOrderRepository
 from cardmaker.top.client import TopClient
-from local.platform import sample_delivery, sample_order, sign_spi_call
+from cardmaker_cli.samples import sample_order
+from local.platform import sample_delivery, sign_demo_call
 from local.stack import FAKE_CREDENTIALS, HOST, LocalStack
 from local.template import LOCAL_STACK, REGION
 from local.top_gateway import Fault
@@ -212,7 +213,7 @@ class Workload:
     def send(self, api_url: str) -> list[str]:
         """POST the order to /top/spi and its deliveries to /deliveries (both idempotent:
         sending again changes nothing); the delivery ids."""
-        call = sign_spi_call(sample_order(self.card_order_id, OWN_SIGN, list(self.templates)))
+        call = sign_demo_call(sample_order(self.card_order_id, OWN_SIGN, list(self.templates)))
         answer = requests.post(call.url(api_url), data=call.body, headers=call.headers, timeout=30)
         if answer.json()["response"].get("success") is not True:
             raise RuntimeError(f"order {self.card_order_id} refused: {answer.text}")

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from cardmaker.orders import CARDORDER_MAKE
 from cardmaker.top import format_timestamp, sign_spi, utc_now
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_delivery, sample_order
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
+from local.platform import sample_delivery
 
 SPI = "POST /top/spi"
 GET_ORDER = "GET /orders/{card_order_id}"

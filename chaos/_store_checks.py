@@ -14,7 +14,8 @@ from typing import Any
 import requests
 
 from cardmaker.store.items import from_item
-from local.platform import sample_delivery, sample_order, sign_spi_call
+from cardmaker_cli.samples import sample_order
+from local.platform import sample_delivery, sign_demo_call
 from local.stack import LocalStack
 
 OWN_SIGN = "daily"
@@ -39,7 +40,7 @@ def send_order(
 ) -> dict[str, Any]:
     """``cardorder.make`` signed as the platform does, retried on a 5xx as it would be."""
     for _ in range(attempts):
-        call = sign_spi_call(sample_order(card_order_id, OWN_SIGN, templates))
+        call = sign_demo_call(sample_order(card_order_id, OWN_SIGN, templates))
         answer = requests.post(
             call.url(stack.url), data=call.body, headers=call.headers, timeout=30
         )

@@ -25,6 +25,7 @@ import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from cardmaker_cli.samples import sample_order
 from chaos._evidence import (
     changed_items,
     leaked,
@@ -42,7 +43,7 @@ from chaos._hostile_probes import (
     fixed_probes,
 )
 from chaos._raw_http import RawAnswer, send_raw
-from local.platform import sample_delivery, sample_order, sign_spi_call
+from local.platform import sample_delivery, sign_demo_call
 from local.stack import LocalStack
 
 EXAMPLES = 75  # per strategy, for make chaos (about 450 inputs, a minute or two)
@@ -260,7 +261,7 @@ def seed(stack: LocalStack) -> None:
     """An order whose template T1 hostile deliveries aim at, generated, and one delivery
     carried out (so that card secrets exist, and have travelled)."""
     order = sample_order(SEED_ORDER, "daily", [("T1", SEED_CARDS, "100")])
-    call = sign_spi_call(order)
+    call = sign_demo_call(order)
     answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=30)
     if '"success":true' not in answer.text:
         raise RuntimeError(f"the seed order was refused: {answer.text}")

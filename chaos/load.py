@@ -37,8 +37,9 @@ from cardmaker.store import schema
 from cardmaker.store.items import from_item, to_item
 from cardmaker.store.keys import PK, SK
 from cardmaker.top import utc_now
+from cardmaker_cli.samples import sample_order
 from chaos._evidence import dynamodb, percentile, print_figures, quiet_stack
-from local.platform import sample_delivery, sample_order, sign_spi_call
+from local.platform import sample_delivery, sign_demo_call
 from local.stack import LocalStack
 from local.top_gateway import MA_SEND
 
@@ -87,7 +88,7 @@ def duplicate_orders(
     templates = [("D1", 7, "100"), ("D2", 3, "500")]
     order = sample_order(card_order_id, "daily", templates, logistics=True)
     signed = [
-        sign_spi_call(
+        sign_demo_call(
             order,
             timestamp=utc_now() - timedelta(seconds=n % 60),
             body_format="json" if n % 2 else "form",
@@ -186,7 +187,7 @@ def racing_deliveries(stack: LocalStack, card_order_id: int = 40_002) -> RaceFig
     figures = RaceFigures(deliveries=RACE_DELIVERIES + 1, cards=RACE_CARDS)
     order = sample_order(card_order_id, "daily", [("R1", RACE_CARDS, "100")])
     with held(stack, "CardGeneratorFunction"):
-        call = sign_spi_call(order)
+        call = sign_demo_call(order)
         answer = requests.post(
             call.url(stack.url), data=call.body, headers=call.headers, timeout=TIMEOUT
         )
@@ -220,7 +221,7 @@ def racing_environments(stack: LocalStack, card_order_id: int = 40_003) -> RaceF
     out deliveries of one template at the same moment, all racing on its cursor."""
     figures = RaceFigures(deliveries=RACE_DELIVERIES, cards=RACE_CARDS)
     order = sample_order(card_order_id, "daily", [("E1", RACE_CARDS, "100")])
-    call = sign_spi_call(order)
+    call = sign_demo_call(order)
     answer = requests.post(
         call.url(stack.url), data=call.body, headers=call.headers, timeout=TIMEOUT
     )
@@ -371,7 +372,7 @@ def spi_load(stack: LocalStack, seconds: float, clients: int = LOAD_CLIENTS) -> 
         with requests.Session() as session:
             while time.monotonic() < deadline:
                 card_order_id = next(_LOAD_ORDER_IDS)
-                call = sign_spi_call(sample_order(card_order_id, "pre", [("L1", 1, "100")]))
+                call = sign_demo_call(sample_order(card_order_id, "pre", [("L1", 1, "100")]))
                 started = time.perf_counter()
                 try:
                     answer = session.post(

@@ -36,9 +36,10 @@ from cardmaker.deliveries.delivery import FINAL, Delivery, DeliveryStatus
 from cardmaker.orders.order import OrderKey
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
+from cardmaker_cli.samples import sample_order
 from chaos._fault_plan import FaultPlan, Step
 from chaos._top_figures import business_id, figures, foreign_cards_sent, give_up_reasons
-from local.platform import sample_delivery, sample_order, sign_spi_call
+from local.platform import sample_delivery, sign_demo_call
 from local.serve import write_state
 from local.stack import LocalStack
 from local.top_gateway import Fault, RecordedCall
@@ -215,7 +216,7 @@ def main() -> int:
     ):
         gateway = stack.top_gateway
         assert gateway is not None
-        call = sign_spi_call(sample_order(ORDER_ID, OWN_SIGN, TEMPLATES))
+        call = sign_demo_call(sample_order(ORDER_ID, OWN_SIGN, TEMPLATES))
         answer = requests.post(
             call.url(stack.url), data=call.body, headers=call.headers, timeout=10
         )

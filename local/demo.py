@@ -30,8 +30,9 @@ from rich.console import Console
 
 from cardmaker.deliveries.delivery import FINAL
 from cardmaker.observability import logger
+from cardmaker_cli.samples import sample_order
 from local.demo_display import Bars, DemoDisplay, DemoSummary, GatewayCall, demo_console
-from local.platform import sample_delivery, sample_order, sign_spi_call
+from local.platform import sample_delivery, sign_demo_call
 from local.stack import LocalStack
 
 CARD_ORDER_ID = 16002
@@ -123,7 +124,7 @@ def run(
     display.step(f"Local stack: {url}")
 
     order = sample_order(CARD_ORDER_ID, OWN_SIGN, templates, logistics=True)
-    call = sign_spi_call(order)
+    call = sign_demo_call(order)
     display.step(
         f"1. platform -> POST /top/spi  cardorder.make {CARD_ORDER_ID} ({OWN_SIGN}): "
         f"{len(templates)} templates, {sum(count for _, count, _ in templates)} cards, "

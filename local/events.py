@@ -22,9 +22,9 @@ from cardmaker.generation.plan import plan_chunks
 from cardmaker.orders import CardOrderMakeRequest, Order, OrderStatus
 from cardmaker.store import delivery_schema, schema
 from cardmaker.store.keys import key_of
+from cardmaker_cli.stream_records import lambda_record
 from local.apigw import http_api_event
 from local.platform import sample_delivery
-from local.stream_records import lambda_record
 from local.template import REPO
 
 EVENTS = REPO / "events"

@@ -35,10 +35,10 @@ from moto.server import ThreadedMotoServer
 
 from cardmaker import runtime
 from cardmaker.observability import logger
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from local.apigw import LambdaContext
 from local.http_api import ApiGatewayServer
 from local.lambda_api import LambdaApiServer
-from local.platform import DEMO_APP_KEY, DEMO_SECRET
 from local.streams import StreamPoller, streams_client
 from local.template import (
     REGION,

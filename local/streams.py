@@ -28,8 +28,8 @@ from typing import Any
 
 from botocore.config import Config
 
+from cardmaker_cli.stream_records import StreamRecord, lambda_record
 from local.http_api import Invocable
-from local.stream_records import StreamRecord, lambda_record
 from local.template import ACCOUNT, REGION, StreamSource
 
 PAGE_LIMIT = 1000  # GetRecords' maximum

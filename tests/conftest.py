@@ -12,14 +12,17 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from moto import mock_aws
 
 from cardmaker import runtime
 from cardmaker.observability import logger
+from cardmaker.top import SpiCall
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
+from cardmaker_cli.stream_records import lambda_record
 from local.apigw import LambdaContext, http_api_event
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, SpiCall
-from local.stack import function_environment
-from local.stream_records import lambda_record
+from local.platform import sign_demo_call
+from local.stack import LocalStack, function_environment
 from local.streams import streams_client
 from local.template import FunctionSpec, Stack, create_resources, functions
 
@@ -34,8 +37,15 @@ CARD_NUMBER_KEY = "test-card-number-key-0123456789abcdef0123456789"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test reaches AWS or inherits a developer's AWS settings or cached services."""
+def _isolated_environment(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """No test reaches AWS or inherits a developer's AWS settings or cached services. Except
+    the tests marked ``stack_owns_environment``: their local stack outlives each test and sets
+    the AWS environment and the layer's services for as long as it runs."""
+    if request.node.get_closest_marker("stack_owns_environment"):
+        yield
+        return
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "TOP_APP_SECRET", "TOP_SECRET_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -205,3 +215,16 @@ def stream_records(dynamodb: Any, table: str) -> list[dict[str, Any]]:
         answer = streams.get_records(ShardIterator=iterator)
         records += [lambda_record(raw, arn).event for raw in answer["Records"]]
     return records
+
+
+def send_accepted_order(
+    stack: LocalStack,
+    card_order_id: int,
+    templates: list[tuple[str, int, str]],
+    own_sign: str = "daily",
+) -> None:
+    """A sample order signed as the platform signs it, sent to a running local stack over
+    HTTP; it must be accepted."""
+    call = sign_demo_call(sample_order(card_order_id, own_sign, templates))
+    answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=10)
+    assert answer.json()["response"]["success"] is True, answer.text

@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cardmaker_cli.main import app
-from local.platform import sample_order, sign_spi_call
 from local.serve import write_state
 from local.stack import LocalStack
+from tests.conftest import send_accepted_order
 
 ORDER_ID = 17001
 OWN_SIGN = "daily"
@@ -64,11 +62,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         # land in the output of a command running meanwhile. Metrics are not under test here.
         # (The stack puts the environment back when it stops.)
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-        call = sign_spi_call(sample_order(ORDER_ID, OWN_SIGN, TEMPLATES))
-        answer = requests.post(
-            call.url(stack.url), data=call.body, headers=call.headers, timeout=10
-        )
-        assert answer.json()["response"]["success"] is True, answer.text
+        send_accepted_order(stack, ORDER_ID, TEMPLATES, OWN_SIGN)
         stack.wait_idle(60)
         yield stack
 

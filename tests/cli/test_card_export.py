@@ -17,7 +17,8 @@ from cardmaker.orders import OrderKey
 from cardmaker.store import card_schema
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.items import from_item, to_item
-from local.platform import sample_order, sign_spi_call
+from cardmaker_cli.samples import sample_order
+from local.platform import sign_demo_call
 from tests.cli.conftest import OWN_SIGN, TEMPLATES, json_output
 
 # An order of the export tests' own: an export claims its template's cards for print, which
@@ -30,7 +31,7 @@ COLUMNS = ["template_no", "par_value", "position", "card_no", "card_secret"]
 
 @pytest.fixture(scope="module", autouse=True)
 def _export_order(local_stack) -> None:
-    call = sign_spi_call(sample_order(ORDER_ID, OWN_SIGN, TEMPLATES))
+    call = sign_demo_call(sample_order(ORDER_ID, OWN_SIGN, TEMPLATES))
     url = call.url(local_stack.url)
     answer = requests.post(url, data=call.body, headers=call.headers, timeout=10)
     assert answer.json()["response"]["success"] is True, answer.text

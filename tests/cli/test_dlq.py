@@ -15,8 +15,9 @@ from cardmaker.orders.order import OrderKey, OrderStatus
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.orders import DynamoDBOrderRepository
+from cardmaker_cli.samples import sample_order
 from cardmaker_cli.stream_batches import peek, release
-from local.platform import sample_delivery, sample_order, sign_spi_call
+from local.platform import sample_delivery, sign_demo_call
 from local.streams import streams_client
 from local.top_gateway import CARD_BIND, Fault
 from tests.cli.conftest import ORDER_ID, OWN_SIGN, TEMPLATES
@@ -82,7 +83,7 @@ def cards_of(stack, order_id):
 
 
 def send_order(stack, order_id, templates=(("T1", CARDS, "100"),)):
-    call = sign_spi_call(sample_order(order_id, "daily", list(templates)))
+    call = sign_demo_call(sample_order(order_id, "daily", list(templates)))
     answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=10)
     assert answer.json()["response"]["success"] is True, answer.text
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from local.platform import sample_order
+from cardmaker_cli.samples import sample_order
 from local.top_gateway import Fault
 from tests.cli.conftest import ORDER_ID, OWN_SIGN, json_output
 

@@ -9,7 +9,7 @@ import re
 from urllib.parse import urlsplit
 
 from cardmaker.top import SpiRequest, verify_spi_call
-from local.platform import DEMO_SECRET
+from cardmaker_cli.samples import DEMO_SECRET
 from tests.cli.conftest import json_output
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from local.platform import SpiCall
+from cardmaker.top import SpiCall
 from local.stack import LocalStack
 
 

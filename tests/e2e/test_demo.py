@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from cardmaker_cli.samples import DEMO_SECRET
 from local.demo import TEMPLATES, DemoBounds, DemoFailed, run
 from local.demo_display import DemoDisplay
-from local.platform import DEMO_SECRET
 from local.stack import DEMO_SESSION_KEY
 from local.top_gateway import MA_SEND, Fault
 

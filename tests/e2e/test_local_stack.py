@@ -18,7 +18,8 @@ from xml.etree import ElementTree
 import pytest
 import requests
 
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_delivery, sample_order, sign_spi_call
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
+from local.platform import sample_delivery, sign_demo_call
 from local.stack import LocalStack, LocalStackError, TopConfig, function_environment
 from local.template import FunctionSpec
 from tests.e2e.conftest import free_port, get_order, post_spi, table_items
@@ -38,7 +39,7 @@ def spi_response(answer: requests.Response) -> dict:
 )
 def test_signed_order_is_received_and_visible(local_stack, card_order_id, own_sign, body_format):
     order = sample_order(card_order_id, own_sign, TEMPLATES, logistics=True)
-    answer = post_spi(local_stack, sign_spi_call(order, body_format=body_format))
+    answer = post_spi(local_stack, sign_demo_call(order, body_format=body_format))
 
     assert answer.status_code == 200
     response = spi_response(answer)
@@ -60,7 +61,7 @@ def test_signed_order_is_received_and_visible(local_stack, card_order_id, own_si
 
 
 def test_order_is_stored_in_dynamodb(local_stack):
-    answer = post_spi(local_stack, sign_spi_call(sample_order(16004, "daily", TEMPLATES)))
+    answer = post_spi(local_stack, sign_demo_call(sample_order(16004, "daily", TEMPLATES)))
     assert spi_response(answer)["success"] is True
 
     headers = [item for item in table_items(local_stack) if item["sk"]["S"] == "ORDER"]
@@ -73,7 +74,7 @@ def test_order_is_stored_in_dynamodb(local_stack):
 
 
 def test_forged_signature_is_refused_and_nothing_is_stored(local_stack):
-    call = sign_spi_call(sample_order(16005))
+    call = sign_demo_call(sample_order(16005))
     prefix, sign = call.raw_query.rsplit("&sign=", 1)
     forged = sign[:-1] + ("0" if sign[-1] != "0" else "1")
 
@@ -90,7 +91,7 @@ def test_forged_signature_is_refused_and_nothing_is_stored(local_stack):
 
 
 def test_xml_answer_when_the_platform_asks_for_xml(local_stack):
-    answer = post_spi(local_stack, sign_spi_call(sample_order(16006), response_format="xml"))
+    answer = post_spi(local_stack, sign_demo_call(sample_order(16006), response_format="xml"))
 
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/xml")
@@ -143,11 +144,11 @@ def test_secret_comes_from_secrets_manager_and_environment_is_restored(monkeypat
         assert os.environ.get("TOP_APP_SECRET", "") == ""  # the template's empty value at most
         assert "AWS_PROFILE" not in os.environ
         assert os.environ["AWS_ENDPOINT_URL"] == stack.moto_url
-        demo_signed = sign_spi_call(sample_order(16007), secret=DEMO_SECRET)
+        demo_signed = sign_demo_call(sample_order(16007), secret=DEMO_SECRET)
         refused = spi_response(post_spi(stack, demo_signed))
         assert refused["result_code"] == "INVALID_SIGNATURE"
         accepted = spi_response(
-            post_spi(stack, sign_spi_call(sample_order(16007), secret="stack-secret-1"))
+            post_spi(stack, sign_demo_call(sample_order(16007), secret="stack-secret-1"))
         )
         assert accepted["success"] is True
     # ...and stopping puts the environment back as it was.
@@ -212,7 +213,7 @@ def test_serve_command(tmp_path):
         assert "/cardmaker-local-GeneratorFailures" in outputs["GeneratorFailuresQueueUrl"]
         assert DEMO_SECRET not in state.read_text(encoding="utf-8")
 
-        call = sign_spi_call(sample_order(16008, logistics=True))
+        call = sign_demo_call(sample_order(16008, logistics=True))
         answer = requests.post(call.url(url), data=call.body, headers=call.headers, timeout=10)
         assert answer.status_code == 200
         assert answer.json()["response"]["making_card_no"] == "CM-daily-16008"
@@ -235,7 +236,7 @@ def _read(tmp_path) -> str:
 def test_order_is_generated_through_the_stream(local_stack):
     # Given an order for two templates, sent as the platform does
     order = sample_order(16020, "daily", [("3010030E02", 1200, "100"), ("3010030E05", 37, "5000")])
-    assert spi_response(post_spi(local_stack, sign_spi_call(order)))["success"] is True
+    assert spi_response(post_spi(local_stack, sign_demo_call(order)))["success"] is True
 
     # When the stream has been processed (the generator plans the order, then its chunks)
     local_stack.wait_idle(timeout=120)
@@ -271,7 +272,7 @@ def test_order_is_generated_through_the_stream(local_stack):
 def test_deliveries_reach_the_gateway_and_finish(local_stack):
     # Given an order generated on the local stack
     order = sample_order(16030, "daily", [("3010030E02", 20, "100")])
-    assert spi_response(post_spi(local_stack, sign_spi_call(order)))["success"] is True
+    assert spi_response(post_spi(local_stack, sign_demo_call(order)))["success"] is True
     local_stack.wait_idle(timeout=60)
     # When a bind delivery of 3 cards and an e-voucher delivery of 2 are posted
     bind = sample_delivery("bind", 16030, out_biz_id="243FC389EDACDFB9")

@@ -21,8 +21,10 @@ from schemathesis.specs.openapi.checks import (
 
 from cardmaker.deliveries.api_models import EXAMPLE_DELIVERY_ID
 from cardmaker.orders import OrderService
+from cardmaker.top import SpiCall
 from cardmaker.top.api_models import SpiAnswerFields
-from local.platform import SpiCall, sample_delivery, sample_order, sign_spi_call
+from cardmaker_cli.samples import sample_order
+from local.platform import sample_delivery, sign_demo_call
 from local.stack import LocalStack
 from local.template import REPO
 from tests.e2e.conftest import post_spi
@@ -52,7 +54,7 @@ def stack(local_stack: LocalStack) -> LocalStack:
     carried out, so that the GET routes can answer 200."""
     # Given the seed's order of 10 cards, generated
     order = sample_order(ORDER_ID, OWN_SIGN, templates=[(TEMPLATE, 10, "100")])
-    response = post_spi(local_stack, sign_spi_call(order))
+    response = post_spi(local_stack, sign_demo_call(order))
     assert '"success":true' in response.text, response.text
     local_stack.wait_idle(60)
     # And the example bind delivery, delivered
@@ -101,7 +103,7 @@ def test_an_internal_failure_is_a_documented_500(local_stack, monkeypatch, answe
     monkeypatch.setattr(OrderService, "receive", receive)
     # When the platform sends a valid order
     operation = _operation(_schema(), "POST /top/spi")
-    call = sign_spi_call(sample_order(16099), body_format="form", response_format=answer_format)
+    call = sign_demo_call(sample_order(16099), body_format="form", response_format=answer_format)
     case = _spi_case(operation, call)
     response = case.call(base_url=local_stack.url, timeout=10)
     # Then the answer is the documented 500 SYSTEM_ERROR, in the format asked for
@@ -116,7 +118,7 @@ def _reach_the_documented_answers(stack: LocalStack, schema: Any, observed: Obse
     """One request per documented answer that random input rarely provokes."""
     spi = _operation(schema, "POST /top/spi")
     for answer_format in ("json", "xml"):
-        call = sign_spi_call(
+        call = sign_demo_call(
             sample_order(16003, OWN_SIGN), body_format="form", response_format=answer_format
         )
         answer = _check(stack, _spi_case(spi, call), observed)

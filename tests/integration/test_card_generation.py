@@ -18,7 +18,7 @@ from cardmaker.store import card_schema
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.items import from_item
 from cardmaker.store.stream import GenerateChunk, generation_task
-from local.platform import sample_order
+from cardmaker_cli.samples import sample_order
 from local.template import functions
 from tests.conftest import order_event, stream_records
 from tests.metrics import emitted_metrics

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from local.platform import sample_delivery, sample_order, sign_spi_call
+from cardmaker_cli.samples import sample_order
+from local.platform import sample_delivery, sign_demo_call
 from tests.conftest import delivery_get_event, delivery_post_event, spi_event
 
 ETICKET = sample_delivery("eticket")
@@ -15,7 +16,7 @@ BIND = sample_delivery("bind")
 
 @pytest.fixture
 def order(invoke):
-    invoke(spi_event(sign_spi_call(sample_order(16002, templates=[("3010030E02", 10, "100")]))))
+    invoke(spi_event(sign_demo_call(sample_order(16002, templates=[("3010030E02", 10, "100")]))))
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from cardmaker.errors import TopError, TopOutcomeUnknown
 from cardmaker.orders import OrderKey
 from cardmaker.store.card_schema import card_key, cursor_key
 from cardmaker.store.items import from_item
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.apigw import LambdaContext
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_delivery, sample_order, sign_spi_call
+from local.platform import sample_delivery, sign_demo_call
 from local.template import functions
 from local.top_gateway import FakeTopGateway, Fault
 from tests.conftest import (
@@ -48,7 +49,7 @@ def gateway(stack, monkeypatch):
 
 
 def receive(invoke, count=10):
-    invoke(spi_event(sign_spi_call(sample_order(16002, templates=[("T1", count, "100")]))))
+    invoke(spi_event(sign_demo_call(sample_order(16002, templates=[("T1", count, "100")]))))
 
 
 def generate():

@@ -19,8 +19,8 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 from moto import mock_aws
 
+from cardmaker_cli.stream_records import lambda_record
 from local.apigw import LambdaContext
-from local.stream_records import lambda_record
 from local.streams import (
     EventPattern,
     StreamMappingError,

@@ -17,7 +17,7 @@ from cardmaker.retry import backoff_delay
 from cardmaker.store import schema
 from cardmaker.store.batch import batch_put
 from cardmaker.store.orders import DynamoDBOrderRepository
-from local.platform import sample_order
+from cardmaker_cli.samples import sample_order
 
 NOW = datetime(2026, 11, 22, 12, 30, tzinfo=UTC)
 

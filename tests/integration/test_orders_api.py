@@ -8,7 +8,8 @@ import boto3
 import pytest
 
 from cardmaker import runtime
-from local.platform import sample_order, sign_spi_call
+from cardmaker_cli.samples import sample_order
+from local.platform import sign_demo_call
 from tests.conftest import order_event, spi_event
 
 
@@ -19,7 +20,7 @@ def test_unknown_order_is_404(invoke):
 
 
 def test_order_is_found_only_in_its_own_environment(invoke):
-    invoke(spi_event(sign_spi_call(sample_order(77, "pre"))))
+    invoke(spi_event(sign_demo_call(sample_order(77, "pre"))))
     assert invoke(order_event(77, "pre"))["statusCode"] == 200
     assert invoke(order_event(77, "daily"))["statusCode"] == 404
     assert invoke(order_event(77, None))["statusCode"] == 404  # default environment: online
@@ -47,7 +48,7 @@ def test_app_secret_comes_from_secrets_manager_once(invoke, monkeypatch):
     monkeypatch.delenv("TOP_APP_SECRET", raising=False)
     runtime.reset()
     # When five orders arrive
-    answers = [invoke(spi_event(sign_spi_call(sample_order(n)))) for n in range(1, 6)]
+    answers = [invoke(spi_event(sign_demo_call(sample_order(n)))) for n in range(1, 6)]
     # Then all verify, with one read of the secret
     assert all(json.loads(answer["body"])["response"]["success"] for answer in answers)
     assert len(calls) == 1

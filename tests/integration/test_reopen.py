@@ -19,7 +19,8 @@ from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.items import from_item
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.store.stream import PlanOrder, delivery_task, generation_task
-from local.platform import sample_delivery, sample_order
+from cardmaker_cli.samples import sample_order
+from local.platform import sample_delivery
 
 NOW = datetime(2026, 11, 22, 12, 30, tzinfo=UTC)
 KEY = OrderKey("daily", 16002)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cardmaker import runtime
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from local.apigw import LambdaContext
 from local.events import EVENTS, render, sample_events, stream_events
-from local.platform import DEMO_APP_KEY, DEMO_SECRET
 from local.template import functions
 from local.top_gateway import FakeTopGateway
 from tests.conftest import SESSION_KEY, spi_response

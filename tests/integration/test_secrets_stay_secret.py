@@ -13,7 +13,8 @@ from cardmaker.cards.keys import KmsDataKeys
 from cardmaker.cards.sealing import Sealer
 from cardmaker.orders import OrderKey
 from cardmaker.top.timestamps import utc_now
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_order, sign_spi_call
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
+from local.platform import sign_demo_call
 from local.template import functions
 from local.top_gateway import FakeTopGateway
 from tests.conftest import (
@@ -31,17 +32,17 @@ def test_no_secret_or_signature_in_logs_or_answers(
     invoke, captured_logs, capsys, dynamodb, orders_table
 ):
     calls = [
-        sign_spi_call(sample_order(1)),  # accepted
-        sign_spi_call(sample_order(1), body_format="form"),  # replayed
-        sign_spi_call(sample_order(1, templates=[("T9", 1, "100")])),  # conflict
-        sign_spi_call(sample_order(2), secret="not-the-secret"),  # forged
-        sign_spi_call(sample_order(3), timestamp=utc_now() - timedelta(hours=1)),  # stale
-        sign_spi_call({**sample_order(4), "own_sign": "prod"}),  # invalid
+        sign_demo_call(sample_order(1)),  # accepted
+        sign_demo_call(sample_order(1), body_format="form"),  # replayed
+        sign_demo_call(sample_order(1, templates=[("T9", 1, "100")])),  # conflict
+        sign_demo_call(sample_order(2), secret="not-the-secret"),  # forged
+        sign_demo_call(sample_order(3), timestamp=utc_now() - timedelta(hours=1)),  # stale
+        sign_demo_call({**sample_order(4), "own_sign": "prod"}),  # invalid
     ]
     answers = [invoke(spi_event(call)) for call in calls]
     answers.append(invoke(order_event(1)))
     dynamodb.delete_table(TableName=orders_table)
-    answers.append(invoke(spi_event(sign_spi_call(sample_order(5)))))  # internal failure
+    answers.append(invoke(spi_event(sign_demo_call(sample_order(5)))))  # internal failure
 
     logs = captured_logs.getvalue()
     printed = capsys.readouterr()
@@ -58,7 +59,7 @@ def test_generation_never_logs_a_card_secret_or_data_key(
     stack, invoke, invoke_generator, captured_logs, capsys, dynamodb
 ):
     # Given an order generated with DEBUG logging on
-    invoke(spi_event(sign_spi_call(sample_order(7, templates=[("T1", 40, "100")]))))
+    invoke(spi_event(sign_demo_call(sample_order(7, templates=[("T1", 40, "100")]))))
     records = stream_records(dynamodb, stack.physical["OrdersTable"])
     answers = [invoke_generator({"Records": [record]}) for record in records]
     chunk_records = stream_records(dynamodb, stack.physical["OrdersTable"])[len(records) :]
@@ -94,7 +95,7 @@ def test_delivery_never_logs_a_card_secret(stack, invoke, captured_logs, capsys,
         monkeypatch.setenv("TOP_GATEWAY_URL", gateway.url)
         monkeypatch.setenv("CHUNK_SIZE", "5")
         runtime.reset()
-        invoke(spi_event(sign_spi_call(sample_order(8, templates=[("T1", 10, "100")]))))
+        invoke(spi_event(sign_demo_call(sample_order(8, templates=[("T1", 10, "100")]))))
         generator = runtime.card_generator()
         for chunk in generator.plan(OrderKey("daily", 8)).chunks:
             generator.generate(chunk)

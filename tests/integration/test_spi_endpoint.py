@@ -14,8 +14,9 @@ from cardmaker.errors import OrderConflict, SpiRefused
 from cardmaker.top.api_models import ResultCode, SpiAnswerFields
 from cardmaker.top.signing import sign_spi
 from cardmaker.top.timestamps import format_timestamp, utc_now
+from cardmaker_cli.samples import DEMO_SECRET, sample_order
 from local.apigw import LambdaContext, http_api_event
-from local.platform import DEMO_SECRET, sample_order, sign_spi_call
+from local.platform import sign_demo_call
 from local.template import REPO, load_function_module
 from tests.conftest import order_event, spi_event, spi_function, spi_response
 from tests.unit.test_order_models import INVALID, invalid_order
@@ -29,7 +30,7 @@ def send(invoke, call, **tamper):
 def test_json_order_is_stored_and_answered(invoke, table_items):
     status, response = send(
         invoke,
-        sign_spi_call(sample_order(16002, templates=[("T1", 1200, "100"), ("T2", 37, "5000")])),
+        sign_demo_call(sample_order(16002, templates=[("T1", 1200, "100"), ("T2", 37, "5000")])),
     )
     assert status == 200
     assert response == {
@@ -46,7 +47,7 @@ def test_json_order_is_stored_and_answered(invoke, table_items):
 
 
 def test_form_order_with_chinese_logistics_is_stored(invoke):
-    call = sign_spi_call(sample_order(16003, "pre", logistics=True), body_format="form")
+    call = sign_demo_call(sample_order(16003, "pre", logistics=True), body_format="form")
     status, response = send(invoke, call)
     assert (status, response["success"]) == (200, True)
     view = json.loads(invoke(order_event(16003, "pre"))["body"])
@@ -56,7 +57,7 @@ def test_form_order_with_chinese_logistics_is_stored(invoke):
 
 def test_order_view_shows_requested_and_generated_counts(invoke):
     send(
-        invoke, sign_spi_call(sample_order(7, templates=[("T1", 1200, "100"), ("T2", 37, "5000")]))
+        invoke, sign_demo_call(sample_order(7, templates=[("T1", 1200, "100"), ("T2", 37, "5000")]))
     )
     answer = invoke(order_event(7))
     assert answer["statusCode"] == 200
@@ -71,24 +72,24 @@ def test_order_view_shows_requested_and_generated_counts(invoke):
 
 def test_same_id_in_another_environment_is_another_order(invoke):
     for own_sign in ("daily", "pre", "online"):
-        _, response = send(invoke, sign_spi_call(sample_order(42, own_sign)))
+        _, response = send(invoke, sign_demo_call(sample_order(42, own_sign)))
         assert response["making_card_no"] == f"CM-{own_sign}-42"
     assert json.loads(invoke(order_event(42, None))["body"])["own_sign"] == "online"
 
 
 def test_replay_gets_the_same_answer_and_writes_nothing(invoke, table_items):
-    first = send(invoke, sign_spi_call(sample_order(), body_format="json"))
+    first = send(invoke, sign_demo_call(sample_order(), body_format="json"))
     before = table_items()
     # the platform's retry: same content, new timestamp, other body encoding
-    replay = send(invoke, sign_spi_call(sample_order(), body_format="form"))
+    replay = send(invoke, sign_demo_call(sample_order(), body_format="form"))
     assert replay == first
     assert table_items() == before
 
 
 def test_same_id_with_other_content_is_a_conflict(invoke, table_items):
-    send(invoke, sign_spi_call(sample_order(templates=[("T1", 500, "100")])))
+    send(invoke, sign_demo_call(sample_order(templates=[("T1", 500, "100")])))
     before = table_items()
-    status, response = send(invoke, sign_spi_call(sample_order(templates=[("T1", 501, "100")])))
+    status, response = send(invoke, sign_demo_call(sample_order(templates=[("T1", 501, "100")])))
     assert status == 200
     assert response["success"] is False
     assert response["result_code"] == "ORDER_CONFLICT"
@@ -103,7 +104,7 @@ def test_parallel_identical_calls_make_one_order(stack, table_items):
     environments = [spec.load_handler() for _ in range(10)]
     order = sample_order(99, templates=[("T1", 10, "100"), ("T2", 5, "100")])
     calls = [
-        sign_spi_call(
+        sign_demo_call(
             order,
             timestamp=utc_now() - timedelta(seconds=n),
             body_format="json" if n % 2 else "form",
@@ -127,7 +128,7 @@ def test_parallel_identical_calls_make_one_order(stack, table_items):
 
 def test_order_of_999_templates_is_stored_whole(invoke, table_items):
     templates = [(f"T{i:03d}", 1, "100") for i in range(999)]
-    status, response = send(invoke, sign_spi_call(sample_order(5, templates=templates)))
+    status, response = send(invoke, sign_demo_call(sample_order(5, templates=templates)))
     assert (status, response["success"]) == (200, True)
     view = json.loads(invoke(order_event(5))["body"])
     assert view["status"] == "RECEIVED"
@@ -137,45 +138,49 @@ def test_order_of_999_templates_is_stored_whole(invoke, table_items):
 
 
 REFUSALS = {
-    "forged sign": (lambda: sign_spi_call(sample_order()), {"sign": "0" * 32}, "INVALID_SIGNATURE"),
+    "forged sign": (
+        lambda: sign_demo_call(sample_order()),
+        {"sign": "0" * 32},
+        "INVALID_SIGNATURE",
+    ),
     "wrong secret": (
-        lambda: sign_spi_call(sample_order(), secret="guess"),
+        lambda: sign_demo_call(sample_order(), secret="guess"),
         {},
         "INVALID_SIGNATURE",
     ),
-    "missing sign": (lambda: sign_spi_call(sample_order()), {"sign": None}, "INVALID_SIGNATURE"),
+    "missing sign": (lambda: sign_demo_call(sample_order()), {"sign": None}, "INVALID_SIGNATURE"),
     "stale timestamp": (
-        lambda: sign_spi_call(sample_order(), timestamp=utc_now() - timedelta(minutes=6)),
+        lambda: sign_demo_call(sample_order(), timestamp=utc_now() - timedelta(minutes=6)),
         {},
         "INVALID_TIMESTAMP",
     ),
     "future timestamp": (
-        lambda: sign_spi_call(sample_order(), timestamp=utc_now() + timedelta(minutes=4)),
+        lambda: sign_demo_call(sample_order(), timestamp=utc_now() + timedelta(minutes=4)),
         {},
         "INVALID_TIMESTAMP",
     ),
     "unknown method": (
-        lambda: sign_spi_call(sample_order(), method="alibaba.fundplatform.cardorder.cancel"),
+        lambda: sign_demo_call(sample_order(), method="alibaba.fundplatform.cardorder.cancel"),
         {},
         "INVALID_METHOD",
     ),
     "invalid own_sign": (
-        lambda: sign_spi_call({**sample_order(), "own_sign": "prod"}),
+        lambda: sign_demo_call({**sample_order(), "own_sign": "prod"}),
         {},
         "INVALID_PARAMETER",
     ),
     "zero count": (
-        lambda: sign_spi_call(sample_order(templates=[("T1", 0, "100")])),
+        lambda: sign_demo_call(sample_order(templates=[("T1", 0, "100")])),
         {},
         "INVALID_PARAMETER",
     ),
     "1000 templates": (
-        lambda: sign_spi_call(sample_order(templates=[(f"T{i}", 1, "100") for i in range(1000)])),
+        lambda: sign_demo_call(sample_order(templates=[(f"T{i}", 1, "100") for i in range(1000)])),
         {},
         "INVALID_PARAMETER",
     ),
     "form struct not JSON": (
-        lambda: sign_spi_call({**sample_order(), "card_product_infos": "[{"}, body_format="form"),
+        lambda: sign_demo_call({**sample_order(), "card_product_infos": "[{"}, body_format="form"),
         {},
         "INVALID_PARAMETER",
     ),
@@ -237,14 +242,14 @@ def test_bad_bodies_are_refused(invoke, table_items, body, content_type):
 
 
 def test_duplicate_query_key_is_refused(invoke, table_items):
-    call = sign_spi_call(sample_order())
+    call = sign_demo_call(sample_order())
     status, response = send(invoke, call, raw_query=call.raw_query + "&format=json")
     assert (status, response["result_code"]) == (200, "INVALID_PARAMETER")
     assert table_items() == []
 
 
 def test_refusals_answer_in_xml_when_asked(invoke):
-    call = sign_spi_call(sample_order(), response_format="xml", secret="guess")
+    call = sign_demo_call(sample_order(), response_format="xml", secret="guess")
     answer = invoke(spi_event(call))
     assert answer["headers"]["Content-Type"].startswith("application/xml")
     assert "<result_code>INVALID_SIGNATURE</result_code>" in answer["body"]
@@ -253,7 +258,7 @@ def test_refusals_answer_in_xml_when_asked(invoke):
 
 def test_internal_failure_answers_5xx_so_the_platform_retries(invoke, dynamodb, orders_table):
     dynamodb.delete_table(TableName=orders_table)
-    answer = invoke(spi_event(sign_spi_call(sample_order())))
+    answer = invoke(spi_event(sign_demo_call(sample_order())))
     assert answer["statusCode"] == 500
     response = spi_response(answer)
     assert (response["success"], response["result_code"]) == (False, "SYSTEM_ERROR")
@@ -266,7 +271,7 @@ def test_every_invalid_field_is_refused_through_the_endpoint(
     invoke, table_items, changes, field, body_format
 ):
     order = invalid_order(changes)
-    status, response = send(invoke, sign_spi_call(order, body_format=body_format))
+    status, response = send(invoke, sign_demo_call(order, body_format=body_format))
     assert (status, response["success"], response["result_code"]) == (
         200,
         False,
@@ -312,7 +317,7 @@ def test_a_method_added_to_the_table_is_served(stack, table_items, monkeypatch):
 
     monkeypatch.setitem(app.SPI_METHODS, method, status_query)
     # When the platform calls it, signed as any other
-    event = spi_event(sign_spi_call(sample_order(), method=method))
+    event = spi_event(sign_demo_call(sample_order(), method=method))
     answer = app.lambda_handler(event, LambdaContext(function_name="TopSpiFunction"))
     # Then the verified call reached its handler, and its answer went back as a TOP answer
     assert served == [method]
@@ -323,6 +328,6 @@ def test_a_method_added_to_the_table_is_served(stack, table_items, monkeypatch):
     }
     assert table_items() == []
     # while a method missing from the table is still refused
-    event = spi_event(sign_spi_call(sample_order(), method="alibaba.fundplatform.card.nope"))
+    event = spi_event(sign_demo_call(sample_order(), method="alibaba.fundplatform.card.nope"))
     answer = app.lambda_handler(event, LambdaContext(function_name="TopSpiFunction"))
     assert spi_response(answer)["result_code"] == "INVALID_METHOD"

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from chaos._evidence import quiet_stack
 from chaos.load import (
     RACE_CARDS,
     RACE_DELIVERIES,
@@ -18,21 +15,9 @@ from chaos.load import (
     racing_environments,
     spi_load,
 )
-from local.stack import LocalStack
 
 FITS = RACE_CARDS // RACE_QUANTITY  # deliveries the template's cards can serve
-
-
-@pytest.fixture(autouse=True)
-def _isolated_environment() -> None:
-    """Replaces the suite's (which clears TOP_SECRET_ID and the layer's cached services for
-    every test): this module's local stack owns the environment while it runs."""
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    with quiet_stack() as running:
-        yield running
+pytestmark = pytest.mark.stack_owns_environment  # its local stack outlives each test
 
 
 def test_concurrent_duplicate_orders_make_one_order(stack):

@@ -18,6 +18,7 @@ import boto3
 import pytest
 import requests
 
+from cardmaker_cli.samples import sample_order
 from chaos._crash_world import (
     Checker,
     CrashInjector,
@@ -31,15 +32,11 @@ from chaos._crash_world import (
     small_workload,
     start_moto_server,
 )
-from local.platform import sample_order, sign_spi_call
+from local.platform import sign_demo_call
 from local.stack import FAKE_CREDENTIALS, HOST, LocalStack, LocalStackError
 
 _order_ids = itertools.count(61_000)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_environment() -> None:
-    """Replaces the suite's: the local stacks here own the AWS environment while they run."""
+pytestmark = pytest.mark.stack_owns_environment  # its local stacks outlive the tests
 
 
 # --- injected crashes ---------------------------------------------------------------------
@@ -163,7 +160,7 @@ def test_a_stack_attaches_to_what_a_stopped_one_created(moto_url):
     order_id = next(_order_ids)
     with quiet_stack(moto_url=moto_url) as first:
         created = dict(first.stack.physical)
-        call = sign_spi_call(sample_order(order_id, "daily", [("3010030E02", 5, "100")]))
+        call = sign_demo_call(sample_order(order_id, "daily", [("3010030E02", 5, "100")]))
         requests.post(call.url(first.url), data=call.body, headers=call.headers, timeout=10)
         first.wait_idle(30)
     try:

@@ -7,12 +7,11 @@ documented answers (tests/e2e/test_openapi_fuzz.py); this is the adversarial lay
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from chaos._evidence import changed_items, leaked, quiet_stack, snapshot, stack_secrets
+from chaos._evidence import changed_items, leaked, snapshot, stack_secrets
 from chaos._hostile_probes import (
     GET_DELIVERY,
     GET_ORDER,
@@ -38,20 +37,14 @@ from local.stack import LocalStack
 from local.top_gateway import MA_SEND
 
 EXAMPLES = 12  # per strategy: about 80 inputs, some seconds
-
-
-@pytest.fixture(autouse=True)
-def _isolated_environment() -> None:
-    """Replaces the suite's (which clears TOP_SECRET_ID and the layer's cached services for
-    every test): this module's local stack owns the environment while it runs."""
+pytestmark = pytest.mark.stack_owns_environment  # its local stack outlives each test
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
+def stack(stack: LocalStack) -> LocalStack:
     """The local stack with the seed order generated and one e-voucher delivery sent."""
-    with quiet_stack() as running:
-        seed(running)
-        yield running
+    seed(stack)
+    return stack
 
 
 def test_hostile_input_is_refused_without_writes_5xx_or_secrets(stack):

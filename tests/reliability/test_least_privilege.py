@@ -30,9 +30,10 @@ import requests
 
 from cardmaker import runtime
 from cardmaker.store import cards as cards_store
+from cardmaker_cli.samples import sample_order
 from chaos._dynamodb_faults import DynamoDBFaults
 from chaos._store_checks import Sent, bind, create_delivery, eticket, send_order
-from local.platform import sample_order, sign_spi_call
+from local.platform import sign_demo_call
 from local.stack import LocalStack
 from local.template import load_template, resources_of_type
 
@@ -337,7 +338,7 @@ def exercise_every_path(stack: LocalStack) -> None:
     large = sample_order(2, "daily", [(f"L{n}", 1, "100") for n in range(500)])
     for template in large["card_product_infos"]:
         template["card_name"] = "x" * 128  # 500 x 128: beyond the 64 KB kept inline
-    call = sign_spi_call(large)
+    call = sign_demo_call(large)
     answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=30)
     assert answer.json()["response"]["result_code"] == "SUCCESS"
     assert conflicted["done"]

@@ -8,12 +8,9 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from typer.testing import CliRunner
 
 from cardmaker.cards.card import Card
 from cardmaker.orders.order import OrderKey
@@ -21,25 +18,22 @@ from cardmaker.store import card_schema
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.orders import DynamoDBOrderRepository
-from cardmaker_cli.main import app
+from cardmaker_cli.stream_records import lambda_record
 from chaos._crash_world import Workload, quiet_stack
-from local.platform import sample_order, sign_spi_call
-from local.serve import write_state
 from local.stack import LocalStack
-from local.stream_records import lambda_record
 from local.streams import streams_client
+from tests.conftest import send_accepted_order
+from tests.reliability.conftest import dlq_list
 
 ATTEMPTS = 5  # the template's StreamMaxRetries (4) + the first invocation
 _order_ids = itertools.count(62_000)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_environment() -> None:
-    """Replaces the suite's: the module's local stack owns the AWS environment."""
+pytestmark = pytest.mark.stack_owns_environment  # its local stack outlives each test
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
+    """Metrics off (``chaos._crash_world.quiet_stack``): the functions, still retrying in the
+    background, would print their metric lines into the JSON of `cardmaker dlq list`."""
     with quiet_stack() as running:
         yield running
 
@@ -84,12 +78,6 @@ def poisoned(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return state
 
 
-def send_order(stack: LocalStack, order_id: int, templates: list[tuple[str, int, str]]) -> None:
-    call = sign_spi_call(sample_order(order_id, "daily", templates))
-    answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=10)
-    assert answer.json()["response"]["success"] is True, answer.text
-
-
 def order_status(stack: LocalStack, order_id: int) -> tuple[str, int]:
     orders = DynamoDBOrderRepository(stack.stack.physical["OrdersTable"], stack.client("dynamodb"))
     stored = orders.get(OrderKey("daily", order_id))
@@ -127,16 +115,6 @@ def record_at(stack: LocalStack, info: dict[str, Any]) -> dict[str, Any]:
     return lambda_record(first, info["streamArn"]).event
 
 
-def dlq_list(stack: LocalStack, tmp_path: Path, queue: str) -> list[dict[str, Any]]:
-    state = tmp_path / "local-stack.json"
-    write_state(state, stack)
-    result = CliRunner().invoke(
-        app, ["--local-state", str(state), "dlq", "list", "--queue", queue, "--json"]
-    )
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
 def test_an_order_that_never_generates_is_given_up_and_the_orders_behind_it_flow(
     stack, poisoned, tmp_path
 ):
@@ -145,9 +123,9 @@ def test_an_order_that_never_generates_is_given_up_and_the_orders_behind_it_flow
     # (their records queue up behind the poison on the orders stream's shard)
     poison, *healthy = next(_order_ids), next(_order_ids), next(_order_ids)
     poisoned["orders"].add(poison)
-    send_order(stack, poison, [("3010030E02", 40, "100")])
+    send_accepted_order(stack, poison, [("3010030E02", 40, "100")])
     for order_id in healthy:
-        send_order(stack, order_id, [("3010030E02", 30, "100"), ("3010030E05", 3, "5000")])
+        send_accepted_order(stack, order_id, [("3010030E02", 30, "100"), ("3010030E05", 3, "5000")])
 
     # When the stream has been processed
     stack.wait_idle(60)
@@ -169,7 +147,7 @@ def test_an_order_that_never_generates_is_given_up_and_the_orders_behind_it_flow
     image = record_at(stack, info)["dynamodb"]["NewImage"]
     assert (image["entity"]["S"], image["card_order_id"]["N"]) == ("CHUNK", str(poison))
     # and `cardmaker dlq list` shows the operator that batch
-    (listed,) = dlq_list(stack, tmp_path, "generator")
+    (listed,) = dlq_list(stack, tmp_path / "local-stack.json", "generator")
     assert (listed["function"], listed["condition"], listed["invocations"]) == (
         "CardGeneratorFunction",
         "RetryAttemptsExhausted",
@@ -193,7 +171,7 @@ def test_a_delivery_that_always_fails_is_given_up_and_keeps_its_cards(
     # Given a generated order, and an e-voucher delivery that fails on every attempt at this
     # stage, followed by a bind delivery of another template
     order_id = next(_order_ids)
-    send_order(stack, order_id, [("3010030E02", 30, "100"), ("3010030E05", 5, "5000")])
+    send_accepted_order(stack, order_id, [("3010030E02", 30, "100"), ("3010030E05", 5, "5000")])
     stack.wait_idle(60)
     poisoned_id: int | str = order_id if stage == "opening the secrets" else "3010030E05"
     poisoned["keys" if stage == "opening the secrets" else "templates"].add(poisoned_id)
@@ -232,6 +210,6 @@ def test_a_delivery_that_always_fails_is_given_up_and_keeps_its_cards(
     assert message["requestContext"]["approximateInvokeCount"] == ATTEMPTS
     image = record_at(stack, message["DDBStreamBatchInfo"])["dynamodb"]["NewImage"]
     assert image["pk"]["S"] == f"DELIVERY#{stuck}"
-    (listed,) = dlq_list(stack, tmp_path, "delivery")
+    (listed,) = dlq_list(stack, tmp_path / "local-stack.json", "delivery")
     assert (listed["function"], listed["invocations"]) == ("CardDeliveryFunction", ATTEMPTS)
     drain(stack, "DeliveryFailures")

@@ -33,8 +33,9 @@ import requests
 from cardmaker.cards.keys import KmsDataKeys
 from cardmaker.cards.sealing import Sealer
 from cardmaker.observability import logger, tracer
+from cardmaker_cli.samples import sample_order
 from chaos._store_checks import Sent, bind, create_delivery, eticket, send_order
-from local.platform import sample_order, sign_spi_call
+from local.platform import sign_demo_call
 from local.stack import LocalStack
 from local.top_gateway import Fault
 
@@ -148,7 +149,7 @@ def test_no_secret_in_any_log_metric_trace_answer_or_error(captured, capsys):
     sent = Sent()
     # Given an order made through the SPI (and a forged call refused)
     assert send_order(stack, 31, [("T1", 30, "100"), ("T2", 5, "5000")], sent)["success"]
-    forged = sign_spi_call(sample_order(32), secret="forged-secret")
+    forged = sign_demo_call(sample_order(32), secret="forged-secret")
     sent.answers.append(requests.post(forged.url(stack.url), data=forged.body, timeout=30))
     stack.wait_idle(60)
     # When cards are delivered: an e-voucher send whose first answer is lost (the attempt

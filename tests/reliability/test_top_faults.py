@@ -26,12 +26,15 @@ from cardmaker.errors import TopOutcomeUnknown
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.top.client import TopClient
 from cardmaker_cli.main import app
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from chaos._fault_plan import FaultPlan, Step
 from chaos._top_figures import cards_in_two_deliveries, duplicate_accepted_sends
-from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_delivery, sample_order, sign_spi_call
+from local.platform import sample_delivery
 from local.serve import write_state
 from local.stack import DEMO_SESSION_KEY, LocalStack
 from local.top_gateway import CARD_BIND, FakeTopGateway, Fault, RecordedCall
+from tests.conftest import send_accepted_order
+from tests.reliability.conftest import dlq_list
 
 ORDER_ID = 18001
 OWN_SIGN = "daily"
@@ -41,6 +44,7 @@ MAX_ATTEMPTS = 5  # the template's StreamMaxRetries (4) + 1
 CLIENT_ATTEMPTS = 4  # TopClient's default
 _ids = itertools.count(1)
 Kind = Literal["eticket", "bind"]
+pytestmark = pytest.mark.stack_owns_environment  # its local stack outlives each test
 
 
 @dataclass(frozen=True)
@@ -87,11 +91,6 @@ class Faulty:
         return [call for call in self.gateway.calls if call.business_id == key]
 
 
-@pytest.fixture(autouse=True)
-def _isolated_environment() -> None:
-    """Replaces the suite's: the module's local stack owns the AWS environment while it runs."""
-
-
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
     environment = {
@@ -100,11 +99,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
     with LocalStack(port=0, log=io.StringIO(), environment=environment) as stack:
-        call = sign_spi_call(sample_order(ORDER_ID, OWN_SIGN, [(TEMPLATE, 60, "100")]))
-        answer = requests.post(
-            call.url(stack.url), data=call.body, headers=call.headers, timeout=10
-        )
-        assert answer.json()["response"]["success"] is True, answer.text
+        send_accepted_order(stack, ORDER_ID, [(TEMPLATE, 60, "100")], OWN_SIGN)
         stack.wait_idle(60)
         plan = FaultPlan()
         assert stack.top_gateway is not None
@@ -301,7 +296,7 @@ def test_exhausted_retries_keep_the_cards_and_redrive_sends_exactly_them(faulty)
     # Given a delivery whose every call is rate limited (a burst that does not end)
     cli = CliRunner()
     limited = Fault.error(7, msg="App Call Limited")
-    before = set(failure_messages(cli, faulty))
+    before = set(failure_messages(faulty))
     failed, calls = faulty.deliver("eticket", then=limited, quantity=3)
     key = failed.request.idempotency_key
     # Then it ends FAILED with the platform's code after every attempt, its cards claimed
@@ -312,7 +307,7 @@ def test_exhausted_retries_keep_the_cards_and_redrive_sends_exactly_them(faulty)
     assert all(call.accepted == () for call in calls)
     sent = {tuple(call.cards) for call in calls}
     assert len(sent) == 1  # every attempt carried the same cards
-    (message_id,) = set(failure_messages(cli, faulty)) - before
+    (message_id,) = set(failure_messages(faulty)) - before
 
     # And no later delivery gets its cards
     later, later_calls = faulty.deliver("eticket", quantity=3)
@@ -342,15 +337,9 @@ def test_exhausted_retries_keep_the_cards_and_redrive_sends_exactly_them(faulty)
     assert redriven.positions == failed.positions
     (last,) = faulty.calls_of(key)[len(calls) :]
     assert {tuple(last.cards)} == sent
-    assert message_id not in failure_messages(cli, faulty)
+    assert message_id not in failure_messages(faulty)
     assert duplicate_accepted_sends(faulty.gateway.calls) == 0
 
 
-def failure_messages(cli: CliRunner, faulty: Faulty) -> list[str]:
-    result = cli.invoke(
-        app,
-        ["--local-state", str(faulty.state), "dlq", "list", "--queue", "delivery", "--json"],
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.output
-    return [batch["message_id"] for batch in json.loads(result.stdout)]
+def failure_messages(faulty: Faulty) -> list[str]:
+    return [batch["message_id"] for batch in dlq_list(faulty.stack, faulty.state, "delivery")]

@@ -15,7 +15,7 @@ from cardmaker.orders.models import CardOrderMakeRequest
 from cardmaker.orders.order import Generation, Order, StoredOrder
 from cardmaker.top.api_models import SpiAnswerFields
 from cardmaker.top.envelopes import encode_spi_answer
-from local.platform import sample_order
+from cardmaker_cli.samples import sample_order
 
 RECEIVED = datetime(2026, 11, 22, 12, 30, tzinfo=UTC)
 NOW = "2026-11-22T12:31:00+00:00"

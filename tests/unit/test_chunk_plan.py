@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from cardmaker.generation.plan import chunk_count, plan_chunks
 from cardmaker.orders.models import CardOrderMakeRequest
 from cardmaker.orders.order import Order
-from local.platform import sample_order
+from cardmaker_cli.samples import sample_order
 
 
 @settings(max_examples=60, deadline=None)

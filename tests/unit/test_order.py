@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from cardmaker.cards.keys import chunk_key_context
 from cardmaker.orders.models import CardOrderMakeRequest
 from cardmaker.orders.order import Order, OrderKey
-from local.platform import sample_order
+from cardmaker_cli.samples import sample_order
 
 
 def test_an_order_key_is_labelled_by_environment_and_id():

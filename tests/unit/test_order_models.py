@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from cardmaker.orders.models import MAX_CARDS_PER_ORDER, CardOrderMakeRequest
 from cardmaker.orders.order import content_hash
-from local.platform import sample_order
+from cardmaker_cli.samples import sample_order
 
 
 def valid(**changes):

@@ -13,7 +13,8 @@ from cardmaker.errors import InvalidParameter, InvalidSignature, InvalidTimestam
 from cardmaker.top.signing import sign_spi
 from cardmaker.top.spi import SpiPolicy, SpiRequest, verify_spi_call
 from cardmaker.top.timestamps import parse_timestamp
-from local.platform import DEMO_SECRET, sample_order, sign_spi_call
+from cardmaker_cli.samples import DEMO_SECRET, sample_order
+from local.platform import sign_demo_call
 
 SENT = parse_timestamp("2026-11-22 20:30:00")
 
@@ -126,7 +127,7 @@ def test_oversized_body_is_refused_before_anything_else():
 
 
 def test_duplicate_query_keys_are_refused():
-    call = sign_spi_call(sample_order(), timestamp=SENT)
+    call = sign_demo_call(sample_order(), timestamp=SENT)
     request = SpiRequest(call.raw_query + "&v=2.0", call.body, call.headers)
     with pytest.raises(InvalidParameter, match="more than once"):
         verify_spi_call(request, DEMO_SECRET, clock=at(0))
@@ -149,7 +150,7 @@ def test_query_split_rules_of_the_sdk():
 
 
 def test_signed_headers_are_part_of_the_sign():
-    call = sign_spi_call(sample_order(), timestamp=SENT, signed_headers={"X-Top-Trace": "a b/1"})
+    call = sign_demo_call(sample_order(), timestamp=SENT, signed_headers={"X-Top-Trace": "a b/1"})
     assert call.headers["top-sign-list"] == "X-Top-Trace"
     verify_spi_call(SpiRequest(call.raw_query, call.body, call.headers), DEMO_SECRET, clock=at(0))
     tampered = {**call.headers, "x-top-trace": "a b/2"}
@@ -162,7 +163,7 @@ def test_signed_headers_are_part_of_the_sign():
 
 @pytest.mark.parametrize("body_format", ["json", "form"])
 def test_gbk_calls_verify_in_their_charset(body_format):
-    call = sign_spi_call(
+    call = sign_demo_call(
         sample_order(logistics=True), timestamp=SENT, charset="gbk", body_format=body_format
     )
     verified = verify_spi_call(
@@ -173,7 +174,7 @@ def test_gbk_calls_verify_in_their_charset(body_format):
 
 
 def test_bytes_invalid_in_the_charset_are_refused():
-    call = sign_spi_call(sample_order(), timestamp=SENT)
+    call = sign_demo_call(sample_order(), timestamp=SENT)
     with pytest.raises(InvalidParameter, match="not valid utf-8"):
         verify_spi_call(
             SpiRequest(call.raw_query, b"\xff\xfe{}", call.headers), DEMO_SECRET, clock=at(0)
@@ -194,7 +195,7 @@ def _mutate(text: str, data: st.DataObject) -> str:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), body_format=st.sampled_from(["json", "form"]))
 def test_any_one_character_change_fails_verification(data, body_format):
-    call = sign_spi_call(
+    call = sign_demo_call(
         sample_order(logistics=True),
         timestamp=SENT,
         body_format=body_format,

@@ -1,0 +1,49 @@
+"""The platform's side of an SPI call (cardmaker.top.platform): the published vectors, signed
+from their business parameters, come out with the vectors' query, body and sign."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl
+
+import pytest
+
+from cardmaker.top import sign_spi_call
+from cardmaker.top.timestamps import parse_timestamp
+
+
+def business_of(case):
+    """The business parameters a vector was made from: its JSON body, or its form fields
+    with the structs and the order id decoded again."""
+    if "body" in case:
+        return json.loads(case["body"])
+    form = case["form"]
+    structs = {key: json.loads(form[key]) for key in ("card_product_infos", "logistics_info")}
+    return {**form, **structs, "card_order_id": int(form["card_order_id"])}
+
+
+@pytest.mark.parametrize("kind", ["json", "form"])
+def test_the_vectors_are_signed_as_published(top_vectors, kind):
+    (case,) = [c for c in top_vectors["spi_verification"] if ("form" in c) == (kind == "form")]
+    query = case["query"]
+
+    call = sign_spi_call(
+        business_of(case),
+        method=query["method"],
+        app_key=query["app_key"],
+        secret=case["secret"],
+        body_format=kind,
+        timestamp=parse_timestamp(query["timestamp"]),
+    )
+
+    assert dict(parse_qsl(call.raw_query)) == {**query, "sign": case["sign"]}
+    assert call.headers == {"content-type": case["content_type"]}
+    if kind == "json":
+        assert call.body.decode() == case["body"]
+    else:
+        assert dict(parse_qsl(call.body.decode())) == case["form"]
+    # and the string shown to debug a mismatch is the hashed one, the secret left out
+    shown = call.string_to_sign()
+    assert shown.startswith("<app_secret>app_key")
+    assert shown.endswith("<app_secret>")
+    assert case["secret"] not in shown
