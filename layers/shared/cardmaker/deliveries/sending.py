@@ -29,6 +29,7 @@ from cardmaker.top.client import retryable_top_error
 if TYPE_CHECKING:
     from cardmaker.cards.keys import DataKey
     from cardmaker.orders.order import StoredOrder
+    from cardmaker.top.calls import KaListShape
 
 
 class DeliveryRepository(Protocol):
@@ -75,7 +76,7 @@ class DeliverySender:
         top: TopCaller,
         *,
         bind_app_key: str,
-        ka_list_shape: str = "array",
+        ka_list_shape: KaListShape = "array",
         max_attempts: int = 5,
     ) -> None:
         self._deliveries = deliveries

@@ -163,7 +163,8 @@ class DynamoDBCardRepository:
                 )
                 for raw in answer.get("Responses", {}).get(self._table, []):
                     found[int(raw["position"]["N"])] = raw
-                pending = answer.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                unprocessed = answer.get("UnprocessedKeys", {}).get(self._table)
+                pending = unprocessed.get("Keys", []) if unprocessed else []
                 if not pending:
                     break
                 self._sleep(backoff_delay(attempt, 0.05, 2.0))

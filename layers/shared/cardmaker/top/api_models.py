@@ -51,7 +51,9 @@ class SpiEnvelope(BaseModel):
     response: SpiAnswerFields
 
 
-def _query(name: str, description: str, schema: dict[str, Any], *, required: bool) -> dict:
+def _query(
+    name: str, description: str, schema: dict[str, Any], *, required: bool
+) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
