@@ -335,8 +335,8 @@ def _subjects(failures: FailureQueue, records: list[dict[str, Any]]) -> list[Ord
             task = generation_task(record.get("eventName", ""), change.get("NewImage") or {})
             subject = task if isinstance(task, OrderKey) or task is None else task.order
         else:
-            task = delivery_task(change.get("NewImage") or {}, change.get("OldImage"))
-            subject = task if isinstance(task, str) else None
+            delivery = delivery_task(change.get("NewImage") or {}, change.get("OldImage"))
+            subject = delivery if isinstance(delivery, str) else None
         if subject is not None and subject not in subjects:
             subjects.append(subject)
     return subjects
@@ -462,9 +462,9 @@ def _invoke(stack: Target, function: str, records: list[dict[str, Any]]) -> tupl
     except ValueError:
         payload = None
     if answer.get("FunctionError"):
-        error = payload if isinstance(payload, dict) else {}
-        message = str(error.get("errorMessage", ""))[:ERROR_MESSAGE_LIMIT]
-        return "failing", f"{error.get('errorType', answer['FunctionError'])}: {message}"
+        failure = payload if isinstance(payload, dict) else {}
+        message = str(failure.get("errorMessage", ""))[:ERROR_MESSAGE_LIMIT]
+        return "failing", f"{failure.get('errorType', answer['FunctionError'])}: {message}"
     failed = payload.get("batchItemFailures") if isinstance(payload, dict) else None
     if failed:
         return "failing", f"{len(failed)} of {len(records)} record(s) failed again"

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cardmaker_cli.main import app
 from local.platform import sample_order, sign_spi_call
