@@ -41,7 +41,7 @@ def uncounted_chunk_records(
         return []
     done = orders.progress(key).done_chunks
     chunks = plan_chunks(stored.order, generation.first_sequence, generation.chunk_size)
-    records = []
+    records: list[dict[str, Any]] = []
     for chunk in chunks:
         if chunk.chunk_id in done:
             continue

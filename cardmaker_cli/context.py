@@ -3,24 +3,40 @@ and bad usage never touch AWS or the local state file."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 import typer
 
 from cardmaker_cli.target import Target, resolve_target
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+class TargetOptions(TypedDict):
+    """The root command's options that name the target (``resolve_target``'s arguments)."""
+
+    stack: str | None
+    local_state: Path | None
+    api_url: str | None
+    region: str | None
+    profile: str | None
 
 
 class LazyTarget:
     """The root command's options, turned into a ``Target`` when a command first asks."""
 
-    def __init__(self, options: dict[str, object]) -> None:
+    def __init__(self, options: TargetOptions) -> None:
         self._options = options
         self._target: Target | None = None
 
     def get(self) -> Target:
         if self._target is None:
-            self._target = resolve_target(**self._options)  # type: ignore[arg-type]
+            self._target = resolve_target(**self._options)
         return self._target
 
 
 def target(ctx: typer.Context) -> Target:
     """The stack the command works on (for sub-commands)."""
-    return ctx.find_root().obj.get()
+    lazy: LazyTarget = ctx.find_root().obj  # set by the root command (main.root)
+    return lazy.get()

@@ -162,7 +162,7 @@ def follow(api: Api, delivery_id: str, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     with stderr.status(f"delivery {delivery_id}: waiting") as spinner:
         while True:
-            view = api.get(f"/deliveries/{delivery_id}")
+            view: dict[str, Any] = api.get(f"/deliveries/{delivery_id}")
             if view["status"] in FINAL:
                 return view
             if time.monotonic() >= deadline:

@@ -467,9 +467,9 @@ def _invoke(stack: Target, function: str, records: list[dict[str, Any]]) -> tupl
     except ValueError:
         payload = None
     if answer.get("FunctionError"):
-        error = payload if isinstance(payload, dict) else {}
-        message = str(error.get("errorMessage", ""))[:ERROR_MESSAGE_LIMIT]
-        return "failing", f"{error.get('errorType', answer['FunctionError'])}: {message}"
+        failure = payload if isinstance(payload, dict) else {}
+        message = str(failure.get("errorMessage", ""))[:ERROR_MESSAGE_LIMIT]
+        return "failing", f"{failure.get('errorType', answer['FunctionError'])}: {message}"
     failed = payload.get("batchItemFailures") if isinstance(payload, dict) else None
     if failed:
         return "failing", f"{len(failed)} of {len(records)} record(s) failed again"

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from cardmaker_cli.cards import cards_app
-from cardmaker_cli.context import LazyTarget
+from cardmaker_cli.context import LazyTarget, TargetOptions
 from cardmaker_cli.deliveries import deliveries_app
 from cardmaker_cli.dlq import dlq_app
 from cardmaker_cli.errors import AWS_ERRORS, CliError, from_aws_error
 from cardmaker_cli.orders import orders_app
 from cardmaker_cli.output import print_error
 from cardmaker_cli.platform import platform_app
+
+if TYPE_CHECKING:
+    # Typer vendors its own click (no `click` package is installed with it): its groups are
+    # invoked with that click's Context.
+    pass
 
 __all__ = ["app", "main"]
 
@@ -71,7 +76,7 @@ def root(
     profile: Annotated[str | None, typer.Option(envvar="AWS_PROFILE")] = None,
 ) -> None:
     """Cardmaker operator tool."""
-    options = {
+    options: TargetOptions = {
         "stack": stack,
         "local_state": local_state,
         "api_url": api_url,

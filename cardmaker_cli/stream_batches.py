@@ -131,7 +131,7 @@ def _sent_at(attributes: dict[str, str]) -> str:
 # --- the queue ---------------------------------------------------------------------------
 
 
-def peek(sqs: Any, queue_url: str, *, hold_seconds: int, wait_seconds: int) -> list[dict]:
+def peek(sqs: Any, queue_url: str, *, hold_seconds: int, wait_seconds: int) -> list[dict[str, Any]]:
     """Every message of the queue (up to ``MAX_MESSAGES``), each once, hidden from other
     readers for ``hold_seconds``: the caller deletes what it settled and ``release``s the
     rest. Nothing is consumed by looking."""

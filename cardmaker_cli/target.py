@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import boto3
@@ -21,8 +21,10 @@ from cardmaker_cli.errors import CliError
 
 DEFAULT_LOCAL_STATE = Path(".cardmaker/local-stack.json")
 # The local stack's moto accepts any credentials; these keep a real profile out of it.
-_LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+_LOCAL_KEY_ID = _LOCAL_SECRET = "testing"  # noqa: S105 (moto's fake credentials)
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# The AWS services commands reach through ``Target.client`` (boto3-stubs types a client by name).
+AwsService = Literal["dynamodb", "dynamodbstreams", "kms", "lambda", "sqs"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Target:
             raise CliError(f"the stack {self.name!r} has no output {key!r}")
         return value
 
-    def client(self, service: str) -> Any:
+    def client(self, service: AwsService) -> Any:
         """A cached boto3 client for ``service``, pointed at the local stack's endpoints
         when the target is local."""
         if service not in self._clients:
@@ -115,7 +117,11 @@ def _local(state: Path) -> Target:
         raise CliError(f"cannot read the local stack's outputs from {state}: {error}") from None
     if not isinstance(outputs, dict):
         raise CliError(f"{state} does not hold a local stack's outputs")
-    session = boto3.Session(region_name=outputs.get("Region", "us-east-1"), **_LOCAL_CREDENTIALS)
+    session = boto3.Session(
+        region_name=outputs.get("Region", "us-east-1"),
+        aws_access_key_id=_LOCAL_KEY_ID,
+        aws_secret_access_key=_LOCAL_SECRET,
+    )
     return Target("local", {str(k): str(v) for k, v in outputs.items()}, session, local=True)
 
 

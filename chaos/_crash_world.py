@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import boto3
 import requests
@@ -51,7 +51,7 @@ from local.stack import FAKE_CREDENTIALS, HOST, LocalStack
 from local.template import LOCAL_STACK, REGION
 from local.top_gateway import Fault
 
-OWN_SIGN = "daily"
+OWN_SIGN: Final = "daily"
 DELIVERY_REQUEST: TypeAdapter[EticketDeliveryRequest | BindDeliveryRequest] = TypeAdapter(
     EticketDeliveryRequest | BindDeliveryRequest
 )
@@ -546,8 +546,8 @@ def first_process(spec: dict[str, Any]) -> None:
     again: both are idempotent)."""
     workload = Workload(
         spec["card_order_id"],
-        tuple(tuple(t) for t in spec["templates"]),  # type: ignore[misc]
-        tuple(tuple(d) for d in spec["deliveries"]),  # type: ignore[misc]
+        tuple(tuple(t) for t in spec["templates"]),
+        tuple(tuple(d) for d in spec["deliveries"]),
     )
     with quiet_stack(moto_url=spec["moto_url"]) as stack:
         if spec.get("top_delay") and stack.top_gateway is not None:

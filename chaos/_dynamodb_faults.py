@@ -25,14 +25,16 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 import boto3
 import botocore.endpoint
 import urllib3
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 from cardmaker import retry
 
@@ -98,8 +100,9 @@ class DynamoDBFaults:
         # A client, or a boto3 session: then every client it creates afterwards.
         events = client.events if isinstance(client, boto3.Session) else client.meta.events
         events.register_first("before-parameter-build.dynamodb", self._before_build)
-        events.register_first("before-call.dynamodb", self._before_call)
-        events.register_first("before-send.dynamodb", self._before_send)
+        # botocore-stubs type handlers as returning None; these answer in botocore's place.
+        events.register_first("before-call.dynamodb", self._before_call)  # type: ignore[arg-type]
+        events.register_first("before-send.dynamodb", self._before_send)  # type: ignore[arg-type]
         events.register_first("after-call.dynamodb", self._after_call)
 
     # --- withholding batch items ----------------------------------------------------------
@@ -183,7 +186,9 @@ class DynamoDBFaults:
             _HTTP.request(request.method, request.url, body=request.body, headers=headers)
         status, code = ERROR_CODES[kind]
         headers = {"x-amzn-ErrorType": code, "content-type": "application/x-amz-json-1.0"}
-        return AWSResponse(request.url, status, headers, _RawBody(_error_body(code)))
+        return AWSResponse(
+            request.url, status, HTTPHeaders.from_dict(headers), _RawBody(_error_body(code))
+        )
 
 
 @dataclass
@@ -201,16 +206,17 @@ def recorded_backoffs(scale: float = 0.0) -> Iterator[Backoffs]:
     used by the batch writers and readers and for writes DynamoDB did not apply, slept in
     full)."""
     recorded = Backoffs()
-    real_time = botocore.endpoint.time
 
     class _Clock:
+        """In place of the ``time`` module botocore's endpoint imported."""
+
         def __getattr__(self, name: str) -> Any:
-            return getattr(real_time, name)
+            return getattr(time, name)
 
         @staticmethod
         def sleep(seconds: float) -> None:
             recorded.botocore.append(seconds)
-            real_time.sleep(seconds * scale)
+            time.sleep(seconds * scale)
 
     original = retry.backoff_delay
 
@@ -219,13 +225,11 @@ def recorded_backoffs(scale: float = 0.0) -> Iterator[Backoffs]:
         recorded.store.append((attempt, value))
         return value
 
-    botocore.endpoint.time = _Clock()  # type: ignore[assignment]
-    retry.backoff_delay = delay  # the one rule every store retry loop asks (``with_backoff``)
-    try:
+    with ExitStack() as patches:
+        patches.enter_context(mock.patch.object(botocore.endpoint, "time", _Clock()))
+        # The one rule every store retry loop asks (``with_backoff``).
+        patches.enter_context(mock.patch.object(retry, "backoff_delay", delay))
         yield recorded
-    finally:
-        botocore.endpoint.time = real_time
-        retry.backoff_delay = original
 
 
 def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:

@@ -15,7 +15,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, quote_plus
 
 from hypothesis import strategies as st
@@ -463,7 +463,7 @@ def hostile_lookups(draw: st.DrawFn) -> Probe:
 @st.composite
 def hostile_deliveries(draw: st.DrawFn) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
     """(what was done, body, headers) for POST /deliveries."""
-    kind = draw(st.sampled_from(["eticket", "bind"]))
+    kind: Literal["eticket", "bind"] = draw(st.sampled_from(["eticket", "bind"]))
     how = draw(
         st.sampled_from(
             ["field", "extra_keys", "duplicate_keys", "encoding", "content_type", "raw"]

@@ -244,8 +244,8 @@ def main() -> int:
 
         # The operator's redrive, once the outages are over.
         gave_up = [d for d in deliveries if d.failure_reason]
-        for delivery in gave_up:
-            plan.lift(business_id(delivery))
+        for given_up in gave_up:
+            plan.lift(business_id(given_up))
         state = Path(folder) / "local-stack.json"
         write_state(state, stack)
         outcomes = redrive(state) if gave_up else []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import sys
 import time
@@ -85,7 +86,9 @@ def main() -> int:
     # Powertools warns (stderr) on every invocation that publishes no metric, e.g. a lookup.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     # The functions' logger was created at import, on the real stdout: point it at the buffer.
-    logger.registered_handler.setStream(functions_output)
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)  # typed as any logging.Handler
+    handler.setStream(functions_output)
     try:
         bounds = DemoBounds.from_environ(os.environ)
         with (

@@ -13,7 +13,7 @@ import re
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -62,7 +62,7 @@ class ApiGatewayServer(LoopbackServer):
     def __init__(
         self,
         address: tuple[str, int],
-        endpoints: list[tuple[Route, Invocable]],
+        endpoints: Sequence[tuple[Route, Invocable]],
         log: Callable[[str], None],
         *,
         access_log: bool = True,

@@ -153,7 +153,8 @@ class _InvokeRequestHandler(BaseHTTPRequestHandler):
             )
             return
         payload = self.rfile.read(int(length))
-        qualifier = (parse_qs(query).get("Qualifier") or [None])[0]
+        qualifiers = parse_qs(query).get("Qualifier")
+        qualifier = qualifiers[0] if qualifiers else None
         function = self.server.find(found.group("name"), qualifier)
         if function is None:
             arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{unquote(found.group('name'))}"

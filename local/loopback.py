@@ -40,6 +40,7 @@ class LoopbackServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        assert isinstance(host, str)  # typed str | bytes for every kind of socket; TCP's is str
         return f"http://{host}:{port}"
 
     def server_bind(self) -> None:

@@ -28,7 +28,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar, TextIO
+from typing import Any, ClassVar, Literal, TextIO
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -56,6 +56,8 @@ from local.top_gateway import FakeTopGateway
 HOST = "127.0.0.1"
 DEMO_SESSION_KEY = "demo-session-key"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# The services the stack's clients reach (boto3-stubs types a client by its service's name).
+AwsService = Literal["dynamodb", "dynamodbstreams", "kms", "lambda", "secretsmanager", "sqs"]
 
 # Removed while the stack runs: anything that could send the functions to a real account or
 # another endpoint, and the local-only secret overrides (the functions must read the TOP
@@ -415,7 +417,7 @@ class LocalStack:
             region_name=REGION,
         )
 
-    def client(self, service: str) -> Any:
+    def client(self, service: AwsService) -> Any:
         """A boto3 client of ``service`` against this stack's moto server."""
         return self.session().client(service, endpoint_url=self.moto_url, region_name=REGION)
 

@@ -283,9 +283,8 @@ class CallRecorder:
 @pytest.fixture(scope="module")
 def recorded() -> Iterator[CallRecorder]:
     """The whole pipeline once, every function's AWS calls recorded."""
-    original_call = botocore.client.BaseClient._make_api_call
-    original_pool = cards_store.ThreadPoolExecutor
-    with LocalStack(port=0, access_log=False) as stack:
+    original_call = vars(botocore.client.BaseClient)["_make_api_call"]  # private: not in the stubs
+    with LocalStack(port=0, access_log=False) as stack, pytest.MonkeyPatch.context() as patch:
         recorder = CallRecorder(stack)
 
         def make_api_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
@@ -296,16 +295,12 @@ def recorded() -> Iterator[CallRecorder]:
             def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
                 return super().submit(recorder.carried(fn), *args, **kwargs)
 
-        botocore.client.BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
-        cards_store.ThreadPoolExecutor = CarryingPool  # type: ignore[misc]
-        try:
-            for name, function in stack.functions.items():
-                function.handler = recorder.running(name, function.handler)
-            exercise_every_path(stack)
-            yield recorder
-        finally:
-            botocore.client.BaseClient._make_api_call = original_call  # type: ignore[method-assign]
-            cards_store.ThreadPoolExecutor = original_pool  # type: ignore[misc]
+        patch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
+        patch.setattr(cards_store, "ThreadPoolExecutor", CarryingPool)
+        for name, function in stack.functions.items():
+            function.handler = recorder.running(name, function.handler)
+        exercise_every_path(stack)
+        yield recorder
 
 
 def exercise_every_path(stack: LocalStack) -> None:
@@ -321,7 +316,8 @@ def exercise_every_path(stack: LocalStack) -> None:
         return None
 
     # Every function starts cold here, so the fault goes on every client made from now on.
-    DynamoDBFaults(boto3.setup_default_session() or boto3.DEFAULT_SESSION, first_card_write)
+    boto3.setup_default_session()
+    DynamoDBFaults(boto3.DEFAULT_SESSION, first_card_write)
     send_order(stack, 1, templates, sent)
     send_order(stack, 1, templates, sent)  # a replay
     # A delivery asked for before the order is generated waits for stock, then is woken.

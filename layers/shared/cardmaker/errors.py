@@ -137,6 +137,7 @@ class TopError(CardmakerError):
         self.sub_code = sub_code
         self.sub_msg = sub_msg
         self.request_id = request_id
+        self.attempts = 1  # how many calls it took: set by the TOP client that raises it
 
     def describe(self) -> str:
         """The platform's codes, without its messages (which may quote the request)."""

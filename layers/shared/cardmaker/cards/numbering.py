@@ -56,7 +56,7 @@ class CardNumberScheme:
     @property
     def capacity(self) -> int:
         """How many distinct card numbers the scheme has."""
-        return 10**self.free_digits
+        return int(10**self.free_digits)  # int ** int is typed Any: a negative power is a float
 
     @property
     def name(self) -> str:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from cardmaker.cards.card import Card
     from cardmaker.cards.opening import SecretOpener
     from cardmaker.ports import CardStock, DeliveryProgress, OrderReader, TopCaller
+    from cardmaker.top.calls import KaListShape
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class DeliverySender:
         top: TopCaller,
         *,
         bind_app_key: str,
-        ka_list_shape: str = "array",
+        ka_list_shape: KaListShape = "array",
         max_attempts: int = 5,
     ) -> None:
         self._deliveries = deliveries

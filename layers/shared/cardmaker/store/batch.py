@@ -15,7 +15,10 @@ from cardmaker.errors import UnprocessedItemsError
 from cardmaker.retry import with_backoff
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WriteRequestOutputTypeDef, WriteRequestTypeDef
 
 BATCH_LIMIT = 25  # DynamoDB's limit per BatchWriteItem call
 PARALLEL_PART = BATCH_LIMIT * 4  # items per task of ``put_in_parallel``
@@ -25,7 +28,7 @@ def batch_put(
     client: DynamoDBClient, table_name: str, items: Iterable[dict[str, Any]], **retry: Any
 ) -> int:
     """Put low-level (typed) items in batches of 25; returns how many were written."""
-    requests = ({"PutRequest": {"Item": item}} for item in items)
+    requests: Iterator[WriteRequestTypeDef] = ({"PutRequest": {"Item": item}} for item in items)
     return batch_write(client, table_name, requests, **retry)
 
 
@@ -33,14 +36,14 @@ def batch_delete(
     client: DynamoDBClient, table_name: str, keys: Iterable[dict[str, Any]], **retry: Any
 ) -> int:
     """Delete items by low-level key in batches of 25; returns how many were deleted."""
-    requests = ({"DeleteRequest": {"Key": key}} for key in keys)
+    requests: Iterator[WriteRequestTypeDef] = ({"DeleteRequest": {"Key": key}} for key in keys)
     return batch_write(client, table_name, requests, **retry)
 
 
 def batch_write(
     client: DynamoDBClient,
     table_name: str,
-    requests: Iterable[dict[str, Any]],
+    requests: Iterable[WriteRequestTypeDef],
     *,
     max_attempts: int = 8,
     base_delay: float = 0.05,
@@ -49,7 +52,7 @@ def batch_write(
 ) -> int:
     """Send put/delete requests in batches of 25, retrying what DynamoDB leaves unprocessed."""
     written = 0
-    batch: list[dict[str, Any]] = []
+    batch: list[WriteRequestTypeDef] = []
     for request in requests:
         batch.append(request)
         if len(batch) == BATCH_LIMIT:
@@ -67,13 +70,13 @@ def batch_write(
 def _write_batch(
     client: DynamoDBClient,
     table_name: str,
-    requests: Sequence[dict[str, Any]],
+    requests: Sequence[WriteRequestTypeDef],
     max_attempts: int,
     base_delay: float,
     max_delay: float,
     sleep: Callable[[float], None],
 ) -> int:
-    pending = list(requests)
+    pending: list[WriteRequestTypeDef] | list[WriteRequestOutputTypeDef] = list(requests)
     for _ in with_backoff(max_attempts, base=base_delay, cap=max_delay, sleep=sleep):
         answer = client.batch_write_item(RequestItems={table_name: pending})
         pending = answer.get("UnprocessedItems", {}).get(table_name, [])

@@ -166,7 +166,8 @@ class DynamoDBCardRepository:
                 for raw in answer.get("Responses", {}).get(self._table, []):
                     card = card_schema.card_from_item(order, template_no, raw)
                     found[card.position] = card
-                pending = answer.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                unprocessed = answer.get("UnprocessedKeys", {}).get(self._table)
+                pending = unprocessed.get("Keys", []) if unprocessed else []
                 if not pending:
                     break
             if pending:

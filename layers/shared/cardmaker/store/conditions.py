@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -18,6 +18,13 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 def condition_failed(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == _CONDITION_FAILED
+
+
+def failed_condition_item(error: ClientError) -> dict[str, Any] | None:
+    """The item a failed condition answered with (``ReturnValuesOnConditionCheckFailure``
+    ``ALL_OLD``), if any: botocore puts it in the error's response, untyped."""
+    item = error.response.get("Item")
+    return item if isinstance(item, dict) else None
 
 
 # Answers that say DynamoDB did not apply the write: trying again cannot apply it twice.

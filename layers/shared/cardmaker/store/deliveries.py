@@ -15,12 +15,14 @@ from cardmaker.deliveries.delivery import Delivery, DeliveryStatus
 from cardmaker.errors import DeliveryExists
 from cardmaker.store import delivery_schema
 from cardmaker.store.clients import dynamodb_client
-from cardmaker.store.conditions import condition_failed, retry_unapplied
+from cardmaker.store.conditions import condition_failed, failed_condition_item, retry_unapplied
 from cardmaker.store.keys import PK
 from cardmaker.store.schema import now_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.literals import ReturnValueType
+    from mypy_boto3_dynamodb.type_defs import UpdateItemInputTypeDef
 
     from cardmaker.orders.order import OrderKey
 
@@ -41,7 +43,7 @@ class DynamoDBDeliveryRepository:
         except ClientError as error:
             if not condition_failed(error):
                 raise
-            existing = error.response.get("Item") or self._raw(delivery.delivery_id)
+            existing = failed_condition_item(error) or self._raw(delivery.delivery_id)
             if existing is None:
                 raise RuntimeError("the delivery vanished while being compared") from error
             raise DeliveryExists(*delivery_schema.delivery_from_item(existing)) from error
@@ -168,9 +170,9 @@ class DynamoDBDeliveryRepository:
         condition: str,
         values: dict[str, Any],
         *,
-        return_values: str = "NONE",
+        return_values: ReturnValueType = "NONE",
     ) -> dict[str, Any] | None:
-        request = {
+        request: UpdateItemInputTypeDef = {
             "TableName": self._table,
             "Key": delivery_schema.delivery_key(delivery_id),
             "UpdateExpression": expression,

@@ -54,7 +54,7 @@ def delivery_item(delivery: Delivery, fingerprint: str) -> dict[str, Any]:
 
 
 def cards_value(cards: tuple[CardResult, ...]) -> dict[str, Any]:
-    return to_item(
+    value: dict[str, Any] = to_item(
         {
             "cards": [
                 {
@@ -68,6 +68,7 @@ def cards_value(cards: tuple[CardResult, ...]) -> dict[str, Any]:
             ]
         }
     )["cards"]
+    return value
 
 
 def delivery_from_item(raw: dict[str, Any]) -> tuple[Delivery, str]:

@@ -14,7 +14,7 @@ from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredHeader, S
 from cardmaker.store import schema
 from cardmaker.store.batch import batch_delete, batch_put
 from cardmaker.store.clients import dynamodb_client
-from cardmaker.store.conditions import condition_failed
+from cardmaker.store.conditions import condition_failed, failed_condition_item
 from cardmaker.store.items import from_item, to_item
 from cardmaker.store.keys import PK, SK, key_of
 
@@ -61,7 +61,7 @@ class DynamoDBOrderRepository:
         except ClientError as error:
             if not condition_failed(error):
                 raise
-            stored = self._header(order.key, error.response.get("Item"))
+            stored = self._header(order.key, failed_condition_item(error))
             if stored is None:  # deleted between our write and our read: transient, retried
                 raise RuntimeError("the order vanished while being compared") from error
             if stored.content_hash != order.content_hash and pages:

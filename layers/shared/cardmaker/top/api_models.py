@@ -93,7 +93,9 @@ SPI_ROUTE_DOCS: dict[str, Any] = {
 }
 
 
-def _query(name: str, description: str, schema: dict[str, Any], *, required: bool) -> dict:
+def _query(
+    name: str, description: str, schema: dict[str, Any], *, required: bool
+) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",

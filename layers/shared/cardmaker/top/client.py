@@ -253,7 +253,7 @@ class TopClient:
         except TopError as error:
             if retryable_top_error(error):
                 return _Retry(error.describe(), error=error)
-            error.attempts = attempts  # type: ignore[attr-defined]
+            error.attempts = attempts
             _log_failure(method, attempts, error.describe())
             raise
 
@@ -273,7 +273,7 @@ class TopClient:
     def _exhausted(self, method: str, retry: _Retry, attempts: int) -> Exception:
         _log_failure(method, attempts, f"retries exhausted: {retry.reason}")
         if retry.error is not None:
-            retry.error.attempts = attempts  # type: ignore[attr-defined]
+            retry.error.attempts = attempts
             return retry.error
         return TopUnavailable(method, attempts, retry.reason, retry.status)
 

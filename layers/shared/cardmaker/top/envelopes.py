@@ -69,9 +69,11 @@ def unwrap_top_response(method: str, payload: Mapping[str, Any]) -> dict[str, An
 
 
 def _int_or_none(value: object) -> int | None:
+    if not isinstance(value, str | int | float):
+        return None
     try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
+        return int(value)
+    except ValueError:
         return None
 
 
