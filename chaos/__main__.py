@@ -1,16 +1,32 @@
 """``python -m chaos`` (``make chaos``): every scenario module of this package, each in a fresh
-interpreter (one local stack per process), printing its figures as ``name=value`` lines.
-Exits non-zero if any scenario finds a broken invariant (a duplicate, a gap, a lost card...).
+interpreter (one local stack per process), printing its figures as ``name=value`` lines and
+writing them into ``docs/figures/chaos.md``. Exits non-zero if any scenario finds a broken
+invariant (a duplicate, a gap, a lost card...).
 
-``python -m chaos top_faults load`` runs only the scenarios named."""
+``python -m chaos top_faults load`` runs only the scenarios named (and replaces only their
+sections of the figures file)."""
 
 from __future__ import annotations
 
 import pkgutil
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench.figures_file import (
+    FIGURES_DIR,
+    Section,
+    parse_output,
+    run_module,
+    shown,
+    write_figures,
+)
+
+FIGURES_FILE = FIGURES_DIR / "chaos.md"
+PREAMBLE = """\
+Written by `make chaos` (`chaos/__main__.py`), one section per scenario: do not edit by hand.
+What each scenario does and what its figures show: [the figures explained](../figures.md).
+"""
 
 
 def scenarios() -> list[str]:
@@ -20,21 +36,29 @@ def scenarios() -> list[str]:
     )
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], figures_file: Path = FIGURES_FILE) -> int:
     chosen = argv or scenarios()
     unknown = set(chosen) - set(scenarios())
     if unknown:
         print(f"chaos: unknown scenarios {sorted(unknown)}; known: {scenarios()}", file=sys.stderr)
         return 2
     failed = []
+    sections = []
     for name in chosen:
         print(f"=== chaos.{name}", flush=True)
         started = time.monotonic()
-        code = f"import sys, chaos.{name} as scenario; sys.exit(scenario.main())"
-        result = subprocess.run([sys.executable, "-c", code], check=False)
-        print(f"=== chaos.{name}: exit {result.returncode} in {time.monotonic() - started:.0f} s")
-        if result.returncode:
+        code, lines = run_module(f"import sys, chaos.{name} as scenario; sys.exit(scenario.main())")
+        print(f"=== chaos.{name}: exit {code} in {time.monotonic() - started:.0f} s")
+        figures, context = parse_output(lines)
+        sections.append(Section(name, code, figures, context))
+        if code:
             failed.append(name)
+    # A failed scenario's figures are written too, marked FAILED: they are the evidence.
+    command = "make chaos" if not argv else "python -m chaos " + " ".join(argv)
+    write_figures(
+        figures_file, title="Chaos figures", preamble=PREAMBLE, sections=sections, command=command
+    )
+    print(f"figures written to {shown(figures_file)}")
     if failed:
         print(f"chaos FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1
