@@ -32,7 +32,7 @@ from datetime import timedelta
 import requests
 
 from cardmaker import runtime
-from cardmaker.orders import OrderKey
+from cardmaker.orders import OrderKey, OwnSign
 from cardmaker.store import schema
 from cardmaker.store.items import from_item, to_item
 from cardmaker.store.keys import PK, SK
@@ -119,7 +119,7 @@ def duplicate_orders(
     )
 
 
-def _order_headers(stack: LocalStack, own_sign: str, card_order_id: int) -> int:
+def _order_headers(stack: LocalStack, own_sign: OwnSign, card_order_id: int) -> int:
     """How many order headers the table holds for one order (a query on its partition)."""
     key = schema.header_key(OrderKey(own_sign, card_order_id))
     answer = dynamodb(stack).query(

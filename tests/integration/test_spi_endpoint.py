@@ -287,7 +287,7 @@ SPI_FUNCTION = REPO / "functions" / "top_spi"
 
 
 def _subclasses(kind: type) -> set[type]:
-    found = set(kind.__subclasses__())
+    found: set[type] = set(kind.__subclasses__())
     return found | {sub for child in found for sub in _subclasses(child)}
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 
 class _Deserializer(TypeDeserializer):
-    """Numbers come back as ``int`` when whole (every number we store is a count or an id)."""
+    """Numbers come back as ``int`` when whole (every number we store is a count or an id),
+    binary values as ``bytes`` (boto3 wraps them in its own ``Binary``; nothing above the
+    store should know that type)."""
+
+    def _deserialize_b(self, value: bytes) -> bytes:
+        return value
 
     def _deserialize_n(self, value: str) -> int | Decimal:
         number = Decimal(value)
@@ -29,9 +34,4 @@ def to_item(values: dict[str, Any]) -> dict[str, Any]:
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """A low-level DynamoDB item -> plain values (binary values as ``bytes``)."""
-    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
-
-
-def _plain(value: Any) -> Any:
-    # boto3 wraps binary values in its own ``Binary``; everything above the store wants bytes.
-    return bytes(value) if isinstance(value, Binary) else value
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
