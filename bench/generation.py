@@ -33,8 +33,7 @@ from cardmaker.cards.sealing import Sealer
 from cardmaker.generation.service import SEAL_BATCH, make_cards
 from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
 from cardmaker.store import card_schema
-from cardmaker.store.batch import put_in_parallel
-from cardmaker.store.cards import WRITERS
+from cardmaker.store.cards import put_in_parallel
 from cardmaker.store.clients import dynamodb_client
 from cardmaker_cli.samples import sample_order
 
@@ -88,7 +87,7 @@ def raw_write_rate(cards_table: str) -> float:
         for start in range(0, RAW_ITEMS, SEAL_BATCH)
     ]
     started = time.perf_counter()
-    put_in_parallel(dynamodb_client(), cards_table, batches, writers=WRITERS)
+    put_in_parallel(dynamodb_client(), cards_table, batches)
     return RAW_ITEMS / (time.perf_counter() - started)
 
 

@@ -114,8 +114,9 @@ def test_unsupported_content_types_are_refused(content_type):
         verify_spi_call(request, "s", clock=at(0))
 
 
-def test_unknown_charset_is_refused():
-    request = SpiRequest("sign=X", b"{}", {"content-type": "application/json;charset=koi8-r"})
+@pytest.mark.parametrize("charset", ["koi8-r", "utf-8\x00"])
+def test_unknown_charset_is_refused(charset):
+    request = SpiRequest("sign=X", b"{}", {"content-type": f"application/json;charset={charset}"})
     with pytest.raises(InvalidParameter, match="charset"):
         verify_spi_call(request, "s", clock=at(0))
 

@@ -7,8 +7,7 @@ throttling turns into a hot loop; this one waits, with full jitter, and gives up
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cardmaker.errors import UnprocessedItemsError
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import WriteRequestOutputTypeDef, WriteRequestTypeDef
 
 BATCH_LIMIT = 25  # DynamoDB's limit per BatchWriteItem call
-PARALLEL_PART = BATCH_LIMIT * 4  # items per task of ``put_in_parallel``
 
 
 def batch_put(
@@ -83,28 +81,3 @@ def _write_batch(
         if not pending:
             return len(requests)
     raise UnprocessedItemsError(len(pending))
-
-
-def put_in_parallel(
-    client: DynamoDBClient,
-    table_name: str,
-    item_batches: Iterable[list[dict[str, Any]]],
-    *,
-    writers: int,
-    sleep: Callable[[float], None] = time.sleep,
-) -> int:
-    """Put low-level items, ``writers`` BatchWriteItem calls in flight while ``item_batches``
-    are still being produced; returns how many were written. Each part of
-    ``PARALLEL_PART`` items is written (and retried) as ``batch_put`` does."""
-    with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="batch-put") as pool:
-        pending = [
-            pool.submit(batch_put, client, table_name, part, sleep=sleep)
-            for items in item_batches
-            for part in _split(items, PARALLEL_PART)
-        ]
-        return sum(future.result() for future in pending)
-
-
-def _split(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -11,7 +12,7 @@ from botocore.exceptions import ClientError
 from cardmaker.errors import SequenceExhausted
 from cardmaker.retry import with_backoff
 from cardmaker.store import card_schema
-from cardmaker.store.batch import put_in_parallel
+from cardmaker.store.batch import BATCH_LIMIT, batch_put
 from cardmaker.store.clients import dynamodb_client
 from cardmaker.store.conditions import condition_failed
 from cardmaker.store.keys import PK, SK
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
 WRITERS = 8  # BatchWriteItem calls in flight while a chunk's cards are written
+WRITER_PART = BATCH_LIMIT * 4  # items per writer task
 
 
 class DynamoDBCardRepository:
@@ -235,3 +237,29 @@ class DynamoDBCardRepository:
             writers=self._writers,
             sleep=self._sleep,
         )
+
+
+def put_in_parallel(
+    client: DynamoDBClient,
+    table_name: str,
+    item_batches: Iterable[list[dict[str, Any]]],
+    *,
+    writers: int = WRITERS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Put low-level items with ``writers`` BatchWriteItem calls in flight while
+    ``item_batches`` are still being produced (each part retried as ``batch_put`` does);
+    returns how many were written. The card store's writer, shared with the benchmark of
+    raw writes so that both measure the same thing."""
+    with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="cards") as pool:
+        pending = [
+            pool.submit(batch_put, client, table_name, part, sleep=sleep)
+            for items in item_batches
+            for part in _split(items, WRITER_PART)
+        ]
+        return sum(future.result() for future in pending)
+
+
+def _split(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -79,7 +79,7 @@ def media_type(content_type: str) -> tuple[str, str]:
 def _normalize_charset(name: str) -> str:
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name (found by chaos)
         return name
 
 
