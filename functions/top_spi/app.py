@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.api_gateway import BaseRouter, Router
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -36,7 +36,9 @@ router = Router()
 app = APIGatewayHttpResolver(enable_validation=True)  # with the router, once it has its route
 
 
-def spi_answers(resolver: BaseRouter, next_middleware: NextMiddleware) -> Response[str]:
+def spi_answers(
+    resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware
+) -> Response[str]:
     """Every outcome of an SPI call, refusals and crashes included, as a TOP ``response``."""
     try:
         return next_middleware(resolver)
