@@ -36,9 +36,7 @@ router = Router()
 app = APIGatewayHttpResolver(enable_validation=True)  # with the router, once it has its route
 
 
-def spi_answers(
-    resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware
-) -> Response[str]:
+def spi_answers(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
     """Every outcome of an SPI call, refusals and crashes included, as a TOP ``response``."""
     try:
         return next_middleware(resolver)
