@@ -1,1 +1,209 @@
-"""Cardmaker's shared layer: the TOP protocol, the domain of orders, and their storage."""
+"""Cardmaker's shared layer: the card maker's domain, its storage and the TOP protocol.
+
+This is the layer's public surface: the functions, the operator CLI, the local stack, chaos and
+the tests import from here (``cardmaker.top`` for protocol work, ``cardmaker.store`` for tools
+that inspect the tables' raw items). Everything else is the layer's own business and may move.
+
+What is here: the use cases (receive and read an order, plan and generate its cards, create,
+carry out and read a delivery, reopen what failed, open card secrets) with the wiring that
+builds them per function (``runtime``); the requests and domain types they take and give; the
+stream tasks the stream functions decode; the DynamoDB repositories they are built on; the HTTP
+API's answer models and OpenAPI parts; every error, under ``CardmakerError``; the settings
+models and the Powertools logger, metrics and tracer.
+"""
+
+from __future__ import annotations
+
+from cardmaker import runtime
+from cardmaker.api_models import (
+    API_DESCRIPTION,
+    API_SERVERS,
+    API_TAGS,
+    IAM,
+    SECURITY_SCHEMES,
+    NotFoundAnswer,
+    ProblemAnswer,
+    answer_body,
+    json_content,
+)
+from cardmaker.cards.card import Card, CardBatch
+from cardmaker.cards.keys import KmsDataKeys
+from cardmaker.cards.opening import SecretOpener
+from cardmaker.deliveries.api_models import (
+    EXAMPLE_BIND,
+    EXAMPLE_DELIVERY_ID,
+    EXAMPLE_ETICKET,
+    DeliveryAccepted,
+    DeliveryView,
+)
+from cardmaker.deliveries.delivery import (
+    FINAL,
+    CardOutcome,
+    CardResult,
+    Delivery,
+    DeliveryStatus,
+    delivery_id,
+    request_fingerprint,
+)
+from cardmaker.deliveries.models import (
+    BindDeliveryRequest,
+    DeliveryId,
+    DeliveryRequest,
+    EticketDeliveryRequest,
+)
+from cardmaker.deliveries.sending import DeliveryAttempt, DeliverySender
+from cardmaker.deliveries.service import DeliveryReopened, DeliveryService, reopen_delivery
+from cardmaker.errors import (
+    CardmakerError,
+    DeliveryConflict,
+    DeliveryExists,
+    DeliveryNotFound,
+    DeliveryRefused,
+    InvalidMethod,
+    InvalidParameter,
+    InvalidSignature,
+    InvalidTimestamp,
+    NotFound,
+    OrderConflict,
+    OrderExists,
+    OrderNotFound,
+    SecretTampered,
+    SequenceExhausted,
+    SpiRefused,
+    TopConfigError,
+    TopError,
+    TopOutcomeUnknown,
+    TopUnavailable,
+    UnprocessedItemsError,
+)
+from cardmaker.generation.plan import Chunk, plan_chunks
+from cardmaker.generation.service import CardGenerator, ChunkResult, PlanResult
+from cardmaker.observability import logger, metrics, tracer
+from cardmaker.orders.api_models import (
+    EXAMPLE_ORDER_ID,
+    EXAMPLE_OWN_SIGN,
+    OrderView,
+    cardorder_make_body_schemas,
+)
+from cardmaker.orders.models import (
+    MAX_ORDER_ID,
+    CardOrderMakeRequest,
+    CardProductInfo,
+    LogisticsInfo,
+    OwnSign,
+)
+from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
+from cardmaker.orders.service import Acceptance, OrderReopened, OrderService, reopen_order
+from cardmaker.orders.spi_call import CARDORDER_MAKE, parse_cardorder_make
+from cardmaker.settings import FUNCTION_SETTINGS
+from cardmaker.store.cards import DynamoDBCardRepository
+from cardmaker.store.clients import dynamodb_client, kms_client
+from cardmaker.store.deliveries import DynamoDBDeliveryRepository
+from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
+from cardmaker.store.stream import (
+    GenerateChunk,
+    PlanOrder,
+    SendDelivery,
+    WakeDeliveries,
+    delivery_task,
+    generation_task,
+)
+
+__all__ = [
+    "API_DESCRIPTION",
+    "API_SERVERS",
+    "API_TAGS",
+    "CARDORDER_MAKE",
+    "EXAMPLE_BIND",
+    "EXAMPLE_DELIVERY_ID",
+    "EXAMPLE_ETICKET",
+    "EXAMPLE_ORDER_ID",
+    "EXAMPLE_OWN_SIGN",
+    "FINAL",
+    "FUNCTION_SETTINGS",
+    "IAM",
+    "MAX_ORDER_ID",
+    "SECURITY_SCHEMES",
+    "Acceptance",
+    "BindDeliveryRequest",
+    "Card",
+    "CardBatch",
+    "CardGenerator",
+    "CardOrderMakeRequest",
+    "CardOutcome",
+    "CardProductInfo",
+    "CardResult",
+    "CardmakerError",
+    "Chunk",
+    "ChunkResult",
+    "Delivery",
+    "DeliveryAccepted",
+    "DeliveryAttempt",
+    "DeliveryConflict",
+    "DeliveryExists",
+    "DeliveryId",
+    "DeliveryNotFound",
+    "DeliveryRefused",
+    "DeliveryReopened",
+    "DeliveryRequest",
+    "DeliverySender",
+    "DeliveryService",
+    "DeliveryStatus",
+    "DeliveryView",
+    "DynamoDBCardRepository",
+    "DynamoDBDeliveryRepository",
+    "DynamoDBGenerationRepository",
+    "DynamoDBOrderRepository",
+    "EticketDeliveryRequest",
+    "GenerateChunk",
+    "InvalidMethod",
+    "InvalidParameter",
+    "InvalidSignature",
+    "InvalidTimestamp",
+    "KmsDataKeys",
+    "LogisticsInfo",
+    "NotFound",
+    "NotFoundAnswer",
+    "Order",
+    "OrderConflict",
+    "OrderExists",
+    "OrderKey",
+    "OrderNotFound",
+    "OrderReopened",
+    "OrderService",
+    "OrderStatus",
+    "OrderView",
+    "OwnSign",
+    "PlanOrder",
+    "PlanResult",
+    "ProblemAnswer",
+    "SecretOpener",
+    "SecretTampered",
+    "SendDelivery",
+    "SequenceExhausted",
+    "SpiRefused",
+    "StoredOrder",
+    "TopConfigError",
+    "TopError",
+    "TopOutcomeUnknown",
+    "TopUnavailable",
+    "UnprocessedItemsError",
+    "WakeDeliveries",
+    "answer_body",
+    "cardorder_make_body_schemas",
+    "delivery_id",
+    "delivery_task",
+    "dynamodb_client",
+    "generation_task",
+    "json_content",
+    "kms_client",
+    "logger",
+    "metrics",
+    "parse_cardorder_make",
+    "plan_chunks",
+    "reopen_delivery",
+    "reopen_order",
+    "request_fingerprint",
+    "runtime",
+    "tracer",
+]

@@ -1,1 +1,28 @@
-"""DynamoDB access: the only package that touches boto3 tables."""
+"""DynamoDB access: the only package that touches boto3 tables.
+
+Its public surface is for tools that inspect the tables' raw items (chaos's invariant checks,
+the benchmarks' raw baselines, tests that scan for ciphertext): the three table layouts, the
+item conversions and the key names. The use cases' repositories are part of ``cardmaker``'s
+own surface.
+"""
+
+from cardmaker.store import card_schema, delivery_schema, schema
+from cardmaker.store.batch import batch_put
+from cardmaker.store.cards import put_in_parallel
+from cardmaker.store.conditions import retry_unapplied
+from cardmaker.store.items import from_item, to_item
+from cardmaker.store.keys import PK, SK, key_of
+
+__all__ = [
+    "PK",
+    "SK",
+    "batch_put",
+    "card_schema",
+    "delivery_schema",
+    "from_item",
+    "key_of",
+    "put_in_parallel",
+    "retry_unapplied",
+    "schema",
+    "to_item",
+]

@@ -1,34 +1,83 @@
-"""The Taobao Open Platform protocol: signing, SPI verification (and the platform's side of
-it, signing SPI calls), timestamps, envelopes."""
+"""The Taobao Open Platform protocol: signing, SPI verification (and the platform's side of it,
+signing SPI calls), the SPI answer, the TOP client and the calls it makes, timestamps.
 
+The public surface for protocol work; nothing here knows orders or deliveries.
+"""
+
+from cardmaker.top.api_models import (
+    SPI_QUERY_PARAMETERS,
+    SPI_ROUTE_DOCS,
+    SPI_SIGN_LIST_HEADER,
+    ResultCode,
+    SpiAnswerFields,
+)
+from cardmaker.top.calls import (
+    SUCCESS_ALL,
+    CardBindRequest,
+    CardBindResult,
+    IsvKa,
+    IsvMa,
+    KaListShape,
+    MaSendRequest,
+    MaSendResult,
+)
+from cardmaker.top.client import TopClient, attempts_of, retryable_top_error
 from cardmaker.top.envelopes import (
     encode_spi_answer,
     requested_format,
     response_format,
+    response_key,
     unwrap_top_response,
 )
 from cardmaker.top.platform import SpiCall, sign_spi_call
-from cardmaker.top.signing import SIGN_METHODS, SignMethod, sign_request, sign_spi, signs_match
+from cardmaker.top.signing import (
+    SIGN_METHODS,
+    SIGN_PARAM,
+    SignMethod,
+    sign_request,
+    sign_spi,
+    signs_match,
+    spi_string_to_sign,
+)
 from cardmaker.top.spi import SpiPolicy, SpiRequest, VerifiedSpiCall, verify_spi_call
 from cardmaker.top.timestamps import CHINA_TZ, format_timestamp, parse_timestamp, utc_now
 
 __all__ = [
     "CHINA_TZ",
     "SIGN_METHODS",
+    "SIGN_PARAM",
+    "SPI_QUERY_PARAMETERS",
+    "SPI_ROUTE_DOCS",
+    "SPI_SIGN_LIST_HEADER",
+    "SUCCESS_ALL",
+    "CardBindRequest",
+    "CardBindResult",
+    "IsvKa",
+    "IsvMa",
+    "KaListShape",
+    "MaSendRequest",
+    "MaSendResult",
+    "ResultCode",
     "SignMethod",
+    "SpiAnswerFields",
     "SpiCall",
     "SpiPolicy",
     "SpiRequest",
+    "TopClient",
     "VerifiedSpiCall",
+    "attempts_of",
     "encode_spi_answer",
     "format_timestamp",
     "parse_timestamp",
     "requested_format",
     "response_format",
+    "response_key",
+    "retryable_top_error",
     "sign_request",
     "sign_spi",
     "sign_spi_call",
     "signs_match",
+    "spi_string_to_sign",
     "unwrap_top_response",
     "utc_now",
     "verify_spi_call",
