@@ -23,12 +23,16 @@ from pathlib import Path
 import boto3
 
 from bench.moto_stack import generator_stack
-from cardmaker import runtime
-from cardmaker.cards.keys import KmsDataKeys
-from cardmaker.cards.opening import SecretOpener
-from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
-from cardmaker.store.cards import DynamoDBCardRepository
-from cardmaker.store.orders import DynamoDBOrderRepository
+from cardmaker import (
+    CardOrderMakeRequest,
+    DynamoDBCardRepository,
+    DynamoDBOrderRepository,
+    KmsDataKeys,
+    OrderKey,
+    OrderStatus,
+    SecretOpener,
+    runtime,
+)
 from cardmaker_cli.export import CardSource, encrypted_entry, write_csv
 from cardmaker_cli.samples import sample_order
 from local.template import REGION, Stack

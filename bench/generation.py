@@ -26,15 +26,18 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bench.moto_stack import generator_stack
-from cardmaker import runtime
-from cardmaker.cards.card import CardBatch
+from cardmaker import (
+    CardBatch,
+    CardOrderMakeRequest,
+    OrderKey,
+    OrderStatus,
+    Sealer,
+    dynamodb_client,
+    runtime,
+)
 from cardmaker.cards.numbering import CardNumberer, CardNumberScheme
-from cardmaker.cards.sealing import Sealer
 from cardmaker.generation.service import SEAL_BATCH, make_cards
-from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
-from cardmaker.store import card_schema
-from cardmaker.store.cards import put_in_parallel
-from cardmaker.store.clients import dynamodb_client
+from cardmaker.store import card_schema, put_in_parallel
 from cardmaker_cli.samples import sample_order
 
 CPU_CARDS = 200_000

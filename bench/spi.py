@@ -25,12 +25,8 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from cardmaker import runtime
-from cardmaker.observability import logger
-from cardmaker.orders import CardOrderMakeRequest, Order
-from cardmaker.store import schema
-from cardmaker.store.clients import dynamodb_client
-from cardmaker.store.keys import PK
+from cardmaker import CardOrderMakeRequest, Order, dynamodb_client, logger, runtime
+from cardmaker.store import PK, schema
 from cardmaker.top import utc_now
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.apigw import LambdaContext, http_api_event

@@ -14,14 +14,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from cardmaker.generation.plan import plan_chunks
-from cardmaker.orders.order import OrderStatus
-from cardmaker.store import schema
-from cardmaker.store.keys import key_of
+from cardmaker import OrderStatus, plan_chunks
+from cardmaker.store import key_of, schema
 
 if TYPE_CHECKING:
-    from cardmaker.orders.order import OrderKey
-    from cardmaker.store.orders import DynamoDBGenerationRepository
+    from cardmaker import DynamoDBGenerationRepository, OrderKey
 
 
 def uncounted_chunk_records(

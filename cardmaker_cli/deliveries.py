@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cardmaker.deliveries.delivery import FINAL, DeliveryStatus
+from cardmaker import FINAL, DeliveryStatus
 from cardmaker_cli.api import Api
 from cardmaker_cli.context import target
 from cardmaker_cli.errors import CliError

@@ -23,18 +23,20 @@ from botocore.config import Config
 from rich.table import Table
 from rich.text import Text
 
-from cardmaker.deliveries.service import reopen_delivery
-from cardmaker.errors import DeliveryNotFound, OrderNotFound
-from cardmaker.orders.order import OrderKey, OrderStatus
-from cardmaker.orders.service import reopen_order
-from cardmaker.store.deliveries import DynamoDBDeliveryRepository
-from cardmaker.store.orders import DynamoDBGenerationRepository
-from cardmaker.store.stream import (
+from cardmaker import (
+    DeliveryNotFound,
+    DynamoDBDeliveryRepository,
+    DynamoDBGenerationRepository,
     GenerateChunk,
+    OrderKey,
+    OrderNotFound,
+    OrderStatus,
     PlanOrder,
     SendDelivery,
     delivery_task,
     generation_task,
+    reopen_delivery,
+    reopen_order,
 )
 from cardmaker_cli.chunk_replay import uncounted_chunk_records
 from cardmaker_cli.context import target

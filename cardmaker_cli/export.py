@@ -13,18 +13,21 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import pyzipper
 
-from cardmaker.cards.keys import KmsDataKeys
-from cardmaker.cards.opening import SecretOpener
-from cardmaker.errors import SecretTampered
-from cardmaker.orders import OrderKey, OrderStatus
-from cardmaker.store.cards import DynamoDBCardRepository
-from cardmaker.store.orders import DynamoDBOrderRepository
+from cardmaker import (
+    DynamoDBCardRepository,
+    DynamoDBOrderRepository,
+    KmsDataKeys,
+    OrderKey,
+    OrderStatus,
+    SecretOpener,
+    SecretTampered,
+)
 from cardmaker_cli.errors import CliError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from cardmaker.cards.card import Card
+    from cardmaker import Card
     from cardmaker_cli.target import Target
 
 COLUMNS = ("template_no", "par_value", "position", "card_no", "card_secret")

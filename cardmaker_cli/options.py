@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cardmaker.orders import MAX_ORDER_ID, OrderKey
+from cardmaker import MAX_ORDER_ID, OrderKey
 from cardmaker_cli.errors import CliError
 
 

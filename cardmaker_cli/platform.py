@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 
 import typer
 
-from cardmaker.orders import CARDORDER_MAKE
+from cardmaker import CARDORDER_MAKE
 from cardmaker.top import SpiCall, sign_spi_call
 from cardmaker_cli.api import Api
 from cardmaker_cli.context import target

@@ -35,16 +35,18 @@ import boto3
 import requests
 from pydantic import TypeAdapter
 
-from cardmaker import runtime
+from cardmaker import (
+    BindDeliveryRequest,
+    DynamoDBDeliveryRepository,
+    DynamoDBOrderRepository,
+    EticketDeliveryRequest,
+    OrderKey,
+    OrderStatus,
+    runtime,
+)
 from cardmaker.deliveries import delivery as deliveries
-from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
-from cardmaker.orders.order import OrderKey, OrderStatus
-from cardmaker.store import card_schema
-from cardmaker.store.deliveries import DynamoDBDeliveryRepository
-from cardmaker.store.items import from_item
-from cardmaker.store.keys import PK
-from cardmaker.store.orders import DynamoDBOrderRepository
-from cardmaker.top.client import TopClient
+from cardmaker.store import PK, card_schema, from_item
+from cardmaker.top import TopClient
 from cardmaker_cli.samples import sample_order
 from local.platform import sample_delivery, sign_demo_call
 from local.stack import FAKE_CREDENTIALS, HOST, LocalStack

@@ -16,10 +16,8 @@ from typing import Any
 
 import boto3
 
-from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
-from cardmaker.cards.sealing import Sealer
-from cardmaker.orders import OrderKey
-from cardmaker.store.items import from_item
+from cardmaker import KmsDataKeys, OrderKey, Sealer, chunk_key_context
+from cardmaker.store import from_item
 from local.stack import FAKE_CREDENTIALS, LocalStack
 from local.template import REGION
 

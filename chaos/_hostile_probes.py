@@ -20,7 +20,7 @@ from urllib.parse import quote, quote_plus
 
 from hypothesis import strategies as st
 
-from cardmaker.orders import CARDORDER_MAKE
+from cardmaker import CARDORDER_MAKE
 from cardmaker.top import format_timestamp, sign_spi, utc_now
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.platform import sample_delivery

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from cardmaker.store.items import from_item
+from cardmaker.store import from_item
 from cardmaker_cli.samples import sample_order
 from local.platform import sample_delivery, sign_demo_call
 from local.stack import LocalStack

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from cardmaker.deliveries.delivery import FINAL, Delivery, DeliveryStatus
+from cardmaker import FINAL, Delivery, DeliveryStatus
 from local.top_gateway import RecordedCall
 
 

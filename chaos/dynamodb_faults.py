@@ -24,7 +24,7 @@ import time
 import warnings
 from typing import Any
 
-from cardmaker.store.clients import dynamodb_client
+from cardmaker import dynamodb_client
 from chaos._dynamodb_faults import DynamoDBFaults, recorded_backoffs
 from chaos._store_checks import (
     Ledger,

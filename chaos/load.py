@@ -31,11 +31,8 @@ from datetime import timedelta
 
 import requests
 
-from cardmaker import runtime
-from cardmaker.orders import OrderKey, OwnSign
-from cardmaker.store import schema
-from cardmaker.store.items import from_item, to_item
-from cardmaker.store.keys import PK, SK
+from cardmaker import OrderKey, OwnSign, runtime
+from cardmaker.store import PK, SK, from_item, schema, to_item
 from cardmaker.top import utc_now
 from cardmaker_cli.samples import sample_order
 from chaos._evidence import dynamodb, percentile, print_figures, quiet_stack

@@ -32,10 +32,14 @@ from typing import Literal
 
 import requests
 
-from cardmaker.deliveries.delivery import FINAL, Delivery, DeliveryStatus
-from cardmaker.orders.order import OrderKey
-from cardmaker.store.cards import DynamoDBCardRepository
-from cardmaker.store.deliveries import DynamoDBDeliveryRepository
+from cardmaker import (
+    FINAL,
+    Delivery,
+    DeliveryStatus,
+    DynamoDBCardRepository,
+    DynamoDBDeliveryRepository,
+    OrderKey,
+)
 from cardmaker_cli.samples import sample_order
 from chaos._fault_plan import FaultPlan, Step
 from chaos._top_figures import business_id, figures, foreign_cards_sent, give_up_reasons

@@ -29,8 +29,7 @@ from typing import Any
 import requests
 from rich.console import Console
 
-from cardmaker.deliveries.delivery import FINAL
-from cardmaker.observability import logger
+from cardmaker import FINAL, logger
 from cardmaker_cli.samples import sample_order
 from local.demo_display import Bars, DemoDisplay, DemoSummary, GatewayCall, demo_console
 from local.platform import sample_delivery, sign_demo_call

@@ -16,12 +16,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-from cardmaker.deliveries.delivery import Delivery, delivery_id, request_fingerprint
-from cardmaker.deliveries.models import EticketDeliveryRequest
-from cardmaker.generation.plan import plan_chunks
-from cardmaker.orders import CardOrderMakeRequest, Order, OrderStatus
-from cardmaker.store import delivery_schema, schema
-from cardmaker.store.keys import key_of
+from cardmaker import (
+    CardOrderMakeRequest,
+    Delivery,
+    EticketDeliveryRequest,
+    Order,
+    OrderStatus,
+    delivery_id,
+    plan_chunks,
+    request_fingerprint,
+)
+from cardmaker.store import delivery_schema, key_of, schema
 from cardmaker_cli.stream_records import lambda_record
 from local.apigw import http_api_event
 from local.platform import sample_delivery

@@ -24,8 +24,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
-from cardmaker.api_models import API_DESCRIPTION, API_SERVERS, API_TAGS, SECURITY_SCHEMES
-from cardmaker.orders.models import MAX_ORDER_ID
+from cardmaker import API_DESCRIPTION, API_SERVERS, API_TAGS, MAX_ORDER_ID, SECURITY_SCHEMES
 from local.template import (
     REPO,
     Route,

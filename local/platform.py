@@ -13,8 +13,7 @@ import os
 import sys
 from typing import Any, Literal
 
-from cardmaker.deliveries.api_models import EXAMPLE_BIND, EXAMPLE_ETICKET
-from cardmaker.orders import CARDORDER_MAKE
+from cardmaker import CARDORDER_MAKE, EXAMPLE_BIND, EXAMPLE_ETICKET
 from cardmaker.top import SpiCall, sign_spi_call
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 

@@ -33,8 +33,7 @@ from typing import Any, ClassVar, Literal, TextIO
 import boto3
 from moto.server import ThreadedMotoServer
 
-from cardmaker import runtime
-from cardmaker.observability import logger
+from cardmaker import logger, runtime
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from local.apigw import LambdaContext
 from local.http_api import ApiGatewayServer

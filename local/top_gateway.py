@@ -34,10 +34,18 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from cardmaker.top.calls import SUCCESS_ALL, CardBindRequest, MaSendRequest
-from cardmaker.top.envelopes import response_key
-from cardmaker.top.signing import SIGN_METHODS, SIGN_PARAM, sign_request, signs_match
-from cardmaker.top.timestamps import parse_timestamp, utc_now
+from cardmaker.top import (
+    SIGN_METHODS,
+    SIGN_PARAM,
+    SUCCESS_ALL,
+    CardBindRequest,
+    MaSendRequest,
+    parse_timestamp,
+    response_key,
+    sign_request,
+    signs_match,
+    utc_now,
+)
 from local.loopback import LoopbackServer
 
 HOST = "127.0.0.1"

@@ -15,8 +15,7 @@ import pytest
 import requests
 from moto import mock_aws
 
-from cardmaker import runtime
-from cardmaker.observability import logger
+from cardmaker import logger, runtime
 from cardmaker.top import SpiCall
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from cardmaker_cli.stream_records import lambda_record

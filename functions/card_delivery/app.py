@@ -15,10 +15,16 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cardmaker import runtime
-from cardmaker.deliveries.delivery import DeliveryStatus
-from cardmaker.observability import logger, metrics, tracer
-from cardmaker.store.stream import SendDelivery, WakeDeliveries, delivery_task
+from cardmaker import (
+    DeliveryStatus,
+    SendDelivery,
+    WakeDeliveries,
+    delivery_task,
+    logger,
+    metrics,
+    runtime,
+    tracer,
+)
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 

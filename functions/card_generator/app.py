@@ -14,9 +14,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cardmaker import runtime
-from cardmaker.observability import logger, metrics, tracer
-from cardmaker.store.stream import GenerateChunk, PlanOrder, generation_task
+from cardmaker import GenerateChunk, PlanOrder, generation_task, logger, metrics, runtime, tracer
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 

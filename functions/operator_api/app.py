@@ -14,7 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from routes import deliveries, orders
 
-from cardmaker.observability import logger, metrics, tracer
+from cardmaker import logger, metrics, tracer
 
 # What the OpenAPI document is generated from (local/openapi.py).
 ROUTERS = (orders.router, deliveries.router)

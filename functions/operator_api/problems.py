@@ -13,8 +13,14 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
 from pydantic import BaseModel
 
-from cardmaker.api_models import NotFoundAnswer, ProblemAnswer, answer_body
-from cardmaker.errors import DeliveryConflict, DeliveryRefused, NotFound
+from cardmaker import (
+    DeliveryConflict,
+    DeliveryRefused,
+    NotFound,
+    NotFoundAnswer,
+    ProblemAnswer,
+    answer_body,
+)
 
 # Exception handlers only; the app includes it with the routes.
 router = Router()

@@ -19,18 +19,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from methods import SPI_METHODS
 from refusals import failure, refusal
 
-from cardmaker import runtime
-from cardmaker.errors import InvalidMethod
-from cardmaker.observability import logger, metrics, tracer
-from cardmaker.orders.api_models import cardorder_make_body_schemas
-from cardmaker.top.api_models import (
+from cardmaker import InvalidMethod, cardorder_make_body_schemas, logger, metrics, runtime, tracer
+from cardmaker.top import (
     SPI_QUERY_PARAMETERS,
     SPI_ROUTE_DOCS,
     SPI_SIGN_LIST_HEADER,
     SpiAnswerFields,
+    SpiRequest,
+    encode_spi_answer,
+    requested_format,
+    verify_spi_call,
 )
-from cardmaker.top.envelopes import encode_spi_answer, requested_format
-from cardmaker.top.spi import SpiRequest, verify_spi_call
 
 router = Router()
 app = APIGatewayHttpResolver(enable_validation=True)  # with the router, once it has its route

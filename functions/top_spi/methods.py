@@ -11,11 +11,8 @@ from collections.abc import Callable
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cardmaker import runtime
-from cardmaker.observability import logger, metrics
-from cardmaker.orders.spi_call import CARDORDER_MAKE, parse_cardorder_make
-from cardmaker.top.api_models import SpiAnswerFields
-from cardmaker.top.spi import VerifiedSpiCall
+from cardmaker import CARDORDER_MAKE, logger, metrics, parse_cardorder_make, runtime
+from cardmaker.top import SpiAnswerFields, VerifiedSpiCall
 
 SpiMethod = Callable[[VerifiedSpiCall], SpiAnswerFields]
 

@@ -7,7 +7,7 @@ module deployed with the one function that uses it cannot be reached for by anot
 
 from __future__ import annotations
 
-from cardmaker.errors import (
+from cardmaker import (
     CardmakerError,
     InvalidMethod,
     InvalidParameter,
@@ -15,7 +15,7 @@ from cardmaker.errors import (
     InvalidTimestamp,
     OrderConflict,
 )
-from cardmaker.top.api_models import ResultCode, SpiAnswerFields
+from cardmaker.top import ResultCode, SpiAnswerFields
 
 # A refusal answers HTTP 200 with success false: nothing was written, and retrying the same
 # call cannot help. The first class the error is an instance of gives its code.

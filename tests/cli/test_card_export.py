@@ -12,11 +12,8 @@ import pytest
 import pyzipper
 import requests
 
-from cardmaker.cards.sealing import Sealer
-from cardmaker.orders import OrderKey
-from cardmaker.store import card_schema
-from cardmaker.store.cards import DynamoDBCardRepository
-from cardmaker.store.items import from_item, to_item
+from cardmaker import DynamoDBCardRepository, OrderKey, Sealer
+from cardmaker.store import card_schema, from_item, to_item
 from cardmaker_cli.samples import sample_order
 from local.platform import sign_demo_call
 from tests.cli.conftest import OWN_SIGN, TEMPLATES, json_output

@@ -3,9 +3,7 @@ stack's DynamoDB."""
 
 from __future__ import annotations
 
-from cardmaker.cards.card import Card
-from cardmaker.orders import OrderKey
-from cardmaker.store.cards import DynamoDBCardRepository
+from cardmaker import Card, DynamoDBCardRepository, OrderKey
 from tests.cli.conftest import ORDER_ID, OWN_SIGN
 
 

@@ -11,10 +11,13 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from cardmaker.orders.order import OrderKey, OrderStatus
-from cardmaker.store.cards import DynamoDBCardRepository
-from cardmaker.store.deliveries import DynamoDBDeliveryRepository
-from cardmaker.store.orders import DynamoDBOrderRepository
+from cardmaker import (
+    DynamoDBCardRepository,
+    DynamoDBDeliveryRepository,
+    DynamoDBOrderRepository,
+    OrderKey,
+    OrderStatus,
+)
 from cardmaker_cli.samples import sample_order
 from cardmaker_cli.stream_batches import peek, release
 from local.platform import sample_delivery, sign_demo_call

@@ -19,10 +19,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from cardmaker.deliveries.api_models import EXAMPLE_DELIVERY_ID
-from cardmaker.orders import OrderService
-from cardmaker.top import SpiCall
-from cardmaker.top.api_models import SpiAnswerFields
+from cardmaker import EXAMPLE_DELIVERY_ID, OrderService
+from cardmaker.top import SpiAnswerFields, SpiCall
 from cardmaker_cli.samples import sample_order
 from local.platform import sample_delivery, sign_demo_call
 from local.stack import LocalStack

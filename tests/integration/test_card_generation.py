@@ -9,15 +9,19 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from cardmaker import runtime
-from cardmaker.cards.keys import KmsDataKeys
-from cardmaker.cards.sealing import Sealer
+from cardmaker import (
+    CardOrderMakeRequest,
+    DynamoDBCardRepository,
+    GenerateChunk,
+    KmsDataKeys,
+    OrderKey,
+    OrderStatus,
+    Sealer,
+    generation_task,
+    runtime,
+)
 from cardmaker.generation import service as generation_service
-from cardmaker.orders import CardOrderMakeRequest, OrderKey, OrderStatus
-from cardmaker.store import card_schema
-from cardmaker.store.cards import DynamoDBCardRepository
-from cardmaker.store.items import from_item
-from cardmaker.store.stream import GenerateChunk, generation_task
+from cardmaker.store import card_schema, from_item
 from cardmaker_cli.samples import sample_order
 from local.template import functions
 from tests.conftest import order_event, stream_records

@@ -7,15 +7,17 @@ import json
 import boto3
 import pytest
 
-from cardmaker import runtime
-from cardmaker.cards.keys import KmsDataKeys
-from cardmaker.cards.sealing import Sealer
-from cardmaker.deliveries.delivery import DeliveryStatus
-from cardmaker.deliveries.sending import DeliveryAttempt
-from cardmaker.errors import TopError, TopOutcomeUnknown
-from cardmaker.orders import OrderKey
-from cardmaker.store.card_schema import card_key, cursor_key
-from cardmaker.store.items import from_item
+from cardmaker import (
+    DeliveryAttempt,
+    DeliveryStatus,
+    KmsDataKeys,
+    OrderKey,
+    Sealer,
+    TopError,
+    TopOutcomeUnknown,
+    runtime,
+)
+from cardmaker.store import card_schema, from_item
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.apigw import LambdaContext
 from local.platform import sample_delivery, sign_demo_call
@@ -145,9 +147,9 @@ def numbers_at(stack, positions):
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
     table = stack.physical["CardsTable"]
     return [
-        from_item(dynamodb.get_item(TableName=table, Key=card_key(ORDER, "T1", p))["Item"])[
-            "card_no"
-        ]
+        from_item(
+            dynamodb.get_item(TableName=table, Key=card_schema.card_key(ORDER, "T1", p))["Item"]
+        )["card_no"]
         for p in positions
     ]
 
@@ -242,7 +244,7 @@ def test_the_last_attempt_fails_the_delivery_and_keeps_its_cards(stack, invoke, 
     assert shown["status"] == "FAILED"
     assert "gave up after 3 attempts" in shown["failure_reason"]
     cursor = boto3.client("dynamodb", region_name="us-east-1").get_item(
-        TableName=stack.physical["CardsTable"], Key=cursor_key(ORDER, "T1")
+        TableName=stack.physical["CardsTable"], Key=card_schema.cursor_key(ORDER, "T1")
     )["Item"]
     assert from_item(cursor)["claims"][delivery_id] == 0  # its cards stay with it
     assert from_item(cursor)["allocated"] == 2

@@ -9,14 +9,17 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from cardmaker.errors import OrderConflict, OrderNotFound, UnprocessedItemsError
-from cardmaker.orders.models import CardOrderMakeRequest
-from cardmaker.orders.order import Order
-from cardmaker.orders.service import OrderService
+from cardmaker import (
+    CardOrderMakeRequest,
+    DynamoDBOrderRepository,
+    Order,
+    OrderConflict,
+    OrderNotFound,
+    OrderService,
+    UnprocessedItemsError,
+)
 from cardmaker.retry import backoff_delay
-from cardmaker.store import schema
-from cardmaker.store.batch import batch_put
-from cardmaker.store.orders import DynamoDBOrderRepository
+from cardmaker.store import batch_put, schema
 from cardmaker_cli.samples import sample_order
 
 NOW = datetime(2026, 11, 22, 12, 30, tzinfo=UTC)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import typer
 
-from cardmaker.settings import FUNCTION_SETTINGS
+from cardmaker import FUNCTION_SETTINGS
 from cardmaker_cli.main import app
 from local.template import REPO, load_template
 

@@ -7,18 +7,28 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
-from cardmaker.deliveries.models import BindDeliveryRequest
-from cardmaker.deliveries.service import reopen_delivery
-from cardmaker.errors import DeliveryNotFound, OrderNotFound
-from cardmaker.orders.models import CardOrderMakeRequest
-from cardmaker.orders.order import OrderKey, OrderStatus
-from cardmaker.orders.service import OrderService, reopen_order
-from cardmaker.store import delivery_schema, schema
-from cardmaker.store.deliveries import DynamoDBDeliveryRepository
-from cardmaker.store.items import from_item
-from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
-from cardmaker.store.stream import PlanOrder, delivery_task, generation_task
+from cardmaker import (
+    BindDeliveryRequest,
+    CardOrderMakeRequest,
+    CardOutcome,
+    CardResult,
+    Delivery,
+    DeliveryNotFound,
+    DeliveryStatus,
+    DynamoDBDeliveryRepository,
+    DynamoDBGenerationRepository,
+    DynamoDBOrderRepository,
+    OrderKey,
+    OrderNotFound,
+    OrderService,
+    OrderStatus,
+    PlanOrder,
+    delivery_task,
+    generation_task,
+    reopen_delivery,
+    reopen_order,
+)
+from cardmaker.store import delivery_schema, from_item, schema
 from cardmaker_cli.samples import sample_order
 from local.platform import sample_delivery
 

@@ -8,11 +8,8 @@ from datetime import timedelta
 
 import boto3
 
-from cardmaker import runtime
-from cardmaker.cards.keys import KmsDataKeys
-from cardmaker.cards.sealing import Sealer
-from cardmaker.orders import OrderKey
-from cardmaker.top.timestamps import utc_now
+from cardmaker import KmsDataKeys, OrderKey, Sealer, runtime
+from cardmaker.top import utc_now
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.platform import sign_demo_call
 from local.template import functions

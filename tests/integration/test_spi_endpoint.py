@@ -10,10 +10,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from cardmaker.errors import OrderConflict, SpiRefused
-from cardmaker.top.api_models import ResultCode, SpiAnswerFields
-from cardmaker.top.signing import sign_spi
-from cardmaker.top.timestamps import format_timestamp, utc_now
+from cardmaker import OrderConflict, SpiRefused
+from cardmaker.top import ResultCode, SpiAnswerFields, format_timestamp, sign_spi, utc_now
 from cardmaker_cli.samples import DEMO_SECRET, sample_order
 from local.apigw import LambdaContext, http_api_event
 from local.platform import sign_demo_call

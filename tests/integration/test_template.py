@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cardmaker.settings import FUNCTION_SETTINGS
+from cardmaker import FUNCTION_SETTINGS
 from local.template import REPO, TEMPLATE_PATH, load_template, resources_of_type
 
 TEMPLATE = load_template()

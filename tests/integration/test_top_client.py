@@ -18,27 +18,19 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from cardmaker.errors import (
-    CardmakerError,
-    TopConfigError,
-    TopError,
-    TopOutcomeUnknown,
-    TopUnavailable,
-)
+from cardmaker import CardmakerError, TopConfigError, TopError, TopOutcomeUnknown, TopUnavailable
 from cardmaker.retry import backoff_delay
-from cardmaker.top.calls import (
+from cardmaker.top import (
     CardBindRequest,
     CardBindResult,
     IsvKa,
     MaSendRequest,
     MaSendResult,
-)
-from cardmaker.top.client import (
     TopClient,
     attempts_of,
+    format_timestamp,
+    sign_request,
 )
-from cardmaker.top.signing import sign_request
-from cardmaker.top.timestamps import format_timestamp
 from local.stack import LocalStack, TopConfig
 from local.top_gateway import CARD_BIND, MA_SEND, FakeTopGateway, Fault
 

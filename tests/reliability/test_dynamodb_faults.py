@@ -25,13 +25,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from cardmaker import runtime
-from cardmaker.orders import OrderKey
-from cardmaker.store.cards import DynamoDBCardRepository
-from cardmaker.store.clients import dynamodb_client
-from cardmaker.store.conditions import retry_unapplied
-from cardmaker.store.deliveries import DynamoDBDeliveryRepository
-from cardmaker.store.orders import DynamoDBGenerationRepository
+from cardmaker import (
+    DynamoDBCardRepository,
+    DynamoDBDeliveryRepository,
+    DynamoDBGenerationRepository,
+    OrderKey,
+    dynamodb_client,
+    runtime,
+)
+from cardmaker.store import retry_unapplied
 from chaos._dynamodb_faults import DynamoDBFaults, recorded_backoffs
 from chaos._store_checks import (
     Ledger,

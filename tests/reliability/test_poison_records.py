@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 
-from cardmaker.cards.card import Card
-from cardmaker.orders.order import OrderKey
+from cardmaker import (
+    Card,
+    DynamoDBCardRepository,
+    DynamoDBDeliveryRepository,
+    DynamoDBOrderRepository,
+    OrderKey,
+)
 from cardmaker.store import card_schema
-from cardmaker.store.cards import DynamoDBCardRepository
-from cardmaker.store.deliveries import DynamoDBDeliveryRepository
-from cardmaker.store.orders import DynamoDBOrderRepository
 from cardmaker_cli.stream_records import lambda_record
 from chaos._crash_world import Workload, quiet_stack
 from local.stack import LocalStack

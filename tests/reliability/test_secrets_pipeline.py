@@ -30,9 +30,7 @@ from typing import Any
 import pytest
 import requests
 
-from cardmaker.cards.keys import KmsDataKeys
-from cardmaker.cards.sealing import Sealer
-from cardmaker.observability import logger, tracer
+from cardmaker import KmsDataKeys, Sealer, logger, tracer
 from cardmaker_cli.samples import sample_order
 from chaos._store_checks import Sent, bind, create_delivery, eticket, send_order
 from local.platform import sign_demo_call

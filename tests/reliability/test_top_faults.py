@@ -21,10 +21,14 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-from cardmaker.deliveries.delivery import CardOutcome, Delivery, DeliveryStatus
-from cardmaker.errors import TopOutcomeUnknown
-from cardmaker.store.deliveries import DynamoDBDeliveryRepository
-from cardmaker.top.client import TopClient
+from cardmaker import (
+    CardOutcome,
+    Delivery,
+    DeliveryStatus,
+    DynamoDBDeliveryRepository,
+    TopOutcomeUnknown,
+)
+from cardmaker.top import TopClient
 from cardmaker_cli.main import app
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from chaos._fault_plan import FaultPlan, Step

@@ -6,15 +6,25 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from cardmaker.api_models import NotFoundAnswer, ProblemAnswer, answer_body
-from cardmaker.deliveries.api_models import DeliveryAccepted, DeliveryView
-from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
-from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
-from cardmaker.orders.api_models import OrderView
-from cardmaker.orders.models import CardOrderMakeRequest
-from cardmaker.orders.order import Generation, Order, StoredOrder
-from cardmaker.top.api_models import SpiAnswerFields
-from cardmaker.top.envelopes import encode_spi_answer
+from cardmaker import (
+    BindDeliveryRequest,
+    CardOrderMakeRequest,
+    CardOutcome,
+    CardResult,
+    Delivery,
+    DeliveryAccepted,
+    DeliveryStatus,
+    DeliveryView,
+    EticketDeliveryRequest,
+    NotFoundAnswer,
+    Order,
+    OrderView,
+    ProblemAnswer,
+    StoredOrder,
+    answer_body,
+)
+from cardmaker.orders.order import Generation
+from cardmaker.top import SpiAnswerFields, encode_spi_answer
 from cardmaker_cli.samples import sample_order
 
 RECEIVED = datetime(2026, 11, 22, 12, 30, tzinfo=UTC)

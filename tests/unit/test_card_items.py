@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from cardmaker.cards.card import CardBatch
-from cardmaker.orders.order import OrderKey
-from cardmaker.store import card_schema
-from cardmaker.store.items import from_item
-from cardmaker.store.keys import PK, SK
+from cardmaker import CardBatch, OrderKey
+from cardmaker.store import PK, SK, card_schema, from_item
 
 ORDER = OrderKey("pre", 16002)
 

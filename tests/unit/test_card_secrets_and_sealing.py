@@ -7,9 +7,8 @@ from collections import Counter
 
 import pytest
 
+from cardmaker import Sealer, SecretTampered
 from cardmaker.cards.card_secrets import ALPHABET, BITS_PER_SYMBOL, generate_secrets
-from cardmaker.cards.sealing import Sealer
-from cardmaker.errors import SecretTampered
 
 
 def test_secrets_use_the_unambiguous_alphabet_and_default_to_80_bits():

@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardmaker.generation.plan import chunk_count, plan_chunks
-from cardmaker.orders.models import CardOrderMakeRequest
-from cardmaker.orders.order import Order
+from cardmaker import CardOrderMakeRequest, Order, plan_chunks
+from cardmaker.generation.plan import chunk_count
 from cardmaker_cli.samples import sample_order
 
 

@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cardmaker.errors import TopError
-from cardmaker.top.api_models import SpiAnswerFields
-from cardmaker.top.envelopes import (
+from cardmaker import TopError
+from cardmaker.top import (
+    SpiAnswerFields,
     encode_spi_answer,
     requested_format,
     response_key,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cardmaker.cards.keys import chunk_key_context
-from cardmaker.orders.models import CardOrderMakeRequest
-from cardmaker.orders.order import Order, OrderKey
+from cardmaker import CardOrderMakeRequest, Order, OrderKey, chunk_key_context
 from cardmaker_cli.samples import sample_order
 
 

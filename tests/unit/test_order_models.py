@@ -7,7 +7,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from cardmaker.orders.models import MAX_CARDS_PER_ORDER, CardOrderMakeRequest
+from cardmaker import CardOrderMakeRequest
+from cardmaker.orders.models import MAX_CARDS_PER_ORDER
 from cardmaker.orders.order import content_hash
 from cardmaker_cli.samples import sample_order
 

@@ -8,8 +8,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from cardmaker.top import sign_spi_call
-from cardmaker.top.timestamps import parse_timestamp
+from cardmaker.top import parse_timestamp, sign_spi_call
 
 
 def business_of(case):

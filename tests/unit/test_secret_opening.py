@@ -8,12 +8,16 @@ from dataclasses import replace
 
 import pytest
 
-from cardmaker.cards.card import Card, CardBatch
-from cardmaker.cards.keys import DataKey, chunk_key_context
-from cardmaker.cards.opening import SecretOpener
-from cardmaker.cards.sealing import Sealer
-from cardmaker.errors import SecretTampered
-from cardmaker.orders.order import OrderKey
+from cardmaker import (
+    Card,
+    CardBatch,
+    OrderKey,
+    Sealer,
+    SecretOpener,
+    SecretTampered,
+    chunk_key_context,
+)
+from cardmaker.cards.keys import DataKey
 
 ORDER = OrderKey("daily", 16002)
 

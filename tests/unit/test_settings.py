@@ -6,14 +6,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from cardmaker import runtime
-from cardmaker.settings import (
-    FUNCTION_SETTINGS,
-    DeliverySettings,
-    GeneratorSettings,
-    OperatorApiSettings,
-    SpiSettings,
-)
+from cardmaker import FUNCTION_SETTINGS, runtime
+from cardmaker.settings import DeliverySettings, GeneratorSettings, OperatorApiSettings, SpiSettings
 
 SPI = {"ORDERS_TABLE_NAME": "orders", "TOP_SECRET_ID": "arn:top"}
 DELIVERY = {

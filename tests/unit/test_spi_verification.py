@@ -9,10 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cardmaker.errors import InvalidParameter, InvalidSignature, InvalidTimestamp
-from cardmaker.top.signing import sign_spi
-from cardmaker.top.spi import SpiPolicy, SpiRequest, verify_spi_call
-from cardmaker.top.timestamps import parse_timestamp
+from cardmaker import InvalidParameter, InvalidSignature, InvalidTimestamp
+from cardmaker.top import SpiPolicy, SpiRequest, parse_timestamp, sign_spi, verify_spi_call
 from cardmaker_cli.samples import DEMO_SECRET, sample_order
 from local.platform import sign_demo_call
 

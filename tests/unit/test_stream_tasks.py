@@ -8,10 +8,10 @@ import copy
 import pytest
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from cardmaker.generation.plan import Chunk
-from cardmaker.orders.order import OrderKey
-from cardmaker.store.stream import (
+from cardmaker import (
+    Chunk,
     GenerateChunk,
+    OrderKey,
     PlanOrder,
     SendDelivery,
     WakeDeliveries,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from cardmaker.top.timestamps import CHINA_TZ, format_timestamp, parse_timestamp
+from cardmaker.top import CHINA_TZ, format_timestamp, parse_timestamp
 
 MOMENT = datetime(2026, 11, 22, 12, 30, 0, tzinfo=UTC)
 

@@ -7,16 +7,16 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from cardmaker.top.calls import (
+from cardmaker.top import (
     CardBindRequest,
     CardBindResult,
     IsvKa,
     IsvMa,
     MaSendRequest,
     MaSendResult,
-    string_list,
+    sign_request,
 )
-from cardmaker.top.signing import sign_request
+from cardmaker.top.calls import string_list
 
 # The protocol notes' card.bind vector (also in tests/data/top-vectors.json).
 VECTOR_DTO = (

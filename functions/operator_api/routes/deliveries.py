@@ -9,17 +9,23 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
-from cardmaker import runtime
-from cardmaker.api_models import IAM, NotFoundAnswer, ProblemAnswer, answer_body, json_content
-from cardmaker.deliveries.api_models import (
+from cardmaker import (
     EXAMPLE_BIND,
     EXAMPLE_DELIVERY_ID,
     EXAMPLE_ETICKET,
+    IAM,
     DeliveryAccepted,
+    DeliveryId,
+    DeliveryRequest,
     DeliveryView,
+    NotFoundAnswer,
+    ProblemAnswer,
+    answer_body,
+    json_content,
+    logger,
+    runtime,
+    tracer,
 )
-from cardmaker.deliveries.models import DeliveryId, DeliveryRequest
-from cardmaker.observability import logger, tracer
 
 router = Router()
 

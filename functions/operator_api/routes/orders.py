@@ -6,12 +6,21 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from cardmaker import runtime
-from cardmaker.api_models import IAM, NotFoundAnswer, ProblemAnswer, answer_body, json_content
-from cardmaker.observability import tracer
-from cardmaker.orders.api_models import EXAMPLE_ORDER_ID, EXAMPLE_OWN_SIGN, OrderView
-from cardmaker.orders.models import MAX_ORDER_ID, OwnSign
-from cardmaker.orders.order import OrderKey
+from cardmaker import (
+    EXAMPLE_ORDER_ID,
+    EXAMPLE_OWN_SIGN,
+    IAM,
+    MAX_ORDER_ID,
+    NotFoundAnswer,
+    OrderKey,
+    OrderView,
+    OwnSign,
+    ProblemAnswer,
+    answer_body,
+    json_content,
+    runtime,
+    tracer,
+)
 
 router = Router()
 

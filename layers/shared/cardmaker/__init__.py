@@ -27,8 +27,9 @@ from cardmaker.api_models import (
     json_content,
 )
 from cardmaker.cards.card import Card, CardBatch
-from cardmaker.cards.keys import KmsDataKeys
+from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
 from cardmaker.cards.opening import SecretOpener
+from cardmaker.cards.sealing import Sealer
 from cardmaker.deliveries.api_models import (
     EXAMPLE_BIND,
     EXAMPLE_DELIVERY_ID,
@@ -177,6 +178,7 @@ __all__ = [
     "PlanOrder",
     "PlanResult",
     "ProblemAnswer",
+    "Sealer",
     "SecretOpener",
     "SecretTampered",
     "SendDelivery",
@@ -191,6 +193,7 @@ __all__ = [
     "WakeDeliveries",
     "answer_body",
     "cardorder_make_body_schemas",
+    "chunk_key_context",
     "delivery_id",
     "delivery_task",
     "dynamodb_client",
