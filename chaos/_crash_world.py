@@ -36,15 +36,16 @@ import requests
 from pydantic import TypeAdapter
 
 from cardmaker import (
+    FINAL,
     BindDeliveryRequest,
     DynamoDBDeliveryRepository,
     DynamoDBOrderRepository,
     EticketDeliveryRequest,
     OrderKey,
     OrderStatus,
+    delivery_id,
     runtime,
 )
-from cardmaker.deliveries import delivery as deliveries
 from cardmaker.store import PK, card_schema, from_item
 from cardmaker.top import TopClient
 from cardmaker_cli.samples import sample_order
@@ -208,8 +209,7 @@ class Workload:
     def delivery_ids(self) -> list[str]:
         """The deliveries' ids, as the HTTP function derives them (before they exist)."""
         return [
-            deliveries.delivery_id(DELIVERY_REQUEST.validate_python(body))
-            for body in self.delivery_bodies()
+            delivery_id(DELIVERY_REQUEST.validate_python(body)) for body in self.delivery_bodies()
         ]
 
     def send(self, api_url: str) -> list[str]:
@@ -306,21 +306,21 @@ class Checker:
                     found.duplicates += 1
                 self._numbers.add(number)
         held: dict[tuple[str, int], str] = {}
-        for delivery_id in delivery_ids:
-            delivery = self._deliveries.get(delivery_id)
+        for checked_id in delivery_ids:
+            delivery = self._deliveries.get(checked_id)
             found.deliveries_checked += 1
             if delivery is None or delivery.status.value not in FINAL_NAMES:
                 found.deliveries_not_final += 1
                 status = None if delivery is None else delivery.status.value
-                found.problems.append(f"delivery {delivery_id} is {status}")
+                found.problems.append(f"delivery {checked_id} is {status}")
                 continue
             if delivery.status.value != "DELIVERED":
                 found.deliveries_not_delivered += 1
-                found.problems.append(f"delivery {delivery_id} ended {delivery.status.value}")
+                found.problems.append(f"delivery {checked_id} ended {delivery.status.value}")
             template_no = delivery.request.template_no
             for card in delivery.cards:
-                holder = held.setdefault((template_no, card.position), delivery_id)
-                if holder != delivery_id:
+                holder = held.setdefault((template_no, card.position), checked_id)
+                if holder != checked_id:
                     found.cards_in_two_deliveries += 1
                 if cards.get(template_no, {}).get(card.position) != card.card_no:
                     found.delivered_cards_missing += 1
@@ -391,7 +391,7 @@ class Progress:
         return "after-delivery"
 
 
-FINAL_NAMES = frozenset(status.value for status in deliveries.FINAL)
+FINAL_NAMES = frozenset(status.value for status in FINAL)
 
 
 def moto_checker(moto_url: str) -> Checker:
