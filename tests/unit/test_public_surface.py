@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+import cardmaker
+from cardmaker import errors
+
 REPO = Path(__file__).resolve().parents[2]
 SURFACES = ("cardmaker", "cardmaker.top", "cardmaker.store")
 # Internal modules a test must reach, and why: the arithmetic of a rule tested where it is
@@ -39,9 +42,6 @@ def test_every_exported_name_exists_once(surface):
 
 
 def test_the_surface_holds_the_use_cases_and_every_error():
-    import cardmaker
-    from cardmaker import errors
-
     use_cases = {
         "OrderService",
         "reopen_order",
