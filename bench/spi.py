@@ -30,6 +30,7 @@ from cardmaker.observability import logger
 from cardmaker.orders import CardOrderMakeRequest, Order
 from cardmaker.store import schema
 from cardmaker.store.clients import dynamodb_client
+from cardmaker.store.keys import PK
 from cardmaker.top import utc_now
 from local.apigw import LambdaContext, http_api_event
 from local.platform import DEMO_APP_KEY, DEMO_SECRET, sample_order, sign_spi_call
@@ -172,7 +173,7 @@ def time_put(client: Any, table: str, card_order_id: int) -> int:
     client.put_item(
         TableName=table,
         Item=item,
-        ConditionExpression=f"attribute_not_exists({schema.PK})",
+        ConditionExpression=f"attribute_not_exists({PK})",
     )
     return time.perf_counter_ns() - started
 
