@@ -34,11 +34,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class DeliveryAttempt:
-    """What one ``deliver`` call found and did."""
+    """What one ``deliver`` call found and did: ``status`` is where the delivery stands (None
+    when there is no such delivery, or another attempt finished it meanwhile); ``acted`` says
+    whether this call moved it (to WAITING_STOCK, or to its final status), which is what
+    metrics count: a replayed record finds the delivery moved and acts no more."""
 
-    status: DeliveryStatus | None  # where the delivery stands (None: no such delivery, or
-    # finished meanwhile by another attempt)
-    acted: bool  # this call moved it: to WAITING_STOCK, or to its final status
+    status: DeliveryStatus | None
+    acted: bool
 
 
 class DeliverySender:
