@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from cardmaker.orders.order import OrderKey
 
 BUCKET_SIZE = 1000
-AVAILABLE = "AVAILABLE"
 # What a reader of cards needs of an item (``card_from_item``): Queries project only these.
 CARD_ATTRIBUTES = ("position", "card_no", "chunk_id", "secret", "par_value")
 
@@ -49,7 +48,6 @@ def card_items(batch: CardBatch) -> list[dict[str, Any]]:
         "par_value": {"S": batch.par_value},
         "card_order_id": {"N": str(order.card_order_id)},
         "own_sign": {"S": order.own_sign},
-        "status": {"S": AVAILABLE},
         "created_at": {"S": batch.created_at},
     }
     return [
