@@ -62,7 +62,7 @@ WRITES = frozenset({"put_item", "update_item", "batch_write_item", "delete_item"
 # The repositories' modules each hold their own name for the shared client factory.
 _CLIENT_USERS = ("cardmaker.store.cards", "cardmaker.store.orders", "cardmaker.store.deliveries")
 # Threads the generator and the delivery function run on in the local stack: the stream
-# pollers and the generator's card writers. The HTTP function's calls are not crash points.
+# pollers and the generator's card writers. The HTTP functions' calls are not crash points.
 _FUNCTION_THREADS = ("stream-", "cards")
 
 
@@ -207,7 +207,7 @@ class Workload:
         return bodies
 
     def delivery_ids(self) -> list[str]:
-        """The deliveries' ids, as the HTTP function derives them (before they exist)."""
+        """The deliveries' ids, as the operator API derives them (before they exist)."""
         return [
             delivery_id(DELIVERY_REQUEST.validate_python(body)) for body in self.delivery_bodies()
         ]

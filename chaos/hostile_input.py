@@ -4,7 +4,7 @@ payloads, deeply nested JSON, duplicate keys, non-UTF-8 bytes, signature and tim
 tampering, and replays of every accepted call.
 
 Invariants (any break fails the scenario): a refused input writes nothing (the tables the
-HTTP function writes are scanned before and after each input); no answer is a 5xx (nothing
+HTTP functions write are scanned before and after each input); no answer is a 5xx (nothing
 is injected here); no answer holds a secret byte (the app secret, the session key, the
 card-number key, any card secret or data key made so far); every tampered or unsigned call
 is refused; an SPI replay gets the very same answer, a repeated delivery the same

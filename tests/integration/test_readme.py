@@ -1,10 +1,13 @@
-"""The docs are the newcomer's map. The README is the front door: short, and every link in it
-and in `docs/` leads somewhere. The operator manual names every event's `sam local invoke`
-line, every variable the functions read, every template parameter and every `cardmaker`
-command, so that it cannot silently fall behind the code."""
+"""The docs are the newcomer's map. The README is the front door: short, naming every
+function, and every link in it and in `docs/` leads somewhere. The operator manual names every
+event's `sam local invoke` line, every variable the functions read, every template parameter,
+every `cardmaker` command, every alarm and every metric (with the functions that emit it), so
+that it cannot silently fall behind the code; and no page names a function or an alarm the
+template does not have."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import unicodedata
@@ -32,9 +35,6 @@ MANUAL_PAGES = (
 )
 
 
-# The HTTP function's split (branch `edges`) renames HttpApiFunction into TopSpiFunction and
-# OperatorApiFunction. Until that template is merged, the old function's routes are read as
-# the split assigns them; delete this once HttpApiFunction is gone from template.yaml.
 def _functions() -> dict[str, dict[str, Any]]:
     return {
         name: resource.get("Properties", {})
@@ -196,14 +196,124 @@ def test_the_link_checker_sees_links_and_headings():
     }
 
 
-def test_every_metric_the_code_emits_is_documented():
-    code = REPO / "functions", REPO / "layers" / "shared" / "cardmaker"
-    names = {
-        name
-        for folder in code
-        for source in folder.rglob("*.py")
-        for name in re.findall(r"add_metric\(\s*name=\"(\w+)\"", source.read_text(encoding="utf-8"))
+def _resources(kind: str) -> set[str]:
+    return {name for name, resource in TEMPLATE["Resources"].items() if resource["Type"] == kind}
+
+
+def _pages() -> dict[str, str]:
+    return {
+        str(path.relative_to(REPO)): path.read_text(encoding="utf-8") for path in _markdown_files()
     }
-    assert len(names) >= 3, names
-    for name in names:
+
+
+def test_every_function_is_named_in_the_readme():
+    functions = _resources("AWS::Serverless::Function")
+    assert len(functions) >= 4, functions
+    for name in sorted(functions):
+        assert f"`{name}`" in README, name
+
+
+def test_every_alarm_is_named_in_the_operator_manual():
+    alarms = _resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 5, alarms
+    for name in sorted(alarms):
         assert f"`{name}`" in MANUAL, name
+
+
+def test_no_page_names_a_function_or_an_alarm_the_template_does_not_have():
+    # Logical ids only: `lambda:InvokeFunction` is an IAM action, not a function
+    function_name = re.compile(r"(?<![:\w])([A-Z]\w*Function)\b")
+    alarm_name = re.compile(r"\b([A-Z]\w*Alarm)\b")
+    functions = _resources("AWS::Serverless::Function")
+    alarms = _resources("AWS::CloudWatch::Alarm")
+    for page, text in _pages().items():
+        assert set(function_name.findall(text)) <= functions, page
+        assert set(alarm_name.findall(text)) <= alarms, page
+
+
+def _metric_names(source: str) -> set[str]:
+    """The metric names a module passes to ``add_metric``: string literals, or the literals a
+    name, a conditional or a lookup in a dict of names can stand for."""
+    tree = ast.parse(source)
+    assigned: dict[str, list[ast.expr]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, []).append(node.value)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+            assigned.setdefault(node.target.id, []).append(node.value)
+
+    def names(expression: ast.expr | None) -> set[str]:
+        if isinstance(expression, ast.Constant) and isinstance(expression.value, str):
+            return {expression.value}
+        if isinstance(expression, ast.Name):
+            return {name for value in assigned.get(expression.id, []) for name in names(value)}
+        if isinstance(expression, ast.IfExp):
+            return names(expression.body) | names(expression.orelse)
+        if isinstance(expression, ast.Subscript):
+            return names(expression.value)
+        if isinstance(expression, ast.Dict):
+            return {name for value in expression.values for name in names(value)}
+        return set()
+
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_metric":
+            name = next((k.value for k in node.keywords if k.arg == "name"), None)
+            resolved = names(name if name is not None else node.args[0])
+            assert resolved, ast.unparse(node)  # a metric name this test cannot read
+            found |= resolved
+    return found
+
+
+def _emitted_metrics() -> dict[str, set[str]]:
+    """Each metric the code emits, with the functions that emit it (Powertools' ``ColdStart``
+    for those whose handler asks for it)."""
+    emitted: dict[str, set[str]] = {}
+    for function, properties in _functions().items():
+        for source in (REPO / properties["CodeUri"]).rglob("*.py"):
+            text = source.read_text(encoding="utf-8")
+            for name in _metric_names(text):
+                emitted.setdefault(name, set()).add(function)
+            if "capture_cold_start_metric=True" in text:
+                emitted.setdefault("ColdStart", set()).add(function)
+    layer = REPO / "layers" / "shared" / "cardmaker"
+    for source in layer.rglob("*.py"):  # the layer's metrics: any function may emit them
+        for name in _metric_names(source.read_text(encoding="utf-8")):
+            emitted.setdefault(name, set()).update(_functions())
+    return emitted
+
+
+def _documented_metrics() -> dict[str, set[str]]:
+    """The operator manual's metrics table: each metric with the functions it names."""
+    lines = [line.strip() for line in MANUAL.splitlines()]
+    start = lines.index("| metric | function | counts |") + 2
+    documented: dict[str, set[str]] = {}
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        metrics, functions = line.split("|")[1:3]
+        for name in re.findall(r"`(\w+)`", metrics):
+            documented[name] = set(re.findall(r"`(\w+)`", functions))
+    return documented
+
+
+def test_the_metrics_table_names_every_metric_the_code_emits_and_no_other():
+    emitted = _emitted_metrics()
+    assert {"OrderReceived", "DeliveryDelivered", "ColdStart"} <= set(emitted), emitted
+
+    # The documented metrics are exactly the emitted ones, each with the functions that emit it
+    assert _documented_metrics() == emitted
+
+
+def test_metric_names_are_read_from_literals_conditionals_and_tables():
+    source = (
+        "NAMES = {1: 'FromTable'}\n"
+        "def f(flag, key):\n"
+        "    event = 'Yes' if flag else 'No'\n"
+        "    metrics.add_metric(name=event, unit=1, value=1)\n"
+        "    metrics.add_metric(name=NAMES[key], unit=1, value=1)\n"
+        "    metrics.add_metric(name='Plain', unit=1, value=1)\n"
+    )
+    assert _metric_names(source) == {"Yes", "No", "FromTable", "Plain"}

@@ -9,11 +9,11 @@ exponential backoff) and the store's own retry rule (``cardmaker/retry.py``) see
 would on AWS. The repository tests already stub BatchWriteItem's retries in isolation
 (tests/integration/test_order_repository.py); these go through every repository at once.
 
-Cardmaker uses no DynamoDB transactions (see README, "One conditional put, no transaction"),
-so there is no TransactionCanceledException to handle. The equivalent is tested instead: a
-``TransactionConflictException`` (what DynamoDB answers a plain write that meets someone else's
-transaction) on the conditional updates, which botocore does not retry: the stream's retry
-does, and the conditions make the second attempt exact.
+Cardmaker uses no DynamoDB transactions (see docs/design.md, "Design decisions": one
+conditional put, no transaction), so there is no TransactionCanceledException to handle. The
+equivalent is tested instead: a ``TransactionConflictException`` (what DynamoDB answers a plain
+write that meets someone else's transaction) on the conditional updates, which botocore does
+not retry: the stream's retry does, and the conditions make the second attempt exact.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from cardmaker.orders.models import (
 )
 from cardmaker.orders.order import OrderStatus, StoredOrder
 
-EXAMPLE_ORDER_ID = 16002  # the seed's example order, as in the README and local.platform
+EXAMPLE_ORDER_ID = 16002  # the seed's example order, as in the README and cardmaker_cli.samples
 EXAMPLE_OWN_SIGN: OwnSign = "daily"
 
 

@@ -2,7 +2,8 @@
 
 Struct parameters arrive as JSON strings in form bodies and as nested JSON in JSON bodies;
 both are accepted. Every string and the total card count are bounded so that a hostile
-request cannot make us allocate unbounded work (the README lists the limits).
+request cannot make us allocate unbounded work (docs/spi-reference.md, "Limits on an
+order", lists them).
 """
 
 from __future__ import annotations
