@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cardmaker import CARDORDER_MAKE, logger, metrics, parse_cardorder_make, runtime
+from cardmaker import CARDORDER_MAKE, OrderKey, logger, metrics, parse_cardorder_make, runtime
 from cardmaker.top import SpiAnswerFields, VerifiedSpiCall
 
 SpiMethod = Callable[[VerifiedSpiCall], SpiAnswerFields]
@@ -20,7 +20,7 @@ SpiMethod = Callable[[VerifiedSpiCall], SpiAnswerFields]
 def make_cards(call: VerifiedSpiCall) -> SpiAnswerFields:
     """``alibaba.fundplatform.cardorder.make``: store the order (once) and answer at once."""
     request = parse_cardorder_make(call)
-    logger.set_correlation_id(f"{request.own_sign}:{request.card_order_id}")
+    logger.set_correlation_id(OrderKey(request.own_sign, request.card_order_id).label)
     logger.append_keys(card_order_id=request.card_order_id, own_sign=request.own_sign)
     acceptance = runtime.order_service().receive(request)
     event = "OrderReplayed" if acceptance.replayed else "OrderReceived"
