@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from cardmaker_cli.context import target
 from cardmaker_cli.errors import CliError
-from cardmaker_cli.export import CardSource, encrypted_entry, write_csv
+from cardmaker_cli.export import encrypted_entry, print_run_messages, print_runs, write_csv
 from cardmaker_cli.options import OrderArgument, OwnSignOption, order_key
 from cardmaker_cli.output import stderr, stdout
 from cardmaker_cli.safe_file import exclusive_file, refuse_existing
@@ -55,26 +55,26 @@ def export(
     key = order_key(order, own_sign)
     refuse_existing(destination)
     password = _archive_password() if encrypt_to else None
-    source = CardSource.of(target(ctx))
+    runs = print_runs(target(ctx))
     # The file exists (empty, 0600) before the cards are claimed for print: an export that
     # cannot write claims nothing.
-    with exclusive_file(destination) as file:
-        cards = source.template(key, template)
-        with _progress(cards.count) as advance:
-            rows = source.rows(cards)
+    with exclusive_file(destination) as file, print_run_messages():
+        run = runs.claim(key, template)
+        with _progress(run.count) as advance:
+            cards = runs.cards(run)
             if password is None:
-                written = write_csv(rows, file, advance)
+                written = write_csv(cards, file, advance)
             else:
                 name = f"{key.making_card_no}-{template}.csv"
                 with encrypted_entry(file, name, password) as entry:
-                    written = write_csv(rows, entry, advance)
+                    written = write_csv(cards, entry, advance)
     stdout.print(
         f"wrote {written} cards of {template} ({key.making_card_no}) to {destination}",
         markup=False,
     )
-    if cards.positions.start:
+    if run.handed_out_before:
         stdout.print(
-            f"(the first {cards.positions.start} of its {cards.generated} cards were handed out "
+            f"(the first {run.handed_out_before} of its {run.generated} cards were handed out "
             "by deliveries before this print run and are not in the file)"
         )
 

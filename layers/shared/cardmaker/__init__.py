@@ -29,6 +29,7 @@ from cardmaker.api_models import (
 from cardmaker.cards.card import Card, CardBatch
 from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
 from cardmaker.cards.opening import SecretOpener
+from cardmaker.cards.print_run import PRINT_CLAIM, PrintedCard, PrintRun, PrintRuns
 from cardmaker.cards.sealing import Sealer
 from cardmaker.deliveries.api_models import (
     EXAMPLE_BIND,
@@ -56,6 +57,7 @@ from cardmaker.deliveries.sending import DeliveryAttempt, DeliverySender
 from cardmaker.deliveries.service import DeliveryReopened, DeliveryService, reopen_delivery
 from cardmaker.errors import (
     CardmakerError,
+    CardMissing,
     DeliveryConflict,
     DeliveryExists,
     DeliveryNotFound,
@@ -68,6 +70,7 @@ from cardmaker.errors import (
     OrderConflict,
     OrderExists,
     OrderNotFound,
+    PrintRefused,
     SecretTampered,
     SequenceExhausted,
     SpiRefused,
@@ -124,12 +127,14 @@ __all__ = [
     "FUNCTION_SETTINGS",
     "IAM",
     "MAX_ORDER_ID",
+    "PRINT_CLAIM",
     "SECURITY_SCHEMES",
     "Acceptance",
     "BindDeliveryRequest",
     "Card",
     "CardBatch",
     "CardGenerator",
+    "CardMissing",
     "CardOrderMakeRequest",
     "CardOutcome",
     "CardProductInfo",
@@ -177,6 +182,10 @@ __all__ = [
     "OwnSign",
     "PlanOrder",
     "PlanResult",
+    "PrintRefused",
+    "PrintRun",
+    "PrintRuns",
+    "PrintedCard",
     "ProblemAnswer",
     "Sealer",
     "SecretOpener",

@@ -7,7 +7,7 @@ to HTTP statuses, each in one module of its own).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from cardmaker.deliveries.delivery import Delivery
@@ -105,6 +105,19 @@ class SecretTampered(CardmakerError):
     """A sealed secret did not open: wrong key, wrong card, or altered bytes."""
 
 
+class CardMissing(CardmakerError):
+    """A card that was made (the order counts it) is not in the cards table: ``position``
+    of ``template_no`` is the first one missing of the ``expected`` cards being read."""
+
+    def __init__(self, template_no: str, position: int, expected: int) -> None:
+        super().__init__(
+            f"card {position} of template {template_no} is missing ({expected} expected)"
+        )
+        self.template_no = template_no
+        self.position = position
+        self.expected = expected
+
+
 class SequenceExhausted(CardmakerError):
     """The card-number scheme has no sequence numbers left."""
 
@@ -115,6 +128,22 @@ class UnprocessedItemsError(CardmakerError):
     def __init__(self, remaining: int) -> None:
         super().__init__(f"{remaining} items still unprocessed after retries")
         self.remaining = remaining
+
+
+# A print run (an order's cards for the print shop) -----------------------------------------
+
+# Why a print run was refused: the order's cards are not all made yet, the order has no such
+# template, or deliveries took every card of it.
+PrintRefusal = Literal["not_generated", "no_such_template", "nothing_left"]
+
+
+class PrintRefused(CardmakerError):
+    """A print run that cannot be claimed (nothing is claimed); ``reason`` says why, for the
+    edges that answer differently to each."""
+
+    def __init__(self, reason: PrintRefusal, message: str) -> None:
+        super().__init__(message)
+        self.reason: PrintRefusal = reason
 
 
 # The TOP gateway (we are the client) -------------------------------------------------------

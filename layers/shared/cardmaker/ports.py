@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
     from cardmaker.cards.card import Card, CardBatch
     from cardmaker.cards.keys import DataKey
@@ -72,6 +72,23 @@ class CardStock(Protocol):
         self, order: OrderKey, template_no: str, delivery_id: str, quantity: int, available: int
     ) -> int | None: ...
     def read_cards(self, order: OrderKey, template_no: str, positions: range) -> list[Card]: ...
+
+
+class PrintStock(Protocol):
+    """Where a print run takes cards from: every card of a template that no delivery holds,
+    claimed at once through the same cursor as deliveries, read back however many they are."""
+
+    def claim_rest(
+        self, order: OrderKey, template_no: str, claim_id: str, available: int
+    ) -> range | None:
+        """The positions of ``available`` that no claim held before ``claim_id``'s (the same
+        range when asked again); None when none was left."""
+        ...
+
+    def iter_cards(self, order: OrderKey, template_no: str, positions: range) -> Iterator[Card]:
+        """The cards at ``positions`` in position order, lazily (a gap is not an error
+        here: a missing card is simply not yielded)."""
+        ...
 
 
 class ChunkKeys(Protocol):

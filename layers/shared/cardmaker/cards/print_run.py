@@ -1,0 +1,121 @@
+"""The print run: a template's cards, secrets in clear, for the print shop.
+
+A print run claims, through the template's allocation cursor (the one deliveries claim
+from), every card no delivery holds yet: no delivery can hand out a printed card afterwards,
+and claiming again gives the same cards. Its cards are read page by page and opened chunk by
+chunk (each chunk's data key unwrapped once), one card at a time: memory stays the same for a
+hundred cards or a million. Where they are written is the caller's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from cardmaker.errors import CardMissing, OrderNotFound, PrintRefused
+from cardmaker.orders.order import OrderKey, OrderStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from cardmaker.cards.card import Card
+    from cardmaker.cards.opening import SecretOpener
+    from cardmaker.ports import OrderReader, PrintStock
+
+# The cursor claim a print run holds, one per template (deliveries claim under their ids).
+PRINT_CLAIM = "PRINT"
+
+
+@dataclass(frozen=True)
+class PrintRun:
+    """The cards of one template of a GENERATED order that go to print."""
+
+    order: OrderKey
+    template_no: str
+    par_value: str
+    generated: int  # the template's cards, printed or handed out
+    positions: range  # the print run's claim: the cards no delivery held before it
+
+    @property
+    def count(self) -> int:
+        return len(self.positions)
+
+    @property
+    def handed_out_before(self) -> int:
+        """How many of the template's cards deliveries held before the print run (the first
+        ones): they are not in it."""
+        return self.positions.start
+
+
+@dataclass(frozen=True, slots=True)
+class PrintedCard:
+    """One card of a print run, as the print shop gets it."""
+
+    template_no: str
+    par_value: str
+    position: int
+    card_no: str
+    secret: str = field(repr=False)  # in clear: never in a log
+
+
+class PrintRuns:
+    """Claims print runs and reads their cards."""
+
+    def __init__(self, orders: OrderReader, cards: PrintStock, secrets: SecretOpener) -> None:
+        self._orders = orders
+        self._cards = cards
+        self._secrets = secrets
+
+    def claim(self, key: OrderKey, template_no: str) -> PrintRun:
+        """The print run of an order's template: every card no delivery holds yet, claimed
+        for print (the same cards when claimed again). Raises ``OrderNotFound``, or
+        ``PrintRefused`` unless the order is GENERATED, has the template and has cards of
+        it left; nothing is claimed then."""
+        stored = self._orders.get(key)
+        if stored is None:
+            raise OrderNotFound(f"order {key.making_card_no} does not exist")
+        order = stored.order
+        if order.status is not OrderStatus.GENERATED:
+            made = sum(stored.cards_generated.values())
+            raise PrintRefused(
+                "not_generated",
+                f"order {key.making_card_no} is {order.status.value}, not GENERATED: "
+                f"{made} of its {order.card_count} cards are made",
+            )
+        template = order.template(template_no)
+        if template is None:
+            known = ", ".join(t.template_no for t in order.templates)
+            raise PrintRefused(
+                "no_such_template",
+                f"order {key.making_card_no} has no template {template_no} ({known})",
+            )
+        generated = stored.cards_generated.get(template_no, 0)
+        positions = self._cards.claim_rest(key, template_no, PRINT_CLAIM, generated)
+        if positions is None:
+            raise PrintRefused(
+                "nothing_left",
+                f"all {generated} cards of template {template_no} were handed out by "
+                "deliveries: none is left to print",
+            )
+        return PrintRun(key, template_no, template.par_value, generated, positions)
+
+    def cards(self, run: PrintRun) -> Iterator[PrintedCard]:
+        """The run's cards in position order, secrets opened, one at a time as they are
+        read. Raises ``CardMissing`` at the first card that is not in the table, and
+        ``SecretTampered`` naming a card whose secret does not open (the cards before it
+        have been yielded by then)."""
+        read = self._cards.iter_cards(run.order, run.template_no, run.positions)
+        following = run.positions.start  # the position the next card must have
+        for card, secret in self._secrets.open_each(_unbroken(read, following)):
+            yield PrintedCard(run.template_no, run.par_value, card.position, card.card_no, secret)
+            following = card.position + 1
+        if following != run.positions.stop:
+            raise CardMissing(run.template_no, following, run.count)
+
+
+def _unbroken(cards: Iterable[Card], start: int) -> Iterator[Card]:
+    """The cards as long as their positions run on from ``start`` without a gap."""
+    for expected, card in enumerate(cards, start):
+        if card.position != expected:
+            return
+        yield card
