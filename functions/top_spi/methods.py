@@ -1,20 +1,37 @@
-"""The SPI methods this back office serves: method name -> handler of a verified call.
+"""The SPI methods this back office serves: method name -> its parameters and its handler.
 
-A handler gets a call whose signature and timestamp checked out and returns the answer's
-fields; it raises a ``cardmaker.errors`` refusal to refuse (``refusals`` words the answer). A
-method missing here is refused with INVALID_METHOD. Add a method by adding its handler here.
+A handler gets a call whose signature, timestamp, app key and parameter names checked out and
+returns the answer's fields; it raises a ``cardmaker.errors`` refusal to refuse (``refusals``
+words the answer). A method missing here is refused with INVALID_METHOD. Add a method by
+adding its entry here: its business parameter names (the only ones taken in the query and the
+form, besides the system parameters) and its handler.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cardmaker import CARDORDER_MAKE, OrderKey, logger, metrics, parse_cardorder_make, runtime
+from cardmaker import (
+    CARDORDER_MAKE,
+    CARDORDER_MAKE_PARAMETERS,
+    OrderKey,
+    logger,
+    metrics,
+    parse_cardorder_make,
+    runtime,
+)
 from cardmaker.top import SpiAnswerFields, VerifiedSpiCall
 
-SpiMethod = Callable[[VerifiedSpiCall], SpiAnswerFields]
+
+@dataclass(frozen=True)
+class SpiMethod:
+    """One SPI method: the business parameters it takes and the handler of a verified call."""
+
+    parameters: frozenset[str]
+    serve: Callable[[VerifiedSpiCall], SpiAnswerFields]
 
 
 def make_cards(call: VerifiedSpiCall) -> SpiAnswerFields:
@@ -31,5 +48,10 @@ def make_cards(call: VerifiedSpiCall) -> SpiAnswerFields:
 
 
 SPI_METHODS: dict[str, SpiMethod] = {
-    CARDORDER_MAKE: make_cards,
+    CARDORDER_MAKE: SpiMethod(parameters=CARDORDER_MAKE_PARAMETERS, serve=make_cards),
 }
+
+
+def business_parameters() -> dict[str, frozenset[str]]:
+    """Each method served and its business parameter names, for the verifier."""
+    return {name: method.parameters for name, method in SPI_METHODS.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from cardmaker import (
     CardmakerError,
+    InvalidAppKey,
     InvalidMethod,
     InvalidParameter,
     InvalidSignature,
@@ -23,6 +24,7 @@ RESULT_CODES: dict[type[CardmakerError], ResultCode] = {
     InvalidSignature: "INVALID_SIGNATURE",
     InvalidTimestamp: "INVALID_TIMESTAMP",
     InvalidParameter: "INVALID_PARAMETER",
+    InvalidAppKey: "INVALID_APP_KEY",
     InvalidMethod: "INVALID_METHOD",
     OrderConflict: "ORDER_CONFLICT",
 }

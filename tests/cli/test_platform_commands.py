@@ -8,8 +8,9 @@ import json
 import re
 from urllib.parse import urlsplit
 
-from cardmaker.top import SpiRequest, verify_spi_call
-from cardmaker_cli.samples import DEMO_SECRET
+from cardmaker import CARDORDER_MAKE, CARDORDER_MAKE_PARAMETERS
+from cardmaker.top import SpiPolicy, SpiRequest, verify_spi_call
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from tests.cli.conftest import json_output
 
 
@@ -99,6 +100,8 @@ def test_sign_shows_the_hashed_string_without_the_secret_and_the_sign_verifies(c
     call = verify_spi_call(
         SpiRequest(raw_query=urlsplit(url).query, body=body.encode(), headers=headers),
         DEMO_SECRET,
+        policy=SpiPolicy(app_key=DEMO_APP_KEY),
+        methods={CARDORDER_MAKE: CARDORDER_MAKE_PARAMETERS},
     )
     assert json.loads(call.body_text or "")["card_order_id"] == 26105
     # and the printed string is exactly what was hashed: with the secret put back, its MD5

@@ -20,7 +20,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from cardmaker.top import SpiRequest, verify_spi_call
+from cardmaker import CARDORDER_MAKE, CARDORDER_MAKE_PARAMETERS
+from cardmaker.top import SpiPolicy, SpiRequest, verify_spi_call
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "shared"
@@ -125,6 +126,8 @@ def test_platform_sign_prints_a_request_signed_as_the_platform_signs(installed):
     verified = verify_spi_call(
         SpiRequest(raw_query=url.query, body=body.encode("utf-8"), headers=signed["headers"]),
         SECRET,
+        policy=SpiPolicy(app_key="12345678"),
+        methods={CARDORDER_MAKE: CARDORDER_MAKE_PARAMETERS},
     )
     assert verified.params["method"] == "alibaba.fundplatform.cardorder.make"
 

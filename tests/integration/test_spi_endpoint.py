@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import get_args
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, quote_plus, urlencode
 
 import pytest
 
-from cardmaker import OrderConflict, SpiRefused
-from cardmaker.top import ResultCode, SpiAnswerFields, format_timestamp, sign_spi, utc_now
-from cardmaker_cli.samples import DEMO_SECRET, sample_order
+from cardmaker import CARDORDER_MAKE_PARAMETERS, OrderConflict, SpiRefused, runtime
+from cardmaker.top import ResultCode, SpiAnswerFields, SpiCall, format_timestamp, sign_spi, utc_now
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.apigw import LambdaContext, http_api_event
 from local.platform import sign_demo_call
 from local.template import REPO, load_function_module
@@ -208,6 +209,7 @@ def _signed_raw(body: bytes, content_type: str):
     """A correctly signed call with an arbitrary body (the signature is not what is wrong)."""
     query = {
         "method": "alibaba.fundplatform.cardorder.make",
+        "app_key": DEMO_APP_KEY,
         "timestamp": format_timestamp(utc_now()),
         "format": "json",
     }
@@ -313,7 +315,10 @@ def test_a_method_added_to_the_table_is_served(stack, table_items, monkeypatch):
         served.append(call.params["method"])
         return SpiAnswerFields.accepted("status: RECEIVED")
 
-    monkeypatch.setitem(app.SPI_METHODS, method, status_query)
+    # (its business parameters: this test signs a cardorder.make's under the new name)
+    methods = sys.modules["test_spi_methods.methods"]
+    entry = methods.SpiMethod(parameters=CARDORDER_MAKE_PARAMETERS, serve=status_query)
+    monkeypatch.setitem(app.SPI_METHODS, method, entry)
     # When the platform calls it, signed as any other
     event = spi_event(sign_demo_call(sample_order(), method=method))
     answer = app.lambda_handler(event, LambdaContext(function_name="TopSpiFunction"))
@@ -329,3 +334,241 @@ def test_a_method_added_to_the_table_is_served(stack, table_items, monkeypatch):
     event = spi_event(sign_demo_call(sample_order(), method="alibaba.fundplatform.card.nope"))
     answer = app.lambda_handler(event, LambdaContext(function_name="TopSpiFunction"))
     assert spi_response(answer)["result_code"] == "INVALID_METHOD"
+
+
+# --- one reading of a signed call ---------------------------------------------------------
+# TOP signs k1v1k2v2... with no separators, and neither top-sign-list nor the charset is
+# signed: a captured call can be cut into other parameters and still verify. Each re-cut below
+# verifies with main's SpiUtils rules; it must be refused with nothing written, and the
+# platform's genuine call must then be stored (not answered ORDER_CONFLICT).
+
+
+def _pairs(text: str) -> dict[str, str]:
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def _encoded(pairs: dict[str, str]) -> str:
+    return "&".join(f"{quote_plus(key)}={quote_plus(value)}" for key, value in pairs.items())
+
+
+def _recut_event(
+    call: SpiCall,
+    *,
+    query: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    signed_headers: dict[str, str] | None = None,
+):
+    """``call`` with its query, form or headers replaced; ``signed_headers`` are added and
+    named in top-sign-list (their values URL-encoded, as the verifier decodes them)."""
+    sent = dict(call.headers if headers is None else headers)
+    for name, value in (signed_headers or {}).items():
+        sent[name.lower()] = quote_plus(value)
+    if signed_headers:
+        sent["top-sign-list"] = ",".join(signed_headers)
+    return http_api_event(
+        "POST",
+        "/top/spi",
+        raw_query=call.raw_query if query is None else _encoded(query),
+        headers=sent.items(),
+        body=call.body if form is None else _encoded(form).encode("ascii"),
+        route_key="POST /top/spi",
+    )
+
+
+def _form_call(card_order_id: int) -> SpiCall:
+    return sign_demo_call(sample_order(card_order_id, logistics=True), body_format="form")
+
+
+def _key_swallows_its_value(call: SpiCall):
+    form = _pairs(call.body.decode())
+    logistics = form.pop("logistics_info")
+    return _recut_event(call, form={**form, "logistics_info" + logistics: ""})
+
+
+def _format_swallows_the_next_parameter(call: SpiCall):
+    query, form = _pairs(call.raw_query), _pairs(call.body.decode())
+    query["format"] += "logistics_info" + form.pop("logistics_info")
+    return _recut_event(call, query=query, form=form)
+
+
+def _field_moved_into_a_signed_header(call: SpiCall):
+    form = _pairs(call.body.decode())
+    logistics = form.pop("logistics_info")
+    return _recut_event(call, form=form, signed_headers={"logistics_info": logistics})
+
+
+def _header_cut_from_a_parameter_name(call: SpiCall):
+    form = _pairs(call.body.decode())
+    logistics = form.pop("logistics_info")
+    return _recut_event(call, form=form, signed_headers={"logistics": "_info" + logistics})
+
+
+def _header_across_a_value_and_a_name(call: SpiCall):
+    # format's value "json" and "logistics" make a header's name: "jsonlogistics" sorts
+    # between format and method, so the signed text is the same.
+    query, form = _pairs(call.raw_query), _pairs(call.body.decode())
+    query["format"] = ""
+    logistics = form.pop("logistics_info")
+    return _recut_event(
+        call, query=query, form=form, signed_headers={"jsonlogistics": "_info" + logistics}
+    )
+
+
+def _charset_relabelled(call: SpiCall):
+    headers = {**call.headers, "content-type": "application/json;charset=gbk"}
+    return _recut_event(call, headers=headers)
+
+
+def _json_call(card_order_id: int) -> SpiCall:
+    order = sample_order(card_order_id)
+    # A name whose UTF-8 bytes are also valid GBK (as other characters): a relabelled call
+    # verifies, as garbled text.
+    order["card_product_infos"][0]["card_name"] = "礼品"
+    assert "礼品".encode().decode("gbk") != "礼品"
+    return sign_demo_call(order)
+
+
+RECUTS = {
+    "form key swallows its value": (_form_call, _key_swallows_its_value),
+    "format swallows the next parameter": (_form_call, _format_swallows_the_next_parameter),
+    "business field moved into a signed header": (_form_call, _field_moved_into_a_signed_header),
+    "signed header cut from a parameter's name": (_form_call, _header_cut_from_a_parameter_name),
+    "signed header across a value and a name": (_form_call, _header_across_a_value_and_a_name),
+    "UTF-8 body relabelled GBK": (_json_call, _charset_relabelled),
+}
+
+
+@pytest.mark.parametrize(("genuine", "recut"), RECUTS.values(), ids=RECUTS.keys())
+def test_a_recut_call_is_refused_and_the_genuine_call_stored(invoke, table_items, genuine, recut):
+    # Given a genuine platform call, captured and cut into other parameters of the same sign
+    call = genuine(16100)
+    answer = invoke(recut(call))
+    # Then the re-cut call is refused, and nothing is written
+    response = spi_response(answer)
+    assert (answer["statusCode"], response["success"]) == (200, False), response
+    assert response["result_code"] == "INVALID_PARAMETER"
+    assert table_items() == []
+    # and the platform's genuine call is stored as it was signed
+    status, response = send(invoke, call)
+    assert (status, response["result_code"]) == (200, "SUCCESS")
+    view = json.loads(invoke(order_event(16100))["body"])
+    if genuine is _form_call:
+        assert view["logistics_info"]["receiver_name"] == "张三"
+    else:
+        assert view["templates"][0]["card_name"] == "礼品"
+
+
+def test_a_gbk_integration_takes_its_calls_and_refuses_utf8_ones(invoke, table_items, monkeypatch):
+    # Given an integration configured for GBK (SPI_CHARSET)
+    monkeypatch.setenv("SPI_CHARSET", "gbk")
+    runtime.reset()
+    order = sample_order(16101, logistics=True)
+    # When a UTF-8 call comes, it is refused, and nothing is written
+    status, response = send(invoke, sign_demo_call(order, body_format="form"))
+    assert (status, response["result_code"]) == (200, "INVALID_PARAMETER")
+    assert "charset" in response["result_message"]
+    assert table_items() == []
+    # while its GBK calls, labelled or not, are stored in their charset
+    call = sign_demo_call(order, body_format="form", charset="gbk")
+    assert (send(invoke, call)[1]["result_code"]) == "SUCCESS"
+    unlabelled = {**call.headers, "content-type": "application/x-www-form-urlencoded"}
+    answer = invoke(_recut_event(call, headers=unlabelled))
+    assert spi_response(answer)["result_code"] == "SUCCESS"
+    view = json.loads(invoke(order_event(16101))["body"])
+    assert view["logistics_info"]["receiver_name"] == "张三"
+
+
+# --- refused, never crashed: what reaches the handler before the sign is checked -----------
+# A crash answers HTTP 500, which the platform retries forever; an unsigned caller must not be
+# able to cause one.
+
+NOT_IN_GBK = "\U0001f600"  # raw (not percent-encoded): the gbk codec cannot encode it
+
+
+def _gbk_integration(monkeypatch) -> None:
+    monkeypatch.setenv("SPI_CHARSET", "gbk")
+    runtime.reset()
+
+
+def test_raw_character_outside_the_charset_in_the_query_is_refused(
+    invoke, table_items, monkeypatch, captured_logs, capsys
+):
+    _gbk_integration(monkeypatch)
+    call = sign_demo_call(sample_order(16102), charset="gbk")
+    answer = invoke(spi_event(call, raw_query=call.raw_query + "&partner_id=" + NOT_IN_GBK))
+    response = spi_response(answer)
+    assert (answer["statusCode"], response["result_code"]) == (200, "INVALID_PARAMETER")
+    assert table_items() == []
+    # and nothing logged tells where the secret ends (the codec's "in position N")
+    printed = capsys.readouterr()
+    assert "position" not in captured_logs.getvalue() + printed.out + printed.err
+
+
+def test_raw_character_outside_the_charset_in_a_signed_header_is_refused(
+    invoke, table_items, monkeypatch, captured_logs, capsys
+):
+    _gbk_integration(monkeypatch)
+    call = sign_demo_call(
+        sample_order(16103), charset="gbk", signed_headers={"X-Top-Trace": "trace"}
+    )
+    headers = {**call.headers, "x-top-trace": NOT_IN_GBK}
+    answer = invoke(_recut_event(call, headers=headers))
+    response = spi_response(answer)
+    assert (answer["statusCode"], response["result_code"]) == (200, "INVALID_PARAMETER")
+    assert table_items() == []
+    printed = capsys.readouterr()
+    assert "position" not in captured_logs.getvalue() + printed.out + printed.err
+
+
+def test_signed_form_struct_nested_too_deep_is_refused(invoke, table_items):
+    deep = "[" * 100_000 + "]" * 100_000
+    call = sign_demo_call({**sample_order(16104), "card_product_infos": deep}, body_format="form")
+    status, response = send(invoke, call)
+    assert (status, response["success"], response["result_code"]) == (
+        200,
+        False,
+        "INVALID_PARAMETER",
+    )
+    assert "card_product_infos" in response["result_message"]
+    assert table_items() == []
+
+
+# --- our app key only ---------------------------------------------------------------------
+
+
+def _without_app_key() -> SpiCall:
+    """A call signed with our secret but carrying no app_key at all."""
+    body = json.dumps(sample_order(16105)).encode()
+    query = {
+        "method": "alibaba.fundplatform.cardorder.make",
+        "timestamp": format_timestamp(utc_now()),
+        "v": "2.0",
+        "format": "json",
+        "sign_method": "md5",
+    }
+    query["sign"] = sign_spi(query, body.decode(), DEMO_SECRET)
+    return SpiCall(urlencode(query), {"content-type": "application/json"}, body)
+
+
+APP_KEYS = {
+    "another app's key": (lambda: sign_demo_call(sample_order(16105), app_key="87654321")),
+    "an empty app_key": (lambda: sign_demo_call(sample_order(16105), app_key="")),
+    "no app_key": _without_app_key,
+}
+
+
+@pytest.mark.parametrize("make_call", APP_KEYS.values(), ids=APP_KEYS.keys())
+def test_a_call_for_another_app_is_refused(invoke, table_items, make_call):
+    # Given a call signed with our secret, for an app key that is not ours
+    status, response = send(invoke, make_call())
+    # Then it is refused, and nothing is written
+    assert (status, response["success"], response["result_code"]) == (
+        200,
+        False,
+        "INVALID_APP_KEY",
+    )
+    assert table_items() == []
+    # while the same order under our app key is taken
+    status, response = send(invoke, sign_demo_call(sample_order(16105)))
+    assert (status, response["result_code"]) == (200, "SUCCESS")

@@ -158,6 +158,44 @@ INVALID = {
     "logistics not an object": ({"logistics_info": "[1, 2]"}, "logistics_info"),
 }
 
+# Control characters reach operators' terminals raw: every class is refused in every text
+# field of the order (C0 with DEL, C1, and the bidi controls that reorder what is shown).
+CONTROL_CHARACTERS = {
+    "NUL": "\x00",
+    "ESC": "\x1b",
+    "newline": "\n",
+    "DEL": "\x7f",
+    "C1 NEL": "\x85",
+    "C1 CSI": "\x9b",
+    "right-to-left override": "\u202e",
+    "left-to-right embedding": "\u202a",
+    "right-to-left isolate": "\u2067",
+    "pop directional isolate": "\u2069",
+    "left-to-right mark": "\u200e",
+    "right-to-left mark": "\u200f",
+    "Arabic letter mark": "\u061c",
+}
+
+
+def _receiver(**changes):
+    return {"logistics_info": {**valid()["logistics_info"], **changes}}
+
+
+_TEXT_FIELDS = {
+    "card_name": lambda text: {"card_product_infos": [template(card_name=f"卡{text}100")]},
+    "template_no": lambda text: {"card_product_infos": [template(template_no=f"T{text}1")]},
+    "picture_url": lambda text: {
+        "card_product_infos": [template(picture_url=f"http://x.com/{text}1.jpg")]
+    },
+    "receiver_name": lambda text: _receiver(receiver_name=f"张{text}三"),
+    "receiver_number": lambda text: _receiver(receiver_number=f"155{text}12345678"),
+    "receiver_address": lambda text: _receiver(receiver_address=f"浙江省{text}杭州市"),
+    "receiver_zip_code": lambda text: _receiver(receiver_zip_code=f"31{text}0000"),
+}
+for _field, _change in _TEXT_FIELDS.items():
+    for _name, _character in CONTROL_CHARACTERS.items():
+        INVALID[f"{_name} in {_field}"] = (_change(_character), _field)
+
 
 def invalid_order(changes):
     """A valid order with ``changes`` applied; a None value removes the field."""

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from cardmaker import FUNCTION_SETTINGS, runtime
 from cardmaker.settings import DeliverySettings, GeneratorSettings, OperatorApiSettings, SpiSettings
 
-SPI = {"ORDERS_TABLE_NAME": "orders", "TOP_SECRET_ID": "arn:top"}
+SPI = {"ORDERS_TABLE_NAME": "orders", "TOP_SECRET_ID": "arn:top", "TOP_APP_KEY": "12345678"}
 DELIVERY = {
     "ORDERS_TABLE_NAME": "orders",
     "CARDS_TABLE_NAME": "cards",
@@ -48,11 +48,29 @@ def test_an_empty_variable_counts_as_unset():
 
 def test_the_spi_needs_a_source_for_its_app_secret():
     with pytest.raises(ValidationError) as raised:
-        SpiSettings.from_env({"ORDERS_TABLE_NAME": "orders"})
+        SpiSettings.from_env({"ORDERS_TABLE_NAME": "orders", "TOP_APP_KEY": "12345678"})
     assert "TOP_SECRET_ID" in str(raised.value)
-    local = SpiSettings.from_env({"ORDERS_TABLE_NAME": "orders", "TOP_APP_SECRET": "s"})
+    local = SpiSettings.from_env(
+        {"ORDERS_TABLE_NAME": "orders", "TOP_APP_KEY": "12345678", "TOP_APP_SECRET": "s"}
+    )
     assert local.top_app_secret is not None
     assert local.top_app_secret.get_secret_value() == "s"
+
+
+def test_the_spi_needs_our_app_key_and_takes_its_charset():
+    # Without the app key every call would be refused for good: the function fails instead
+    # (HTTP 500, which the platform retries until the key is configured).
+    without_key = {name: value for name, value in SPI.items() if name != "TOP_APP_KEY"}
+    for environ in (without_key, {**without_key, "TOP_APP_KEY": ""}):
+        with pytest.raises(ValidationError) as raised:
+            SpiSettings.from_env(environ)
+        assert set(_problems(raised)) == {"TOP_APP_KEY"}
+    policy = SpiSettings.from_env(SPI).spi_policy
+    assert (policy.app_key, policy.charset) == ("12345678", "utf-8")
+    assert SpiSettings.from_env({**SPI, "SPI_CHARSET": "gbk"}).spi_policy.charset == "gbk"
+    with pytest.raises(ValidationError) as raised:
+        SpiSettings.from_env({**SPI, "SPI_CHARSET": "koi8-r"})
+    assert set(_problems(raised)) == {"SPI_CHARSET"}
 
 
 def test_the_delivery_function_needs_a_source_for_its_session_key():

@@ -9,12 +9,28 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cardmaker import InvalidParameter, InvalidSignature, InvalidTimestamp
-from cardmaker.top import SpiPolicy, SpiRequest, parse_timestamp, sign_spi, verify_spi_call
-from cardmaker_cli.samples import DEMO_SECRET, sample_order
+from cardmaker import (
+    CARDORDER_MAKE,
+    CARDORDER_MAKE_PARAMETERS,
+    InvalidAppKey,
+    InvalidMethod,
+    InvalidParameter,
+    InvalidSignature,
+    InvalidTimestamp,
+)
+from cardmaker.top import SpiPolicy, SpiRequest, parse_timestamp, sign_spi
+from cardmaker.top import verify_spi_call as verify_with
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.platform import sign_demo_call
 
 SENT = parse_timestamp("2026-11-22 20:30:00")
+POLICY = SpiPolicy(app_key=DEMO_APP_KEY)  # the vectors' app key too
+METHODS = {CARDORDER_MAKE: CARDORDER_MAKE_PARAMETERS}
+
+
+def verify_spi_call(request, secret, *, policy=POLICY, clock):
+    """The verification of the SPI function: our app key, cardorder.make served."""
+    return verify_with(request, secret, policy=policy, methods=METHODS, clock=clock)
 
 
 def at(seconds_after_sending: int):
@@ -85,7 +101,10 @@ def test_window_is_configurable(top_vectors):
     case = top_vectors["spi_verification"][0]
     with pytest.raises(InvalidTimestamp, match="older than 60"):
         verify_spi_call(
-            vector_request(case), case["secret"], policy=SpiPolicy(max_age=60), clock=at(61)
+            vector_request(case),
+            case["secret"],
+            policy=SpiPolicy(app_key=DEMO_APP_KEY, max_age=60),
+            clock=at(61),
         )
 
 
@@ -122,7 +141,9 @@ def test_unknown_charset_is_refused(charset):
 def test_oversized_body_is_refused_before_anything_else():
     request = SpiRequest("", b"x" * 2048, {"content-type": "application/json"})
     with pytest.raises(InvalidParameter, match="exceeds"):
-        verify_spi_call(request, "s", policy=SpiPolicy(max_body_bytes=1024), clock=at(0))
+        verify_spi_call(
+            request, "s", policy=SpiPolicy(app_key=DEMO_APP_KEY, max_body_bytes=1024), clock=at(0)
+        )
 
 
 def test_duplicate_query_keys_are_refused():
@@ -134,17 +155,13 @@ def test_duplicate_query_keys_are_refused():
 
 def test_query_split_rules_of_the_sdk():
     # A bare key counts with value ""; a pair with two '=' is dropped from the signed set.
-    query = {"method": "m", "timestamp": "2026-11-22 20:30:00", "flag": ""}
-    sign = sign_spi(query, "{}", "s")
-    raw = (
-        urlencode({"method": "m", "timestamp": "2026-11-22 20:30:00"})
-        + "&flag&odd=a=b&sign="
-        + sign
-    )
+    query = {"method": CARDORDER_MAKE, "app_key": DEMO_APP_KEY, "timestamp": "2026-11-22 20:30:00"}
+    sign = sign_spi({**query, "session": ""}, "{}", "s")
+    raw = urlencode(query) + "&session&odd=a=b&sign=" + sign
     call = verify_spi_call(
         SpiRequest(raw, b"{}", {"content-type": "application/json"}), "s", clock=at(0)
     )
-    assert call.params["flag"] == ""
+    assert call.params["session"] == ""
     assert "odd" not in call.params
 
 
@@ -166,7 +183,10 @@ def test_gbk_calls_verify_in_their_charset(body_format):
         sample_order(logistics=True), timestamp=SENT, charset="gbk", body_format=body_format
     )
     verified = verify_spi_call(
-        SpiRequest(call.raw_query, call.body, call.headers), DEMO_SECRET, clock=at(0)
+        SpiRequest(call.raw_query, call.body, call.headers),
+        DEMO_SECRET,
+        policy=SpiPolicy(app_key=DEMO_APP_KEY, charset="gbk"),
+        clock=at(0),
     )
     text = verified.body_text if body_format == "json" else verified.params["logistics_info"]
     assert "张三" in text
@@ -241,3 +261,116 @@ def _form_keys(call) -> set[str]:
     if not call.headers["content-type"].startswith("application/x-www-form-urlencoded"):
         return set()
     return {key for key, _ in _form_pairs(call.body.decode("utf-8"))}
+
+
+# --- whose calls, in which reading ----------------------------------------------------------
+
+
+def _verify(call, **changes):
+    request = SpiRequest(
+        changes.get("raw_query", call.raw_query),
+        changes.get("body", call.body),
+        changes.get("headers", call.headers),
+    )
+    return verify_spi_call(request, DEMO_SECRET, policy=changes.get("policy", POLICY), clock=at(0))
+
+
+def test_a_call_for_another_app_is_refused():
+    with pytest.raises(InvalidAppKey, match="not ours"):
+        _verify(sign_demo_call(sample_order(), timestamp=SENT, app_key="87654321"))
+    with pytest.raises(InvalidAppKey, match="missing"):
+        _verify(sign_demo_call(sample_order(), timestamp=SENT, app_key=""))
+
+
+def test_a_method_not_served_is_refused_after_the_sign():
+    call = sign_demo_call(sample_order(), timestamp=SENT, method="alibaba.other")
+    with pytest.raises(InvalidMethod):
+        _verify(call)
+
+
+def test_only_known_parameters_are_taken():
+    call = sign_demo_call({**sample_order(), "comment": "x"}, timestamp=SENT, body_format="form")
+    with pytest.raises(InvalidParameter, match="unknown parameter 'comment'"):
+        _verify(call)
+    # every system parameter is known
+    system = {"session": "s", "partner_id": "p", "simplify": "true", "target_app_key": "1"}
+    _verify(sign_demo_call({**sample_order(), **system}, timestamp=SENT, body_format="form"))
+
+
+def test_a_form_field_repeating_a_query_parameter_is_refused():
+    call = sign_demo_call(sample_order(), timestamp=SENT, body_format="form")
+    body = call.body + b"&format=xml"
+    with pytest.raises(InvalidParameter, match="'format' is given more than once"):
+        _verify(call, body=body)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["logistics_info", "Logistics_Info", "format", "SIGN", "x_trace", "1trace", "a.b", "a" * 65],
+)
+def test_a_signed_header_must_be_a_plain_header_and_no_parameter(name):
+    call = sign_demo_call(sample_order(), timestamp=SENT, signed_headers={name: "v"})
+    with pytest.raises(InvalidParameter, match="top-sign-list"):
+        _verify(call)
+
+
+@pytest.mark.parametrize(
+    ("query_changes", "headers"),
+    [
+        ({"format": "jsonlogistics_info"}, {}),
+        ({}, {"X-Trace": "own_sign"}),
+        ({}, {"logistics": "_info"}),
+        ({"format": ""}, {"jsonlogistics": "_info"}),
+    ],
+    ids=["in a query value", "in a header value", "across a header", "across value and header"],
+)
+def test_a_business_name_outside_its_own_key_is_refused(query_changes, headers):
+    # Signed as sent: the sign is right, the reading is ambiguous.
+    query = {
+        "method": CARDORDER_MAKE,
+        "app_key": DEMO_APP_KEY,
+        "timestamp": "2026-11-22 20:30:00",
+        "format": "json",
+        **query_changes,
+    }
+    body = b"{}"
+    sign = sign_spi({**headers, **query}, "{}", DEMO_SECRET)
+    sent = {"content-type": "application/json", **{k.lower(): v for k, v in headers.items()}}
+    if headers:
+        sent["top-sign-list"] = ",".join(headers)
+    request = SpiRequest(urlencode({**query, "sign": sign}), body, sent)
+    with pytest.raises(InvalidParameter, match="appears inside another parameter"):
+        verify_spi_call(request, DEMO_SECRET, clock=at(0))
+
+
+@pytest.mark.parametrize("label", ["gbk", "GB18030", "latin-1"])
+def test_a_charset_other_than_the_integrations_is_refused(label):
+    call = sign_demo_call(sample_order(), timestamp=SENT)
+    headers = {**call.headers, "content-type": f"application/json;charset={label}"}
+    with pytest.raises(InvalidParameter, match="not this integration's"):
+        _verify(call, headers=headers)
+    # the integration's charset in another spelling is the same one; none means it too
+    for same in ("application/json;charset=UTF8", "application/json"):
+        _verify(call, headers={**call.headers, "content-type": same})
+
+
+@pytest.mark.parametrize("where", ["query", "header"])
+def test_a_raw_character_the_charset_cannot_encode_is_refused(where):
+    gbk = SpiPolicy(app_key=DEMO_APP_KEY, charset="gbk")
+    call = sign_demo_call(
+        sample_order(), timestamp=SENT, charset="gbk", signed_headers={"X-Trace": "t"}
+    )
+    if where == "query":
+        changes = {"raw_query": call.raw_query + "&session=\U0001f600"}
+    else:
+        changes = {"headers": {**call.headers, "x-trace": "\U0001f600"}}
+    with pytest.raises(InvalidParameter, match="gbk cannot encode") as refused:
+        _verify(call, policy=gbk, **changes)
+    assert "position" not in str(refused.value)
+
+
+def test_signing_text_a_charset_cannot_encode_says_nothing_of_positions():
+    with pytest.raises(ValueError, match="cannot encode") as raised:
+        sign_spi({"a": "\U0001f600"}, None, "secret", "gbk")
+    assert "position" not in str(raised.value)
+    assert raised.value.__cause__ is None

@@ -62,6 +62,7 @@ from cardmaker.errors import (
     DeliveryExists,
     DeliveryNotFound,
     DeliveryRefused,
+    InvalidAppKey,
     InvalidMethod,
     InvalidParameter,
     InvalidSignature,
@@ -98,7 +99,11 @@ from cardmaker.orders.models import (
 )
 from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
 from cardmaker.orders.service import Acceptance, OrderReopened, OrderService, reopen_order
-from cardmaker.orders.spi_call import CARDORDER_MAKE, parse_cardorder_make
+from cardmaker.orders.spi_call import (
+    CARDORDER_MAKE,
+    CARDORDER_MAKE_PARAMETERS,
+    parse_cardorder_make,
+)
 from cardmaker.settings import FUNCTION_SETTINGS
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import dynamodb_client, kms_client
@@ -118,6 +123,7 @@ __all__ = [
     "API_SERVERS",
     "API_TAGS",
     "CARDORDER_MAKE",
+    "CARDORDER_MAKE_PARAMETERS",
     "EXAMPLE_BIND",
     "EXAMPLE_DELIVERY_ID",
     "EXAMPLE_ETICKET",
@@ -162,6 +168,7 @@ __all__ = [
     "DynamoDBOrderRepository",
     "EticketDeliveryRequest",
     "GenerateChunk",
+    "InvalidAppKey",
     "InvalidMethod",
     "InvalidParameter",
     "InvalidSignature",

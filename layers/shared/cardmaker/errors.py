@@ -42,6 +42,13 @@ class InvalidParameter(SpiRefused):
     pass
 
 
+class InvalidAppKey(SpiRefused):
+    """A call for another app (or for none), even one signed with our secret."""
+
+    def __init__(self, message: str = "app_key is not ours") -> None:
+        super().__init__(message)
+
+
 class InvalidMethod(SpiRefused):
     def __init__(self, method: str) -> None:
         # The method name is shown truncated: it is the caller's text, not ours.

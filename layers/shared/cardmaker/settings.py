@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from cardmaker.cards.numbering import CardNumberScheme, CheckDigit
 from cardmaker.top.signing import SignMethod
-from cardmaker.top.spi import SpiPolicy
+from cardmaker.top.spi import SpiCharset, SpiPolicy
 
 
 class _Settings(BaseModel):
@@ -124,8 +124,12 @@ class TopOutbound(_Settings):
 
 
 class SpiLimits(_Settings):
-    """How strictly SPI calls are verified: their timestamp window and body size."""
+    """Whose SPI calls are taken and how strictly: our app key, the integration's charset,
+    the timestamp window and body size."""
 
+    # Required: without it every call would be refused, and a refused order is not retried.
+    top_app_key: str = Field(min_length=1)
+    spi_charset: SpiCharset = "utf-8"
     spi_max_age_seconds: int = Field(default=300, ge=1)
     spi_max_future_seconds: int = Field(default=180, ge=0)
     spi_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -133,6 +137,8 @@ class SpiLimits(_Settings):
     @property
     def spi_policy(self) -> SpiPolicy:
         return SpiPolicy(
+            app_key=self.top_app_key,
+            charset=self.spi_charset,
             max_age=self.spi_max_age_seconds,
             max_future=self.spi_max_future_seconds,
             max_body_bytes=self.spi_max_body_bytes,

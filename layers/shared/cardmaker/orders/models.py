@@ -9,6 +9,7 @@ order", lists them).
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -53,10 +54,31 @@ def _json_struct(value: Any) -> Any:
             return None
         try:
             return json.loads(value)
-        except ValueError as error:
-            raise ValueError("must be JSON") from error
+        except (ValueError, RecursionError):
+            # RecursionError: nested too deep (a signed hostile call); a refusal, not a crash
+            # the platform would retry forever.
+            raise ValueError("must be JSON") from None
     return value
 
+
+# Characters that would reach operators' terminals and files raw: C0 and C1 controls (DEL
+# included) and the bidi controls that reorder what is shown (an address that reads other
+# than it is). Refused in every text field of an order or a delivery.
+_CONTROL_CHARACTERS = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def plain_text(value: str) -> str:
+    """Refuse control and bidi control characters (the one rule of every text field)."""
+    found = _CONTROL_CHARACTERS.search(value)
+    if found is not None:
+        raise ValueError(f"must not contain control character U+{ord(found.group()):04X}")
+    return value
+
+
+# Every text field of a request says ``PlainText`` (the one rule, ``plain_text``).
+PlainText = AfterValidator(plain_text)
 
 _HTTP_URL = TypeAdapter(HttpUrl)
 
@@ -73,10 +95,11 @@ WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 # end up in storage keys and TOP calls, so they are plain ASCII.
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9_.-]+$"
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN),
+    PlainText,
 ]
 TemplateNo = Identifier
-Text = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=False)]
 
 
 def _not_blank(value: str) -> str:
@@ -85,19 +108,33 @@ def _not_blank(value: str) -> str:
     return value
 
 
+Text = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, strip_whitespace=False),
+    AfterValidator(_not_blank),
+    PlainText,
+]
+
+
 class CardProductInfo(BaseModel):
     """One card template of the order (卡模板信息)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     template_no: TemplateNo
-    card_name: Annotated[Text, AfterValidator(_not_blank)]
+    card_name: Text
     count: Annotated[WholeNumber, Field(ge=1, le=MAX_CARDS_PER_TEMPLATE)]
     par_value: Annotated[
         str, StringConstraints(min_length=1, max_length=12, pattern=r"^[1-9][0-9]*$")
     ] = Field(description="Face value in fen (分): a positive whole number, digits only")
     picture_url: (
-        Annotated[str, StringConstraints(max_length=1024), AfterValidator(_http_url)] | None
+        Annotated[
+            str,
+            StringConstraints(max_length=1024),
+            PlainText,
+            AfterValidator(_http_url),
+        ]
+        | None
     ) = None
 
 
@@ -107,16 +144,28 @@ class LogisticsInfo(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     receiver_name: Annotated[
-        str, StringConstraints(min_length=1, max_length=64), AfterValidator(_not_blank)
+        str,
+        StringConstraints(min_length=1, max_length=64),
+        AfterValidator(_not_blank),
+        PlainText,
     ]
     receiver_number: Annotated[
-        str, StringConstraints(min_length=1, max_length=32), AfterValidator(_not_blank)
+        str,
+        StringConstraints(min_length=1, max_length=32),
+        AfterValidator(_not_blank),
+        PlainText,
     ]
     receiver_address: Annotated[
-        str, StringConstraints(min_length=1, max_length=256), AfterValidator(_not_blank)
+        str,
+        StringConstraints(min_length=1, max_length=256),
+        AfterValidator(_not_blank),
+        PlainText,
     ]
     receiver_zip_code: Annotated[
-        str, StringConstraints(min_length=1, max_length=16), AfterValidator(_not_blank)
+        str,
+        StringConstraints(min_length=1, max_length=16),
+        AfterValidator(_not_blank),
+        PlainText,
     ]
 
 

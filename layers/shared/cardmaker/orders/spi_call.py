@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from cardmaker.top.spi import VerifiedSpiCall
 
 CARDORDER_MAKE = "alibaba.fundplatform.cardorder.make"
+# Its business parameters: the request model's fields, so that the names the verifier takes
+# (functions/top_spi/methods.py) and the names the order is read from cannot drift apart.
+CARDORDER_MAKE_PARAMETERS = frozenset(CardOrderMakeRequest.model_fields)
 _MAX_REPORTED_ERRORS = 10
 
 

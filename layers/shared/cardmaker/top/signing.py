@@ -56,7 +56,12 @@ def sign_spi(
 ) -> str:
     """Sign an SPI call the way the platform does: MD5, empty values included."""
     text = spi_string_to_sign(params, body, secret)
-    return hashlib.md5(text.encode(charset), usedforsecurity=False).digest().hex().upper()
+    try:
+        content = text.encode(charset)
+    except UnicodeEncodeError:
+        # Never the codec's own message: its position would tell the secret's length.
+        raise ValueError(f"the text to sign has characters {charset} cannot encode") from None
+    return hashlib.md5(content, usedforsecurity=False).digest().hex().upper()
 
 
 def signs_match(expected: str, received: str) -> bool:
