@@ -82,6 +82,13 @@ INVALID = {
     "unknown order": ({**ETICKET, "card_order_id": 99}, "card_order_id"),
     "unknown template": ({**ETICKET, "template_no": "NOPE"}, "template_no"),
     "more cards than the template has": ({**ETICKET, "quantity": 11}, "quantity"),
+    "escape sequence in the token": ({**ETICKET, "token": "t\x1b[2Jx"}, "token"),
+    "C1 control in buyer_nick": ({**BIND, "buyer_nick": "tracey\x9b05"}, "buyer_nick"),
+    "bidi override in buyer_nick": ({**BIND, "buyer_nick": "tracey\u202e50"}, "buyer_nick"),
+    "bidi isolate in buyer_open_uid": (
+        {k: v for k, v in {**BIND, "buyer_open_uid": "AAF8\u2066x"}.items() if k != "buyer_nick"},
+        "buyer_open_uid",
+    ),
 }
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from cardmaker.orders.models import MAX_ORDER_ID, Identifier, OwnSign, TemplateNo
+from cardmaker.orders.models import MAX_ORDER_ID, Identifier, OwnSign, PlainText, TemplateNo
 
 # ma.send takes at most 200 codes per call: an e-voucher order is one call.
 MAX_ETICKET_CARDS = 200
@@ -20,7 +20,10 @@ DELIVERY_ID_PATTERN = r"^[A-Z]{2}-[0-9a-f]+$"
 DeliveryId = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=DELIVERY_ID_PATTERN)
 ]
-Nick = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=False)]
+# Free text the platform gets and operators read: no control characters (orders' rule).
+Nick = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, strip_whitespace=False), PlainText
+]
 
 
 class _Delivery(BaseModel):
@@ -37,7 +40,7 @@ class EticketDeliveryRequest(_Delivery):
     type: Literal["eticket"]
     quantity: Annotated[int, Field(ge=1, le=MAX_ETICKET_CARDS, strict=True)]
     outer_id: Identifier
-    token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=128), PlainText]
     certificate_type: Literal[0, 1] = 1
     biz_type: Annotated[int, Field(ge=0, le=99_999, strict=True)] = 3001
     group_redeem: bool = False

@@ -117,7 +117,12 @@ SPI_QUERY_PARAMETERS: list[dict[str, Any]] = [
         {"type": "string", "examples": ["alibaba.fundplatform.cardorder.make"]},
         required=True,
     ),
-    _query("app_key", "Our TOP app key", {"type": "string"}, required=True),
+    _query(
+        "app_key",
+        "Our TOP app key (TOP_APP_KEY); missing or another: INVALID_APP_KEY",
+        {"type": "string"},
+        required=True,
+    ),
     _query(
         "timestamp",
         "yyyy-MM-dd HH:mm:ss in GMT+8; accepted from 300 s back to 180 s ahead "
@@ -151,6 +156,7 @@ SPI_SIGN_LIST_HEADER: dict[str, Any] = {
     "name": "top-sign-list",
     "in": "header",
     "required": False,
-    "description": "Comma-separated names of request headers that are signed too",
+    "description": "Comma-separated names of request headers that are signed too: plain "
+    "header names (letters, digits, '-'), never a parameter's name (else INVALID_PARAMETER)",
     "schema": {"type": "string"},
 }
