@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from cardmaker import FUNCTION_SETTINGS
 from local.template import REPO, TEMPLATE_PATH, load_template, resources_of_type
@@ -332,3 +337,111 @@ def test_every_alarm_notifies_the_alarm_topic_and_the_email_is_optional():
     ]
     assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
     assert cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+# --- the card-number scheme's parameters ----------------------------------------------------
+
+CARD_NUMBER_PARAMETERS = {
+    "CardNumberLength": "CARD_NUMBER_LENGTH",
+    "CardNumberPrefix": "CARD_NUMBER_PREFIX",
+    "CardCheckDigit": "CARD_CHECK_DIGIT",
+}
+
+
+def _template_accepts(values: Mapping[str, str]) -> bool:
+    """Whether CloudFormation takes these parameter values (the others at their defaults):
+    each parameter's own constraints, then every rule whose condition holds."""
+    declared = TEMPLATE["Parameters"]
+    given = {name: str(spec.get("Default", "")) for name, spec in declared.items()} | dict(values)
+    for name, value in values.items():
+        spec = declared[name]
+        if "AllowedValues" in spec and value not in [str(item) for item in spec["AllowedValues"]]:
+            return False
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+            return False
+        if "MinValue" in spec and float(value) < float(spec["MinValue"]):
+            return False
+        if "MaxValue" in spec and float(value) > float(spec["MaxValue"]):
+            return False
+    for rule in TEMPLATE.get("Rules", {}).values():
+        if "RuleCondition" in rule and not _rule_value(rule["RuleCondition"], given):
+            continue
+        if not all(_rule_value(check["Assert"], given) for check in rule["Assertions"]):
+            return False
+    return True
+
+
+def _rule_value(expression: Any, given: Mapping[str, str]) -> Any:
+    """A rule function's value, as CloudFormation computes it (the functions the rules use)."""
+    if isinstance(expression, str):
+        return expression
+    if isinstance(expression, list):
+        return [_rule_value(item, given) for item in expression]
+    [(function, argument)] = expression.items()
+    if function == "Ref":
+        return given[argument]
+    values = _rule_value(argument, given)
+    match function:
+        case "Fn::Equals":
+            return values[0] == values[1]
+        case "Fn::Contains":
+            return values[1] in values[0]
+        case "Fn::And":
+            return all(values)
+        case "Fn::Or":
+            return any(values)
+        case "Fn::Not":
+            return not values[0]
+    raise AssertionError(f"no evaluator for {function}")
+
+
+def _generator_accepts(values: Mapping[str, str]) -> bool:
+    environ = {
+        "ORDERS_TABLE_NAME": "orders",
+        "CARDS_TABLE_NAME": "cards",
+        "CARD_KEY_ID": "key",
+        "CARD_NUMBER_SECRET_ID": "arn:numbers",
+    }
+    environ |= {CARD_NUMBER_PARAMETERS[name]: value for name, value in values.items()}
+    try:
+        FUNCTION_SETTINGS["CardGeneratorFunction"].from_env(environ)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_card_number_parameters_keep_six_to_nineteen_free_digits():
+    # 20 free digits do not fit the permutation (two sequence numbers could become one card
+    # number); a rule sees it where it can name the prefix: none (the default, 3101) or one digit
+    for values in (
+        {"CardNumberLength": "21", "CardNumberPrefix": "3"},  # 20 free digits
+        {"CardNumberLength": "30", "CardNumberPrefix": "0", "CardCheckDigit": "luhn"},
+        {"CardNumberLength": "24", "CardNumberPrefix": ""},  # 3101 + 20 free digits
+        {"CardNumberLength": "9", "CardNumberPrefix": ""},  # 3101 + 5 free digits
+    ):
+        assert not _template_accepts(values), values
+        assert not _generator_accepts(values), values
+    # and wherever it can, the template takes exactly the schemes the generator takes
+    for length, prefix, check_digit in itertools.product(
+        range(1, 40), ["", "0", "3", "9"], ["none", "luhn"]
+    ):
+        values = {
+            "CardNumberLength": str(length),
+            "CardNumberPrefix": prefix,
+            "CardCheckDigit": check_digit,
+        }
+        assert _template_accepts(values) == _generator_accepts(values), values
+    assert _template_accepts({})
+    assert _generator_accepts({})
+
+
+def test_card_number_parameters_say_the_bound_they_cannot_check():
+    # a longer prefix's digits cannot be counted by a rule: the generator's settings refuse
+    # the scheme at cold start, and the parameters say so
+    values = {"CardNumberLength": "30", "CardNumberPrefix": "31"}  # 28 free digits
+    assert _template_accepts(values)
+    assert not _generator_accepts(values)
+    for name in ("CardNumberLength", "CardNumberPrefix"):
+        spec = TEMPLATE["Parameters"][name]
+        assert "6 to 19 free digits" in spec["Description"], name
+        assert "6 to 19 free digits" in spec["ConstraintDescription"], name

@@ -98,3 +98,61 @@ def test_a_function_validates_its_own_settings_at_its_first_service(monkeypatch)
     monkeypatch.setenv("DELIVERIES_TABLE_NAME", "deliveries")
     runtime.reset()
     assert runtime.operator_api_settings().deliveries_table_name == "deliveries"
+
+
+GENERATOR = {
+    "ORDERS_TABLE_NAME": "orders",
+    "CARDS_TABLE_NAME": "cards",
+    "CARD_KEY_ID": "key",
+    "CARD_NUMBER_SECRET_ID": "arn:numbers",
+}
+
+
+@pytest.mark.parametrize(
+    ("length", "prefix", "check_digit"),
+    [
+        ("21", "3", "none"),  # 20 free digits: more than the permutation carries
+        ("22", "3", "luhn"),
+        ("30", "31019", "none"),
+        ("8", "310", "none"),  # 5 free digits: fewer than a million card numbers
+        ("9", "3101", "luhn"),
+        ("17", "987654321098", "none"),
+    ],
+)
+def test_the_card_number_scheme_needs_six_to_nineteen_free_digits(length, prefix, check_digit):
+    environ = {
+        **GENERATOR,
+        "CARD_NUMBER_LENGTH": length,
+        "CARD_NUMBER_PREFIX": prefix,
+        "CARD_CHECK_DIGIT": check_digit,
+    }
+    with pytest.raises(ValidationError) as raised:
+        GeneratorSettings.from_env(environ)
+    message = str(raised.value)
+    for variable in ("CARD_NUMBER_LENGTH", "CARD_NUMBER_PREFIX", "CARD_CHECK_DIGIT"):
+        assert variable in message
+    assert "6 to 19 free digits" in message
+    assert "input_value" not in message
+    assert prefix not in message
+
+
+@pytest.mark.parametrize(
+    ("length", "prefix", "check_digit", "free_digits"),
+    [
+        ("8", "31", "none", 6),
+        ("20", "3", "none", 19),
+        ("21", "3", "luhn", 19),
+        ("30", "31019999901", "none", 19),
+        ("23", "", "none", 19),  # an empty variable is unset: the default prefix, 3101
+    ],
+)
+def test_the_edges_of_the_card_number_bound_are_accepted(length, prefix, check_digit, free_digits):
+    environ = {
+        **GENERATOR,
+        "CARD_NUMBER_LENGTH": length,
+        "CARD_NUMBER_PREFIX": prefix,
+        "CARD_CHECK_DIGIT": check_digit,
+    }
+    settings = GeneratorSettings.from_env(environ)
+    assert settings.card_number_scheme.free_digits == free_digits
+    assert GeneratorSettings.from_env(GENERATOR).card_number_scheme.free_digits == 15

@@ -18,7 +18,12 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from cardmaker.cards.numbering import CardNumberScheme, CheckDigit
+from cardmaker.cards.numbering import (
+    MAX_FREE_DIGITS,
+    MIN_FREE_DIGITS,
+    CardNumberScheme,
+    CheckDigit,
+)
 from cardmaker.top.signing import SignMethod
 from cardmaker.top.spi import SpiPolicy
 
@@ -73,6 +78,24 @@ class CardNumbering(_Settings):
     card_number_length: int = Field(default=19, ge=8, le=30)
     card_number_prefix: str = Field(default="3101", pattern=r"^[0-9]{0,12}$")
     card_check_digit: CheckDigit = "none"
+
+    @model_validator(mode="after")
+    def _scheme_fits_the_permutation(self) -> Self:
+        # The bound depends on all three variables together (template.yaml's parameters can
+        # only bound each alone): checked here so that a bad scheme stops the generator at
+        # cold start, before it numbers a card. The message names the variables, never values.
+        free_digits = (
+            self.card_number_length
+            - len(self.card_number_prefix)
+            - (1 if self.card_check_digit == "luhn" else 0)
+        )
+        if not MIN_FREE_DIGITS <= free_digits <= MAX_FREE_DIGITS:
+            raise ValueError(
+                "CARD_NUMBER_LENGTH minus the digits of CARD_NUMBER_PREFIX minus the check digit"
+                f" (CARD_CHECK_DIGIT luhn) must leave {MIN_FREE_DIGITS} to {MAX_FREE_DIGITS} free"
+                " digits"
+            )
+        return self
 
     @property
     def card_number_scheme(self) -> CardNumberScheme:
