@@ -229,7 +229,8 @@ class DynamoDBCardRepository:
     def write_cards(self, batches: Iterable[CardBatch]) -> int:
         """Write cards batch by batch, ``writers`` BatchWriteItem calls in flight, while the
         caller produces the next batches: generation runs behind the I/O. Unconditional puts
-        at fixed keys, so a retried chunk overwrites exactly its own cards."""
+        at fixed keys, so a retried chunk overwrites exactly its own cards (with the secrets
+        they have: the generator derives them per chunk, not per attempt)."""
         return put_in_parallel(
             self._client,
             self._table,
