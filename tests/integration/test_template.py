@@ -390,14 +390,14 @@ def _keys_and_secrets_behind_retained_data() -> dict[str, set[str]]:
 def test_every_key_and_secret_the_retained_data_depends_on_is_retained():
     # Given the tables that outlive the stack
     tables = resources_of_type(TEMPLATE, "AWS::DynamoDB::Table")
-    assert tables and all(_retained(name) for name in tables)
+    assert tables
+    assert all(_retained(name) for name in tables)
     # When we find the keys and secrets their data was made with
     behind = _keys_and_secrets_behind_retained_data()
     # Then the card key, the numbering key and the TOP secret are among them
     assert {"CardDataKey", "CardNumberSecret", "TopSecret"} <= set(behind)
     # and every one of them survives a delete or a replacement of the stack as the data does
     assert [name for name in behind if not _retained(name)] == []
-
 
 
 def test_the_card_key_is_usable_only_with_a_chunks_encryption_context():
