@@ -76,17 +76,23 @@ class DynamoDBCardRepository:
         return end - count
 
     def check_numbering_key(self, scheme_name: str, key_fingerprint: str) -> None:
-        """Raise ``NumberingKeyChanged`` unless the scheme's counter was started with this key
-        (or has no fingerprint yet)."""
-        counter = self._client.get_item(
-            TableName=self._table,
-            Key=card_schema.sequence_key(scheme_name),
-            ProjectionExpression="key_fingerprint",
-            ConsistentRead=True,
-        ).get("Item", {})
-        stored = counter.get("key_fingerprint", {}).get("S")
-        if stored is not None and stored != key_fingerprint:
-            raise _key_changed(scheme_name)
+        """Raise ``NumberingKeyChanged`` unless the scheme's counter counts for this key. A
+        conditional update, not a read: the generator may write the cards table, never read
+        it."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=card_schema.sequence_key(scheme_name),
+                UpdateExpression="SET key_fingerprint = if_not_exists(key_fingerprint, :key)",
+                ConditionExpression=(
+                    "attribute_not_exists(key_fingerprint) OR key_fingerprint = :key"
+                ),
+                ExpressionAttributeValues={":key": {"S": key_fingerprint}},
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            raise _key_changed(scheme_name) from None
 
     def claim_chunk_key(self, chunk: Chunk, wrapped: bytes) -> tuple[bytes, int]:
         """Store ``wrapped`` as the chunk's data key unless it has one already, and count an
