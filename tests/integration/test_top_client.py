@@ -620,9 +620,9 @@ def test_a_second_refusal_after_the_refresh_is_raised(gateway, sleeps):
     credentials = RotatingCredentials(
         Credentials("the-old-secret", SESSION), Credentials("not-it-either", SESSION)
     )
-    with TopClient(gateway.url, APP_KEY, credentials, sleep=sleeps) as client:
-        with pytest.raises(TopError) as refused:
-            bind(client)
+    client = TopClient(gateway.url, APP_KEY, credentials, sleep=sleeps)
+    with client, pytest.raises(TopError) as refused:
+        bind(client)
     assert refused.value.top_code == 25
     assert attempts_of(refused.value) == 2
     assert len(gateway.calls) == 2  # once more, not in a loop
