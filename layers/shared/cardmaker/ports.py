@@ -145,3 +145,6 @@ class TopCaller(Protocol):
     def call(
         self, method: str, params: dict[str, str], *, with_session: bool = False
     ) -> dict[str, Any]: ...
+    def has_session(self) -> bool:
+        """Can calls that need a session (``ma.send``) be made at all?"""
+        ...
