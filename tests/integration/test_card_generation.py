@@ -14,6 +14,7 @@ from cardmaker import (
     DynamoDBCardRepository,
     GenerateChunk,
     KmsDataKeys,
+    NumberingKeyChanged,
     OrderKey,
     OrderStatus,
     Sealer,
@@ -318,6 +319,37 @@ def test_replayed_records_count_the_plan_and_the_cards_once(
     counted = emitted_metrics(capsys.readouterr().out)
     assert (counted["OrdersPlanned"], counted["CardsGenerated"]) == (1, 250)
     assert len(cards_of(generator_env, key)) == 250
+
+
+def test_a_new_numbering_key_cannot_continue_the_old_sequence(generator_env):
+    # Given cards numbered under the stack's numbering key
+    first = receive(40, [("T1", 120, "100")])
+    run_all(first)
+    # and an order planned under it, its cards not made yet
+    planned = receive(42, [("T1", 30, "100")])
+    (chunk,) = runtime.card_generator().plan(planned).chunks
+    counter_key = card_schema.sequence_key(runtime.card_generator()._numberer.scheme.name)
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = generator_env.physical["CardsTable"]
+    before = from_item(client.get_item(TableName=table, Key=counter_key)["Item"])
+    # When the numbering secret is replaced (a redeploy made a new one) and an order arrives
+    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
+        SecretId=generator_env.physical["CardNumberSecret"],
+        SecretString=json.dumps({"key": "another-numbering-key-" + "x" * 40}),
+    )
+    runtime.reset()
+    second = receive(41, [("T1", 50, "100")])
+    # Then planning refuses: the new key's numbers could repeat the old key's cards
+    with pytest.raises(NumberingKeyChanged):
+        runtime.card_generator().plan(second)
+    # and nothing moved: the counter is where the first key left it, the order still waits
+    after = from_item(client.get_item(TableName=table, Key=counter_key)["Item"])
+    assert after == before
+    assert runtime.order_service().get(second).order.status is OrderStatus.RECEIVED
+    # and the planned order's chunk is not numbered under the new key either
+    with pytest.raises(NumberingKeyChanged):
+        runtime.card_generator().generate(chunk)
+    assert cards_of(generator_env, planned) == []
 
 
 # --- a retried chunk keeps the secrets of its cards -----------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cardmaker import FUNCTION_SETTINGS
+from cardmaker import FUNCTION_SETTINGS, OrderKey, chunk_key_context
 from local.template import REPO, TEMPLATE_PATH, load_template, resources_of_type
 
 TEMPLATE = load_template()
@@ -337,6 +337,90 @@ def test_every_alarm_notifies_the_alarm_topic_and_the_email_is_optional():
     ]
     assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
     assert cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+# --- What the retained data depends on -------------------------------------------------------
+
+
+def _retained(name: str) -> bool:
+    resource = TEMPLATE["Resources"][name]
+    return (
+        resource.get("DeletionPolicy") == "Retain"
+        and resource.get("UpdateReplacePolicy") == "Retain"
+    )
+
+
+def _named_resource(resource: object) -> str | None:
+    """The template resource a policy's Resource entry names (Ref, GetAtt or Sub)."""
+    if not isinstance(resource, dict):
+        return None
+    if "Ref" in resource:
+        return str(resource["Ref"])
+    if "Fn::GetAtt" in resource:
+        return str(resource["Fn::GetAtt"][0])
+    if "Fn::Sub" in resource:
+        text = str(resource["Fn::Sub"])
+        return text[2 : text.index(".")] if text.startswith("${") and "." in text else None
+    return None
+
+
+_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"}
+_KEYS_AND_SECRETS = {"AWS::KMS::Key", "AWS::SecretsManager::Secret"}
+
+
+def _keys_and_secrets_behind_retained_data() -> dict[str, set[str]]:
+    """Each KMS key and secret a function uses while it writes a retained table: what is
+    written there was made with it (sealed card secrets, numbered cards, verified orders)."""
+    behind: dict[str, set[str]] = {}
+    functions = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
+    for function in functions:
+        named = [
+            (set(_as_list(statement["Action"])), _named_resource(resource))
+            for name, statement in _statements()
+            if name == function
+            for resource in _as_list(statement["Resource"])
+        ]
+        writes_retained = any(
+            actions & _WRITES and target is not None and _retained(target)
+            for actions, target in named
+        )
+        if not writes_retained:
+            continue
+        for _, target in named:
+            if target and TEMPLATE["Resources"][target]["Type"] in _KEYS_AND_SECRETS:
+                behind.setdefault(target, set()).add(function)
+    return behind
+
+
+def test_every_key_and_secret_the_retained_data_depends_on_is_retained():
+    # Given the tables that outlive the stack
+    tables = resources_of_type(TEMPLATE, "AWS::DynamoDB::Table")
+    assert tables
+    assert all(_retained(name) for name in tables)
+    # When we find the keys and secrets their data was made with
+    behind = _keys_and_secrets_behind_retained_data()
+    # Then the card key, the numbering key and the TOP secret are among them
+    assert {"CardDataKey", "CardNumberSecret", "TopSecret"} <= set(behind)
+    # and every one of them survives a delete or a replacement of the stack as the data does
+    assert [name for name in behind if not _retained(name)] == []
+
+
+def test_the_card_key_is_usable_only_with_a_chunks_encryption_context():
+    # Given the context every data key is generated and unwrapped with
+    context_keys = sorted(chunk_key_context(OrderKey("daily", 16002), "3010030E02-0"))
+    # Then every grant of the card key demands exactly those context keys, and some context
+    grants = [
+        (function, statement)
+        for function, statement in _statements()
+        if _named_resource(statement["Resource"]) == "CardDataKey"
+    ]
+    assert {function for function, _ in grants} == {"CardGeneratorFunction", "CardDeliveryFunction"}
+    for function, statement in grants:
+        condition = statement.get("Condition", {})
+        assert condition.get("ForAllValues:StringEquals") == {
+            "kms:EncryptionContextKeys": context_keys
+        }, function
+        assert condition.get("Null") == {"kms:EncryptionContextKeys": "false"}, function
 
 
 # --- the card-number scheme's parameters ----------------------------------------------------

@@ -26,6 +26,7 @@ is a large share of it.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,6 +88,10 @@ class CardNumberer:
 
     def __init__(self, scheme: CardNumberScheme, key: bytes) -> None:
         self.scheme = scheme
+        # Names the key without revealing it: the sequence counter is bound to it.
+        self.key_fingerprint = hmac.new(
+            key, f"card-number/{scheme.name}/fingerprint".encode(), hashlib.sha256
+        ).hexdigest()[:32]
         self._domain = scheme.capacity
         bits = (self._domain - 1).bit_length()
         self._high_bits = bits // 2

@@ -89,7 +89,9 @@ class CardGenerator:
         if stored.order.status is OrderStatus.RECEIVED:
             order, size = stored.order, self._chunk_size
             scheme = self._numberer.scheme
-            first = self._cards.reserve_sequence(scheme.name, order.card_count, scheme.capacity)
+            first = self._cards.reserve_sequence(
+                scheme.name, order.card_count, scheme.capacity, self._numberer.key_fingerprint
+            )
             if self._orders.start(order, first, size, chunk_count(order, size)):
                 return PlanResult(self._write_plan(plan_chunks(order, first, size)), True)
             # Another attempt started first: its block and chunking stand (this block is
@@ -118,6 +120,8 @@ class CardGenerator:
                 self._orders.finish(chunk.order)
                 return ChunkResult(chunk.chunk_id, 0, OrderStatus.GENERATED)
             return ChunkResult(chunk.chunk_id, 0, progress.status)
+        # A chunk planned under another numbering key would number its cards differently.
+        self._cards.check_numbering_key(self._numberer.scheme.name, self._numberer.key_fingerprint)
         context = chunk_key_context(chunk.order, chunk.chunk_id)
         fresh = self._data_keys.new(context)
         wrapped, attempt = self._cards.claim_chunk_key(chunk, fresh.wrapped)
