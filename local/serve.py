@@ -32,7 +32,8 @@ def main() -> int:
         sys.stdout.reconfigure(line_buffering=True)  # the functions' logs, as they happen
     try:
         port = _port(os.environ.get("PORT", str(DEFAULT_PORT)))
-    except ValueError as error:
+        top = TopConfig.from_environ(os.environ)
+    except (ValueError, LocalStackError) as error:
         print(f"serve: {error}", file=sys.stderr)
         return 2
     stop = threading.Event()
@@ -43,7 +44,7 @@ def main() -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         state = Path(os.environ.get("CARDMAKER_LOCAL_STATE") or DEFAULT_STATE)
-        stack = LocalStack(TopConfig.from_environ(os.environ), port=port)
+        stack = LocalStack(top, port=port)
         return _serve(stack, port, stop, state)
     finally:
         for sig, handler in previous.items():

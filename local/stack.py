@@ -33,7 +33,8 @@ from typing import Any, ClassVar, Literal, TextIO
 import boto3
 from moto.server import ThreadedMotoServer
 
-from cardmaker import logger, runtime
+from cardmaker import TopConfigError, logger, runtime
+from cardmaker.top import check_gateway_url
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from local.apigw import LambdaContext
 from local.http_api import ApiGatewayServer
@@ -85,6 +86,14 @@ class TopConfig:
     session_key: str = field(default=DEMO_SESSION_KEY, repr=False)
     gateway_url: str | None = None
     sign_method: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.gateway_url is not None:
+            # Deliveries would carry the session and card secrets to it: https, or loopback.
+            try:
+                check_gateway_url(self.gateway_url, "TOP_GATEWAY_URL")
+            except TopConfigError as error:
+                raise LocalStackError(str(error)) from None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> TopConfig:

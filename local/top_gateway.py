@@ -331,6 +331,16 @@ class FakeTopGateway:
         with self._lock:
             self._schedule = schedule
 
+    def rotate(self, *, app_secret: str | None = None, session_key: str | None = None) -> None:
+        """Take new credentials from now on (the platform after a secret rotation, or a
+        session that expired and was renewed): calls signed with the old ones are refused
+        with code 25 (sign) or 27 (session)."""
+        with self._lock:
+            if app_secret is not None:
+                self._app_secret = app_secret
+            if session_key is not None:
+                self._session_key = session_key
+
     def reset(self) -> None:
         """Forget the recorded calls, the cards taken and every scripted fault."""
         with self._lock:

@@ -32,6 +32,7 @@ os.environ.pop("COLUMNS", None)
 
 DATA = Path(__file__).parent / "data"
 SESSION_KEY = "demo-session-key-6100e2"
+SANDBOX = "https://gw.api.tbsandbox.com/router/rest"
 CARD_NUMBER_KEY = "test-card-number-key-0123456789abcdef0123456789"
 
 
@@ -83,7 +84,8 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
                 "TopSecret": {"app_secret": DEMO_SECRET, "session_key": SESSION_KEY},
                 "CardNumberSecret": {"key": CARD_NUMBER_KEY},
             },
-            parameters={"TopAppKey": DEMO_APP_KEY, "LogLevel": "DEBUG"},
+            # The sandbox: it delivers every environment's orders (tests use daily ones).
+            parameters={"TopAppKey": DEMO_APP_KEY, "LogLevel": "DEBUG", "TopGatewayUrl": SANDBOX},
         )
         for name, value in function_environment(functions(created).values()).items():
             monkeypatch.setenv(name, value)

@@ -14,6 +14,7 @@ from cardmaker import (
     DynamoDBCardRepository,
     GenerateChunk,
     KmsDataKeys,
+    NumberingKeyChanged,
     OrderKey,
     OrderStatus,
     Sealer,
@@ -318,3 +319,126 @@ def test_replayed_records_count_the_plan_and_the_cards_once(
     counted = emitted_metrics(capsys.readouterr().out)
     assert (counted["OrdersPlanned"], counted["CardsGenerated"]) == (1, 250)
     assert len(cards_of(generator_env, key)) == 250
+
+
+def test_a_new_numbering_key_cannot_continue_the_old_sequence(generator_env):
+    # Given cards numbered under the stack's numbering key
+    first = receive(40, [("T1", 120, "100")])
+    run_all(first)
+    # and an order planned under it, its cards not made yet
+    planned = receive(42, [("T1", 30, "100")])
+    (chunk,) = runtime.card_generator().plan(planned).chunks
+    counter_key = card_schema.sequence_key(runtime.card_generator()._numberer.scheme.name)
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = generator_env.physical["CardsTable"]
+    before = from_item(client.get_item(TableName=table, Key=counter_key)["Item"])
+    # When the numbering secret is replaced (a redeploy made a new one) and an order arrives
+    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
+        SecretId=generator_env.physical["CardNumberSecret"],
+        SecretString=json.dumps({"key": "another-numbering-key-" + "x" * 40}),
+    )
+    runtime.reset()
+    second = receive(41, [("T1", 50, "100")])
+    # Then planning refuses: the new key's numbers could repeat the old key's cards
+    with pytest.raises(NumberingKeyChanged):
+        runtime.card_generator().plan(second)
+    # and nothing moved: the counter is where the first key left it, the order still waits
+    after = from_item(client.get_item(TableName=table, Key=counter_key)["Item"])
+    assert after == before
+    assert runtime.order_service().get(second).order.status is OrderStatus.RECEIVED
+    # and the planned order's chunk is not numbered under the new key either
+    with pytest.raises(NumberingKeyChanged):
+        runtime.card_generator().generate(chunk)
+    assert cards_of(generator_env, planned) == []
+
+
+# --- a retried chunk keeps the secrets of its cards -----------------------------------------
+
+
+def secrets_of(stack, key):
+    """Every card's secret in clear, by position: what a delivery or an export would read."""
+    return {card["position"]: open_secret(stack, card) for card in cards_of(stack, key)}
+
+
+def test_a_stale_attempt_keeps_the_secrets_of_cards_already_read(generator_env):
+    # Given a chunk's record delivered twice: the second delivery read the order's progress
+    # (chunk not counted yet) just before the first one finished the order, and then the
+    # order's cards were read (a delivery sent them, an export wrote them)
+    key = receive(20, [("T1", 100, "100")])
+    stale = runtime.card_generator()
+    (chunk,) = stale.plan(key).chunks
+    runtime.reset()
+    first = runtime.card_generator()
+    read: dict[int, str] = {}
+    progress = stale._orders.progress
+
+    def progress_then_the_first_attempt_finishes(order):
+        seen = progress(order)
+        if not read:  # the stale attempt's first look; it looks again when it counts
+            assert first.generate(chunk).order_status is OrderStatus.GENERATED
+            read.update(secrets_of(generator_env, key))
+        return seen
+
+    stale._orders.progress = progress_then_the_first_attempt_finishes
+
+    # When the stale attempt goes on and writes the chunk's cards again
+    result = stale.generate(chunk)
+
+    # Then every card still has the secret that was read, and the order counts no more cards
+    assert len(read) == 100
+    assert secrets_of(generator_env, key) == read
+    assert (result.generated, result.order_status) == (0, OrderStatus.GENERATED)
+
+
+def test_a_first_attempt_that_writes_late_keeps_the_secrets_already_read(generator_env):
+    # Given a chunk's first attempt that claimed the chunk's data key and then stalled, while
+    # a second attempt generated the chunk, finished the order and its cards were read
+    key = receive(21, [("T1", 100, "100")])
+    stale = runtime.card_generator()
+    (chunk,) = stale.plan(key).chunks
+    runtime.reset()
+    second = runtime.card_generator()
+    read: dict[int, str] = {}
+    claim_chunk_key = stale._cards.claim_chunk_key
+
+    def claim_then_the_second_attempt_finishes(claimed, wrapped):
+        answer = claim_chunk_key(claimed, wrapped)
+        assert answer[1] == 1  # the stale attempt is the chunk's first
+        assert second.generate(chunk).order_status is OrderStatus.GENERATED
+        read.update(secrets_of(generator_env, key))
+        return answer
+
+    stale._cards.claim_chunk_key = claim_then_the_second_attempt_finishes
+
+    # When the first attempt wakes up and writes its cards (unconditionally: it is the fast one)
+    stale.generate(chunk)
+
+    # Then every card still has the secret that was read
+    assert len(read) == 100
+    assert secrets_of(generator_env, key) == read
+
+
+def test_a_retried_chunk_keeps_the_secrets_its_first_attempt_wrote(generator_env):
+    # Given a chunk whose first attempt wrote every card and then died before counting it
+    key = receive(22, [("T1", 100, "100")])
+    generator = runtime.card_generator()
+    (chunk,) = generator.plan(key).chunks
+    orders = generator._orders
+    count_chunk = orders.count_chunk
+
+    def dies_before_counting(counted):
+        raise ClientError({"Error": {"Code": "InternalServerError"}}, "UpdateItem")
+
+    orders.count_chunk = dies_before_counting
+    with pytest.raises(ClientError):
+        generator.generate(chunk)
+    written = secrets_of(generator_env, key)
+    orders.count_chunk = count_chunk
+
+    # When the stream retries the chunk
+    result = generator.generate(chunk)
+
+    # Then the retry wrote the same secrets again, not new ones
+    assert (result.generated, result.order_status) == (100, OrderStatus.GENERATED)
+    assert len(written) == 100
+    assert secrets_of(generator_env, key) == written

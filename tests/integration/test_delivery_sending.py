@@ -328,3 +328,204 @@ def test_a_replayed_record_counts_its_delivery_once(stack, invoke, gateway, dyna
     assert view(invoke, delivery_id)["status"] == "DELIVERED"
     assert len(gateway.calls_of(MA_SEND)) == 1
     assert emitted_metrics(capsys.readouterr().out)["DeliveryDelivered"] == 1
+
+
+# --- credentials: rotation, a maker without a session ---------------------------------------
+
+NEW_SECRET = "rotated-app-secret-2027"
+NEW_SESSION = "renewed-session-key-5a1f"
+
+
+def put_top_secret(stack, **values):
+    """``put-secret-value`` on the TOP secret, as an operator rotating it would."""
+    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
+        SecretId=stack.physical["TopSecret"], SecretString=json.dumps(values)
+    )
+
+
+def answered_codes(calls):
+    """Each call's error code, or "ok"."""
+    return [
+        call.answer["error_response"]["code"] if "error_response" in call.answer else "ok"
+        for call in calls
+    ]
+
+
+def test_a_rotated_app_secret_is_fetched_again_when_the_gateway_refuses_the_old_one(
+    stack, invoke, gateway
+):
+    # Given a delivery function that has signed with the TOP secret (cached for 5 minutes)
+    receive(invoke)
+    generate()
+    assert deliver(create(invoke, BIND)).status is DeliveryStatus.DELIVERED
+
+    # When the secret is rotated, and the platform takes only the new one
+    put_top_secret(stack, app_secret=NEW_SECRET, session_key=SESSION_KEY)
+    gateway.rotate(app_secret=NEW_SECRET)
+    second = create(invoke, {**BIND, "quantity": 2, "out_biz_id": "B2"})
+
+    # Then the next delivery is refused once (code 25), reads the secret again and goes
+    assert deliver(second) == DeliveryAttempt(DeliveryStatus.DELIVERED, acted=True)
+    calls = gateway.calls_of(CARD_BIND)
+    assert answered_codes(calls) == ["ok", 25, "ok"]
+    assert calls[-1].sign_valid
+    assert [card["outcome"] for card in view(invoke, second)["cards"]] == ["BOUND"] * 2
+    # and the one after it is signed with the new secret at once
+    third = create(invoke, {**BIND, "quantity": 1, "out_biz_id": "B3"})
+    assert deliver(third).status is DeliveryStatus.DELIVERED
+    assert answered_codes(gateway.calls_of(CARD_BIND)) == ["ok", 25, "ok", "ok"]
+
+
+def test_a_rotated_secret_is_used_once_its_cached_copy_is_too_old(
+    stack, invoke, gateway, monkeypatch
+):
+    # Given a delivery function whose cached TOP secret expires at once
+    monkeypatch.setenv("SECRET_MAX_AGE_SECONDS", "0")
+    runtime.reset()
+    receive(invoke)
+    generate()
+    assert deliver(create(invoke, BIND)).status is DeliveryStatus.DELIVERED
+
+    # When the secret is rotated
+    put_top_secret(stack, app_secret=NEW_SECRET, session_key=SESSION_KEY)
+    gateway.rotate(app_secret=NEW_SECRET)
+
+    # Then the next delivery is signed with the new one: no refused call
+    second = create(invoke, {**BIND, "quantity": 2, "out_biz_id": "B2"})
+    assert deliver(second) == DeliveryAttempt(DeliveryStatus.DELIVERED, acted=True)
+    assert answered_codes(gateway.calls_of(CARD_BIND)) == ["ok", "ok"]
+
+
+def test_a_renewed_session_is_fetched_again_when_the_gateway_refuses_the_old_one(
+    stack, invoke, gateway
+):
+    # Given an e-voucher delivered with the session key (cached for 5 minutes)
+    receive(invoke)
+    generate()
+    assert deliver(create(invoke, {**ETICKET, "quantity": 1})).status is DeliveryStatus.DELIVERED
+
+    # When the session expires and the operator puts the renewed one into the secret
+    gateway.rotate(session_key=NEW_SESSION)
+    put_top_secret(stack, app_secret=DEMO_SECRET, session_key=NEW_SESSION)
+
+    # Then the next one is refused once (code 27), reads the secret again and goes
+    second = create(invoke, {**ETICKET, "quantity": 1, "outer_id": "S2"})
+    assert deliver(second) == DeliveryAttempt(DeliveryStatus.DELIVERED, acted=True)
+    calls = gateway.calls_of(MA_SEND)
+    assert answered_codes(calls) == ["ok", 27, "ok"]
+    assert calls[-1].params["session"] == NEW_SESSION
+
+
+def test_a_refused_sign_with_nothing_rotated_is_recorded_after_one_call(stack, invoke, gateway):
+    # Given a platform that takes another secret than the one in the TOP secret
+    receive(invoke)
+    generate()
+    gateway.rotate(app_secret="a-secret-nobody-put-into-the-secret")
+
+    # When a delivery goes: the secret is read again, finds nothing new
+    delivery_id = create(invoke, BIND)
+
+    # Then the refusal is recorded, after one call (no second call signed the same way)
+    assert deliver(delivery_id) == DeliveryAttempt(DeliveryStatus.FAILED, acted=True)
+    assert answered_codes(gateway.calls_of(CARD_BIND)) == [25]
+    assert {card["code"] for card in view(invoke, delivery_id)["cards"]} == {
+        "isv.invalid-signature"
+    }
+
+
+def claims(stack):
+    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName=stack.physical["CardsTable"], Key=card_schema.cursor_key(ORDER, "T1")
+    )
+    return from_item(item["Item"])["claims"] if "Item" in item else {}
+
+
+def test_a_maker_without_a_session_key_binds_and_refuses_e_vouchers(stack, invoke, gateway):
+    # Given a TOP secret with no session_key (a maker that only binds cards)
+    put_top_secret(stack, app_secret=DEMO_SECRET)
+    receive(invoke)
+    generate()
+
+    # When a bind and an e-voucher delivery go
+    bind_id = create(invoke, BIND)
+    eticket_id = create(invoke, ETICKET)
+    bound = deliver(bind_id)
+    refused = deliver(eticket_id)
+
+    # Then the bind is delivered
+    assert bound == DeliveryAttempt(DeliveryStatus.DELIVERED, acted=True)
+    # and the e-voucher fails at once with a clear reason: no call, no card taken
+    assert refused == DeliveryAttempt(DeliveryStatus.FAILED, acted=True)
+    shown = view(invoke, eticket_id)
+    assert shown["status"] == "FAILED"
+    assert "session_key" in shown["failure_reason"]
+    assert gateway.calls_of(MA_SEND) == []
+    assert list(claims(stack)) == [bind_id]
+    # and a replay of its record changes nothing
+    assert deliver(eticket_id) == DeliveryAttempt(DeliveryStatus.FAILED, acted=False)
+
+
+def test_a_session_key_put_into_the_secret_is_found_at_the_next_e_voucher(stack, invoke, gateway):
+    # Given a maker that began without a session key (its secret cached)
+    put_top_secret(stack, app_secret=DEMO_SECRET)
+    receive(invoke)
+    generate()
+    assert deliver(create(invoke, BIND)).status is DeliveryStatus.DELIVERED
+
+    # When the operator adds one
+    put_top_secret(stack, app_secret=DEMO_SECRET, session_key=SESSION_KEY)
+
+    # Then the next e-voucher finds it (read afresh rather than refused from the cache)
+    assert deliver(create(invoke, ETICKET)).status is DeliveryStatus.DELIVERED
+    assert gateway.calls_of(MA_SEND)[0].params["session"] == SESSION_KEY
+
+
+# --- environments: test orders never through a production gateway ---------------------------
+
+PRODUCTION = "https://eco.taobao.com/router/rest"
+
+
+def deliveries_in_table(stack):
+    table = stack.physical["DeliveriesTable"]
+    return boto3.client("dynamodb", region_name="us-east-1").scan(TableName=table)["Items"]
+
+
+@pytest.mark.parametrize("body", [BIND, ETICKET], ids=["bind", "eticket"])
+def test_post_deliveries_refuses_a_test_order_when_the_gateway_is_production(
+    stack, invoke, gateway, monkeypatch, body
+):
+    # Given a deployment whose TOP gateway is production, and a daily (test) order
+    receive(invoke)
+    generate()
+    monkeypatch.setenv("TOP_GATEWAY_URL", PRODUCTION)
+    runtime.reset()
+
+    # When an operator asks for a delivery of it
+    answer = invoke(delivery_post_event(body))
+
+    # Then it is refused, naming own_sign, and nothing is recorded
+    assert answer["statusCode"] == 422, answer
+    problem = json.loads(answer["body"])
+    assert problem["detail"][0]["loc"][-1] == "own_sign"
+    assert "production" in problem["detail"][0]["msg"]
+    assert deliveries_in_table(stack) == []
+
+
+def test_the_delivery_function_refuses_a_test_order_when_the_gateway_is_production(
+    stack, invoke, gateway, monkeypatch
+):
+    # Given a daily order's delivery, recorded while the gateway was a test one
+    receive(invoke)
+    generate()
+    delivery_id = create(invoke, BIND)
+
+    # When the delivery function's gateway is production
+    monkeypatch.setenv("TOP_GATEWAY_URL", PRODUCTION)
+    runtime.reset()
+
+    # Then the delivery fails with the reason, before any card is claimed or sent
+    assert deliver(delivery_id) == DeliveryAttempt(DeliveryStatus.FAILED, acted=True)
+    shown = view(invoke, delivery_id)
+    assert "production TOP gateway" in shown["failure_reason"]
+    assert claims(stack) == {}
+    assert gateway.calls == []

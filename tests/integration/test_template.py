@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from cardmaker import FUNCTION_SETTINGS
+from cardmaker import FUNCTION_SETTINGS, OrderKey, chunk_key_context
 from local.template import REPO, TEMPLATE_PATH, load_template, resources_of_type
 
 TEMPLATE = load_template()
@@ -332,3 +337,195 @@ def test_every_alarm_notifies_the_alarm_topic_and_the_email_is_optional():
     ]
     assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
     assert cloudwatch["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+# --- What the retained data depends on -------------------------------------------------------
+
+
+def _retained(name: str) -> bool:
+    resource = TEMPLATE["Resources"][name]
+    return (
+        resource.get("DeletionPolicy") == "Retain"
+        and resource.get("UpdateReplacePolicy") == "Retain"
+    )
+
+
+def _named_resource(resource: object) -> str | None:
+    """The template resource a policy's Resource entry names (Ref, GetAtt or Sub)."""
+    if not isinstance(resource, dict):
+        return None
+    if "Ref" in resource:
+        return str(resource["Ref"])
+    if "Fn::GetAtt" in resource:
+        return str(resource["Fn::GetAtt"][0])
+    if "Fn::Sub" in resource:
+        text = str(resource["Fn::Sub"])
+        return text[2 : text.index(".")] if text.startswith("${") and "." in text else None
+    return None
+
+
+_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"}
+_KEYS_AND_SECRETS = {"AWS::KMS::Key", "AWS::SecretsManager::Secret"}
+
+
+def _keys_and_secrets_behind_retained_data() -> dict[str, set[str]]:
+    """Each KMS key and secret a function uses while it writes a retained table: what is
+    written there was made with it (sealed card secrets, numbered cards, verified orders)."""
+    behind: dict[str, set[str]] = {}
+    functions = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
+    for function in functions:
+        named = [
+            (set(_as_list(statement["Action"])), _named_resource(resource))
+            for name, statement in _statements()
+            if name == function
+            for resource in _as_list(statement["Resource"])
+        ]
+        writes_retained = any(
+            actions & _WRITES and target is not None and _retained(target)
+            for actions, target in named
+        )
+        if not writes_retained:
+            continue
+        for _, target in named:
+            if target and TEMPLATE["Resources"][target]["Type"] in _KEYS_AND_SECRETS:
+                behind.setdefault(target, set()).add(function)
+    return behind
+
+
+def test_every_key_and_secret_the_retained_data_depends_on_is_retained():
+    # Given the tables that outlive the stack
+    tables = resources_of_type(TEMPLATE, "AWS::DynamoDB::Table")
+    assert tables
+    assert all(_retained(name) for name in tables)
+    # When we find the keys and secrets their data was made with
+    behind = _keys_and_secrets_behind_retained_data()
+    # Then the card key, the numbering key and the TOP secret are among them
+    assert {"CardDataKey", "CardNumberSecret", "TopSecret"} <= set(behind)
+    # and every one of them survives a delete or a replacement of the stack as the data does
+    assert [name for name in behind if not _retained(name)] == []
+
+
+def test_the_card_key_is_usable_only_with_a_chunks_encryption_context():
+    # Given the context every data key is generated and unwrapped with
+    context_keys = sorted(chunk_key_context(OrderKey("daily", 16002), "3010030E02-0"))
+    # Then every grant of the card key demands exactly those context keys, and some context
+    grants = [
+        (function, statement)
+        for function, statement in _statements()
+        if _named_resource(statement["Resource"]) == "CardDataKey"
+    ]
+    assert {function for function, _ in grants} == {"CardGeneratorFunction", "CardDeliveryFunction"}
+    for function, statement in grants:
+        condition = statement.get("Condition", {})
+        assert condition.get("ForAllValues:StringEquals") == {
+            "kms:EncryptionContextKeys": context_keys
+        }, function
+        assert condition.get("Null") == {"kms:EncryptionContextKeys": "false"}, function
+
+
+# --- the card-number scheme's parameters ----------------------------------------------------
+
+CARD_NUMBER_PARAMETERS = {
+    "CardNumberLength": "CARD_NUMBER_LENGTH",
+    "CardNumberPrefix": "CARD_NUMBER_PREFIX",
+    "CardCheckDigit": "CARD_CHECK_DIGIT",
+}
+
+
+def _template_accepts(values: Mapping[str, str]) -> bool:
+    """Whether CloudFormation takes these parameter values (the others at their defaults):
+    each parameter's own constraints, then every rule whose condition holds."""
+    declared = TEMPLATE["Parameters"]
+    given = {name: str(spec.get("Default", "")) for name, spec in declared.items()} | dict(values)
+    for name, value in values.items():
+        spec = declared[name]
+        if "AllowedValues" in spec and value not in [str(item) for item in spec["AllowedValues"]]:
+            return False
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+            return False
+        if "MinValue" in spec and float(value) < float(spec["MinValue"]):
+            return False
+        if "MaxValue" in spec and float(value) > float(spec["MaxValue"]):
+            return False
+    for rule in TEMPLATE.get("Rules", {}).values():
+        if "RuleCondition" in rule and not _rule_value(rule["RuleCondition"], given):
+            continue
+        if not all(_rule_value(check["Assert"], given) for check in rule["Assertions"]):
+            return False
+    return True
+
+
+def _rule_value(expression: Any, given: Mapping[str, str]) -> Any:
+    """A rule function's value, as CloudFormation computes it (the functions the rules use)."""
+    if isinstance(expression, str):
+        return expression
+    if isinstance(expression, list):
+        return [_rule_value(item, given) for item in expression]
+    [(function, argument)] = expression.items()
+    if function == "Ref":
+        return given[argument]
+    values = _rule_value(argument, given)
+    match function:
+        case "Fn::Equals":
+            return values[0] == values[1]
+        case "Fn::Contains":
+            return values[1] in values[0]
+        case "Fn::And":
+            return all(values)
+        case "Fn::Or":
+            return any(values)
+        case "Fn::Not":
+            return not values[0]
+    raise AssertionError(f"no evaluator for {function}")
+
+
+def _generator_accepts(values: Mapping[str, str]) -> bool:
+    environ = {
+        "ORDERS_TABLE_NAME": "orders",
+        "CARDS_TABLE_NAME": "cards",
+        "CARD_KEY_ID": "key",
+        "CARD_NUMBER_SECRET_ID": "arn:numbers",
+    }
+    environ |= {CARD_NUMBER_PARAMETERS[name]: value for name, value in values.items()}
+    try:
+        FUNCTION_SETTINGS["CardGeneratorFunction"].from_env(environ)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_card_number_parameters_keep_six_to_nineteen_free_digits():
+    # 20 free digits do not fit the permutation (two sequence numbers could become one card
+    # number); a rule sees it where it can name the prefix: none (the default, 3101) or one digit
+    for values in (
+        {"CardNumberLength": "21", "CardNumberPrefix": "3"},  # 20 free digits
+        {"CardNumberLength": "30", "CardNumberPrefix": "0", "CardCheckDigit": "luhn"},
+        {"CardNumberLength": "24", "CardNumberPrefix": ""},  # 3101 + 20 free digits
+        {"CardNumberLength": "9", "CardNumberPrefix": ""},  # 3101 + 5 free digits
+    ):
+        assert not _template_accepts(values), values
+        assert not _generator_accepts(values), values
+    # and wherever it can, the template takes exactly the schemes the generator takes
+    for length, prefix, check_digit in itertools.product(
+        range(1, 40), ["", "0", "3", "9"], ["none", "luhn"]
+    ):
+        values = {
+            "CardNumberLength": str(length),
+            "CardNumberPrefix": prefix,
+            "CardCheckDigit": check_digit,
+        }
+        assert _template_accepts(values) == _generator_accepts(values), values
+    assert _template_accepts({})
+    assert _generator_accepts({})
+
+
+def test_card_number_parameters_say_the_bound_they_cannot_check():
+    # a longer prefix's digits cannot be counted by a rule: the generator's settings refuse
+    # the scheme at cold start, and the parameters say so
+    values = {"CardNumberLength": "30", "CardNumberPrefix": "31"}  # 28 free digits
+    assert _template_accepts(values)
+    assert not _generator_accepts(values)
+    for name in ("CardNumberLength", "CardNumberPrefix"):
+        spec = TEMPLATE["Parameters"][name]
+        assert "6 to 19 free digits" in spec["Description"], name
+        assert "6 to 19 free digits" in spec["ConstraintDescription"], name

@@ -23,6 +23,8 @@ from cardmaker.retry import backoff_delay
 from cardmaker.top import (
     CardBindRequest,
     CardBindResult,
+    Credentials,
+    FixedCredentials,
     IsvKa,
     MaSendRequest,
     MaSendResult,
@@ -31,7 +33,9 @@ from cardmaker.top import (
     format_timestamp,
     sign_request,
 )
-from local.stack import LocalStack, TopConfig
+from local import serve
+from local.stack import LocalStack, LocalStackError, TopConfig, check_parameters
+from local.template import load_template
 from local.top_gateway import CARD_BIND, MA_SEND, FakeTopGateway, Fault
 
 APP_KEY = "12345678"
@@ -68,8 +72,8 @@ def client(gateway: FakeTopGateway, sleeps: Sleeps) -> Iterator[TopClient]:
 
 def make_client(url: str, sleeps: Sleeps, **options: Any) -> TopClient:
     settings: dict[str, Any] = {"session_key": SESSION, "sleep": sleeps, **options}
-    secret = settings.pop("secret", SECRET)
-    return TopClient(url, APP_KEY, secret, **settings)
+    credentials = FixedCredentials(settings.pop("secret", SECRET), settings.pop("session_key"))
+    return TopClient(url, APP_KEY, credentials, **settings)
 
 
 def bind(client: TopClient, *cards: str) -> dict[str, Any]:
@@ -531,20 +535,97 @@ def test_the_gateway_log_names_calls_but_no_values(sleeps):
 def test_client_configuration_is_checked(sleeps):
     for url in ["eco.taobao.com/router/rest", "ftp://eco.taobao.com/router/rest"]:
         with pytest.raises(TopConfigError):
-            TopClient(url, APP_KEY, SECRET)
+            TopClient(url, APP_KEY, FixedCredentials(SECRET))
     with pytest.raises(TopConfigError):
-        TopClient("https://eco.taobao.com/router/rest", "", SECRET)
+        TopClient("https://eco.taobao.com/router/rest", "", FixedCredentials(SECRET))
     with pytest.raises(TopConfigError):
-        TopClient("https://eco.taobao.com/router/rest", APP_KEY, " ")
+        FixedCredentials(" ")
+    fixed = FixedCredentials(SECRET)
     with pytest.raises(TopConfigError):
-        TopClient("https://eco.taobao.com/router/rest", APP_KEY, SECRET, sign_method="sha1")  # type: ignore[arg-type]
+        TopClient("https://eco.taobao.com/router/rest", APP_KEY, fixed, sign_method="sha1")  # type: ignore[arg-type]
     with pytest.raises(TopConfigError):
-        TopClient("https://eco.taobao.com/router/rest", APP_KEY, SECRET, max_attempts=0)
+        TopClient("https://eco.taobao.com/router/rest", APP_KEY, fixed, max_attempts=0)
     client = make_client("https://eco.taobao.com/router/rest", sleeps)
     with pytest.raises(ValueError, match="sign"):
         client.call(CARD_BIND, {"sign": "x"})  # a business parameter may not shadow one
     assert SECRET not in repr(client)
     assert SESSION not in repr(client)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://eco.taobao.com/router/rest",
+        "http://gw.api.tbsandbox.com/router/rest",
+        "http://10.0.0.8:8080/router/rest",
+        "http://127.0.0.1.example.com/router/rest",
+    ],
+)
+def test_a_plain_http_gateway_is_refused_unless_loopback(url):
+    with pytest.raises(TopConfigError, match="https://") as refused:
+        TopClient(url, APP_KEY, FixedCredentials(SECRET))
+    assert url not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/router/rest",
+        "http://127.3.2.1/r",
+        "http://localhost/r",
+        "http://[::1]:9/r",
+    ],
+)
+def test_a_plain_http_gateway_on_loopback_is_taken(url):
+    TopClient(url, APP_KEY, FixedCredentials(SECRET)).close()
+
+
+class RotatingCredentials:
+    """A credentials source that has been rotated: the cache still holds the old ones."""
+
+    def __init__(self, old: Credentials, new: Credentials) -> None:
+        self.cached, self.stored = old, new
+        self.refreshes = 0
+
+    def current(self) -> Credentials:
+        return self.cached
+
+    def refresh(self) -> Credentials:
+        self.refreshes += 1
+        self.cached = self.stored
+        return self.cached
+
+
+def test_a_refused_sign_refreshes_the_credentials_and_calls_once_more(gateway, sleeps):
+    credentials = RotatingCredentials(
+        Credentials("the-old-secret", SESSION), Credentials(SECRET, SESSION)
+    )
+    with TopClient(gateway.url, APP_KEY, credentials, sleep=sleeps) as client:
+        answer = bind(client)
+        assert answer.attempts == 2  # the refused call counts
+        bind(client)  # the fresh ones from now on
+    assert credentials.refreshes == 1
+    assert [call.sign_valid for call in gateway.calls] == [False, True, True]
+    assert sleeps == []  # no backoff: the refusal was about us, not the platform
+
+
+def test_a_refused_session_refreshes_the_credentials_and_calls_once_more(gateway, sleeps):
+    credentials = RotatingCredentials(Credentials(SECRET, "expired"), Credentials(SECRET, SESSION))
+    with TopClient(gateway.url, APP_KEY, credentials, sleep=sleeps) as client:
+        assert MaSendResult.from_response(ma_send(client)).succeeded
+    assert [call.params["session"] for call in gateway.calls] == ["expired", SESSION]
+
+
+def test_a_second_refusal_after_the_refresh_is_raised(gateway, sleeps):
+    credentials = RotatingCredentials(
+        Credentials("the-old-secret", SESSION), Credentials("not-it-either", SESSION)
+    )
+    client = TopClient(gateway.url, APP_KEY, credentials, sleep=sleeps)
+    with client, pytest.raises(TopError) as refused:
+        bind(client)
+    assert refused.value.top_code == 25
+    assert attempts_of(refused.value) == 2
+    assert len(gateway.calls) == 2  # once more, not in a loop
 
 
 # --- the local stack ----------------------------------------------------------------------
@@ -560,9 +641,8 @@ def test_the_local_stack_starts_the_fake_gateway_for_its_functions():
         client = TopClient(
             os.environ["TOP_GATEWAY_URL"],
             os.environ["TOP_APP_KEY"],
-            stack.top.app_secret,
+            FixedCredentials(stack.top.app_secret, stack.top.session_key),
             sign_method=os.environ["TOP_SIGN_METHOD"],  # type: ignore[arg-type]
-            session_key=stack.top.session_key,
         )
         with client:
             assert MaSendResult.from_response(ma_send(client)).succeeded
@@ -579,3 +659,42 @@ def test_an_external_gateway_means_no_fake_one():
         assert stack.top_gateway is None
         assert os.environ["TOP_GATEWAY_URL"] == external
         assert f"TOP gateway: {external}" in stack.describe()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://gw.api.tbsandbox.com/router/rest", "http://eco.taobao.com/router/rest"]
+)
+def test_the_local_stack_refuses_a_plain_http_gateway(url):
+    with pytest.raises(LocalStackError, match="TOP_GATEWAY_URL") as refused:
+        TopConfig.from_environ({"TOP_GATEWAY_URL": url})
+    assert url not in str(refused.value)
+    with pytest.raises(LocalStackError, match="TOP_GATEWAY_URL"):
+        TopConfig(gateway_url=url)
+
+
+def test_make_serve_refuses_a_plain_http_gateway(monkeypatch, capsys):
+    monkeypatch.setenv("TOP_GATEWAY_URL", "http://eco.taobao.com/router/rest")
+    monkeypatch.setenv("CARDMAKER_LOCAL_STATE", "/nonexistent/never-written.json")
+    assert serve.main() == 2
+    error = capsys.readouterr().err
+    assert "TOP_GATEWAY_URL must be https://" in error
+    assert "eco.taobao.com" not in error
+
+
+@pytest.mark.parametrize(
+    ("url", "taken"),
+    [
+        ("https://eco.taobao.com/router/rest", True),
+        ("http://127.0.0.1:3001/router/rest", True),
+        ("http://[::1]:3001/router/rest", True),
+        ("http://eco.taobao.com/router/rest", False),
+        ("http://127.0.0.1.example.com/router/rest", False),
+    ],
+)
+def test_the_template_refuses_a_plain_http_gateway_at_deploy(url, taken):
+    # CloudFormation checks the parameter's AllowedPattern; the local stack checks it the same way
+    if taken:
+        check_parameters(load_template(), {"TopGatewayUrl": url})
+    else:
+        with pytest.raises(LocalStackError, match="TopGatewayUrl"):
+            check_parameters(load_template(), {"TopGatewayUrl": url})

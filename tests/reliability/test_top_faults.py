@@ -28,7 +28,7 @@ from cardmaker import (
     DynamoDBDeliveryRepository,
     TopOutcomeUnknown,
 )
-from cardmaker.top import TopClient
+from cardmaker.top import FixedCredentials, TopClient
 from cardmaker_cli.main import app
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from chaos._fault_plan import FaultPlan, Step
@@ -131,8 +131,7 @@ def client_for(gateway: FakeTopGateway) -> TopClient:
     return TopClient(
         gateway.url,
         DEMO_APP_KEY,
-        DEMO_SECRET,
-        session_key=DEMO_SESSION_KEY,
+        FixedCredentials(DEMO_SECRET, DEMO_SESSION_KEY),
         timeout=(1.0, 0.3),
         sleep=lambda _: None,
     )

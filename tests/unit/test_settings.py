@@ -73,17 +73,67 @@ def test_the_spi_needs_our_app_key_and_takes_its_charset():
     assert set(_problems(raised)) == {"SPI_CHARSET"}
 
 
-def test_the_delivery_function_needs_a_source_for_its_session_key():
+def test_the_delivery_function_needs_no_session_key():
+    # card.bind needs no session: a maker that only binds cards has none
     without_secret = {**DELIVERY, "TOP_APP_SECRET": "s"}
     del without_secret["TOP_SECRET_ID"]
+    assert DeliverySettings.from_env(without_secret).top_session_key is None
+    with pytest.raises(ValidationError, match="TOP_SECRET_ID"):
+        DeliverySettings.from_env({**without_secret, "TOP_APP_SECRET": ""})
+
+
+OPERATOR_API = {"ORDERS_TABLE_NAME": "orders", "DELIVERIES_TABLE_NAME": "deliveries"}
+
+
+@pytest.mark.parametrize("settings", [DeliverySettings, OperatorApiSettings])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://eco.taobao.com/router/rest",
+        "http://user:pa55word@gw.api.tbsandbox.com/router/rest",
+        "gw.api.tbsandbox.com/router/rest",
+    ],
+)
+def test_a_plain_http_gateway_is_refused_naming_the_variable(settings, url):
     with pytest.raises(ValidationError) as raised:
-        DeliverySettings.from_env(without_secret)
-    assert "TOP_SESSION_KEY" in str(raised.value)
-    DeliverySettings.from_env({**without_secret, "TOP_SESSION_KEY": "k"})
+        settings.from_env({**DELIVERY, **OPERATOR_API, "TOP_GATEWAY_URL": url})
+    assert set(_problems(raised)) == {"TOP_GATEWAY_URL"}
+    assert "TOP_GATEWAY_URL must be" in str(raised.value)
+    assert "pa55word" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:3001/router/rest", "http://localhost/router/rest", "http://[::1]/r"],
+)
+def test_a_plain_http_gateway_on_loopback_is_taken(url):
+    assert DeliverySettings.from_env({**DELIVERY, "TOP_GATEWAY_URL": url}).top_gateway_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "served"),
+    [
+        ("https://eco.taobao.com/router/rest", {"online"}),
+        ("https://gw.api.taobao.com/router/rest", {"online"}),
+        ("https://proxy.example.com/router/rest", {"online"}),
+        ("https://gw.api.tbsandbox.com/router/rest", {"daily", "pre", "online"}),
+        ("http://127.0.0.1:3001/router/rest", {"daily", "pre", "online"}),
+    ],
+)
+def test_a_production_gateway_serves_online_orders_only(url, served):
+    for settings in (DeliverySettings, OperatorApiSettings):
+        model = settings.from_env({**DELIVERY, **OPERATOR_API, "TOP_GATEWAY_URL": url})
+        assert {sign for sign in ("daily", "pre", "online") if model.serves_environment(sign)} == (
+            served
+        )
 
 
 def test_parts_compose_into_each_functions_variables():
-    assert OperatorApiSettings.variables() == {"ORDERS_TABLE_NAME", "DELIVERIES_TABLE_NAME"}
+    assert OperatorApiSettings.variables() == {
+        "ORDERS_TABLE_NAME",
+        "DELIVERIES_TABLE_NAME",
+        "TOP_GATEWAY_URL",  # which orders its gateway may deliver; it never calls it
+    }
     # the public SPI function reads nothing of cards, deliveries or outbound TOP calls
     assert not {name for name in SpiSettings.variables() if name.startswith(("CARD", "DELIVER"))}
     assert "TOP_SESSION_KEY" not in SpiSettings.variables()
@@ -116,3 +166,61 @@ def test_a_function_validates_its_own_settings_at_its_first_service(monkeypatch)
     monkeypatch.setenv("DELIVERIES_TABLE_NAME", "deliveries")
     runtime.reset()
     assert runtime.operator_api_settings().deliveries_table_name == "deliveries"
+
+
+GENERATOR = {
+    "ORDERS_TABLE_NAME": "orders",
+    "CARDS_TABLE_NAME": "cards",
+    "CARD_KEY_ID": "key",
+    "CARD_NUMBER_SECRET_ID": "arn:numbers",
+}
+
+
+@pytest.mark.parametrize(
+    ("length", "prefix", "check_digit"),
+    [
+        ("21", "3", "none"),  # 20 free digits: more than the permutation carries
+        ("22", "3", "luhn"),
+        ("30", "31019", "none"),
+        ("8", "310", "none"),  # 5 free digits: fewer than a million card numbers
+        ("9", "3101", "luhn"),
+        ("17", "987654321098", "none"),
+    ],
+)
+def test_the_card_number_scheme_needs_six_to_nineteen_free_digits(length, prefix, check_digit):
+    environ = {
+        **GENERATOR,
+        "CARD_NUMBER_LENGTH": length,
+        "CARD_NUMBER_PREFIX": prefix,
+        "CARD_CHECK_DIGIT": check_digit,
+    }
+    with pytest.raises(ValidationError) as raised:
+        GeneratorSettings.from_env(environ)
+    message = str(raised.value)
+    for variable in ("CARD_NUMBER_LENGTH", "CARD_NUMBER_PREFIX", "CARD_CHECK_DIGIT"):
+        assert variable in message
+    assert "6 to 19 free digits" in message
+    assert "input_value" not in message
+    assert prefix not in message
+
+
+@pytest.mark.parametrize(
+    ("length", "prefix", "check_digit", "free_digits"),
+    [
+        ("8", "31", "none", 6),
+        ("20", "3", "none", 19),
+        ("21", "3", "luhn", 19),
+        ("30", "31019999901", "none", 19),
+        ("23", "", "none", 19),  # an empty variable is unset: the default prefix, 3101
+    ],
+)
+def test_the_edges_of_the_card_number_bound_are_accepted(length, prefix, check_digit, free_digits):
+    environ = {
+        **GENERATOR,
+        "CARD_NUMBER_LENGTH": length,
+        "CARD_NUMBER_PREFIX": prefix,
+        "CARD_CHECK_DIGIT": check_digit,
+    }
+    settings = GeneratorSettings.from_env(environ)
+    assert settings.card_number_scheme.free_digits == free_digits
+    assert GeneratorSettings.from_env(GENERATOR).card_number_scheme.free_digits == 15

@@ -129,6 +129,11 @@ class SequenceExhausted(CardmakerError):
     """The card-number scheme has no sequence numbers left."""
 
 
+class NumberingKeyChanged(CardmakerError):
+    """The card-number key is not the one the scheme's sequence counter was started with: the
+    new key's numbers could repeat cards already issued, so nothing more is numbered."""
+
+
 class UnprocessedItemsError(CardmakerError):
     """Items DynamoDB still refused after every retry."""
 

@@ -32,6 +32,7 @@ from cardmaker.store.clients import dynamodb_client, kms_client, secretsmanager_
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.top.client import TopClient
+from cardmaker.top.credentials import FixedCredentials, StoredCredentials, TopCredentials
 from cardmaker.top.spi import SpiPolicy
 
 # --- TopSpiFunction -------------------------------------------------------------------------
@@ -78,6 +79,7 @@ def delivery_service() -> DeliveryService:
     return DeliveryService(
         DynamoDBDeliveryRepository(settings.deliveries_table_name),
         DynamoDBOrderRepository(settings.orders_table_name),
+        serves_environment=settings.serves_environment,
     )
 
 
@@ -122,17 +124,11 @@ def delivery_settings() -> DeliverySettings:
 @cache
 def delivery_sender() -> DeliverySender:
     settings = delivery_settings()
-    session_key = settings.top_session_key
     top = TopClient(
         settings.top_gateway_url,
         settings.top_app_key,
-        _top_secret(settings, "app_secret"),
+        top_credentials(settings),
         sign_method=settings.top_sign_method,
-        session_key=(
-            session_key.get_secret_value()
-            if session_key is not None
-            else _top_secret(settings, "session_key")
-        ),
         simplify=settings.top_simplify,
         timeout=(3.05, settings.top_read_timeout_seconds),
     )
@@ -146,6 +142,37 @@ def delivery_sender() -> DeliverySender:
         bind_app_key=settings.bind_app_key,
         ka_list_shape=settings.eticket_ka_list_shape,
         max_attempts=settings.max_attempts,
+        serves_environment=settings.serves_environment,
+    )
+
+
+def top_credentials(settings: DeliverySettings) -> TopCredentials:
+    """What outbound calls are signed with, read on each call through the cached provider
+    (``SECRET_MAX_AGE_SECONDS``), so that a rotation reaches deliveries as it reaches the SPI
+    function; the TOP client forces a fresh read when the gateway refuses a sign or session."""
+    app_secret = settings.top_app_secret
+    session_key = settings.top_session_key
+    secret_id = settings.top_secret_id
+    if secret_id is None:  # local use
+        if app_secret is None:
+            raise ValueError("set TOP_SECRET_ID (or TOP_APP_SECRET, for local use)")
+        return FixedCredentials(
+            app_secret.get_secret_value(),
+            session_key.get_secret_value() if session_key is not None else None,
+        )
+
+    def read(force: bool) -> object:
+        return _secrets_provider().get(
+            secret_id,
+            transform="json",
+            max_age=settings.secret_max_age_seconds,
+            force_fetch=force,
+        )
+
+    return StoredCredentials(
+        read,
+        app_secret=app_secret.get_secret_value() if app_secret is not None else None,
+        session_key=session_key.get_secret_value() if session_key is not None else None,
     )
 
 

@@ -16,9 +16,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from cardmaker.cards.numbering import CardNumberScheme, CheckDigit
+from cardmaker.cards.numbering import (
+    MAX_FREE_DIGITS,
+    MIN_FREE_DIGITS,
+    CardNumberScheme,
+    CheckDigit,
+)
+from cardmaker.top.gateways import check_gateway_url, serves_environment
 from cardmaker.top.signing import SignMethod
 from cardmaker.top.spi import SpiCharset, SpiPolicy
 
@@ -74,6 +80,24 @@ class CardNumbering(_Settings):
     card_number_prefix: str = Field(default="3101", pattern=r"^[0-9]{0,12}$")
     card_check_digit: CheckDigit = "none"
 
+    @model_validator(mode="after")
+    def _scheme_fits_the_permutation(self) -> Self:
+        # The bound depends on all three variables together (template.yaml's parameters can
+        # only bound each alone): checked here so that a bad scheme stops the generator at
+        # cold start, before it numbers a card. The message names the variables, never values.
+        free_digits = (
+            self.card_number_length
+            - len(self.card_number_prefix)
+            - (1 if self.card_check_digit == "luhn" else 0)
+        )
+        if not MIN_FREE_DIGITS <= free_digits <= MAX_FREE_DIGITS:
+            raise ValueError(
+                "CARD_NUMBER_LENGTH minus the digits of CARD_NUMBER_PREFIX minus the check digit"
+                f" (CARD_CHECK_DIGIT luhn) must leave {MIN_FREE_DIGITS} to {MAX_FREE_DIGITS} free"
+                " digits"
+            )
+        return self
+
     @property
     def card_number_scheme(self) -> CardNumberScheme:
         return CardNumberScheme(
@@ -95,7 +119,8 @@ class StreamRetries(_Settings):
 
 class TopSecrets(_Settings):
     """The TOP app secret: from Secrets Manager (TOP_SECRET_ID, a JSON secret with
-    ``app_secret`` and ``session_key``) on AWS; TOP_APP_SECRET overrides it for local use."""
+    ``app_secret`` and, for ``ma.send``, ``session_key``) on AWS; TOP_APP_SECRET overrides it
+    for local use."""
 
     top_secret_id: str | None = None
     top_app_secret: SecretStr | None = None
@@ -109,13 +134,30 @@ class TopSecrets(_Settings):
         return self
 
 
-class TopOutbound(_Settings):
+class TopGateway(_Settings):
+    """The TOP gateway deliveries go through: https (http only to a loopback address), and
+    which platform environments' orders it may deliver (``cardmaker.top.gateways``)."""
+
+    top_gateway_url: str = "https://eco.taobao.com/router/rest"
+
+    @field_validator("top_gateway_url")
+    @classmethod
+    def _safe_gateway(cls, url: str) -> str:
+        return check_gateway_url(url, "TOP_GATEWAY_URL")
+
+    def serves_environment(self, own_sign: str) -> bool:
+        """A production gateway delivers only ``online`` orders: test cards never reach a
+        real buyer."""
+        return serves_environment(self.top_gateway_url, own_sign)
+
+
+class TopOutbound(TopGateway):
     """Calls this back office makes to the TOP gateway."""
 
     top_app_key: str = ""
-    # From the TOP secret unless TOP_SESSION_KEY overrides it (local use).
+    # From the TOP secret unless TOP_SESSION_KEY overrides it (local use). Optional: only
+    # ma.send needs a session; a maker that only binds cards has none.
     top_session_key: SecretStr | None = None
-    top_gateway_url: str = "https://eco.taobao.com/router/rest"
     top_sign_method: SignMethod = "hmac-sha256"
     # Ask TOP for simplified JSON answers (no root wrapper, no list wrapping); both are read.
     top_simplify: bool = False
@@ -152,8 +194,9 @@ class SpiSettings(OrdersTable, TopSecrets, SpiLimits):
     """TopSpiFunction: verifies the platform's SPI calls and stores the orders."""
 
 
-class OperatorApiSettings(OrdersTable, DeliveriesTable):
-    """OperatorApiFunction: reads orders, records and reads deliveries."""
+class OperatorApiSettings(OrdersTable, DeliveriesTable, TopGateway):
+    """OperatorApiFunction: reads orders, records and reads deliveries (refusing those the
+    TOP gateway may not deliver, before anything is recorded)."""
 
 
 class GeneratorSettings(OrdersTable, CardsTable, CardKey, CardNumbering, StreamRetries):
@@ -172,12 +215,6 @@ class DeliverySettings(
     card_bind_app_key: str = ""
     # How isv_ka_list travels (the seed is ambiguous): "array" or "object".
     eticket_ka_list_shape: Literal["array", "object"] = "array"
-
-    @model_validator(mode="after")
-    def _session_key_has_a_source(self) -> Self:
-        if self.top_secret_id is None and self.top_session_key is None:
-            raise ValueError("set TOP_SECRET_ID (or TOP_SESSION_KEY, for local use)")
-        return self
 
     @property
     def bind_app_key(self) -> str:

@@ -14,11 +14,19 @@ until it lands inside, which keeps the whole a bijection of the decimal domain.
 Rounds run over a whole batch at once: the halves of every number sit in 16-byte slots of one
 buffer, the AES call encrypts the buffer, and the XOR and masking are single big-integer
 operations, so a round costs a few nanoseconds per number.
+
+A scheme has 6 to 19 free digits. Each value travels in the low 64 bits of its slot, and
+``10**19 - 1`` is the largest power-of-ten domain that fits them: with 20 free digits the
+high bits would be cut off and two sequence numbers could become one card number. Below a
+million numbers (FF1's own minimum domain, NIST SP 800-38G Rev. 1) a keyed permutation no
+longer hides the next card number well: the whole space can be enumerated and each number
+is a large share of it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +39,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 CheckDigit = Literal["none", "luhn"]
 ROUNDS = 10
+MIN_FREE_DIGITS = 6  # a domain of a million at least, as FF1 requires
+MAX_FREE_DIGITS = 19  # 10**19 - 1 < 2**64: a value fits its slot's 64 bits ("8xQ")
 _SLOT = 16  # bytes per number in a round buffer: one AES block
 _LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
@@ -46,8 +56,11 @@ class CardNumberScheme:
     def __post_init__(self) -> None:
         if self.prefix and not self.prefix.isdigit():
             raise ValueError("the prefix must be digits")
-        if self.free_digits < 2:
-            raise ValueError("a card number needs at least two digits beyond prefix and check")
+        if not MIN_FREE_DIGITS <= self.free_digits <= MAX_FREE_DIGITS:
+            raise ValueError(
+                f"a card number needs {MIN_FREE_DIGITS} to {MAX_FREE_DIGITS} free digits (its"
+                f" length minus the prefix and the check digit), not {self.free_digits}"
+            )
 
     @property
     def free_digits(self) -> int:
@@ -75,6 +88,10 @@ class CardNumberer:
 
     def __init__(self, scheme: CardNumberScheme, key: bytes) -> None:
         self.scheme = scheme
+        # Names the key without revealing it: the sequence counter is bound to it.
+        self.key_fingerprint = hmac.new(
+            key, f"card-number/{scheme.name}/fingerprint".encode(), hashlib.sha256
+        ).hexdigest()[:32]
         self._domain = scheme.capacity
         bits = (self._domain - 1).bit_length()
         self._high_bits = bits // 2
@@ -163,7 +180,9 @@ def _round_key(key: bytes, scheme: CardNumberScheme, round_number: int) -> bytes
 
 @lru_cache(maxsize=1024)
 def _slot_codec(count: int) -> tuple[Callable[..., bytes], Callable[[bytes], tuple[int, ...]]]:
-    """Pack values into the last 8 bytes of 16-byte slots, and read them back."""
+    """Pack values into the last 8 bytes of 16-byte slots, and read them back. 64 bits carry
+    every value of a scheme (``MAX_FREE_DIGITS``); the Feistel halves never reach the upper 8
+    bytes, so the AES block is the half, zero-extended."""
     layout = struct.Struct(">" + "8xQ" * count)
     return layout.pack, layout.unpack
 

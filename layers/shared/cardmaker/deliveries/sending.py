@@ -26,6 +26,8 @@ from cardmaker.top.calls import (
 from cardmaker.top.client import retryable_top_error
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cardmaker.cards.card import Card
     from cardmaker.cards.opening import SecretOpener
     from cardmaker.ports import CardStock, DeliveryProgress, OrderReader, TopCaller
@@ -55,7 +57,10 @@ class DeliverySender:
         bind_app_key: str,
         ka_list_shape: KaListShape = "array",
         max_attempts: int = 5,
+        serves_environment: Callable[[str], bool],
     ) -> None:
+        """``serves_environment(own_sign)``: may the gateway deliver that environment's
+        orders (a production gateway: ``online`` only)."""
         self._deliveries = deliveries
         self._orders = orders
         self._cards = cards
@@ -64,6 +69,7 @@ class DeliverySender:
         self._bind_app_key = bind_app_key
         self._ka_list_shape = ka_list_shape
         self._max_attempts = max_attempts
+        self._serves_environment = serves_environment
 
     def deliver(self, delivery_id: str) -> DeliveryAttempt:
         """Carry out a PENDING (or interrupted SENDING) delivery. A delivery in any other
@@ -77,6 +83,11 @@ class DeliverySender:
         order_key = OrderKey(request.own_sign, request.card_order_id)
         first = delivery.first_position
         if first is None:
+            refusal = self._cannot_send(request)
+            if refusal is not None:  # before any card is claimed: nothing is taken or sent
+                return DeliveryAttempt(
+                    DeliveryStatus.FAILED, acted=self._deliveries.fail(delivery_id, refusal)
+                )
             generated = self._generated_count(delivery, order_key)
             if generated is not None:
                 first = self._cards.claim(
@@ -119,6 +130,18 @@ class DeliverySender:
             for delivery_id in self._deliveries.waiting_for_stock(order)
             if self._deliveries.wake(delivery_id)
         ]
+
+    def _cannot_send(self, request: EticketDeliveryRequest | BindDeliveryRequest) -> str | None:
+        """Why this deployment can never send the delivery, whatever the retries; None if
+        it can."""
+        if not self._serves_environment(request.own_sign):
+            return (
+                f"refused: own_sign {request.own_sign} orders are not delivered through a "
+                "production TOP gateway (TOP_GATEWAY_URL)"
+            )
+        if isinstance(request, EticketDeliveryRequest) and not self._top.has_session():
+            return "refused: ma.send needs a TOP session key and the TOP secret has no session_key"
+        return None
 
     def _generated_count(self, delivery: Delivery, order_key: OrderKey) -> int | None:
         """How many cards the delivery's template has, once its order is GENERATED."""

@@ -29,10 +29,15 @@ class DeliveryService:
         deliveries: DeliveryStore,
         orders: OrderReader,
         clock: Callable[[], datetime] = utc_now,
+        *,
+        serves_environment: Callable[[str], bool],
     ) -> None:
+        """``serves_environment(own_sign)``: may the TOP gateway deliver that environment's
+        orders (a production gateway: ``online`` only)."""
         self._deliveries = deliveries
         self._orders = orders
         self._clock = clock
+        self._serves_environment = serves_environment
 
     def create(self, request: EticketDeliveryRequest | BindDeliveryRequest) -> Delivery:
         """A new delivery, or the existing one for the same outer_id / out_biz_id."""
@@ -57,6 +62,12 @@ class DeliveryService:
         return delivery
 
     def _check_against_order(self, request: EticketDeliveryRequest | BindDeliveryRequest) -> None:
+        if not self._serves_environment(request.own_sign):
+            # Test orders' cards must never reach a real buyer.
+            raise DeliveryRefused(
+                "own_sign",
+                "this deployment's TOP gateway is production: it delivers online orders only",
+            )
         stored = self._orders.get(OrderKey(request.own_sign, request.card_order_id))
         if stored is None:
             raise DeliveryRefused("card_order_id", "no such order in this environment")

@@ -6,8 +6,9 @@ Both steps are idempotent and safe to retry at any point:
   (once: a retry reuses what the first attempt fixed) and writes the chunks, which are fully
   determined by the order;
 * a chunk is skipped once counted; otherwise it seals its cards with the chunk's one data key,
-  writes them at fixed keys (a retry overwrites exactly the same cards, with the same numbers)
-  and is then counted exactly once. The last chunk counted moves the order to GENERATED.
+  writes them at fixed keys (a retry overwrites exactly the same cards, with the same numbers
+  and the same secrets, both derived from what the first attempt fixed) and is then counted
+  exactly once. The last chunk counted moves the order to GENERATED.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cardmaker.cards.card import CardBatch
-from cardmaker.cards.card_secrets import generate_secrets
+from cardmaker.cards.card_secrets import ChunkSecrets
 from cardmaker.cards.keys import chunk_key_context
 from cardmaker.cards.sealing import Sealer
 from cardmaker.generation.plan import Chunk, chunk_count, plan_chunks
@@ -34,12 +35,16 @@ SEAL_BATCH = 500  # cards generated per step while earlier steps are being writt
 
 
 def make_cards(
-    numberer: CardNumberer, sealer: Sealer, first_sequence: int, count: int, secret_length: int
+    numberer: CardNumberer,
+    secrets: ChunkSecrets,
+    sealer: Sealer,
+    first_sequence: int,
+    count: int,
 ) -> tuple[list[str], list[bytes]]:
     """Card numbers and their sealed secrets. Secrets exist in clear only inside this call."""
     numbers = numberer.numbers(first_sequence, count)
-    secrets = generate_secrets(count, secret_length)
-    return numbers, sealer.seal_many([number.encode("ascii") for number in numbers], secrets)
+    clear = secrets.secrets(first_sequence, count)
+    return numbers, sealer.seal_many([number.encode("ascii") for number in numbers], clear)
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,9 @@ class CardGenerator:
         if stored.order.status is OrderStatus.RECEIVED:
             order, size = stored.order, self._chunk_size
             scheme = self._numberer.scheme
-            first = self._cards.reserve_sequence(scheme.name, order.card_count, scheme.capacity)
+            first = self._cards.reserve_sequence(
+                scheme.name, order.card_count, scheme.capacity, self._numberer.key_fingerprint
+            )
             if self._orders.start(order, first, size, chunk_count(order, size)):
                 return PlanResult(self._write_plan(plan_chunks(order, first, size)), True)
             # Another attempt started first: its block and chunking stand (this block is
@@ -113,12 +120,19 @@ class CardGenerator:
                 self._orders.finish(chunk.order)
                 return ChunkResult(chunk.chunk_id, 0, OrderStatus.GENERATED)
             return ChunkResult(chunk.chunk_id, 0, progress.status)
+        # A chunk planned under another numbering key would number its cards differently.
+        self._cards.check_numbering_key(self._numberer.scheme.name, self._numberer.key_fingerprint)
         context = chunk_key_context(chunk.order, chunk.chunk_id)
         fresh = self._data_keys.new(context)
         wrapped, attempt = self._cards.claim_chunk_key(chunk, fresh.wrapped)
         data_key = fresh if wrapped == fresh.wrapped else self._data_keys.unwrap(wrapped, context)
+        # Every attempt has the same data key, so the same secrets: a stale attempt that
+        # writes after another counted the chunk (and its cards were handed out) re-seals
+        # each card's own secret. The writes stay plain puts, no conditions.
+        secrets = ChunkSecrets(data_key.plaintext, self._secret_length)
+        sealer = Sealer(data_key.plaintext)
         try:
-            written = self._cards.write_cards(self._card_batches(chunk, Sealer(data_key.plaintext)))
+            written = self._cards.write_cards(self._card_batches(chunk, secrets, sealer))
         except Exception as error:
             if attempt >= self._max_attempts:
                 self._orders.fail(
@@ -130,17 +144,19 @@ class CardGenerator:
         counted, status = self._count(chunk, progress.chunks_total)
         return ChunkResult(chunk.chunk_id, written if counted else 0, status)
 
-    def _card_batches(self, chunk: Chunk, sealer: Sealer) -> Iterator[CardBatch]:
+    def _card_batches(
+        self, chunk: Chunk, secrets: ChunkSecrets, sealer: Sealer
+    ) -> Iterator[CardBatch]:
         """The chunk's cards, a batch at a time: each batch is written while the next one is
         made."""
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         for start in range(0, chunk.count, SEAL_BATCH):
             numbers, sealed = make_cards(
                 self._numberer,
+                secrets,
                 sealer,
                 chunk.first_sequence + start,
                 min(SEAL_BATCH, chunk.count - start),
-                self._secret_length,
             )
             yield CardBatch(
                 order=chunk.order,

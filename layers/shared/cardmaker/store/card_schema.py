@@ -6,7 +6,9 @@
   never by scanning.
 * a chunk's data key: ``CHUNKKEY#<own_sign>#<card_order_id>#<chunk_id>`` / ``KEY``, holding the
   KMS-wrapped data key that seals the chunk's secrets and the count of attempts.
-* the sequence counter of a card-number scheme: ``SEQUENCE#<scheme>`` / ``COUNTER``.
+* the sequence counter of a card-number scheme: ``SEQUENCE#<scheme>`` / ``COUNTER``: the next
+  free sequence number (``next_sequence``) and the fingerprint of the numbering key it counts
+  for (``key_fingerprint``).
 * the allocation cursor of a template: ``CURSOR#<own_sign>#<card_order_id>#<template_no>`` /
   ``CURSOR``: how many of its cards are handed out (``allocated``), and where each delivery's
   range starts (``claims``, a map delivery id -> first position; ``PRINT`` -> the start of the

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from cardmaker.errors import SequenceExhausted
+from cardmaker.errors import NumberingKeyChanged, SequenceExhausted
 from cardmaker.retry import with_backoff
 from cardmaker.store import card_schema
 from cardmaker.store.batch import BATCH_LIMIT, batch_put
@@ -45,20 +45,54 @@ class DynamoDBCardRepository:
         self._writers = writers
         self._sleep = sleep
 
-    def reserve_sequence(self, scheme_name: str, count: int, capacity: int) -> int:
+    def reserve_sequence(
+        self, scheme_name: str, count: int, capacity: int, key_fingerprint: str
+    ) -> int:
         """Hand out ``count`` consecutive sequence numbers; returns the first. Atomic: two
-        orders never get overlapping blocks."""
-        answer = self._client.update_item(
-            TableName=self._table,
-            Key=card_schema.sequence_key(scheme_name),
-            UpdateExpression="ADD next_sequence :count",
-            ExpressionAttributeValues={":count": {"N": str(count)}},
-            ReturnValues="UPDATED_NEW",
-        )
+        orders never get overlapping blocks. The counter keeps the fingerprint of the key it
+        was started with and refuses any other (``NumberingKeyChanged``): the sequence means
+        nothing under another key."""
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=card_schema.sequence_key(scheme_name),
+                UpdateExpression="ADD next_sequence :count SET key_fingerprint = :key",
+                ConditionExpression=(
+                    "attribute_not_exists(key_fingerprint) OR key_fingerprint = :key"
+                ),
+                ExpressionAttributeValues={
+                    ":count": {"N": str(count)},
+                    ":key": {"S": key_fingerprint},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            raise _key_changed(scheme_name) from None
         end = int(answer["Attributes"]["next_sequence"]["N"])
         if end > capacity:
             raise SequenceExhausted(f"scheme {scheme_name} has no room for {count} more cards")
         return end - count
+
+    def check_numbering_key(self, scheme_name: str, key_fingerprint: str) -> None:
+        """Raise ``NumberingKeyChanged`` unless the scheme's counter counts for this key. A
+        conditional update, not a read: the generator may write the cards table, never read
+        it."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=card_schema.sequence_key(scheme_name),
+                UpdateExpression="SET key_fingerprint = if_not_exists(key_fingerprint, :key)",
+                ConditionExpression=(
+                    "attribute_not_exists(key_fingerprint) OR key_fingerprint = :key"
+                ),
+                ExpressionAttributeValues={":key": {"S": key_fingerprint}},
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            raise _key_changed(scheme_name) from None
 
     def claim_chunk_key(self, chunk: Chunk, wrapped: bytes) -> tuple[bytes, int]:
         """Store ``wrapped`` as the chunk's data key unless it has one already, and count an
@@ -229,7 +263,8 @@ class DynamoDBCardRepository:
     def write_cards(self, batches: Iterable[CardBatch]) -> int:
         """Write cards batch by batch, ``writers`` BatchWriteItem calls in flight, while the
         caller produces the next batches: generation runs behind the I/O. Unconditional puts
-        at fixed keys, so a retried chunk overwrites exactly its own cards."""
+        at fixed keys, so a retried chunk overwrites exactly its own cards (with the secrets
+        they have: the generator derives them per chunk, not per attempt)."""
         return put_in_parallel(
             self._client,
             self._table,
@@ -258,6 +293,13 @@ def put_in_parallel(
             for part in _split(items, WRITER_PART)
         ]
         return sum(future.result() for future in pending)
+
+
+def _key_changed(scheme_name: str) -> NumberingKeyChanged:
+    return NumberingKeyChanged(
+        f"the card-number key of scheme {scheme_name} is not the one its counter was started "
+        "with: restore the original CARD_NUMBER_SECRET_ID value (docs/operator-manual.md)"
+    )
 
 
 def _split(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -22,6 +22,12 @@ from cardmaker.top.calls import (
     MaSendResult,
 )
 from cardmaker.top.client import TopClient, attempts_of, retryable_top_error
+from cardmaker.top.credentials import (
+    Credentials,
+    FixedCredentials,
+    StoredCredentials,
+    TopCredentials,
+)
 from cardmaker.top.envelopes import (
     encode_spi_answer,
     requested_format,
@@ -29,6 +35,7 @@ from cardmaker.top.envelopes import (
     response_key,
     unwrap_top_response,
 )
+from cardmaker.top.gateways import check_gateway_url, gateway_kind, serves_environment
 from cardmaker.top.platform import SpiCall, sign_spi_call
 from cardmaker.top.signing import (
     SIGN_METHODS,
@@ -52,6 +59,8 @@ __all__ = [
     "SUCCESS_ALL",
     "CardBindRequest",
     "CardBindResult",
+    "Credentials",
+    "FixedCredentials",
     "IsvKa",
     "IsvMa",
     "KaListShape",
@@ -63,16 +72,21 @@ __all__ = [
     "SpiCall",
     "SpiPolicy",
     "SpiRequest",
+    "StoredCredentials",
     "TopClient",
+    "TopCredentials",
     "VerifiedSpiCall",
     "attempts_of",
+    "check_gateway_url",
     "encode_spi_answer",
     "format_timestamp",
+    "gateway_kind",
     "parse_timestamp",
     "requested_format",
     "response_format",
     "response_key",
     "retryable_top_error",
+    "serves_environment",
     "sign_request",
     "sign_spi",
     "sign_spi_call",

@@ -6,6 +6,12 @@ was never made, or the gateway answered with a failure TOP's own SDK retries (HT
 answer came back (read timeout, connection dropped), the outcome is unknown: the client
 raises ``TopOutcomeUnknown`` at once and leaves the re-send, with the same ids, to the caller.
 
+The app secret and the session key come from a ``TopCredentials`` source, asked before each
+call: a rotated secret is picked up as its cache ages, and at once when the gateway refuses the
+sign (code 25) or the session (27): the client then reads them afresh and makes the call once
+more. The gateway checks sign and session before anything else, so a call refused that way
+was never processed and is safe to repeat.
+
 Nothing secret leaves this module in a log line or an exception: not the app secret, the
 session key, the sign, nor any business parameter (they carry card secrets). Transport errors
 of ``requests`` quote the URL (query string included), so they are never chained either.
@@ -19,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, get_args
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -28,7 +34,9 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from cardmaker.errors import TopConfigError, TopError, TopOutcomeUnknown, TopUnavailable
 from cardmaker.observability import logger
 from cardmaker.retry import backoff_delay
+from cardmaker.top.credentials import Credentials, TopCredentials
 from cardmaker.top.envelopes import unwrap_top_response
+from cardmaker.top.gateways import check_gateway_url
 from cardmaker.top.signing import SIGN_PARAM, SignMethod, sign_request
 from cardmaker.top.timestamps import format_timestamp, utc_now
 
@@ -41,6 +49,10 @@ POOL_SIZE = 10
 RATE_LIMITED = 7
 SERVICE_UNAVAILABLE = 10
 RETRYABLE_CODES = frozenset({RATE_LIMITED, SERVICE_UNAVAILABLE})
+INVALID_SIGNATURE = 25
+INVALID_SESSION = 27
+# The gateway no longer takes what we signed with: read the credentials again, call once more.
+STALE_CREDENTIAL_CODES = frozenset({INVALID_SIGNATURE, INVALID_SESSION})
 SYSTEM_PARAMS = frozenset(
     {
         "method",
@@ -109,10 +121,9 @@ class TopClient:
         self,
         gateway_url: str,
         app_key: str,
-        app_secret: str,
+        credentials: TopCredentials,
         *,
         sign_method: SignMethod = "hmac-sha256",
-        session_key: str | None = None,
         simplify: bool = False,
         timeout: tuple[float, float] = (3.05, 10.0),
         max_attempts: int = 4,
@@ -122,13 +133,13 @@ class TopClient:
         sleep: Sleep = time.sleep,
         http: requests.Session | None = None,
     ) -> None:
-        """``timeout`` is (connect, read) in seconds; ``max_attempts`` counts the first one.
-        ``http`` replaces the pooled session (it is then the caller's to close)."""
-        _check_config(gateway_url, app_key, app_secret, sign_method, max_attempts)
+        """``credentials`` gives the app secret and session key (``FixedCredentials`` for
+        fixed ones). ``timeout`` is (connect, read) in seconds; ``max_attempts`` counts the
+        first one. ``http`` replaces the pooled session (it is then the caller's to close)."""
+        _check_config(gateway_url, app_key, sign_method, max_attempts)
         self.gateway_url = gateway_url
         self.app_key = app_key
-        self._app_secret = app_secret
-        self._session_key = session_key or None
+        self._credentials = credentials
         self.sign_method: SignMethod = sign_method
         self.simplify = simplify
         self.timeout = timeout
@@ -163,15 +174,59 @@ class TopClient:
         """Call ``method`` with business ``params``; return the business part of the answer.
 
         Raises ``TopError`` (the gateway's error; ``attempts`` set on it), ``TopUnavailable``
-        (not delivered) or ``TopOutcomeUnknown`` (maybe delivered).
+        (not delivered), ``TopOutcomeUnknown`` (maybe delivered) or ``TopConfigError`` (no
+        session key for a call that needs one: nothing was sent).
         """
         _check_business_params(params)
-        if with_session and self._session_key is None:
+        credentials = self._credentials.current()
+        if with_session and credentials.session_key is None:
+            credentials = self._session_credentials(method)
+        try:
+            return self._call_with(method, params, with_session, credentials)
+        except TopError as refused:
+            if refused.top_code not in STALE_CREDENTIAL_CODES:
+                raise
+            fresh = self._credentials.refresh()
+            if fresh == credentials:  # nothing rotated: the same call would be refused again
+                raise
+            logger.warning(
+                "TOP credentials refreshed, call made again",
+                extra={"top_method": method, "top_code": refused.top_code},
+            )
+            try:
+                answer = self._call_with(method, params, with_session, fresh)
+            except (TopError, TopUnavailable, TopOutcomeUnknown) as error:
+                error.attempts += refused.attempts  # the refused call's count too
+                raise
+            answer.attempts += refused.attempts
+            return answer
+
+    def has_session(self) -> bool:
+        """Is a session key configured (read afresh when the cached credentials have none)?
+        ``ma.send`` needs one; ``card.bind`` does not."""
+        if self._credentials.current().session_key is not None:
+            return True
+        return self._credentials.refresh().session_key is not None
+
+    def _session_credentials(self, method: str) -> Credentials:
+        """Credentials with a session key: the cached ones had none, and it may have just
+        been put into the secret."""
+        credentials = self._credentials.refresh()
+        if credentials.session_key is None:
             raise TopConfigError(f"{method} needs a session key and none is configured")
+        return credentials
+
+    def _call_with(
+        self,
+        method: str,
+        params: Mapping[str, str],
+        with_session: bool,
+        credentials: Credentials,
+    ) -> TopResponse:
         attempts = 0
         while True:
             attempts += 1
-            outcome = self._attempt(method, params, with_session, attempts)
+            outcome = self._attempt(method, params, with_session, credentials, attempts)
             if isinstance(outcome, TopResponse):
                 logger.debug(
                     "TOP call answered",
@@ -187,9 +242,14 @@ class TopClient:
             self._back_off(method, outcome, attempts)
 
     def _attempt(
-        self, method: str, params: Mapping[str, str], with_session: bool, attempts: int
+        self,
+        method: str,
+        params: Mapping[str, str],
+        with_session: bool,
+        credentials: Credentials,
+        attempts: int,
     ) -> TopResponse | _Retry:
-        query = self.system_params(method, params, with_session=with_session)
+        query = self.system_params(method, params, credentials, with_session=with_session)
         answer = self._post(query, params)
         if isinstance(answer, _TransportFailure):
             if answer.maybe_sent:
@@ -199,7 +259,12 @@ class TopClient:
         return self._read(method, answer, attempts)
 
     def system_params(
-        self, method: str, params: Mapping[str, str], *, with_session: bool = False
+        self,
+        method: str,
+        params: Mapping[str, str],
+        credentials: Credentials,
+        *,
+        with_session: bool = False,
     ) -> dict[str, str]:
         """The signed system parameters of one attempt (fresh timestamp each time)."""
         system = {
@@ -210,12 +275,14 @@ class TopClient:
             "format": "json",
             "sign_method": self.sign_method,
         }
-        if with_session and self._session_key is not None:
-            system["session"] = self._session_key
+        if with_session and credentials.session_key is not None:
+            system["session"] = credentials.session_key
         if self.simplify:
             system["simplify"] = "true"
         # Signed last, over everything that is sent: signing first is the classic pitfall.
-        system[SIGN_PARAM] = sign_request({**system, **params}, self._app_secret, self.sign_method)
+        system[SIGN_PARAM] = sign_request(
+            {**system, **params}, credentials.app_secret, self.sign_method
+        )
         return system
 
     def _post(
@@ -325,14 +392,10 @@ def _check_business_params(params: Mapping[str, str]) -> None:
         raise ValueError(f"business parameters may not be named {clashes}")
 
 
-def _check_config(
-    gateway_url: str, app_key: str, app_secret: str, sign_method: str, max_attempts: int
-) -> None:
-    parts = urlsplit(gateway_url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise TopConfigError("the TOP gateway URL must be an http(s) URL")
-    if not app_key.strip() or not app_secret.strip():
-        raise TopConfigError("the TOP app key and app secret must be configured")
+def _check_config(gateway_url: str, app_key: str, sign_method: str, max_attempts: int) -> None:
+    check_gateway_url(gateway_url)
+    if not app_key.strip():
+        raise TopConfigError("the TOP app key must be configured")
     if sign_method not in get_args(SignMethod):
         raise TopConfigError(f"unsupported sign_method {sign_method!r}")
     if max_attempts < 1:
