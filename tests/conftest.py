@@ -19,7 +19,7 @@ from cardmaker import logger, runtime
 from cardmaker.top import SpiCall
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from cardmaker_cli.stream_records import lambda_record
-from local.apigw import LambdaContext, http_api_event
+from local.apigw import LambdaContext, http_api_event, iam_identity
 from local.platform import sign_demo_call
 from local.stack import LocalStack, function_environment
 from local.streams import streams_client
@@ -33,6 +33,10 @@ os.environ.pop("COLUMNS", None)
 DATA = Path(__file__).parent / "data"
 SESSION_KEY = "demo-session-key-6100e2"
 CARD_NUMBER_KEY = "test-card-number-key-0123456789abcdef0123456789"
+# Who signs the operator requests of the handler tests (API Gateway's IAM authorizer says so).
+OPERATOR = iam_identity(
+    "arn:aws:iam::123456789012:user/operator-alice", caller_id="AIDAOPERATORALICE0001"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -167,7 +171,8 @@ def spi_event(
     )
 
 
-def delivery_post_event(body: Any) -> dict[str, Any]:
+def delivery_post_event(body: Any, iam: dict[str, Any] | None = OPERATOR) -> dict[str, Any]:
+    """``POST /deliveries`` signed by ``iam`` (None: a request with no IAM identity)."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return http_api_event(
         "POST",
@@ -175,6 +180,7 @@ def delivery_post_event(body: Any) -> dict[str, Any]:
         headers=[("content-type", "application/json")],
         body=raw,
         route_key="POST /deliveries",
+        iam=iam,
     )
 
 
@@ -184,6 +190,7 @@ def delivery_get_event(delivery_id: str) -> dict[str, Any]:
         f"/deliveries/{delivery_id}",
         route_key="GET /deliveries/{delivery_id}",
         path_parameters={"delivery_id": delivery_id},
+        iam=OPERATOR,
     )
 
 
@@ -194,6 +201,7 @@ def order_event(card_order_id: int | str, own_sign: str | None = "daily") -> dic
         raw_query=f"own_sign={own_sign}" if own_sign else "",
         route_key="GET /orders/{card_order_id}",
         path_parameters={"card_order_id": str(card_order_id)},
+        iam=OPERATOR,
     )
 
 
