@@ -71,6 +71,48 @@ def captured_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     logger.setLevel(previous)
 
 
+class _TraceCatcher:
+    """Stands in for the X-Ray daemon: keeps every segment and subsegment the recorder sends
+    (as the JSON it would send)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send_entity(self, entity: Any) -> None:
+        self.sent.append(entity.serialize())
+
+    def set_daemon_address(self, address: str | None) -> None:
+        pass
+
+    @property
+    def everything(self) -> str:
+        """All that was sent, and the open segment with what it holds so far."""
+        from aws_xray_sdk.core import xray_recorder  # noqa: PLC0415 - only these tests trace
+
+        return "\n".join([*self.sent, xray_recorder.current_segment().serialize()])
+
+
+@pytest.fixture
+def recorded_traces(monkeypatch: pytest.MonkeyPatch) -> Iterator[_TraceCatcher]:
+    """X-Ray on, as in a deployed function with Tracing: Active: every call runs in a sampled
+    segment, and everything the recorder would send to the daemon is kept, to be looked at."""
+    from aws_xray_sdk import global_sdk_config  # noqa: PLC0415 - only these tests trace
+    from aws_xray_sdk.core import xray_recorder  # noqa: PLC0415
+
+    catcher = _TraceCatcher()
+    was_enabled = global_sdk_config.sdk_enabled()
+    monkeypatch.delenv("AWS_XRAY_SDK_ENABLED", raising=False)
+    monkeypatch.setattr(xray_recorder, "emitter", catcher)
+    monkeypatch.setattr(xray_recorder, "sampling", False)
+    global_sdk_config.set_sdk_enabled(True)
+    xray_recorder.begin_segment("cardmaker-test", sampling=1)
+    try:
+        yield catcher
+    finally:
+        xray_recorder.end_segment()
+        global_sdk_config.set_sdk_enabled(was_enabled)
+
+
 @pytest.fixture
 def top_vectors() -> dict[str, Any]:
     return json.loads((DATA / "top-vectors.json").read_text(encoding="utf-8"))
