@@ -87,7 +87,9 @@ class _TraceCatcher:
     @property
     def everything(self) -> str:
         """All that was sent, and the open segment with what it holds so far."""
-        from aws_xray_sdk.core import xray_recorder  # noqa: PLC0415 - only these tests trace
+        from aws_xray_sdk.core import (  # type: ignore[import-untyped]  # noqa: PLC0415
+            xray_recorder,
+        )
 
         return "\n".join([*self.sent, xray_recorder.current_segment().serialize()])
 
@@ -96,7 +98,8 @@ class _TraceCatcher:
 def recorded_traces(monkeypatch: pytest.MonkeyPatch) -> Iterator[_TraceCatcher]:
     """X-Ray on, as in a deployed function with Tracing: Active: every call runs in a sampled
     segment, and everything the recorder would send to the daemon is kept, to be looked at."""
-    from aws_xray_sdk import global_sdk_config  # noqa: PLC0415 - only these tests trace
+    # Imported here: only these tests trace.
+    from aws_xray_sdk import global_sdk_config  # type: ignore[import-untyped]  # noqa: PLC0415
     from aws_xray_sdk.core import xray_recorder  # noqa: PLC0415
 
     catcher = _TraceCatcher()
