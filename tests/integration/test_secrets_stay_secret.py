@@ -120,6 +120,8 @@ def test_delivery_never_logs_a_card_secret(stack, invoke, captured_logs, capsys,
     for secret in sent:
         assert secret not in everything
     assert SESSION_KEY not in everything
+    assert "t0k3n" not in everything  # nor the e-voucher token, which went to TOP too
+    assert call.params["token"] == "t0k3n"
 
 
 def test_traces_never_record_personal_data_or_the_token(
