@@ -126,8 +126,9 @@ def create_bind(
 
 @deliveries_app.command("show")
 def show(ctx: typer.Context, delivery_id: str, as_json: JsonOption = False) -> None:
-    """Show a delivery: its status and each card's outcome (never a card secret)."""
-    view = Api(target(ctx)).get(f"/deliveries/{delivery_id}")
+    """Show a delivery: who asked for it, its status and each card's outcome (never a card
+    secret nor the e-voucher token)."""
+    view = without_secrets(Api(target(ctx)).get(f"/deliveries/{delivery_id}"))
     if as_json:
         print_json(view)
     else:
@@ -145,7 +146,7 @@ def _create(
         else:
             stdout.print(f"delivery {created['delivery_id']} {created['status']}", markup=False)
         return
-    view = follow(api, created["delivery_id"], timeout)
+    view = without_secrets(follow(api, created["delivery_id"], timeout))
     if as_json:
         print_json(view)
     else:
@@ -176,9 +177,21 @@ def follow(api: Api, delivery_id: str, timeout: float) -> dict[str, Any]:
             time.sleep(POLL_SECONDS)
 
 
+def without_secrets(view: dict[str, Any]) -> dict[str, Any]:
+    """A delivery's view without what must never be printed, whatever the API answers (an
+    API deployed before the token was withheld still sends it)."""
+    return {name: value for name, value in view.items() if name not in _NEVER_SHOWN}
+
+
 def show_delivery(view: dict[str, Any]) -> None:
     """A delivery's view as two tables: the delivery, then its cards."""
-    request = {name: value for name, value in view.items() if name not in _SHOWN_APART}
+    request = {
+        name: value for name, value in without_secrets(view).items() if name not in _SHOWN_APART
+    }
+    requester = view.get("requested_by")
+    if isinstance(requester, dict):
+        # Its ARN says who; the caller id, account and organisation are in --json.
+        request["requested_by"] = requester.get("user_arn")
     stdout.print(fields_table(f"delivery {view.get('delivery_id')}", request.items()))
     columns = ["card_no", "position", "outcome", "code", "message"]
     rows = ([card.get(name) for name in columns] for card in view.get("cards", []))
@@ -186,6 +199,8 @@ def show_delivery(view: dict[str, Any]) -> None:
 
 
 _SHOWN_APART = {"delivery_id", "cards"}
+# The e-voucher token authorises ma.send for the buyer's order: never on screen or in --json.
+_NEVER_SHOWN = frozenset({"token"})
 
 
 def _order_fields(

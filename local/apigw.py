@@ -4,6 +4,7 @@ deployed service builds them, for the local HTTP adapter and for handler tests."
 from __future__ import annotations
 
 import base64
+import getpass
 import time
 import uuid
 from collections.abc import Iterable
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+LOCAL_ACCOUNT = "123456789012"  # moto's account, and the local stack's
 # API Gateway passes these bodies as text; anything else (or bytes that are not UTF-8) arrives
 # base64-encoded with isBase64Encoded=true.
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
@@ -27,8 +29,10 @@ def http_api_event(
     route_key: str = "$default",
     path_parameters: dict[str, str] | None = None,
     source_ip: str = "127.0.0.1",
+    iam: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One request as the Lambda integration of an HTTP API receives it."""
+    """One request as the Lambda integration of an HTTP API receives it; ``iam`` is what
+    the IAM authorizer says of the signer (``iam_identity``), for an IAM route."""
     merged: dict[str, str] = {}
     cookies: list[str] = []
     for raw_name, value in headers:
@@ -46,7 +50,7 @@ def http_api_event(
         "rawQueryString": raw_query,
         "headers": merged,
         "requestContext": {
-            "accountId": "123456789012",
+            "accountId": LOCAL_ACCOUNT,
             "apiId": "local",
             "domainName": merged.get("host", "127.0.0.1"),
             "domainPrefix": "local",
@@ -65,6 +69,8 @@ def http_api_event(
         },
         "isBase64Encoded": False,
     }
+    if iam is not None:
+        event["requestContext"]["authorizer"] = {"iam": iam}
     if cookies:
         event["cookies"] = cookies
     if raw_query:
@@ -84,6 +90,40 @@ def http_api_event(
         else:
             event["body"] = text
     return event
+
+
+def iam_identity(
+    user_arn: str,
+    *,
+    caller_id: str = "AIDACKCEVSQ6C2EXAMPLE",
+    account_id: str = LOCAL_ACCOUNT,
+    principal_org_id: str | None = None,
+) -> dict[str, Any]:
+    """``requestContext.authorizer.iam`` of a payload-2.0 event, as API Gateway's IAM
+    authorizer fills it for a SigV4-signed request (no access key: nothing here needs one)."""
+    return {
+        "accessKey": None,
+        "accountId": account_id,
+        "callerId": caller_id,
+        "cognitoIdentity": None,
+        "principalOrgId": principal_org_id,
+        "userArn": user_arn,
+        "userId": caller_id,
+    }
+
+
+def local_identity() -> dict[str, Any]:
+    """Who signs the local stack's IAM requests: it checks no SigV4, so it names the local
+    user, as an IAM user of the local account (what a deployed stack would record)."""
+    user = "".join(c if c.isalnum() or c in "+=,.@_-" else "_" for c in _local_user())[:64]
+    return iam_identity(f"arn:aws:iam::{LOCAL_ACCOUNT}:user/{user}", caller_id=f"LOCAL:{user}")
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser() or "local"
+    except (KeyError, OSError):  # no login name (a container with an unnamed uid)
+        return "local"
 
 
 def _as_text(body: bytes) -> str | None:

@@ -227,7 +227,11 @@ def follow_deliveries(
     in_order = [finished[delivery_id] for delivery_id in posted]  # as posted, not as finished
     for view, _ in in_order:
         outcomes = ", ".join(f"{card['card_no']} {card['outcome']}" for card in view["cards"])
-        display.note(f"<- {view['delivery_id']} {view['status']}: {outcomes}")
+        # Who asked: the local stack names the local user as the request's IAM principal.
+        requester = (view.get("requested_by") or {}).get("user_arn", "nobody recorded")
+        display.note(
+            f"<- {view['delivery_id']} {view['status']}: {outcomes} (requested by {requester})"
+        )
     for view, _ in in_order:
         delivery_id = view["delivery_id"]
         reason = f": {view['failure_reason']}" if view.get("failure_reason") else ""

@@ -22,13 +22,14 @@ from cardmaker import (
     EticketDeliveryRequest,
     Order,
     OrderStatus,
+    Requester,
     delivery_id,
     plan_chunks,
     request_fingerprint,
 )
 from cardmaker.store import delivery_schema, key_of, schema
 from cardmaker_cli.stream_records import lambda_record
-from local.apigw import http_api_event
+from local.apigw import http_api_event, iam_identity
 from local.platform import sample_delivery
 from local.template import REPO
 
@@ -82,6 +83,12 @@ BIND_DELIVERY = sample_delivery("bind")
 ETICKET_DELIVERY_ID = delivery_id(EticketDeliveryRequest.model_validate(ETICKET_DELIVERY))
 
 
+# Who signed the sample operator requests, as API Gateway's IAM authorizer says it.
+OPERATOR = iam_identity(
+    "arn:aws:iam::123456789012:user/operator", caller_id="AIDAEXAMPLEOPERATOR01"
+)
+
+
 def _json_post(path: str, route_key: str, body: dict[str, Any]) -> dict[str, Any]:
     return http_api_event(
         "POST",
@@ -89,6 +96,7 @@ def _json_post(path: str, route_key: str, body: dict[str, Any]) -> dict[str, Any
         headers=[("content-type", "application/json")],
         body=json.dumps(body).encode(),
         route_key=route_key,
+        iam=OPERATOR,
     )
 
 
@@ -114,6 +122,7 @@ def sample_events() -> dict[str, dict[str, Any]]:
             f"/deliveries/{ETICKET_DELIVERY_ID}",
             route_key="GET /deliveries/{delivery_id}",
             path_parameters={"delivery_id": ETICKET_DELIVERY_ID},
+            iam=OPERATOR,
         ),
         "get_order.json": http_api_event(
             "GET",
@@ -121,6 +130,7 @@ def sample_events() -> dict[str, dict[str, Any]]:
             raw_query="own_sign=daily",
             route_key="GET /orders/{card_order_id}",
             path_parameters={"card_order_id": "16002"},
+            iam=OPERATOR,
         ),
     }
     for number, event in enumerate(events.values()):
@@ -168,7 +178,9 @@ def stream_events() -> dict[str, dict[str, Any]]:
     (chunk,) = plan_chunks(order, first_sequence=0, chunk_size=5000)
     generated = schema.header_item(replace(order, status=OrderStatus.GENERATED))
     delivery = Delivery.new(
-        EticketDeliveryRequest.model_validate(ETICKET_DELIVERY), "2026-11-22T12:31:00.000+00:00"
+        EticketDeliveryRequest.model_validate(ETICKET_DELIVERY),
+        "2026-11-22T12:31:00.000+00:00",
+        Requester(OPERATOR["userArn"], OPERATOR["callerId"], OPERATOR["accountId"]),
     )
     pending = delivery_schema.delivery_item(delivery, request_fingerprint(delivery.request))
     return {

@@ -1,8 +1,10 @@
 """The HTTP side of the local stack: a threaded HTTP server that plays API Gateway's HTTP API.
 
-Each request becomes the payload-2.0 event the deployed function receives (``local.apigw``),
-the function's handler is invoked in-process, and its answer is turned back into HTTP the way
-API Gateway does (404 for no route, 502 for a failed function, 413 beyond 10 MiB).
+Each request becomes the payload-2.0 event the deployed function receives (``local.apigw``);
+an IAM route's event names the local user as the IAM principal that signed it (no SigV4 is
+checked here, so that is who asks). The function's handler is invoked in-process, and its
+answer is turned back into HTTP the way API Gateway does (404 for no route, 502 for a failed
+function, 413 beyond 10 MiB).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from local.apigw import http_api_event
+from local.apigw import http_api_event, local_identity
 from local.loopback import LoopbackServer
 from local.template import Route
 
@@ -157,6 +159,7 @@ class _ApiGatewayRequestHandler(BaseHTTPRequestHandler):
                     route_key=route.route_key,
                     path_parameters=parameters,
                     source_ip=self.client_address[0],
+                    iam=local_identity() if route.iam else None,
                 )
                 answer = self._invoke(function, event)
         self._answer(answer)

@@ -49,6 +49,7 @@ def resources_of_type(template: Mapping[str, Any], kind: str) -> dict[str, dict[
 class Route:
     method: str
     path: str  # as declared, e.g. /orders/{card_order_id}
+    iam: bool = True  # behind the API's default IAM authorizer (False: Authorizer NONE)
 
     @property
     def route_key(self) -> str:
@@ -314,7 +315,11 @@ def functions(stack: Stack, template: Mapping[str, Any] | None = None) -> dict[s
             **properties.get("Environment", {}).get("Variables", {}),
         }
         routes = tuple(
-            Route(event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+            Route(
+                event["Properties"]["Method"].upper(),
+                event["Properties"]["Path"],
+                iam=event["Properties"].get("Auth", {}).get("Authorizer") != "NONE",
+            )
             for event in properties.get("Events", {}).values()
             if event["Type"] == "HttpApi"
         )

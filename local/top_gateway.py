@@ -7,7 +7,8 @@ Tests script trouble with a queue of faults consumed one per call (``fail_next``
 permanent rules (``fail_always``) or with a schedule that picks a fault per call
 (``fail_by``): gateway errors, HTTP statuses, late answers, dropped connections, calls left
 unprocessed (a stall until the client times out, a connection reset), and non-success
-business results.
+business results. An error or a business result can quote the request in its messages
+(``echo``), as gateways do: the client must never pass such a message on.
 
 Like the platform, it recognises a repeat: cards a call sends under an ``outer_id`` /
 ``out_biz_id`` that already took them are not taken again; each recorded call says which
@@ -84,6 +85,9 @@ class Fault:
     bind_fail: tuple[str, ...] = ()
     success: bool = True
     message: str = "成功"
+    # A request parameter whose raw value the answer's messages quote (msg and sub_msg,
+    # ret_msg, message), as a gateway echoing what it refused does.
+    echo: str | None = None
 
     @classmethod
     def error(
@@ -92,9 +96,12 @@ class Fault:
         sub_code: str | None = None,
         msg: str = "Remote service error",
         sub_msg: str | None = None,
+        *,
+        echo: str | None = None,
     ) -> Fault:
-        """Answer with an ``error_response`` (e.g. 7, or 15 with an ``isp.*`` sub_code)."""
-        return cls("error", code=code, sub_code=sub_code, msg=msg, sub_msg=sub_msg)
+        """Answer with an ``error_response`` (e.g. 7, or 15 with an ``isp.*`` sub_code);
+        ``echo`` names a parameter its messages quote."""
+        return cls("error", code=code, sub_code=sub_code, msg=msg, sub_msg=sub_msg, echo=echo)
 
     @classmethod
     def http_status(cls, status: int) -> Fault:
@@ -123,9 +130,10 @@ class Fault:
         return cls("reset")
 
     @classmethod
-    def ma_ret(cls, ret_code: str, ret_msg: str = "") -> Fault:
-        """Answer ``ma.send`` with this (non-success) business result."""
-        return cls("ma_ret", ret_code=ret_code, ret_msg=ret_msg)
+    def ma_ret(cls, ret_code: str, ret_msg: str = "", *, echo: str | None = None) -> Fault:
+        """Answer ``ma.send`` with this (non-success) business result; ``echo`` names a
+        parameter its ret_msg quotes."""
+        return cls("ma_ret", ret_code=ret_code, ret_msg=ret_msg, echo=echo)
 
     @classmethod
     def bind_result(
@@ -135,15 +143,24 @@ class Fault:
         *,
         success: bool = True,
         message: str = "成功",
+        echo: str | None = None,
     ) -> Fault:
-        """Answer ``card.bind`` naming these cards invalid / failed to bind."""
+        """Answer ``card.bind`` naming these cards invalid / failed to bind; ``echo`` names
+        a parameter its message quotes."""
         return cls(
             "bind_result",
             invalid=tuple(invalid),
             bind_fail=tuple(bind_fail),
             success=success,
             message=message,
+            echo=echo,
         )
+
+    def quoting(self, text: str | None, params: dict[str, str]) -> str | None:
+        """``text`` as this fault's answer says it: with the echoed parameter's raw value."""
+        if self.echo is None or text is None:
+            return text
+        return f"{text}: {self.echo}={params.get(self.echo, '')}"
 
 
 @dataclass(frozen=True)
@@ -419,7 +436,12 @@ class FakeTopGateway:
         try:
             self._check(request, sign_valid)
             if fault is not None and fault.kind == "error":
-                raise _Refusal(fault.code or 15, fault.msg, fault.sub_code, fault.sub_msg)
+                raise _Refusal(
+                    fault.code or 15,
+                    fault.quoting(fault.msg, request.params) or "",
+                    fault.sub_code,
+                    fault.quoting(fault.sub_msg, request.params),
+                )
         except _Refusal as refusal:
             return {"error_response": {**refusal.fields, "request_id": request_id}}
         simplify = request.params.get("simplify", "").lower() == "true"
@@ -638,14 +660,14 @@ def _success_body(request: _Request, fault: Fault | None, simplify: bool) -> dic
         return {
             "resp_body": {"attribute_map": "{}"},
             "ret_code": ma_ret.ret_code if ma_ret else SUCCESS_ALL,
-            "ret_msg": ma_ret.ret_msg if ma_ret else "操作成功",
+            "ret_msg": ma_ret.quoting(ma_ret.ret_msg, request.params) if ma_ret else "操作成功",
         }
     outcome = fault if fault is not None and fault.kind == "bind_result" else Fault("bind_result")
     dto = request.structs["card_bind_req_dto"]
     return {
         "result": {
             "success": outcome.success,
-            "message": outcome.message,
+            "message": outcome.quoting(outcome.message, request.params),
             "data": {
                 "out_biz_id": dto.get("out_biz_id"),
                 "invalid_card_no_s": _string_list(outcome.invalid, simplify),

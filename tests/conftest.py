@@ -19,7 +19,7 @@ from cardmaker import logger, runtime
 from cardmaker.top import SpiCall
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from cardmaker_cli.stream_records import lambda_record
-from local.apigw import LambdaContext, http_api_event
+from local.apigw import LambdaContext, http_api_event, iam_identity
 from local.platform import sign_demo_call
 from local.stack import LocalStack, function_environment
 from local.streams import streams_client
@@ -34,6 +34,10 @@ DATA = Path(__file__).parent / "data"
 SESSION_KEY = "demo-session-key-6100e2"
 SANDBOX = "https://gw.api.tbsandbox.com/router/rest"
 CARD_NUMBER_KEY = "test-card-number-key-0123456789abcdef0123456789"
+# Who signs the operator requests of the handler tests (API Gateway's IAM authorizer says so).
+OPERATOR = iam_identity(
+    "arn:aws:iam::123456789012:user/operator-alice", caller_id="AIDAOPERATORALICE0001"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +70,51 @@ def captured_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     logger.setLevel("DEBUG")
     yield stream
     logger.setLevel(previous)
+
+
+class _TraceCatcher:
+    """Stands in for the X-Ray daemon: keeps every segment and subsegment the recorder sends
+    (as the JSON it would send)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send_entity(self, entity: Any) -> None:
+        self.sent.append(entity.serialize())
+
+    def set_daemon_address(self, address: str | None) -> None:
+        pass
+
+    @property
+    def everything(self) -> str:
+        """All that was sent, and the open segment with what it holds so far."""
+        from aws_xray_sdk.core import (  # type: ignore[import-untyped]  # noqa: PLC0415
+            xray_recorder,
+        )
+
+        return "\n".join([*self.sent, xray_recorder.current_segment().serialize()])
+
+
+@pytest.fixture
+def recorded_traces(monkeypatch: pytest.MonkeyPatch) -> Iterator[_TraceCatcher]:
+    """X-Ray on, as in a deployed function with Tracing: Active: every call runs in a sampled
+    segment, and everything the recorder would send to the daemon is kept, to be looked at."""
+    # Imported here: only these tests trace.
+    from aws_xray_sdk import global_sdk_config  # type: ignore[import-untyped]  # noqa: PLC0415
+    from aws_xray_sdk.core import xray_recorder  # noqa: PLC0415
+
+    catcher = _TraceCatcher()
+    was_enabled = global_sdk_config.sdk_enabled()
+    monkeypatch.delenv("AWS_XRAY_SDK_ENABLED", raising=False)
+    monkeypatch.setattr(xray_recorder, "emitter", catcher)
+    monkeypatch.setattr(xray_recorder, "sampling", False)
+    global_sdk_config.set_sdk_enabled(True)
+    xray_recorder.begin_segment("cardmaker-test", sampling=1)
+    try:
+        yield catcher
+    finally:
+        xray_recorder.end_segment()
+        global_sdk_config.set_sdk_enabled(was_enabled)
 
 
 @pytest.fixture
@@ -169,7 +218,8 @@ def spi_event(
     )
 
 
-def delivery_post_event(body: Any) -> dict[str, Any]:
+def delivery_post_event(body: Any, iam: dict[str, Any] | None = OPERATOR) -> dict[str, Any]:
+    """``POST /deliveries`` signed by ``iam`` (None: a request with no IAM identity)."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return http_api_event(
         "POST",
@@ -177,6 +227,7 @@ def delivery_post_event(body: Any) -> dict[str, Any]:
         headers=[("content-type", "application/json")],
         body=raw,
         route_key="POST /deliveries",
+        iam=iam,
     )
 
 
@@ -186,6 +237,7 @@ def delivery_get_event(delivery_id: str) -> dict[str, Any]:
         f"/deliveries/{delivery_id}",
         route_key="GET /deliveries/{delivery_id}",
         path_parameters={"delivery_id": delivery_id},
+        iam=OPERATOR,
     )
 
 
@@ -196,6 +248,7 @@ def order_event(card_order_id: int | str, own_sign: str | None = "daily") -> dic
         raw_query=f"own_sign={own_sign}" if own_sign else "",
         route_key="GET /orders/{card_order_id}",
         path_parameters={"card_order_id": str(card_order_id)},
+        iam=OPERATOR,
     )
 
 

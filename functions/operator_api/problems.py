@@ -19,6 +19,7 @@ from cardmaker import (
     NotFound,
     NotFoundAnswer,
     ProblemAnswer,
+    RequesterUnknown,
     answer_body,
 )
 
@@ -39,6 +40,11 @@ def delivery_conflict(error: DeliveryConflict) -> Response[dict[str, Any]]:
 @router.exception_handler(DeliveryRefused)
 def delivery_refused(error: DeliveryRefused) -> Response[dict[str, Any]]:
     return _refused(HTTPStatus.UNPROCESSABLE_ENTITY, "refused", error.message, field=error.field)
+
+
+@router.exception_handler(RequesterUnknown)
+def requester_unknown(error: RequesterUnknown) -> Response[dict[str, Any]]:
+    return _refused(HTTPStatus.FORBIDDEN, "no_iam_identity", error.message)
 
 
 @router.exception_handler(UnicodeDecodeError)

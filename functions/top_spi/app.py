@@ -64,7 +64,7 @@ def spi_answers(resolver: APIGatewayHttpResolver, next_middleware: NextMiddlewar
         },
     },
 )
-@tracer.capture_method
+@tracer.capture_method(capture_response=False, capture_error=False)
 def top_spi() -> Response[str]:
     call = verify_spi_call(
         _spi_request(),
@@ -98,7 +98,7 @@ app.include_router(router)
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

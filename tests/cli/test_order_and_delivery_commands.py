@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
+from cardmaker_cli.deliveries import show_delivery, without_secrets
 from cardmaker_cli.samples import sample_order
+from local.apigw import local_identity
 from local.top_gateway import Fault
 from tests.cli.conftest import ORDER_ID, OWN_SIGN, json_output
 
@@ -157,3 +159,44 @@ def test_an_unknown_delivery_is_a_message(cli):
 
     assert result.exit_code == 1
     assert result.stderr.startswith("error: the API refused the request (404)")
+
+
+def test_a_delivery_is_shown_with_who_asked_and_never_its_token(cli, tmp_path):
+    # Given an e-voucher delivery asked for through the local stack (which says the local
+    # user signed the request)
+    token = "tok-never-shown-5b1f"
+    created = cli(
+        "deliveries", "create", "eticket", "--order", MAKING_CARD_NO, "--template", "3010030E05",
+        "--quantity", "1", "--outer-id", "CLI-ET-WHO", "--token", token, "--wait", "--json",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    delivery_id = json_output(created)["delivery_id"]
+    # When it is shown, as a table and as JSON
+    table = cli("deliveries", "show", delivery_id, env={"COLUMNS": "200"})
+    as_json = cli("deliveries", "show", delivery_id, "--json")
+    # Then both name who asked for it, and neither has the token
+    requester = local_identity()["userArn"]
+    assert requester in table.stdout
+    assert json_output(as_json)["requested_by"]["user_arn"] == requester
+    for shown in (created, table, as_json):
+        assert token not in shown.output
+        assert "token" not in shown.output
+
+
+def test_a_token_an_older_api_still_answers_is_never_printed(capsys):
+    # Given a delivery view from an API deployed before the token was withheld
+    view = {
+        "delivery_id": "ET-0123",
+        "status": "DELIVERED",
+        "outer_id": "O1",
+        "token": "tok-from-an-older-api",
+        "requested_by": {"user_arn": "arn:aws:iam::123456789012:user/alice"},
+        "cards": [],
+    }
+    # When the command shows it
+    show_delivery(without_secrets(view))
+    show_delivery(view)
+    # Then the token is never printed, and who asked is
+    printed = capsys.readouterr().out
+    assert "tok-from-an-older-api" not in printed
+    assert "arn:aws:iam::123456789012:user/alice" in printed

@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from cardmaker_cli.samples import DEMO_SECRET
+from local.apigw import local_identity
 from local.demo import TEMPLATES, DemoBounds, DemoFailed, run
 from local.demo_display import DemoDisplay
 from local.stack import DEMO_SESSION_KEY
@@ -82,6 +83,8 @@ def test_demo_tells_the_whole_story():
         ["taobao.eticket.merchant.ma.send", "1", "1/1", "1/1"],
         ["tmall.purchase.card.bind", "1", "1/1", "1/1"],
     ]
+    # (each delivery names who asked for it: the local user, as the local API says)
+    assert out.count(f"(requested by {local_identity()['userArn']})") == 2
     assert "replayed cardorder.make -> the same answer, making_card_no CM-daily-16002" in out
     assert "total elapsed: " in out
     # and the progress bars' final state is printed even without a terminal

@@ -41,6 +41,9 @@ ORDER_ID, OWN_SIGN, TEMPLATE = 16002, "daily", "3010030E02"  # the spec's exampl
 NOT_REACHED_BY_REQUESTS = {
     ("POST /top/spi", 500): "only on an internal failure: "
     "test_an_internal_failure_is_a_documented_500 injects one",
+    ("POST /deliveries", 403): "only for a request with no IAM identity, and the local API "
+    "names the local user on every IAM route: tests/integration/test_deliveries_api.py sends "
+    "one to the handler",
 }
 
 Observed = set[tuple[str, int]]

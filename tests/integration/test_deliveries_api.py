@@ -6,9 +6,11 @@ import json
 
 import pytest
 
+from cardmaker.store import from_item
 from cardmaker_cli.samples import sample_order
+from local.apigw import iam_identity
 from local.platform import sample_delivery, sign_demo_call
-from tests.conftest import delivery_get_event, delivery_post_event, spi_event
+from tests.conftest import OPERATOR, delivery_get_event, delivery_post_event, spi_event
 
 ETICKET = sample_delivery("eticket")
 BIND = sample_delivery("bind")
@@ -29,9 +31,13 @@ def deliveries(dynamodb, stack):
     return scan
 
 
-def post(invoke, body):
-    answer = invoke(delivery_post_event(body))
+def post(invoke, body, iam=OPERATOR):
+    answer = invoke(delivery_post_event(body, iam))
     return answer["statusCode"], json.loads(answer["body"])
+
+
+def shown(invoke, delivery_id):
+    return json.loads(invoke(delivery_get_event(delivery_id))["body"])
 
 
 @pytest.mark.parametrize(
@@ -118,3 +124,70 @@ def test_malformed_json_is_refused(invoke, order, deliveries):
 def test_unknown_delivery_is_404_and_bad_ids_422(invoke):
     assert invoke(delivery_get_event("ET-0123456789abcdef01234567"))["statusCode"] == 404
     assert invoke(delivery_get_event("not an id"))["statusCode"] == 422
+
+
+def test_an_eticket_token_is_stored_but_never_shown(invoke, order, deliveries):
+    # Given an e-voucher delivery (its token authorises ma.send for the buyer's order)
+    _, answer = post(invoke, ETICKET)
+    # When it is read back
+    raw = invoke(delivery_get_event(answer["delivery_id"]))["body"]
+    # Then the answer has everything of the request but the token
+    view = json.loads(raw)
+    assert ETICKET["token"] not in raw
+    assert "token" not in view
+    assert view["outer_id"] == ETICKET["outer_id"]
+    # ... which the delivery function still finds stored
+    (item,) = deliveries()
+    assert from_item(item)["request"]["token"] == ETICKET["token"]
+
+
+ALICE_ARN = OPERATOR["userArn"]
+BOB = iam_identity(
+    "arn:aws:sts::123456789012:assumed-role/CardOps/bob",
+    caller_id="AROAEXAMPLEROLE00001:bob",
+    principal_org_id="o-abc123def4",
+)
+
+
+@pytest.mark.parametrize("body", [ETICKET, BIND])
+def test_the_iam_principal_who_asked_is_recorded_and_shown(invoke, order, deliveries, body):
+    # Given a delivery asked for by a role session of an organisation
+    _, answer = post(invoke, body, iam=BOB)
+    # Then the delivery names it, as stored and as shown
+    expected = {
+        "user_arn": BOB["userArn"],
+        "caller_id": BOB["callerId"],
+        "account_id": "123456789012",
+        "principal_org_id": "o-abc123def4",
+    }
+    assert shown(invoke, answer["delivery_id"])["requested_by"] == expected
+    (item,) = deliveries()
+    assert from_item(item)["requested_by"] == expected
+
+
+def test_a_replay_by_another_principal_keeps_the_first(invoke, order, deliveries):
+    # Given a delivery asked for by alice
+    _, first = post(invoke, BIND)
+    # When bob sends the very same request
+    status, again = post(invoke, BIND, iam=BOB)
+    # Then it is the same delivery, and alice stays the one who asked for it
+    assert (status, again) == (202, first)
+    view = shown(invoke, first["delivery_id"])
+    assert view["requested_by"] == {
+        "user_arn": ALICE_ARN,
+        "caller_id": OPERATOR["callerId"],
+        "account_id": "123456789012",
+    }
+    assert len(deliveries()) == 1
+
+
+def test_a_request_without_an_iam_identity_is_refused_and_nothing_is_written(
+    invoke, order, deliveries
+):
+    # Given a POST /deliveries that reached the function with no IAM identity (a route left
+    # without the IAM authorizer)
+    status, answer = post(invoke, BIND, iam=None)
+    # Then nobody could be held to it: refused, nothing written
+    assert status == 403, answer
+    assert answer["detail"][0]["type"] == "no_iam_identity"
+    assert deliveries() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import boto3
 import pytest
@@ -529,3 +530,116 @@ def test_the_delivery_function_refuses_a_test_order_when_the_gateway_is_producti
     assert "production TOP gateway" in shown["failure_reason"]
     assert claims(stack) == {}
     assert gateway.calls == []
+
+
+# The platform's refusals, each quoting the call in its messages as a gateway may: the card
+# secrets (isv_ka_list) or the e-voucher token. (fault, the card code recorded)
+ECHOING_REFUSALS = {
+    "error whose sub_msg quotes the cards": (
+        Fault.error(15, "isv.invalid-parameter", sub_msg="参数错误", echo="isv_ka_list"),
+        "isv.invalid-parameter",
+    ),
+    "error whose msg quotes the cards": (
+        Fault.error(15, msg="Invalid arguments", echo="isv_ka_list"),
+        "15",
+    ),
+    "error quoting the token": (
+        Fault.error(15, "isv.invalid-parameter:token", sub_msg="bad token", echo="token"),
+        "isv.invalid-parameter:token",
+    ),
+    "business result quoting the cards": (
+        Fault.ma_ret("isv.fail-some", "部分失败", echo="isv_ka_list"),
+        "isv.fail-some",
+    ),
+}
+SECRET_TOKEN = "tok-c0ffee-5ecret"
+
+
+def run_delivery_records(stack, dynamodb, attempts=1):
+    """The delivery function's handler on the deliveries stream, as Lambda runs it (a failed
+    record comes back, up to ``attempts`` times)."""
+    handler = functions(stack)["CardDeliveryFunction"].load_handler()
+    (record,) = stream_records(dynamodb, stack.physical["DeliveriesTable"])
+    for _ in range(attempts):
+        try:
+            handler({"Records": [record]}, LambdaContext(function_name="CardDeliveryFunction"))
+        except Exception:  # the whole batch failed: Lambda logs it and retries the record
+            logging.getLogger("lambda-runtime").exception("batch failed")
+
+
+@pytest.mark.parametrize(("fault", "code"), ECHOING_REFUSALS.values(), ids=ECHOING_REFUSALS.keys())
+def test_a_refusal_quoting_the_call_is_recorded_by_its_codes_only(
+    stack, invoke, gateway, dynamodb, captured_logs, capsys, caplog, recorded_traces, fault, code
+):
+    # Given a platform that refuses ma.send with messages quoting the request
+    receive(invoke)
+    generate()
+    gateway.fail_next(fault, method=MA_SEND)
+    delivery_id = create(invoke, {**ETICKET, "token": SECRET_TOKEN})
+    # When the delivery function carries the delivery out
+    run_delivery_records(stack, dynamodb)
+    (call,) = gateway.calls_of(MA_SEND)
+    withheld = [entry["ka_mi"] for entry in call.structs["isv_ka_list"]] + [SECRET_TOKEN]
+    assert any(value in json.dumps(call.answer, ensure_ascii=False) for value in withheld)
+    # Then the delivery records the platform's codes, and its own words for them
+    shown = view(invoke, delivery_id)
+    assert shown["status"] == "FAILED"
+    assert {card["code"] for card in shown["cards"]} == {code}
+    assert all(card["message"].startswith("the platform ") for card in shown["cards"])
+    # ... and nothing the platform quoted is in the table, the answer, a log line or a trace
+    stored = dynamodb.scan(TableName=stack.physical["DeliveriesTable"])["Items"]
+    printed = capsys.readouterr()
+    everything = "\n".join(
+        [
+            json.dumps(stored, ensure_ascii=False),
+            json.dumps(shown, ensure_ascii=False),
+            captured_logs.getvalue(),
+            caplog.text,
+            printed.out,
+            printed.err,
+            recorded_traces.everything,
+        ]
+    )
+    for value in withheld[:-1]:  # the token is stored, in the request, for the function
+        assert value not in everything
+    assert SECRET_TOKEN not in everything.replace(json.dumps(stored, ensure_ascii=False), "")
+
+
+def test_a_retried_error_quoting_the_call_fails_the_delivery_by_its_codes_only(
+    stack, invoke, gateway, dynamodb, captured_logs, capsys, caplog, recorded_traces
+):
+    # Given a platform that keeps answering isp.* (retried) with messages quoting the cards
+    receive(invoke)
+    generate()
+    gateway.fail_always(
+        Fault.error(15, "isp.top-remote-error", sub_msg="下游异常", echo="isv_ka_list"),
+        method=MA_SEND,
+    )
+    delivery_id = create(invoke, {**ETICKET, "token": SECRET_TOKEN})
+    # When the stream gives the record every attempt (STREAM_MAX_RETRIES 2: three)
+    run_delivery_records(stack, dynamodb, attempts=3)
+    # Then the delivery gave up with the codes only, and no quoted secret went anywhere
+    shown = view(invoke, delivery_id)
+    assert shown["status"] == "FAILED"
+    assert shown["failure_reason"] == "gave up after 3 attempts: TOP 15 isp.top-remote-error"
+    secrets = {
+        entry["ka_mi"]
+        for call in gateway.calls_of(MA_SEND)
+        for entry in call.structs["isv_ka_list"]
+    }
+    stored = dynamodb.scan(TableName=stack.physical["DeliveriesTable"])["Items"]
+    printed = capsys.readouterr()
+    everything = "\n".join(
+        [
+            json.dumps(stored, ensure_ascii=False),
+            json.dumps(shown, ensure_ascii=False),
+            captured_logs.getvalue(),
+            caplog.text,
+            printed.out,
+            printed.err,
+            recorded_traces.everything,
+        ]
+    )
+    assert "isp.top-remote-error" in everything  # the codes are there to be seen
+    for secret in secrets:
+        assert secret not in everything

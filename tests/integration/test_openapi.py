@@ -100,3 +100,22 @@ def test_examples_are_the_samples_the_tools_send(spec):
     ]
     assert examples["eticket"]["value"] == sample_delivery("eticket")
     assert examples["bind"]["value"] == sample_delivery("bind")
+
+
+def test_a_delivery_view_names_who_asked_and_never_the_token(spec):
+    schemas = spec["components"]["schemas"]
+    for view in ("EticketDeliveryView", "BindDeliveryView"):
+        requested_by = schemas[view]["properties"]["requested_by"]
+        assert requested_by["$ref"] == "#/components/schemas/RequesterView", view
+    assert "token" not in schemas["EticketDeliveryView"]["properties"]
+    assert schemas["RequesterView"]["required"] == ["user_arn"]
+    assert set(schemas["RequesterView"]["properties"]) == {
+        "user_arn",
+        "caller_id",
+        "account_id",
+        "principal_org_id",
+    }
+    # and the request still takes one
+    assert "token" in schemas["EticketDeliveryRequest"]["required"]
+    created = spec["paths"]["/deliveries"]["post"]["responses"]
+    assert "403" in created

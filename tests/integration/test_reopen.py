@@ -23,6 +23,7 @@ from cardmaker import (
     OrderService,
     OrderStatus,
     PlanOrder,
+    Requester,
     delivery_task,
     generation_task,
     reopen_delivery,
@@ -128,7 +129,9 @@ def test_reopening_an_unknown_order_says_so(generation):
 
 def new_delivery(deliveries):
     request = BindDeliveryRequest.model_validate(sample_delivery("bind", template_no="T1"))
-    delivery = Delivery.new(request, NOW.isoformat())
+    delivery = Delivery.new(
+        request, NOW.isoformat(), Requester("arn:aws:iam::123456789012:user/operator")
+    )
     deliveries.create(delivery, "fingerprint")
     return delivery
 

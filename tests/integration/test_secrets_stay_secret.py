@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 from datetime import timedelta
@@ -10,9 +11,9 @@ import boto3
 
 from cardmaker import KmsDataKeys, OrderKey, Sealer, runtime
 from cardmaker.top import utc_now
-from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, SAMPLE_RECEIVER, sample_order
 from local.platform import sign_demo_call
-from local.template import functions
+from local.template import REPO, functions
 from local.top_gateway import FakeTopGateway
 from tests.conftest import (
     CARD_NUMBER_KEY,
@@ -119,3 +120,64 @@ def test_delivery_never_logs_a_card_secret(stack, invoke, captured_logs, capsys,
     for secret in sent:
         assert secret not in everything
     assert SESSION_KEY not in everything
+    assert "t0k3n" not in everything  # nor the e-voucher token, which went to TOP too
+    assert call.params["token"] == "t0k3n"
+
+
+def test_traces_never_record_personal_data_or_the_token(
+    stack, invoke, recorded_traces, dynamodb, monkeypatch
+):
+    # Given an order with a receiver and an e-voucher delivery, read with X-Ray on
+    invoke(spi_event(sign_demo_call(sample_order(9, templates=[("T1", 3, "100")], logistics=True))))
+    token = "tok-9f8e7d6c5b4a"
+    body = {
+        "type": "eticket",
+        "card_order_id": 9,
+        "own_sign": "daily",
+        "template_no": "T1",
+        "quantity": 1,
+        "outer_id": "TRACE1",
+        "token": token,
+    }
+    created = json.loads(invoke(delivery_post_event(body))["body"])
+    order = invoke(order_event(9))
+    delivery = invoke(delivery_get_event(created["delivery_id"]))
+    # (the operator sees the receiver; the trace must not)
+    assert json.loads(order["body"])["logistics_info"] == SAMPLE_RECEIVER
+    # Then the traces have the handlers' subsegments, but none of it
+    traced = recorded_traces.everything
+    assert "## routes.orders.get_order" in traced
+    assert "## routes.deliveries.get_delivery" in traced
+    assert "## lambda_handler" in traced
+    assert delivery["statusCode"] == 200
+    for value in [*SAMPLE_RECEIVER.values(), token]:
+        assert value not in traced
+        assert json.dumps(value)[1:-1] not in traced  # nor JSON-escaped (\\u5f20...)
+
+
+def _tracer_decorators() -> list[tuple[str, ast.expr]]:
+    found = []
+    for path in [*(REPO / "functions").rglob("*.py"), *(REPO / "layers").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for decorator in node.decorator_list:
+                    called = decorator.func if isinstance(decorator, ast.Call) else decorator
+                    if isinstance(called, ast.Attribute) and called.attr in TRACER_DECORATORS:
+                        found.append((f"{path.relative_to(REPO)}:{node.name}", decorator))
+    return found
+
+
+TRACER_DECORATORS = {"capture_method", "capture_lambda_handler"}
+
+
+def test_every_traced_function_keeps_its_answer_and_errors_out_of_the_trace():
+    # The one rule: the Tracer never records what a function returns (answers carry the
+    # receiver's details, deliveries, TOP's answers) nor an exception object as metadata.
+    decorators = _tracer_decorators()
+    assert len(decorators) >= 10
+    for where, decorator in decorators:
+        assert isinstance(decorator, ast.Call), where
+        given = {keyword.arg: keyword.value for keyword in decorator.keywords}
+        for name in ("capture_response", "capture_error"):
+            assert isinstance(given.get(name), ast.Constant), (where, name)
+            assert given[name].value is False, (where, name)

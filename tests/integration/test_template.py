@@ -529,3 +529,24 @@ def test_card_number_parameters_say_the_bound_they_cannot_check():
         spec = TEMPLATE["Parameters"][name]
         assert "6 to 19 free digits" in spec["Description"], name
         assert "6 to 19 free digits" in spec["ConstraintDescription"], name
+
+
+def test_the_api_access_log_records_who_called_and_is_kept_for_a_while():
+    api = TEMPLATE["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]
+    assert api["DestinationArn"] == {"Fn::GetAtt": ["HttpApiAccessLogs", "Arn"]}
+    record = json.loads(api["Format"])  # one JSON object per request
+    # Then each request is logged with who signed it (the IAM principal), what and when
+    assert record["caller"] == "$context.identity.caller"
+    assert record["userArn"] == "$context.identity.userArn"
+    assert record["accountId"] == "$context.identity.accountId"
+    for name, variable in {
+        "requestId": "$context.requestId",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+    }.items():
+        assert record[name] == variable, name
+    logs = TEMPLATE["Resources"]["HttpApiAccessLogs"]
+    assert logs["Type"] == "AWS::Logs::LogGroup"
+    assert logs["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}

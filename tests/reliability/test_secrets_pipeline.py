@@ -9,8 +9,8 @@ every record of every other logger that Lambda would show (WARNING and up: botoc
 log whole request and response bodies at DEBUG, KMS's data keys included, but Lambda's root
 logger stays at WARNING and POWERTOOLS_LOG_LEVEL only sets the functions' own), every EMF
 metric line (stdout), the local stack's log (access lines, the functions' tracebacks), what
-the X-Ray tracer would receive (its provider replaced by a recorder: Powertools puts each
-traced method's response and error into the trace as metadata), every HTTP answer, the failure
+the X-Ray tracer would receive (its provider replaced by a recorder; no traced method puts
+its response or error into the trace), every HTTP answer, the failure
 queues' messages. Searched for: every card secret (decrypted from the cards table and taken
 from the gateway's recorded ma.send calls), every chunk's data key, the app secret, the session
 key and the card-number key, as text, bytes, hex and base64. And the tables hold card secrets
@@ -209,13 +209,15 @@ def test_no_secret_in_any_log_metric_trace_answer_or_error(captured, capsys):
         ]
     )
     raw = text.encode() + b"".join(answer.content for answer in sent.answers)
-    # It is all there: debug lines, metrics, the lost answer's traceback, traced responses
+    # It is all there: debug lines, metrics, the lost answer's traceback, the traced calls
     assert '"level":"DEBUG"' in service_log.getvalue()
     assert '"CloudWatchMetrics"' in printed.out
     assert "function error" in stack_log.getvalue()  # the lost answer's failed attempt...
     assert "raised at:" in stack_log.getvalue()  # ...with where it was raised
-    assert any(kind == "metadata" for kind, _, _ in traces.entries)
+    assert any(kind == "subsegment" for kind, _, _ in traces.entries)
     assert any(key == "ColdStart" for _, key, _ in traces.entries)
+    # (and the traces hold no data at all: no response or error is put into them)
+    assert not any(kind == "metadata" for kind, _, _ in traces.entries)
     # Then not one secret, in any form
     for secret in forbidden:
         for form in forms(secret):

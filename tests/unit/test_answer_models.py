@@ -20,6 +20,7 @@ from cardmaker import (
     Order,
     OrderView,
     ProblemAnswer,
+    Requester,
     StoredOrder,
     answer_body,
 )
@@ -89,7 +90,8 @@ def eticket() -> EticketDeliveryRequest:
 
 
 def test_a_delivery_answers_its_id_and_status_first_then_its_request_then_its_cards():
-    delivery = Delivery.new(eticket(), NOW).finished(
+    requester = Requester("arn:aws:iam::123456789012:user/alice", "AIDAALICE", "123456789012")
+    delivery = Delivery.new(eticket(), NOW, requester).finished(
         [
             CardResult("3101000000000000001", 0, CardOutcome.ISSUED),
             CardResult("3101000000000000002", 1, CardOutcome.FAILED, "isv.x", "refused"),
@@ -99,13 +101,19 @@ def test_a_delivery_answers_its_id_and_status_first_then_its_request_then_its_ca
     assert list(body) == [
         "delivery_id",
         "status",
-        *eticket().model_dump(),
+        *(name for name in eticket().model_dump() if name != "token"),  # never the token
+        "requested_by",
         "attempts",
         "created_at",
         "updated_at",
         "cards",
     ]
     assert body["status"] == "PARTIAL"
+    assert body["requested_by"] == {
+        "user_arn": "arn:aws:iam::123456789012:user/alice",
+        "caller_id": "AIDAALICE",
+        "account_id": "123456789012",
+    }
     # a card's code and message only when the platform refused it
     assert body["cards"] == [
         {"card_no": "3101000000000000001", "position": 0, "outcome": "ISSUED"},

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from cardmaker import (
     EXAMPLE_BIND,
@@ -20,6 +21,8 @@ from cardmaker import (
     DeliveryView,
     NotFoundAnswer,
     ProblemAnswer,
+    Requester,
+    RequesterUnknown,
     answer_body,
     json_content,
     logger,
@@ -35,14 +38,20 @@ router = Router()
     summary="Hand cards of a generated order to a buyer (ma.send or card.bind)",
     description="IAM-authorized (SigV4). Recorded at once and carried out by the delivery "
     "function; follow it with GET /deliveries/{delivery_id}. The same outer_id / out_biz_id "
-    "again (same own_sign) answers the existing delivery; with other content it is a 409. "
-    "Nothing is written on a 409 or a 422.",
+    "again (same own_sign) answers the existing delivery, which keeps who asked for it first; "
+    "with other content it is a 409. The IAM principal who signed the request is recorded on "
+    "the delivery (requested_by). Nothing is written on a 403, 409 or 422.",
     tags=["deliveries"],
     security=IAM,
     responses={
         202: {
             "description": "Recorded (or already was)",
             "content": json_content(DeliveryAccepted),
+        },
+        403: {
+            "description": "The request came with no IAM identity (a route left without the "
+            "IAM authorizer): nobody could be held to the delivery",
+            "content": json_content(ProblemAnswer),
         },
         409: {
             "description": "The outer_id / out_biz_id is taken by a different delivery",
@@ -59,7 +68,7 @@ router = Router()
         },
     },
 )
-@tracer.capture_method
+@tracer.capture_method(capture_response=False, capture_error=False)
 def create_delivery(
     request: Annotated[
         DeliveryRequest,
@@ -71,8 +80,13 @@ def create_delivery(
         ),
     ],
 ) -> Response[dict[str, str]]:
-    delivery = runtime.delivery_service().create(request)
-    logger.info("delivery accepted", delivery_id=delivery.delivery_id, status=delivery.status.value)
+    delivery = runtime.delivery_service().create(request, _requester())
+    logger.info(
+        "delivery accepted",
+        delivery_id=delivery.delivery_id,
+        status=delivery.status.value,
+        requested_by=delivery.requested_by.user_arn if delivery.requested_by else None,
+    )
     return Response(
         status_code=HTTPStatus.ACCEPTED,
         content_type="application/json",
@@ -83,7 +97,8 @@ def create_delivery(
 @router.get(
     "/deliveries/<delivery_id>",
     summary="Read a delivery: its status, request and each card's outcome",
-    description="IAM-authorized (SigV4). Card numbers and outcomes only, never a secret.",
+    description="IAM-authorized (SigV4). Card numbers and outcomes and who asked for the "
+    "delivery; never a card secret nor the e-voucher token.",
     tags=["deliveries"],
     security=IAM,
     responses={
@@ -92,7 +107,7 @@ def create_delivery(
         422: {"description": "Not a delivery id", "content": json_content(ProblemAnswer)},
     },
 )
-@tracer.capture_method
+@tracer.capture_method(capture_response=False, capture_error=False)
 def get_delivery(
     delivery_id: Annotated[
         DeliveryId,
@@ -103,3 +118,19 @@ def get_delivery(
     ],
 ) -> dict[str, Any]:
     return answer_body(DeliveryView.of(runtime.delivery_service().get(delivery_id)))
+
+
+def _requester() -> Requester:
+    """The IAM principal API Gateway authenticated for this request (its IAM authorizer's
+    context); ``RequesterUnknown`` when there is none."""
+    # The HTTP API resolver's event, read as the payload-2.0 event it is.
+    event = APIGatewayProxyEventV2(router.current_event.raw_event)
+    iam = event.request_context.authorizer.iam
+    if not iam.user_arn:
+        raise RequesterUnknown("the request carries no IAM identity")
+    return Requester(
+        user_arn=iam.user_arn,
+        caller_id=iam.caller_id,
+        account_id=iam.account_id,
+        principal_org_id=iam.principal_org_id,
+    )

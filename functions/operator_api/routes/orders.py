@@ -40,7 +40,7 @@ router = Router()
         422: {"description": "A bad id or own_sign", "content": json_content(ProblemAnswer)},
     },
 )
-@tracer.capture_method
+@tracer.capture_method(capture_response=False, capture_error=False)
 def get_order(
     card_order_id: Annotated[
         int,

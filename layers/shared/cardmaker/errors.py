@@ -87,6 +87,11 @@ class DeliveryConflict(DeliveryRefused):
     """The delivery's own id (``outer_id`` / ``out_biz_id``) is taken by another delivery."""
 
 
+class RequesterUnknown(CardmakerError):
+    """A delivery asked for by no identified principal (no IAM identity came with the
+    request): nobody could be held to it, so it is not recorded."""
+
+
 class OrderExists(CardmakerError):
     """The order's key is taken (a repository's answer to an insert): ``stored`` is what is
     there, to tell a replay from a conflict."""
@@ -172,7 +177,9 @@ class TopError(CardmakerError):
         sub_msg: str | None = None,
         request_id: str | None = None,
     ) -> None:
-        super().__init__(f"TOP error {code}: {msg} ({sub_code}: {sub_msg})")
+        # The text is the codes alone: the platform's messages may quote the request (card
+        # secrets, the e-voucher token), and an exception's text ends up in logs and traces.
+        super().__init__(f"TOP error {code}" + (f" ({sub_code})" if sub_code else ""))
         self.top_code = code
         self.msg = msg
         self.sub_code = sub_code

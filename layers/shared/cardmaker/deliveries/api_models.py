@@ -5,7 +5,7 @@ document's examples. The answers are built by these models (``DeliveryAccepted.o
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import SkipJsonSchema
@@ -16,10 +16,16 @@ from cardmaker.deliveries.delivery import (
     CardResult,
     Delivery,
     DeliveryStatus,
+    Requester,
     delivery_id,
 )
-from cardmaker.deliveries.models import BindDeliveryRequest, DeliveryId, EticketDeliveryRequest
+from cardmaker.deliveries.models import (
+    MAX_ETICKET_CARDS,
+    BindDeliveryRequest,
+    DeliveryId,
+)
 from cardmaker.orders.api_models import EXAMPLE_ORDER_ID, EXAMPLE_OWN_SIGN
+from cardmaker.orders.models import MAX_ORDER_ID, Identifier, OwnSign, TemplateNo
 
 
 def _delivery_id_field() -> Any:
@@ -63,6 +69,29 @@ class CardOutcomeView(BaseModel):
         )
 
 
+class RequesterView(BaseModel):
+    """The IAM principal who asked for the delivery (API Gateway's IAM authorizer says who
+    signed the request), recorded when the delivery was created: a repeat keeps the first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_arn: str = Field(description="e.g. arn:aws:iam::123456789012:user/alice")
+    caller_id: str | SkipJsonSchema[None] = left_out("The principal's unique id")
+    account_id: str | SkipJsonSchema[None] = left_out("The principal's AWS account")
+    principal_org_id: str | SkipJsonSchema[None] = left_out(
+        "The principal's AWS Organizations id, when it belongs to one"
+    )
+
+    @classmethod
+    def of(cls, requester: Requester) -> RequesterView:
+        return cls(
+            user_arn=requester.user_arn,
+            caller_id=requester.caller_id or None,
+            account_id=requester.account_id or None,
+            principal_org_id=requester.principal_org_id or None,
+        )
+
+
 # A delivery's answer is its id and status, then its request, then its progress: the views
 # inherit the three in that order (pydantic keeps fields in base-class order).
 class _DeliveryIdentity(BaseModel):
@@ -70,7 +99,26 @@ class _DeliveryIdentity(BaseModel):
     status: DeliveryStatus
 
 
+class _EticketRequestShown(BaseModel):
+    """An e-voucher request as answered: all of ``EticketDeliveryRequest`` but its ``token``.
+    The token authorises ma.send for the buyer's order: it is stored for the delivery
+    function and never shown, not even as a flag (every e-voucher request has one)."""
+
+    card_order_id: Annotated[int, Field(gt=0, le=MAX_ORDER_ID, strict=True)]
+    own_sign: OwnSign
+    template_no: TemplateNo
+    type: Literal["eticket"]
+    quantity: Annotated[int, Field(ge=1, le=MAX_ETICKET_CARDS, strict=True)]
+    outer_id: Identifier
+    certificate_type: Literal[0, 1]
+    biz_type: Annotated[int, Field(ge=0, le=99_999, strict=True)]
+    group_redeem: bool
+
+
 class _DeliveryProgress(BaseModel):
+    requested_by: RequesterView | SkipJsonSchema[None] = left_out(
+        "Who asked for the delivery (absent on deliveries older than this record)"
+    )
     attempts: int = Field(ge=0, description="Sending attempts so far")
     created_at: str = Field(description="ISO 8601, UTC")
     updated_at: str = Field(description="ISO 8601, UTC")
@@ -78,13 +126,16 @@ class _DeliveryProgress(BaseModel):
     failure_reason: str | SkipJsonSchema[None] = left_out("Why the delivery FAILED")
 
 
-class EticketDeliveryView(_DeliveryProgress, EticketDeliveryRequest, _DeliveryIdentity):
-    """An e-voucher delivery: its request, its status and each card's outcome."""
+class EticketDeliveryView(_DeliveryProgress, _EticketRequestShown, _DeliveryIdentity):
+    """An e-voucher delivery: its request (never its token), who asked for it, its status
+    and each card's outcome."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class BindDeliveryView(_DeliveryProgress, BindDeliveryRequest, _DeliveryIdentity):
-    """A bind delivery: its request (one of buyer_nick and buyer_open_uid), its status and
-    each card's outcome."""
+    """A bind delivery: its request (one of buyer_nick and buyer_open_uid), who asked for
+    it, its status and each card's outcome."""
 
     buyer_nick: str | SkipJsonSchema[None] = left_out("The buyer's Taobao nick")
     buyer_open_uid: str | SkipJsonSchema[None] = left_out("The buyer's open uid")
@@ -102,7 +153,11 @@ class DeliveryView(
             {
                 "delivery_id": delivery.delivery_id,
                 "status": delivery.status,
-                **delivery.request.model_dump(),
+                # Never the e-voucher token (the view has no such field: it would refuse it).
+                **delivery.request.model_dump(exclude={"token"}),
+                "requested_by": None
+                if delivery.requested_by is None
+                else RequesterView.of(delivery.requested_by),
                 "attempts": delivery.attempts,
                 "created_at": delivery.created_at,
                 "updated_at": delivery.updated_at,

@@ -42,6 +42,17 @@ class CardResult:
 
 
 @dataclass(frozen=True)
+class Requester:
+    """Who asked for a delivery: the IAM principal API Gateway authenticated (its IAM
+    authorizer's ``userArn``, ``callerId``, ``accountId`` and ``principalOrgId``)."""
+
+    user_arn: str
+    caller_id: str = ""
+    account_id: str = ""
+    principal_org_id: str = ""
+
+
+@dataclass(frozen=True)
 class Delivery:
     delivery_id: str
     request: EticketDeliveryRequest | BindDeliveryRequest
@@ -52,10 +63,20 @@ class Delivery:
     failure_reason: str | None = None
     created_at: str = ""
     updated_at: str = ""
+    # Recorded when the delivery is created, never changed (a replay keeps the first); None
+    # only for a delivery created before requesters were recorded.
+    requested_by: Requester | None = None
 
     @classmethod
-    def new(cls, request: EticketDeliveryRequest | BindDeliveryRequest, now: str) -> Delivery:
-        return cls(delivery_id(request), request, created_at=now, updated_at=now)
+    def new(
+        cls,
+        request: EticketDeliveryRequest | BindDeliveryRequest,
+        now: str,
+        requested_by: Requester,
+    ) -> Delivery:
+        return cls(
+            delivery_id(request), request, created_at=now, updated_at=now, requested_by=requested_by
+        )
 
     @property
     def positions(self) -> range:

@@ -13,6 +13,14 @@ from typing import TYPE_CHECKING
 
 from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
 from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
+from cardmaker.deliveries.platform_codes import (
+    BIND_FAILED,
+    INVALID_CARD,
+    NOT_BOUND,
+    NOT_ISSUED,
+    recorded_code,
+    refused_call,
+)
 from cardmaker.errors import TopError
 from cardmaker.orders.order import OrderKey, OrderStatus
 from cardmaker.top.calls import (
@@ -113,7 +121,7 @@ class DeliverySender:
             # Platform-side trouble (isp.*, 7, 10) is worth another attempt later; anything
             # else is the platform refusing the request: recorded, never re-sent.
             if not retryable_top_error(error):
-                results = [_refused(card, error) for card in cards]
+                results = [_refused(card, error, _withheld(request)) for card in cards]
             else:
                 self._give_up_if_last(sending, error)
                 raise
@@ -179,10 +187,11 @@ class DeliverySender:
             MaSendRequest.METHOD, call.to_params(self._ka_list_shape), with_session=True
         )
         result = MaSendResult.from_response(answer)
-        outcome = CardOutcome.ISSUED if result.succeeded else CardOutcome.FAILED
-        code = None if result.succeeded else result.ret_code
-        message = None if result.succeeded else result.ret_msg
-        return [_result(card, outcome, code, message) for card in cards]
+        if result.succeeded:
+            return [_result(card, CardOutcome.ISSUED) for card in cards]
+        # The codes and our words, never ret_msg: it may quote the cards it refused.
+        code = recorded_code(result.ret_code, [request.token, *secrets])
+        return [_result(card, CardOutcome.FAILED, code, NOT_ISSUED) for card in cards]
 
     def _bind(self, request: BindDeliveryRequest, cards: list[Card]) -> list[CardResult]:
         # One call for the whole delivery: out_biz_id (购卡流水号) names one purchase, so a
@@ -199,17 +208,18 @@ class DeliverySender:
             self._top.call(CardBindRequest.METHOD, call.to_params())
         )
         invalid, failed = set(answer.invalid_card_no_s), set(answer.bind_fail_card_no_s)
+        # Our codes and words, never the answer's message: it may quote the request.
         results: list[CardResult] = []
         for card in cards:
             number = card.card_no
             if number in invalid:
-                results.append(_result(card, CardOutcome.INVALID, "invalid", answer.message))
+                results.append(_result(card, CardOutcome.INVALID, "invalid", INVALID_CARD))
             elif number in failed:
-                results.append(_result(card, CardOutcome.BIND_FAILED, "bind_fail", answer.message))
+                results.append(_result(card, CardOutcome.BIND_FAILED, "bind_fail", BIND_FAILED))
             elif answer.success:
                 results.append(_result(card, CardOutcome.BOUND))
             else:
-                results.append(_result(card, CardOutcome.FAILED, "not_bound", answer.message))
+                results.append(_result(card, CardOutcome.FAILED, "not_bound", NOT_BOUND))
         return results
 
     def _give_up_if_last(self, delivery: Delivery, error: Exception) -> None:
@@ -226,10 +236,18 @@ def _describe(error: Exception) -> str:
     return type(error).__name__
 
 
-def _refused(card: Card, error: TopError) -> CardResult:
-    return _result(
-        card, CardOutcome.FAILED, error.sub_code or str(error.top_code), error.sub_msg or error.msg
-    )
+def _refused(card: Card, error: TopError, withheld: list[str]) -> CardResult:
+    """The platform refused the call: its codes and our words, never its msg / sub_msg
+    (they may quote the call, card secrets included)."""
+    code = recorded_code(error.sub_code or str(error.top_code), withheld)
+    return _result(card, CardOutcome.FAILED, code, refused_call(error.top_code))
+
+
+def _withheld(request: EticketDeliveryRequest | BindDeliveryRequest) -> list[str]:
+    """The values of the call no recorded code may quote (the card secrets, opened only on
+    their way to TOP, are beyond a refused call's reach here: ``recorded_code`` turns
+    anything shaped like one away)."""
+    return [request.token] if isinstance(request, EticketDeliveryRequest) else []
 
 
 def _result(

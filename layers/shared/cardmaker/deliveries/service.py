@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cardmaker.deliveries.delivery import Delivery, DeliveryStatus, request_fingerprint
+from cardmaker.deliveries.delivery import Delivery, DeliveryStatus, Requester, request_fingerprint
 from cardmaker.errors import (
     DeliveryConflict,
     DeliveryExists,
@@ -39,10 +39,15 @@ class DeliveryService:
         self._clock = clock
         self._serves_environment = serves_environment
 
-    def create(self, request: EticketDeliveryRequest | BindDeliveryRequest) -> Delivery:
-        """A new delivery, or the existing one for the same outer_id / out_biz_id."""
+    def create(
+        self, request: EticketDeliveryRequest | BindDeliveryRequest, requested_by: Requester
+    ) -> Delivery:
+        """A new delivery asked for by ``requested_by``, or the existing one for the same
+        outer_id / out_biz_id (which keeps whoever asked for it first)."""
         self._check_against_order(request)
-        delivery = Delivery.new(request, self._clock().isoformat(timespec="milliseconds"))
+        delivery = Delivery.new(
+            request, self._clock().isoformat(timespec="milliseconds"), requested_by
+        )
         fingerprint = request_fingerprint(request)
         try:
             self._deliveries.create(delivery, fingerprint)

@@ -7,7 +7,13 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
+from cardmaker.deliveries.delivery import (
+    CardOutcome,
+    CardResult,
+    Delivery,
+    DeliveryStatus,
+    Requester,
+)
 from cardmaker.deliveries.models import DeliveryRequest
 from cardmaker.orders.order import OrderKey
 from cardmaker.store.items import from_item, to_item
@@ -48,9 +54,33 @@ def delivery_item(delivery: Delivery, fingerprint: str) -> dict[str, Any]:
                 "cards": [],
                 "created_at": delivery.created_at,
                 "updated_at": delivery.updated_at,
+                **_requested_by(delivery.requested_by),
             }
         ),
     }
+
+
+def _requested_by(requester: Requester | None) -> dict[str, Any]:
+    if requester is None:
+        return {}
+    fields = {
+        "user_arn": requester.user_arn,
+        "caller_id": requester.caller_id,
+        "account_id": requester.account_id,
+        "principal_org_id": requester.principal_org_id,
+    }
+    return {"requested_by": {name: value for name, value in fields.items() if value}}
+
+
+def _requester(value: Any) -> Requester | None:
+    if not isinstance(value, dict) or not value.get("user_arn"):
+        return None
+    return Requester(
+        user_arn=value["user_arn"],
+        caller_id=value.get("caller_id", ""),
+        account_id=value.get("account_id", ""),
+        principal_org_id=value.get("principal_org_id", ""),
+    )
 
 
 def cards_value(cards: tuple[CardResult, ...]) -> dict[str, Any]:
@@ -94,5 +124,6 @@ def delivery_from_item(raw: dict[str, Any]) -> tuple[Delivery, str]:
         failure_reason=item.get("failure_reason"),
         created_at=item["created_at"],
         updated_at=item["updated_at"],
+        requested_by=_requester(item.get("requested_by")),
     )
     return delivery, item["fingerprint"]
