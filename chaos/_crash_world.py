@@ -426,10 +426,10 @@ STARTED = "STARTED"
 
 
 def start_moto_server(port: int) -> subprocess.Popen[bytes]:
-    """``python -m moto.server`` on 127.0.0.1:``port``, in a process of its own; returns once
-    it answers."""
+    """``python -m local.moto_server`` (moto's, with local/moto_dynamodb.py's fixes) on
+    127.0.0.1:``port``, in a process of its own; returns once it answers."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+        [sys.executable, "-m", "local.moto_server", "-H", HOST, "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

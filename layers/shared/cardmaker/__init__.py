@@ -78,6 +78,7 @@ from cardmaker.errors import (
     TopError,
     TopOutcomeUnknown,
     TopUnavailable,
+    ClaimContended,
     UnprocessedItemsError,
 )
 from cardmaker.generation.plan import Chunk, plan_chunks
@@ -198,6 +199,7 @@ __all__ = [
     "TopError",
     "TopOutcomeUnknown",
     "TopUnavailable",
+    "ClaimContended",
     "UnprocessedItemsError",
     "WakeDeliveries",
     "answer_body",

@@ -122,6 +122,11 @@ class SequenceExhausted(CardmakerError):
     """The card-number scheme has no sequence numbers left."""
 
 
+class ClaimContended(CardmakerError):
+    """A claim on a template's cards lost every race for its cursor to other claims: nothing
+    was claimed, and trying again later is safe."""
+
+
 class UnprocessedItemsError(CardmakerError):
     """Items DynamoDB still refused after every retry."""
 
