@@ -37,12 +37,12 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
 _lock = threading.RLock()
-_installed = False
+_installed: list[bool] = []  # once installed, [True]
 # What moto's transaction snapshots with: deep copies of everything but whole tables.
 _copy_keeping_tables = SimpleNamespace(
-    deepcopy=lambda value, memo=None: value
-    if isinstance(value, Table)
-    else copy.deepcopy(value, memo),
+    deepcopy=lambda value, memo=None: (
+        value if isinstance(value, Table) else copy.deepcopy(value, memo)
+    ),
 )
 _CONDITION_FAILED = "ConditionalCheckFailed"
 _OPERATIONS = ("ConditionCheck", "Put", "Delete", "Update")
@@ -51,15 +51,12 @@ _OPERATIONS = ("ConditionCheck", "Put", "Delete", "Update")
 def install() -> None:
     """Serialise moto's DynamoDB requests and make its transactions check before they write
     (idempotent)."""
-    global _installed
     with _lock:
         if _installed:
             return
-        DynamoHandler.call_action = _one_at_a_time(DynamoHandler.call_action)  # type: ignore[method-assign]
-        DynamoDBBackend.transact_write_items = _checked_first(  # type: ignore[method-assign]
-            DynamoDBBackend.transact_write_items
-        )
-        _installed = True
+        DynamoHandler.call_action = _one_at_a_time(DynamoHandler.call_action)
+        DynamoDBBackend.transact_write_items = _checked_first(DynamoDBBackend.transact_write_items)
+        _installed.append(True)
 
 
 def _one_at_a_time(call_action: Callable[..., Any]) -> Callable[..., Any]:
@@ -163,12 +160,12 @@ def _tables_not_copied() -> Iterator[None]:
     """moto's transaction, without its deep copy of whole tables (and so without putting
     one back: ``transact_write_items`` puts back the items instead). Safe under the lock:
     no other request runs moto's DynamoDB code meanwhile."""
-    module_copy = dynamodb_models.copy  # type: ignore[attr-defined]
-    dynamodb_models.copy = _copy_keeping_tables  # type: ignore[attr-defined]
+    module_copy = dynamodb_models.copy
+    dynamodb_models.copy = _copy_keeping_tables
     try:
         yield
     finally:
-        dynamodb_models.copy = module_copy  # type: ignore[attr-defined]
+        dynamodb_models.copy = module_copy
 
 
 def _put_back(table: Table, key: tuple[Any, Any], item: Any) -> None:

@@ -7,6 +7,7 @@ its own range back, never a second one."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any
@@ -91,7 +92,6 @@ def test_a_template_takes_more_claims_than_one_item_could_record(table):
     assert cards.claim(ORDER, "T1", long_id(0), 1, MANY) == 0
     after_one = cursor(table)
     assert after_one is not None
-    first = read_item(table, card_schema.claim_key(ORDER, "T1", long_id(0)))
     # When every other card is claimed, each by a claim of its own under a long id (more
     # than 400 KB of ids in all)
     for n in range(1, MANY):
@@ -99,6 +99,7 @@ def test_a_template_takes_more_claims_than_one_item_could_record(table):
     # Then every claim went through, and the cursor is the same item, only counting them
     assert cursor(table) == {**after_one, "allocated": MANY}
     # and each claim is an item of its own, the same whichever it is
+    first = read_item(table, card_schema.claim_key(ORDER, "T1", long_id(0)))
     last = read_item(table, card_schema.claim_key(ORDER, "T1", long_id(MANY - 1)))
     assert first is not None
     assert last is not None
@@ -233,7 +234,7 @@ def test_many_environments_racing_on_one_cursor_never_share_a_card(table):
     # claim's item records the range it was given (no item for a claim that got none)
     held = sorted((r for r in results.values() if r is not None), key=lambda r: r.start)
     assert len(results) + len(contended) == environments * deliveries
-    assert all(a.stop <= b.start for a, b in zip(held, held[1:], strict=False))
+    assert all(a.stop <= b.start for a, b in itertools.pairwise(held))
     total = sum(len(r) for r in held)
     assert cursor(table)["allocated"] == total  # type: ignore[index]
     assert {claim_id: claimed(table, claim_id) for claim_id in results} == results
@@ -258,5 +259,5 @@ def test_a_claim_that_keeps_losing_races_gives_up_with_nothing_claimed(table):
     with pytest.raises(ClaimContended):
         cards.claim(ORDER, "T1", "ET-unlucky", 1, 1_000)
     assert claimed(table, "ET-unlucky") is None
-    assert 2 < len(trips.calls) <= 16
+    assert 2 < len(trips.calls) <= 32  # bounded
     assert cursor(table)["allocated"] == len(trips.calls)  # type: ignore[index]

@@ -339,7 +339,7 @@ def test_racing_claims_for_the_last_cards_never_share_one(local_stack):
     cards = local_stack.stack.physical["CardsTable"]
     # Given two deliveries each wanting 5 of T2's 7 cards, the first held at its claim
     first = DynamoDBCardRepository(cards, fresh_client())
-    gate = Gate(first._client, "UpdateItem", "claims")
+    gate = Gate(first._client, "TransactWriteItems", "CLAIM#")
     second = DynamoDBCardRepository(cards, fresh_client())
     results: dict[str, Any] = {}
     racer = threading.Thread(target=lambda: results.update(a=first.claim(key, "T2", "A", 5, 7)))
@@ -354,8 +354,9 @@ def test_racing_claims_for_the_last_cards_never_share_one(local_stack):
     assert second.claim(key, "T2", "B", 5, 7) == 0
     assert first.claim(key, "T2", "C", 2, 7) == 5
     (cursor,) = [i for i in scan(local_stack, "CardsTable") if i["pk"].startswith("CURSOR#")]
+    claims = [i for i in scan(local_stack, "CardsTable") if i["pk"].startswith("CLAIM#")]
     assert cursor["allocated"] == 7
-    assert cursor["claims"] == {"B": 0, "C": 5}
+    assert {c["sk"]: (c["first"], c["quantity"]) for c in claims} == {"B": (0, 5), "C": (5, 2)}
 
 
 def test_racing_delivery_transitions_move_a_delivery_once(local_stack):

@@ -58,6 +58,7 @@ from cardmaker.deliveries.service import DeliveryReopened, DeliveryService, reop
 from cardmaker.errors import (
     CardmakerError,
     CardMissing,
+    ClaimContended,
     DeliveryConflict,
     DeliveryExists,
     DeliveryNotFound,
@@ -78,7 +79,6 @@ from cardmaker.errors import (
     TopError,
     TopOutcomeUnknown,
     TopUnavailable,
-    ClaimContended,
     UnprocessedItemsError,
 )
 from cardmaker.generation.plan import Chunk, plan_chunks
@@ -143,6 +143,7 @@ __all__ = [
     "CardmakerError",
     "Chunk",
     "ChunkResult",
+    "ClaimContended",
     "Delivery",
     "DeliveryAccepted",
     "DeliveryAttempt",
@@ -199,7 +200,6 @@ __all__ = [
     "TopError",
     "TopOutcomeUnknown",
     "TopUnavailable",
-    "ClaimContended",
     "UnprocessedItemsError",
     "WakeDeliveries",
     "answer_body",

@@ -94,8 +94,13 @@ def cursor_key(order: OrderKey, template_no: str) -> dict[str, Any]:
     return item_key(f"CURSOR#{order.own_sign}#{order.card_order_id}#{template_no}", "CURSOR")
 
 
+def claims_partition(order: OrderKey, template_no: str) -> str:
+    """The partition key of a template's claims: one Query lists them."""
+    return f"CLAIM#{order.own_sign}#{order.card_order_id}#{template_no}"
+
+
 def claim_key(order: OrderKey, template_no: str, claim_id: str) -> dict[str, Any]:
-    return item_key(f"CLAIM#{order.own_sign}#{order.card_order_id}#{template_no}", claim_id)
+    return item_key(claims_partition(order, template_no), claim_id)
 
 
 def claim_item(

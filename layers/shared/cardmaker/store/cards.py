@@ -32,7 +32,8 @@ WRITER_PART = BATCH_LIMIT * 4  # items per writer task
 # Attempts of one claim: each lost race means another claim went through meanwhile.
 CLAIM_ATTEMPTS = 24
 REMEMBERED_CURSORS = 1024  # cursors whose count an environment keeps; then it starts over
-_UNKNOWN = {"Code": CONDITION_FAILED_REASON}  # an item's cancellation reason, when none came
+# An item's cancellation reason, when none came.
+_UNKNOWN: dict[str, Any] = {"Code": CONDITION_FAILED_REASON}
 
 
 class DynamoDBCardRepository:

@@ -27,11 +27,12 @@ CONDITION_FAILED_REASON = "ConditionalCheckFailed"
 def cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:
     """A cancelled transaction's reasons, one per item in the request's order (``Code``
     ``"None"`` for an item that was not the cause; ``Item`` what
-    ``ReturnValuesOnConditionCheckFailure`` asked for); None for any other error."""
+    ``ReturnValuesOnConditionCheckFailure`` asked for), empty if none came; None for any
+    other error."""
     if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
         return None
-    reasons = error.response.get("CancellationReasons")
-    return list(reasons) if isinstance(reasons, list) else None
+    reasons: Any = error.response.get("CancellationReasons")
+    return [dict(reason) for reason in reasons] if isinstance(reasons, list) else []
 
 
 def failed_condition_item(error: ClientError) -> dict[str, Any] | None:
