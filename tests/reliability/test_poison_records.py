@@ -209,7 +209,7 @@ def test_a_delivery_that_always_fails_is_given_up_and_keeps_its_cards(
             card_schema.claim_key(workload.key, "3010030E05", stuck),
         )
     )
-    assert card_schema.claimed_range(claim) == range(0, 1)
+    assert card_schema.claimed_range(claim) == range(0, 2)
     assert cursor["allocated"]["N"] == "2"
     # and its batch is in DeliveryFailures, listed for the operator
     (message,) = failure_messages(stack, "DeliveryFailures")
