@@ -3,7 +3,8 @@
 Shared by ``chaos/crashes.py`` and ``tests/reliability/test_crashes.py``:
 
 * ``CrashInjector``: an in-process crash at one point of the functions' work: before or after
-  the Nth DynamoDB write (PutItem, UpdateItem, BatchWriteItem, DeleteItem) they make, or the
+  the Nth DynamoDB write (PutItem, UpdateItem, BatchWriteItem, DeleteItem, TransactWriteItems:
+  a claim) they make, or the
   Nth TOP call. It raises once, then lets everything through: the local stream mapping
   retries the record as Lambda would, and the retry must repair what the crash left.
 * ``Workload``: an order and its deliveries, sent over HTTP to a local stack; ``check``
@@ -58,7 +59,9 @@ OWN_SIGN: Final = "daily"
 DELIVERY_REQUEST: TypeAdapter[EticketDeliveryRequest | BindDeliveryRequest] = TypeAdapter(
     EticketDeliveryRequest | BindDeliveryRequest
 )
-WRITES = frozenset({"put_item", "update_item", "batch_write_item", "delete_item"})
+WRITES = frozenset(
+    {"put_item", "update_item", "batch_write_item", "delete_item", "transact_write_items"}
+)
 # The repositories' modules each hold their own name for the shared client factory.
 _CLIENT_USERS = ("cardmaker.store.cards", "cardmaker.store.orders", "cardmaker.store.deliveries")
 # Threads the generator and the delivery function run on in the local stack: the stream
@@ -426,10 +429,10 @@ STARTED = "STARTED"
 
 
 def start_moto_server(port: int) -> subprocess.Popen[bytes]:
-    """``python -m moto.server`` on 127.0.0.1:``port``, in a process of its own; returns once
-    it answers."""
+    """``python -m local.moto_server`` (moto's, with local/moto_dynamodb.py's fixes) on
+    127.0.0.1:``port``, in a process of its own; returns once it answers."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+        [sys.executable, "-m", "local.moto_server", "-H", HOST, "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

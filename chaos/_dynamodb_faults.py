@@ -6,9 +6,12 @@ Kinds of fault:
 - ``throttle`` / ``throttling``: a 400 ``ProvisionedThroughputExceededException`` /
   ``ThrottlingException`` before DynamoDB sees the request (nothing applied); botocore's
   standard retry mode backs off and tries again, up to its 5 attempts.
-- ``conflict``: a 400 ``TransactionConflictException``, nothing applied. Cardmaker runs no
-  transactions, so DynamoDB would only answer this if someone else's transaction held the item;
-  botocore does not retry it: the caller's retry (the stream's, the platform's) does.
+- ``conflict``: a 400 ``TransactionConflictException``, nothing applied: DynamoDB's answer to
+  a single-item write while a transaction holds the item; botocore does not retry it: the
+  caller's retry (the stream's, the platform's) does.
+- ``cancelled``: a transaction (``TransactWriteItems``: a claim on a template's cards)
+  cancelled, nothing applied, every item's reason ``TransactionConflict``: DynamoDB's answer
+  when another transaction holds one of its items. The claim tries again itself.
 - ``lost``: the request IS sent and applied (to moto's server, over HTTP), and its answer
   replaced by a 500 (an answer lost on the way back); botocore retries, and the retry meets
   its own write: conditions must resolve it.
@@ -42,6 +45,7 @@ ERROR_CODES = {
     "throttle": (400, "ProvisionedThroughputExceededException"),
     "throttling": (400, "ThrottlingException"),
     "conflict": (400, "TransactionConflictException"),
+    "cancelled": (400, "TransactionCanceledException"),
     "lost": (500, "InternalServerError"),
 }
 _HTTP = urllib3.PoolManager(maxsize=16)
@@ -63,10 +67,14 @@ class _RawBody:
         yield self._body
 
 
-def _error_body(code: str) -> bytes:
-    return json.dumps(
-        {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code}
-    ).encode()
+def _error_body(code: str, params: dict[str, Any]) -> bytes:
+    body: dict[str, Any] = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code}
+    if code == "TransactionCanceledException":
+        body["CancellationReasons"] = [
+            {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+            for _ in params.get("TransactItems", ())
+        ]
+    return json.dumps(body).encode()
 
 
 @dataclass
@@ -187,7 +195,7 @@ class DynamoDBFaults:
         status, code = ERROR_CODES[kind]
         headers = {"x-amzn-ErrorType": code, "content-type": "application/x-amz-json-1.0"}
         return AWSResponse(
-            request.url, status, HTTPHeaders.from_dict(headers), _RawBody(_error_body(code))
+            request.url, status, HTTPHeaders.from_dict(headers), _RawBody(_error_body(code, params))
         )
 
 

@@ -165,6 +165,16 @@ def check_order(
         ledger.problems.append(f"progress {header.get('cards_generated')}/{total}, chunks {done}")
 
 
+def _tile(claims: list[tuple[int, int]], allocated: int) -> bool:
+    """Whether ranges (first, quantity), sorted, cover ``0 .. allocated - 1`` once each."""
+    position = 0
+    for first, quantity in claims:
+        if first != position:
+            return False
+        position += quantity
+    return position == allocated
+
+
 def check_deliveries(stack: LocalStack, delivery_ids: list[str], ledger: Ledger) -> None:
     """Every delivery final with exactly its quantity of cards, no card in two deliveries,
     each delivery's cards sent to TOP once, and the cursors counting exactly what they hold."""
@@ -189,13 +199,22 @@ def check_deliveries(stack: LocalStack, delivery_ids: list[str], ledger: Ledger)
     ledger.duplicated += shared
     if shared:
         ledger.problems.append(f"{shared} cards in two deliveries")
-    for cursor in (i for i in scan(stack, "CardsTable") if i["pk"].startswith("CURSOR#")):
+    cards_table = scan(stack, "CardsTable")
+    for cursor in (i for i in cards_table if i["pk"].startswith("CURSOR#")):
         _, _, order_id, template_no = cursor["pk"].split("#", 3)
         held = sum(1 for key in holders if key[:2] == (order_id, template_no))
         if cursor["allocated"] != held:
             ledger.problems.append(
                 f"cursor {template_no}: allocated {cursor['allocated']}, held {held}"
             )
+        # The template's claims, one item each, tile exactly what the cursor handed out.
+        claims = sorted(
+            (claim["first"], claim["quantity"])
+            for claim in cards_table
+            if claim["pk"] == "CLAIM#" + cursor["pk"].removeprefix("CURSOR#")
+        )
+        if not _tile(claims, cursor["allocated"]):
+            ledger.problems.append(f"cursor {template_no}: claims {claims} do not tile it")
     gateway = stack.top_gateway
     assert gateway is not None
     calls = [call for call in gateway.calls if call.processed]

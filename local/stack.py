@@ -39,6 +39,7 @@ from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from local.apigw import LambdaContext
 from local.http_api import ApiGatewayServer
 from local.lambda_api import LambdaApiServer
+from local.moto_dynamodb import install as install_moto_fixes
 from local.streams import StreamPoller, streams_client
 from local.template import (
     REGION,
@@ -52,6 +53,10 @@ from local.template import (
     load_template,
 )
 from local.top_gateway import FakeTopGateway
+
+# moto's DynamoDB, one request at a time and with transactions that check before they write
+# (local/moto_dynamodb.py): for every stack of this process, and for the tests' moto too.
+install_moto_fixes()
 
 HOST = "127.0.0.1"
 DEMO_SESSION_KEY = "demo-session-key"

@@ -244,10 +244,15 @@ def test_the_last_attempt_fails_the_delivery_and_keeps_its_cards(stack, invoke, 
     shown = view(invoke, delivery_id)
     assert shown["status"] == "FAILED"
     assert "gave up after 3 attempts" in shown["failure_reason"]
-    cursor = boto3.client("dynamodb", region_name="us-east-1").get_item(
-        TableName=stack.physical["CardsTable"], Key=card_schema.cursor_key(ORDER, "T1")
-    )["Item"]
-    assert from_item(cursor)["claims"][delivery_id] == 0  # its cards stay with it
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    cursor, claim = (
+        dynamodb.get_item(TableName=stack.physical["CardsTable"], Key=key)["Item"]
+        for key in (
+            card_schema.cursor_key(ORDER, "T1"),
+            card_schema.claim_key(ORDER, "T1", delivery_id),
+        )
+    )
+    assert card_schema.claimed_range(claim) == range(0, 2)  # its cards stay with it
     assert from_item(cursor)["allocated"] == 2
 
 

@@ -27,7 +27,7 @@ from cardmaker import (
     SecretTampered,
     runtime,
 )
-from cardmaker.store import card_schema, from_item, to_item
+from cardmaker.store import PK, SK, card_schema, from_item, to_item
 from cardmaker_cli.samples import sample_order
 
 REGION = "us-east-1"
@@ -87,16 +87,24 @@ def secret_of(cards: DynamoDBCardRepository, key: OrderKey, position: int) -> st
 
 
 def cursor_claims(stack, key: OrderKey, template_no: str) -> dict[str, int] | None:
-    item = (
-        boto3.client("dynamodb", region_name=REGION)
-        .get_item(
-            TableName=stack.physical["CardsTable"],
-            Key=card_schema.cursor_key(key, template_no),
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
-    return None if item is None else dict(from_item(item)["claims"])
+    """The template's claims (claim id -> first position), None if it has no cursor yet."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    table = stack.physical["CardsTable"]
+    cursor = dynamodb.get_item(
+        TableName=table, Key=card_schema.cursor_key(key, template_no), ConsistentRead=True
+    ).get("Item")
+    claims = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression=f"{PK} = :claims",
+        ExpressionAttributeValues={
+            ":claims": {"S": card_schema.claims_partition(key, template_no)}
+        },
+        ConsistentRead=True,
+    )["Items"]
+    if cursor is None:
+        assert claims == []
+        return None
+    return {item[SK]["S"]: card_schema.claimed_range(item).start for item in claims}
 
 
 def test_a_print_run_claims_every_card_and_reads_them_with_their_secrets(

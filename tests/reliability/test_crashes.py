@@ -65,6 +65,7 @@ class TestInjectedCrashes:
         # the plan's chunk items (1 BatchWriteItem), the chunks' cards (3 + 1), the counts,
         # 3 claims, the deliveries' status changes...
         assert injector.writes["batch_write_item"] == 5
+        assert injector.writes["transact_write_items"] == 3  # the claims
         assert sum(injector.writes.values()) >= 25
         assert injector.top_calls == 3  # one call per delivery
 

@@ -200,12 +200,16 @@ def test_a_delivery_that_always_fails_is_given_up_and_keeps_its_cards(
     assert failed.status.value == "FAILED"
     assert failed.failure_reason == f"gave up after {ATTEMPTS} attempts: OSError"
     assert failed.first_position == 0
-    cursor = stack.client("dynamodb").get_item(
-        TableName=stack.stack.physical["CardsTable"],
-        Key=card_schema.cursor_key(workload.key, "3010030E05"),
-        ConsistentRead=True,
-    )["Item"]
-    assert cursor["claims"]["M"] == {stuck: {"N": "0"}}
+    cursor, claim = (
+        stack.client("dynamodb").get_item(
+            TableName=stack.stack.physical["CardsTable"], Key=key, ConsistentRead=True
+        )["Item"]
+        for key in (
+            card_schema.cursor_key(workload.key, "3010030E05"),
+            card_schema.claim_key(workload.key, "3010030E05", stuck),
+        )
+    )
+    assert card_schema.claimed_range(claim) == range(0, 2)
     assert cursor["allocated"]["N"] == "2"
     # and its batch is in DeliveryFailures, listed for the operator
     (message,) = failure_messages(stack, "DeliveryFailures")

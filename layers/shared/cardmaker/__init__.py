@@ -59,6 +59,7 @@ from cardmaker.deliveries.service import DeliveryReopened, DeliveryService, reop
 from cardmaker.errors import (
     CardmakerError,
     CardMissing,
+    ClaimContended,
     DeliveryConflict,
     DeliveryExists,
     DeliveryNotFound,
@@ -151,6 +152,7 @@ __all__ = [
     "CardmakerError",
     "Chunk",
     "ChunkResult",
+    "ClaimContended",
     "Delivery",
     "DeliveryAccepted",
     "DeliveryAttempt",

@@ -139,6 +139,11 @@ class NumberingKeyChanged(CardmakerError):
     new key's numbers could repeat cards already issued, so nothing more is numbered."""
 
 
+class ClaimContended(CardmakerError):
+    """A claim on a template's cards lost every race for its cursor to other claims: nothing
+    was claimed, and trying again later is safe."""
+
+
 class UnprocessedItemsError(CardmakerError):
     """Items DynamoDB still refused after every retry."""
 

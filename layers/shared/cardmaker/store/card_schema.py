@@ -10,9 +10,13 @@
   free sequence number (``next_sequence``) and the fingerprint of the numbering key it counts
   for (``key_fingerprint``).
 * the allocation cursor of a template: ``CURSOR#<own_sign>#<card_order_id>#<template_no>`` /
-  ``CURSOR``: how many of its cards are handed out (``allocated``), and where each delivery's
-  range starts (``claims``, a map delivery id -> first position; ``PRINT`` -> the start of the
-  print run's range, which runs to the template's last card).
+  ``CURSOR``: how many of its cards are handed out (``allocated``), positions ``0 ..
+  allocated - 1``. Nothing else: its size stays the same however many claims it serves.
+* a claim on a template's cards: ``CLAIM#<own_sign>#<card_order_id>#<template_no>`` /
+  ``<claim_id>`` (a delivery's id, or ``PRINT`` for the print run), holding its range:
+  ``first`` position and ``quantity``. Written with the cursor's move in one transaction, so
+  the claims of a template tile ``0 .. allocated - 1`` exactly; one Query of the partition
+  lists them, and a claim asked again is found by its key.
 """
 
 from __future__ import annotations
@@ -90,6 +94,33 @@ def sequence_key(scheme_name: str) -> dict[str, Any]:
 
 def cursor_key(order: OrderKey, template_no: str) -> dict[str, Any]:
     return item_key(f"CURSOR#{order.own_sign}#{order.card_order_id}#{template_no}", "CURSOR")
+
+
+def claims_partition(order: OrderKey, template_no: str) -> str:
+    """The partition key of a template's claims: one Query lists them."""
+    return f"CLAIM#{order.own_sign}#{order.card_order_id}#{template_no}"
+
+
+def claim_key(order: OrderKey, template_no: str, claim_id: str) -> dict[str, Any]:
+    return item_key(claims_partition(order, template_no), claim_id)
+
+
+def claim_item(
+    order: OrderKey, template_no: str, claim_id: str, positions: range
+) -> dict[str, Any]:
+    """A claim's item: the key ``claim_key`` gives, and the claimed range."""
+    return {
+        **claim_key(order, template_no, claim_id),
+        "entity": {"S": "CLAIM"},
+        "first": {"N": str(positions.start)},
+        "quantity": {"N": str(len(positions))},
+    }
+
+
+def claimed_range(item: dict[str, Any]) -> range:
+    """The positions a claim's (low-level) item holds."""
+    first = int(item["first"]["N"])
+    return range(first, first + int(item["quantity"]["N"]))
 
 
 def chunk_key_of(order: OrderKey, chunk_id: str) -> dict[str, Any]:

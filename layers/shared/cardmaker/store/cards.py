@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from cardmaker.errors import NumberingKeyChanged, SequenceExhausted
+from cardmaker.errors import ClaimContended, NumberingKeyChanged, SequenceExhausted
 from cardmaker.retry import with_backoff
 from cardmaker.store import card_schema
 from cardmaker.store.batch import BATCH_LIMIT, batch_put
 from cardmaker.store.clients import dynamodb_client
-from cardmaker.store.conditions import condition_failed
+from cardmaker.store.conditions import CONDITION_FAILED_REASON, cancellation_reasons
 from cardmaker.store.keys import PK, SK
 
 if TYPE_CHECKING:
@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
 WRITERS = 8  # BatchWriteItem calls in flight while a chunk's cards are written
 WRITER_PART = BATCH_LIMIT * 4  # items per writer task
+# Attempts of one claim: each lost race means another claim went through meanwhile.
+CLAIM_ATTEMPTS = 24
+REMEMBERED_CURSORS = 1024  # cursors whose count an environment keeps; then it starts over
+# An item's cancellation reason, when none came.
+_UNKNOWN: dict[str, Any] = {"Code": CONDITION_FAILED_REASON}
 
 
 class DynamoDBCardRepository:
@@ -44,6 +49,8 @@ class DynamoDBCardRepository:
         self._client = client or dynamodb_client()
         self._writers = writers
         self._sleep = sleep
+        # Each cursor's count as this environment last saw it (see ``_remember``).
+        self._allocated: dict[str, int] = {}
 
     def reserve_sequence(
         self, scheme_name: str, count: int, capacity: int, key_fingerprint: str
@@ -114,35 +121,15 @@ class DynamoDBCardRepository:
         """Hand ``quantity`` cards of a template to a delivery: returns the first position of
         its range, or None when fewer than ``quantity`` are left.
 
-        One conditional update takes the range and records it under the delivery's id: two
-        deliveries never get the same cards, and a retry gets its own range back, never a
-        second one.
-        """
-        key = card_schema.cursor_key(order, template_no)
-        self._ensure_cursor(key)
-        try:
-            answer = self._client.update_item(
-                TableName=self._table,
-                Key=key,
-                # Both SETs read the item as it was: the claim records the range's start.
-                UpdateExpression=(
-                    "SET claims.#delivery = allocated, allocated = allocated + :quantity"
-                ),
-                ConditionExpression=(
-                    "attribute_not_exists(claims.#delivery) AND allocated <= :limit"
-                ),
-                ExpressionAttributeNames={"#delivery": delivery_id},
-                ExpressionAttributeValues={
-                    ":quantity": {"N": str(quantity)},
-                    ":limit": {"N": str(available - quantity)},
-                },
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
-            return self._claim_start(key, delivery_id)
-        return int(answer["Attributes"]["claims"]["M"][delivery_id]["N"])
+        Two deliveries never get the same cards, and a retry gets its own range back, never
+        a second one (``_take``)."""
+        positions = self._take(
+            order,
+            template_no,
+            delivery_id,
+            lambda allocated: quantity if allocated + quantity <= available else 0,
+        )
+        return None if positions is None else positions.start
 
     def claim_rest(
         self, order: OrderKey, template_no: str, claim_id: str, available: int
@@ -150,44 +137,112 @@ class DynamoDBCardRepository:
         """Hand every card of a template that no one holds yet to one claim (a print run):
         returns its positions, or None when nothing was left. Asked again, the same claim gets
         the same range back; deliveries after it find no stock."""
-        key = card_schema.cursor_key(order, template_no)
-        self._ensure_cursor(key)
-        try:
-            answer = self._client.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression="SET claims.#claim = allocated, allocated = :available",
-                ConditionExpression=(
-                    "attribute_not_exists(claims.#claim) AND allocated < :available"
-                ),
-                ExpressionAttributeNames={"#claim": claim_id},
-                ExpressionAttributeValues={":available": {"N": str(available)}},
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
-            start = self._claim_start(key, claim_id)
-            return None if start is None else range(start, available)
-        return range(int(answer["Attributes"]["claims"]["M"][claim_id]["N"]), available)
+        return self._take(order, template_no, claim_id, lambda allocated: available - allocated)
 
-    def _claim_start(self, key: dict[str, Any], claim_id: str) -> int | None:
-        """Where an existing claim's range starts (None if there is no such claim): a retry
-        or a repeat gets its own range back."""
-        cursor = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
-        claim = cursor.get("Item", {}).get("claims", {}).get("M", {}).get(claim_id)
-        return None if claim is None else int(claim["N"])
+    def _take(
+        self, order: OrderKey, template_no: str, claim_id: str, size: Callable[[int], int]
+    ) -> range | None:
+        """Claim ``size(allocated)`` cards (none if that is not positive) right after the
+        ``allocated`` cards handed out before: the claim's positions, the ones it was given
+        before if it was, or None when it has none.
 
-    def _ensure_cursor(self, key: dict[str, Any]) -> None:
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={**key, "allocated": {"N": "0"}, "claims": {"M": {}}},
-                ConditionExpression=f"attribute_not_exists({PK})",
-            )
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
+        One transaction puts the claim's item (unless it exists) and moves the cursor from
+        the count this environment last saw (unless someone moved it since): both or
+        neither. A claim that lost its race learns the cursor's count from the cancellation
+        and tries again; one that finds its own item takes that item's range. So the common
+        case is one round trip, and no item grows with the claims."""
+        cursor = card_schema.cursor_key(order, template_no)
+        claim = card_schema.claim_key(order, template_no, claim_id)
+        name = cursor[PK]["S"]
+        seen = self._allocated.get(name)  # None: no cursor yet, as far as we know
+        for _ in with_backoff(CLAIM_ATTEMPTS, base=0.01, cap=0.2, sleep=self._sleep):
+            quantity = size(seen or 0)
+            if quantity <= 0:
+                # Nothing left for it, unless this very claim took the last cards before.
+                return self._claimed(claim)
+            positions = range(seen or 0, (seen or 0) + quantity)
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": card_schema.claim_item(
+                                    order, template_no, claim_id, positions
+                                ),
+                                "ConditionExpression": f"attribute_not_exists({PK})",
+                                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                            }
+                        },
+                        {"Update": self._cursor_move(cursor, seen, positions.stop)},
+                    ]
+                )
+            except ClientError as error:
+                reasons = cancellation_reasons(error)
+                if reasons is None:
+                    raise
+                # Without the reasons (never seen), both items are looked at.
+                mine, moved = reasons if len(reasons) == 2 else (_UNKNOWN, _UNKNOWN)
+                if mine.get("Code") == CONDITION_FAILED_REASON:  # claimed before: its range
+                    found = mine.get("Item")
+                    held = card_schema.claimed_range(found) if found else self._claimed(claim)
+                    if held is not None:
+                        return held
+                if moved.get("Code") == CONDITION_FAILED_REASON:  # lost the race: try again
+                    seen = self._cursor_count(cursor, moved.get("Item"))
+                    self._remember(name, seen)
+                # Anything else (a conflict with a transaction in flight, throttling): the
+                # same attempt again, after the backoff.
+                continue
+            self._remember(name, positions.stop)
+            return positions
+        raise ClaimContended(
+            f"claim {claim_id} on template {template_no} lost {CLAIM_ATTEMPTS} races in a row"
+        )
+
+    def _cursor_move(self, cursor: dict[str, Any], seen: int | None, allocated: int) -> Any:
+        """The cursor's half of a claim: ``allocated`` cards handed out, if the count is still
+        ``seen`` (None: if there is no count yet, the template's first claim makes it)."""
+        values: dict[str, Any] = {":allocated": {"N": str(allocated)}}
+        if seen is None:
+            condition = "attribute_not_exists(allocated)"
+        else:
+            condition = "allocated = :seen"
+            values[":seen"] = {"N": str(seen)}
+        return {
+            "TableName": self._table,
+            "Key": cursor,
+            "UpdateExpression": "SET allocated = :allocated",
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def _cursor_count(self, cursor: dict[str, Any], item: dict[str, Any] | None) -> int | None:
+        """The cursor's count, from the item a cancellation returned or else read."""
+        if item is None:
+            item = self._client.get_item(
+                TableName=self._table, Key=cursor, ConsistentRead=True
+            ).get("Item")
+        if item is None or "allocated" not in item:
+            return None
+        return int(item["allocated"]["N"])
+
+    def _claimed(self, claim: dict[str, Any]) -> range | None:
+        """The range an existing claim holds (None if there is no such claim)."""
+        item = self._client.get_item(TableName=self._table, Key=claim, ConsistentRead=True).get(
+            "Item"
+        )
+        return None if item is None else card_schema.claimed_range(item)
+
+    def _remember(self, cursor_name: str, allocated: int | None) -> None:
+        """Keep the cursor's count for this environment's next claim: a guess, checked by the
+        transaction's condition (a stale one costs one more round trip, never a card)."""
+        if allocated is None:
+            return
+        if len(self._allocated) >= REMEMBERED_CURSORS and cursor_name not in self._allocated:
+            self._allocated.clear()
+        self._allocated[cursor_name] = allocated
 
     def read_cards(self, order: OrderKey, template_no: str, positions: range) -> list[Card]:
         """The cards at ``positions`` (by key: no scan), in position order."""

@@ -20,6 +20,21 @@ def condition_failed(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == _CONDITION_FAILED
 
 
+# A transaction's cancellation reason for an item whose condition did not hold.
+CONDITION_FAILED_REASON = "ConditionalCheckFailed"
+
+
+def cancellation_reasons(error: ClientError) -> list[dict[str, Any]] | None:
+    """A cancelled transaction's reasons, one per item in the request's order (``Code``
+    ``"None"`` for an item that was not the cause; ``Item`` what
+    ``ReturnValuesOnConditionCheckFailure`` asked for), empty if none came; None for any
+    other error."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    reasons: Any = error.response.get("CancellationReasons")
+    return [dict(reason) for reason in reasons] if isinstance(reasons, list) else []
+
+
 def failed_condition_item(error: ClientError) -> dict[str, Any] | None:
     """The item a failed condition answered with (``ReturnValuesOnConditionCheckFailure``
     ``ALL_OLD``), if any: botocore puts it in the error's response, untyped."""
