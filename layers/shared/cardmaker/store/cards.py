@@ -14,7 +14,11 @@ from cardmaker.retry import with_backoff
 from cardmaker.store import card_schema
 from cardmaker.store.batch import BATCH_LIMIT, batch_put
 from cardmaker.store.clients import dynamodb_client
-from cardmaker.store.conditions import CONDITION_FAILED_REASON, cancellation_reasons
+from cardmaker.store.conditions import (
+    CONDITION_FAILED_REASON,
+    cancellation_reasons,
+    condition_failed,
+)
 from cardmaker.store.keys import PK, SK
 
 if TYPE_CHECKING:
