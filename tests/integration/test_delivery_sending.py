@@ -440,10 +440,14 @@ def test_a_refused_sign_with_nothing_rotated_is_recorded_after_one_call(stack, i
 
 
 def claims(stack):
-    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
-        TableName=stack.physical["CardsTable"], Key=card_schema.cursor_key(ORDER, "T1")
-    )
-    return from_item(item["Item"])["claims"] if "Item" in item else {}
+    """The template's claims: claim id -> first position."""
+    items = boto3.client("dynamodb", region_name="us-east-1").query(
+        TableName=stack.physical["CardsTable"],
+        KeyConditionExpression="pk = :claims",
+        ExpressionAttributeValues={":claims": {"S": card_schema.claims_partition(ORDER, "T1")}},
+        ConsistentRead=True,
+    )["Items"]
+    return {claim["sk"]: claim["first"] for claim in map(from_item, items)}
 
 
 def test_a_maker_without_a_session_key_binds_and_refuses_e_vouchers(stack, invoke, gateway):

@@ -213,6 +213,14 @@ def needed_by_lambda(function: str) -> set[tuple[str, str]]:
     return needs
 
 
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
 class CallRecorder:
     """Every AWS call made while a function's handler runs (its worker threads included),
     as (action, resource) per function."""
@@ -264,6 +272,13 @@ class CallRecorder:
         prefix = SERVICE_PREFIX.get(service)
         if prefix is None:
             self.unattributed.append(f"{function}: {service}:{operation}")
+            return
+        if operation == "TransactWriteItems":
+            # IAM authorises a transaction item by item, each as its own action.
+            for item in params["TransactItems"]:
+                for kind, write in item.items():
+                    action = f"{prefix}:{TRANSACT_ACTIONS[kind]}"
+                    self.calls[function].add((action, self._names[write["TableName"]]))
             return
         for resource in self._resources(service, params):
             self.calls[function].add((f"{prefix}:{operation}", resource))
