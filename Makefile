@@ -21,6 +21,10 @@ help:
 	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
 	@echo "make chaos  - the long reliability runs (faults, crashes, load), with their figures"
 	@echo "make openapi - write docs/openapi.json from the HTTP API's routes"
+	@echo "make deploy - sam deploy with samconfig.toml (guided the first time, or GUIDED=1)"
+	@echo "make sync SYNC_STACK=NAME - sam sync --watch to a development stack, never production"
+	@echo "make logs [FUNCTION=CardDeliveryFunction] - sam logs --tail of the deployed stack"
+	@echo "make delete - sam delete (says first what it keeps: tables, key, secrets)"
 
 # The .pth file makes the layer's package importable as `cardmaker` (as from /opt/python in
 # Lambda) and the dev tooling as `local` / `bench`, for every command run with the venv.
@@ -82,3 +86,44 @@ openapi: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis .aws-sam
+
+# --- Deploying to AWS (docs/deploy.md) ----------------------------------------------------
+# Every sam command reads samconfig.toml (the stack name, change sets confirmed, the managed
+# artifact bucket). The first deploy is guided: samconfig.toml has no parameter_overrides
+# until `sam deploy --guided` has asked for the template's parameters and saved the answers;
+# GUIDED=1 asks again. STACK overrides samconfig's stack name for deploy, logs and delete.
+.PHONY: deploy sync logs delete
+SAMCONFIG := samconfig.toml
+DEPLOY_ANSWERS := $(shell awk '/^\[/ { deploy = ($$0 == "[default.deploy.parameters]") } \
+	deploy && /^parameter_overrides/' $(SAMCONFIG))
+GUIDED ?= $(if $(DEPLOY_ANSWERS),,1)
+STACK ?=
+SYNC_STACK ?=
+FUNCTION ?=
+PRODUCTION_STACK := $(shell sed -n 's/^stack_name = "\(.*\)"/\1/p' $(SAMCONFIG) | head -n 1)
+SAM_STACK = $(if $(STACK), --stack-name $(STACK))
+
+deploy: build $(SAM_VENV)/.installed
+	$(SAM) deploy --config-file $(SAMCONFIG)$(if $(filter 1,$(GUIDED)), --guided)$(SAM_STACK)
+
+# sam sync updates the functions in place, without a change set: a development stack only.
+sync: sync-stack $(SAM_VENV)/.installed
+	$(SAM) sync --config-file $(SAMCONFIG) --stack-name $(SYNC_STACK) --watch
+
+.PHONY: sync-stack
+sync-stack:
+	@if [ -z "$(SYNC_STACK)" ]; then \
+		echo "make sync needs SYNC_STACK=<a development stack>: sync bypasses change sets"; exit 2; fi
+	@if [ "$(SYNC_STACK)" = "$(PRODUCTION_STACK)" ] || [ "$(SYNC_STACK)" = "$(STACK)" ]; then \
+		echo "make sync refuses $(SYNC_STACK): it is the deploy stack (production)"; exit 2; fi
+
+logs: $(SAM_VENV)/.installed
+	$(SAM) logs --config-file $(SAMCONFIG) --tail$(SAM_STACK)$(if $(FUNCTION), --name $(FUNCTION))
+
+delete: $(SAM_VENV)/.installed
+	@echo "sam delete removes the stack and its functions, API, queues, alarms and log groups."
+	@echo "It leaves, on purpose (DeletionPolicy Retain: the cards cannot be read without them):"
+	@echo "  the tables OrdersTable, CardsTable, DeliveriesTable (deletion protection on),"
+	@echo "  the KMS key CardDataKey, the secrets CardNumberSecret and TopSecret."
+	@echo "Remove them by hand once the cards are no longer needed: docs/deploy.md, 'Deleting'."
+	$(SAM) delete --config-file $(SAMCONFIG)$(SAM_STACK)
