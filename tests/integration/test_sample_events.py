@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,11 @@ from cardmaker import runtime
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from local.apigw import LambdaContext
 from local.events import EVENTS, render, sample_events, stream_events
-from local.template import functions
+from local.template import functions, load_template, resources_of_type
 from local.top_gateway import FakeTopGateway
 from tests.conftest import SESSION_KEY, spi_response
+
+TEMPLATE = load_template()
 
 
 def load(name: str) -> dict:
@@ -26,9 +29,35 @@ def sam_local_env(stack, monkeypatch):
     overrides = json.loads((EVENTS / "env.json").read_text(encoding="utf-8"))
     http_api = {**overrides["TopSpiFunction"], **overrides["OperatorApiFunction"]}
     for name, value in http_api.items():
-        if not name.endswith("_TABLE_NAME"):  # the sample names no real tables
+        if not value.startswith("<"):  # a placeholder for a deployed stack's resource
             monkeypatch.setenv(name, value)
     runtime.reset()
+
+
+def _refers_to_a_resource(value: object) -> bool:
+    """A template value naming a resource (``!Ref Table``, ``!GetAtt Key.Arn``), not a
+    parameter nor a literal: `sam local` cannot resolve it, env.json must give it."""
+    if isinstance(value, dict) and "Ref" in value:
+        return value["Ref"] in TEMPLATE["Resources"]
+    return isinstance(value, dict) and "Fn::GetAtt" in value
+
+
+def test_env_json_gives_each_function_its_resources_and_only_variables_it_has():
+    overrides = json.loads((EVENTS / "env.json").read_text(encoding="utf-8"))
+    template_functions = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
+    assert set(overrides) == set(template_functions)
+    outputs = set(TEMPLATE["Outputs"])
+    for function, variables in overrides.items():
+        declared = template_functions[function]["Properties"]["Environment"]["Variables"]
+        # `sam local` applies only the variables the template declares: any other is ignored
+        assert set(variables) <= set(declared), (function, set(variables) - set(declared))
+        resources = {name for name, value in declared.items() if _refers_to_a_resource(value)}
+        assert resources <= set(variables), (function, resources - set(variables))
+        for name in resources:
+            # a deployed stack's resource, named by the output that gives it (if any)
+            placeholder = re.fullmatch(r"<(?:output (\w+)|[^<>]+)>", variables[name])
+            assert placeholder, (function, name, variables[name])
+            assert placeholder[1] is None or placeholder[1] in outputs, (function, name)
 
 
 EXPECTED_SPI = {
