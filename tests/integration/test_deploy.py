@@ -84,7 +84,8 @@ def test_the_deploy_capabilities_are_what_the_template_needs():
 def test_only_deploy_logs_and_delete_name_the_production_stack():
     # sam sync skips change sets: it must never find the production stack by default
     production = _section("deploy")["stack_name"]
-    assert "global" not in SAMCONFIG["default"]
+    # (`sam deploy --guided` saves the region there, never the stack)
+    assert "stack_name" not in _section("global")
     assert "stack_name" not in _section("sync")
     assert _section("logs")["stack_name"] == _section("delete")["stack_name"] == production
 

@@ -28,6 +28,7 @@ TEMPLATE = load_template()
 README_MAX_LINES = 400
 MANUAL_PAGES = (
     "docs/operator-manual.md",
+    "docs/deploy.md",
     "docs/spi-reference.md",
     "docs/design.md",
     "docs/figures.md",
