@@ -236,3 +236,37 @@ def test_delete_says_what_it_keeps_before_deleting(tmp_path):
             "TopSecret",
         }
     )
+
+
+GUIDE = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+
+
+def test_the_guide_names_every_parameter_the_guided_deploy_asks_for():
+    for parameter in TEMPLATE["Parameters"]:
+        assert f"`{parameter}`" in GUIDE, parameter
+
+
+def test_the_guide_says_what_a_delete_keeps():
+    deleting = GUIDE[GUIDE.index("## Deleting") :]
+    for name in sorted(_retained()):
+        assert f"`{name}`" in deleting, name
+
+
+def test_the_guide_runs_the_make_targets_and_the_smoke_order_is_a_test_order():
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    for target in ("deploy", "sync", "logs", "delete"):
+        assert f"make {target}" in GUIDE, target
+        assert re.search(rf"^{target}:", makefile, re.MULTILINE), target
+    smoke = re.findall(r"cardmaker --stack \S+ platform send-order [^\n]*", GUIDE)
+    assert smoke
+    assert all("--own-sign daily" in line for line in smoke)
+
+
+def test_no_page_tells_to_paste_a_secret_on_the_command_line():
+    pages = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    for page in pages:
+        text = " ".join(page.read_text(encoding="utf-8").split())
+        for found in re.finditer(r"--secret-string", text):
+            # only the guide's warning against it
+            assert page.name == "deploy.md", page
+            assert "Do not paste" in text[max(0, found.start() - 80) : found.start()], page
