@@ -198,15 +198,9 @@ def _check(name: str, value: object) -> None:
 
 
 def _current(stack: Target, secret_id: str, *, replace: bool) -> dict[str, Any]:
-    """The secret's current JSON object (empty when it holds no value yet, or when
-    ``replace`` and it is not a JSON object)."""
-    client = stack.client("secretsmanager")
-    try:
-        text = client.get_secret_value(SecretId=secret_id).get("SecretString")
-    except client.exceptions.ResourceNotFoundException as error:
-        if "staging label" not in str(error) and "AWSCURRENT" not in str(error):
-            raise
-        return {}  # a secret created without a value
+    """The secret's current JSON object (empty when ``replace`` and it is not one). The
+    template gives TopSecret a value at creation, so there always is one to read."""
+    text = stack.client("secretsmanager").get_secret_value(SecretId=secret_id).get("SecretString")
     try:
         current = json.loads(text or "")
     except ValueError:
