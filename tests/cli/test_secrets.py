@@ -23,6 +23,7 @@ from tests.cli.conftest import json_output
 
 NEW_APP_SECRET = "n3w-app-secret-Zq81"
 NEW_NOTICE_SECRET = "n0tice-secret-Kp27"
+NEW_SESSION_KEY = "r3newed-session-Vb40"
 ARGV_SECRET = "s3cr3t-on-argv-Wm55"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,9 +47,12 @@ class TopSecret:
 
 
 @pytest.fixture
-def top_secret(local_stack):
+def top_secret(local_stack, monkeypatch):
     """The stack's TopSecret, put back as it was after the test (the stack is shared), with
     the functions' cached reads dropped."""
+    # The functions run in this process and rebuild their settings from its environment after
+    # runtime.reset(): they need the app key the suite's autouse fixture clears for the CLI.
+    monkeypatch.setenv("TOP_APP_KEY", local_stack.top.app_key)
     secret = TopSecret(local_stack.client("secretsmanager"), local_stack.outputs()["TopSecretArn"])
     before = secret.raw()
     yield secret
@@ -90,7 +94,6 @@ def test_stdin_sets_the_fields_given_and_keeps_the_others(cli, top_secret, caplo
     assert answer["version_id"] in current["VersionIdsToStages"]
     assert "AWSCURRENT" in current["VersionIdsToStages"][answer["version_id"]]
     assert_never_shown(result, NEW_APP_SECRET, NEW_NOTICE_SECRET, logs=logs)
-    assert str(len(NEW_APP_SECRET)) not in result.stdout  # not even its length
 
 
 def test_the_human_report_names_the_fields_and_the_version_only(cli, top_secret):
@@ -112,17 +115,62 @@ def test_after_secrets_set_the_spi_verifies_calls_signed_with_the_new_secret(cli
 
     # Then a call signed with the new secret is accepted, one signed with the old refused
     new = cli(
-        "platform", "send-order", "--card-order-id", "26201",
+        "platform", "send-order", "--card-order-id", "27201",
         env={"TOP_APP_KEY": "12345678", "TOP_APP_SECRET": NEW_APP_SECRET},
     )  # fmt: skip
     assert new.exit_code == 0, new.output
     assert '"success":true' in new.stdout
     old = cli(
-        "platform", "send-order", "--card-order-id", "26202",
+        "platform", "send-order", "--card-order-id", "27202",
         env={"TOP_APP_KEY": "12345678", "TOP_APP_SECRET": DEMO_SECRET},
     )  # fmt: skip
     assert old.exit_code == 1
     assert "INVALID_SIGNATURE" in old.stdout
+
+
+def test_after_secrets_set_deliveries_sign_with_the_new_secret_and_session(
+    cli, local_stack, top_secret
+):
+    # Given the platform's new secret and a renewed session, set through the command, and a
+    # gateway that takes only them from now on
+    gateway = local_stack.top_gateway
+    stdin = json.dumps({"app_secret": NEW_APP_SECRET, "session_key": NEW_SESSION_KEY})
+    assert cli("secrets", "set", input=stdin).exit_code == 0
+    gateway.rotate(app_secret=NEW_APP_SECRET, session_key=NEW_SESSION_KEY)
+    try:
+        # an order signed with the new secret, generated
+        runtime.reset()
+        sent = cli(
+            "platform", "send-order", "--card-order-id", "27203", "--template", "3010030E02:2",
+            env={"TOP_APP_KEY": "12345678", "TOP_APP_SECRET": NEW_APP_SECRET},
+        )  # fmt: skip
+        assert sent.exit_code == 0, sent.output
+        local_stack.wait_idle(60)
+
+        # When an e-voucher delivery (ma.send: sign and session) is asked for
+        delivered = cli(
+            "deliveries", "create", "eticket", "--order", "CM-daily-27203",
+            "--template", "3010030E02", "--quantity", "1", "--outer-id", "SECRETS-ET-1",
+            "--token", "tok-secrets-1", "--wait",
+        )  # fmt: skip
+    finally:
+        gateway.rotate(
+            app_secret=local_stack.top.app_secret, session_key=local_stack.top.session_key
+        )
+
+    # Then it went through with the new credentials
+    assert delivered.exit_code == 0, delivered.output
+    assert "DELIVERED" in delivered.stdout
+    sends = [
+        call
+        for call in gateway.calls_of("taobao.eticket.merchant.ma.send")
+        if call.business_id == "SECRETS-ET-1"
+    ]
+    assert sends
+    assert sends[-1].sign_valid
+    assert sends[-1].params["session"] == NEW_SESSION_KEY
+    assert sends[-1].answer is not None
+    assert "error_response" not in sends[-1].answer
 
 
 @pytest.mark.parametrize(
@@ -357,5 +405,28 @@ def test_two_different_entries_at_the_prompt_write_nothing(state_file, top_secre
     assert terminal.finish() == 1, terminal.screen
     assert "the two app_secret entries differ: nothing written" in terminal.screen
     assert NEW_APP_SECRET not in terminal.screen
+    assert top_secret.raw() == before
+    assert top_secret.versions() == versions
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("   ", "app_secret is empty or blank"),
+        ("tab\there-Wm55", "holds a control character (a newline, a tab...)"),
+    ],
+)
+def test_a_bad_value_at_the_prompt_is_refused_and_nothing_is_written(
+    state_file, top_secret, typed, says
+):
+    before, versions = top_secret.raw(), top_secret.versions()
+    terminal = Terminal("--local-state", str(state_file), "secrets", "set", "--app-secret")
+
+    terminal.expect("app_secret (empty: keep): ")
+    terminal.type(typed)
+
+    assert terminal.finish() == 1, terminal.screen
+    assert f"{says}: nothing written" in terminal.screen
+    assert "Wm55" not in terminal.screen
     assert top_secret.raw() == before
     assert top_secret.versions() == versions
