@@ -345,8 +345,11 @@ class Terminal:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 self.screen += self._drain()
+                os.close(self.fd)
                 return os.waitstatus_to_exitcode(status)
         os.kill(self.pid, 9)
+        os.waitpid(self.pid, 0)
+        os.close(self.fd)
         raise AssertionError(f"the command did not end; the screen: {self.screen!r}")
 
     def _read(self) -> str:
