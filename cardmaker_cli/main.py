@@ -18,6 +18,7 @@ from cardmaker_cli.errors import AWS_ERRORS, CliError, from_aws_error
 from cardmaker_cli.orders import orders_app
 from cardmaker_cli.output import print_error
 from cardmaker_cli.platform import platform_app
+from cardmaker_cli.top_secret import secrets_app
 
 if TYPE_CHECKING:
     # Typer vendors its own click (no `click` package is installed with it): its groups are
@@ -92,6 +93,7 @@ app.add_typer(orders_app, name="orders")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(cards_app, name="cards")
 app.add_typer(dlq_app, name="dlq", help="Failed stream batches: list and replay them.")
+app.add_typer(secrets_app, name="secrets")
 
 
 def main() -> None:
