@@ -53,12 +53,13 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def direct_names(requirements: Path) -> set[str]:
-    names: set[str] = set()
+def direct_names(requirements: Path) -> dict[str, str]:
+    """{canonical name: the name with its extras, as requirements.in spells it}."""
+    names: dict[str, str] = {}
     for line in requirements.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
-        if line:
-            names.add(canonical(re.split(r"[\[=<>!~; ]", line, maxsplit=1)[0]))
+        if match := re.match(r"[A-Za-z0-9._-]+(\[[^\]]*\])?", line):
+            names[canonical(match.group(0).split("[", 1)[0])] = canonical(match.group(0))
     return names
 
 
@@ -73,7 +74,7 @@ def main() -> int:
     direct = direct_names(SOURCE)
     pinned = sorted(lambdas.items())
     lines = [HEADER, "# Direct dependencies (requirements.in)"]
-    lines += [f"{name}=={version}" for name, version in pinned if name in direct]
+    lines += [f"{direct[name]}=={version}" for name, version in pinned if name in direct]
     lines += ["# What they pull in"]
     lines += [f"{name}=={version}" for name, version in pinned if name not in direct]
     LOCK.write_text("\n".join(lines) + "\n")
