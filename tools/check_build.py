@@ -69,7 +69,12 @@ def locked() -> dict[str, str]:
 
 
 def problems() -> list[str]:
-    found: list[str] = []
+    return layer_problems() + binary_problems() + function_problems() + dev_tooling_problems()
+
+
+def layer_problems() -> list[str]:
+    """The package and every locked distribution at its version."""
+    found = []
     if not (LAYER / "cardmaker" / "__init__.py").is_file():
         found.append("the layer has no cardmaker package")
     layer = installed()
@@ -78,32 +83,48 @@ def problems() -> list[str]:
             found.append(f"the layer lacks {name}=={version} (locked)")
         elif layer[name][0] != version:
             found.append(f"the layer has {name}=={layer[name][0]}, the lock says {version}")
-    for name, (_, info) in layer.items():
-        tags = [line[5:] for line in (info / "WHEEL").read_text().splitlines() if line.startswith("Tag: ")]
-        if any(not tag.endswith("-none-any") for tag in tags) and not all(WHEEL_PLATFORM.match(tag) for tag in tags):
-            found.append(f"{name}: wheel for {tags}, not CPython 3.13 on manylinux aarch64")  # fmt: skip
+    return found
+
+
+def binary_problems() -> list[str]:
+    """Compiled code for Lambda's CPython 3.13 on arm64 only (an x86_64 or cp311 build would
+    fail at import there, not here)."""
+    found = []
+    for name, (_, info) in installed().items():
+        wheel = (info / "WHEEL").read_text().splitlines()
+        tags = [line.removeprefix("Tag: ") for line in wheel if line.startswith("Tag: ")]
+        compiled = any(not tag.endswith("-none-any") for tag in tags)
+        if compiled and not all(WHEEL_PLATFORM.match(tag) for tag in tags):
+            found.append(f"{name}: wheel for {tags}, not CPython 3.13 on manylinux aarch64")
     for library in LAYER.rglob("*.so*"):
-        if not library.is_file():
-            continue
-        header = library.read_bytes()[:20]
+        header = library.read_bytes()[:20] if library.is_file() else b""
+        where = library.relative_to(BUILD)
         if header[:4] != b"\x7fELF" or int.from_bytes(header[18:20], "little") != ELF_AARCH64:
-            found.append(f"{library.relative_to(BUILD)} is not an aarch64 ELF library")
+            found.append(f"{where} is not an aarch64 ELF library")
         elif ".cpython-" in library.name and "cpython-313-aarch64" not in library.name:
-            found.append(f"{library.relative_to(BUILD)} is built for another Python")
-    for function in functions():
-        if not (BUILD / function / "app.py").is_file():
-            found.append(f"{function}: no app.py in its artifact")
-    for artifact in BUILD.iterdir():
-        if not artifact.is_dir():
-            continue
-        roots = [artifact, artifact / "python"]
-        for root in roots:
-            for folder in DEV_FOLDERS:
-                if (root / folder).exists():
-                    found.append(f"{(root / folder).relative_to(BUILD)}: dev tooling in an artifact")  # fmt: skip
+            found.append(f"{where} is built for another Python")
+    return found
+
+
+def function_problems() -> list[str]:
+    return [
+        f"{function}: no app.py in its artifact"
+        for function in functions()
+        if not (BUILD / function / "app.py").is_file()
+    ]
+
+
+def dev_tooling_problems() -> list[str]:
+    found = []
+    for artifact in (path for path in BUILD.iterdir() if path.is_dir()):
+        for root in (artifact, artifact / "python"):
+            found += [
+                f"{(root / folder).relative_to(BUILD)}: dev tooling in an artifact"
+                for folder in sorted(DEV_FOLDERS)
+                if (root / folder).exists()
+            ]
         for info in artifact.rglob("*.dist-info"):
-            name = canonical(info.name.removesuffix(".dist-info").partition("-")[0])
-            if name in DEV_DISTRIBUTIONS:
+            if canonical(info.name.partition("-")[0]) in DEV_DISTRIBUTIONS:
                 found.append(f"{info.relative_to(BUILD)}: dev tooling in an artifact")
     return found
 

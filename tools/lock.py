@@ -37,7 +37,7 @@ def resolve(requirements: Path, python_version: str, platform: str) -> dict[str,
     """The closure pip picks for the platform: {distribution name: version}."""
     with tempfile.TemporaryDirectory() as work:
         report = Path(work) / "report.json"
-        subprocess.run(
+        subprocess.run(  # noqa: S603 (our own pip, with arguments from this file)
             [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
              "--dry-run", "--ignore-installed", "--only-binary=:all:", "--implementation=cp",
              f"--python-version={python_version}", f"--platform={platform}",
@@ -57,8 +57,7 @@ def direct_names(requirements: Path) -> dict[str, str]:
     """{canonical name: the name with its extras, as requirements.in spells it}."""
     names: dict[str, str] = {}
     for line in requirements.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if match := re.match(r"[A-Za-z0-9._-]+(\[[^\]]*\])?", line):
+        if match := re.match(r"[A-Za-z0-9._-]+(\[[^\]]*\])?", line.strip()):
             names[canonical(match.group(0).split("[", 1)[0])] = canonical(match.group(0))
     return names
 
