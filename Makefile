@@ -2,6 +2,7 @@
 # requirement files, so the first command on a fresh clone works with only python3 and make.
 SHELL := /bin/bash
 PYTHON ?= python3
+# .venv (python3) runs the demo, the local stack, the `cardmaker` command and the dev tools.
 VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
@@ -10,11 +11,28 @@ PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv test lint typecheck format serve demo bench chaos clean openapi
+# Lambda's Python (3.13: python3.13 on PATH if it really runs, else a pyenv build). `make test`
+# runs on it, in a venv of its own, when this machine has it; otherwise on python3, loudly.
+# `make test TEST_PYTHON=python3.11 TEST_VENV=.venv-3.11` runs the suite on any other Python.
+PYTHON313 := $(shell tools/find-python313)
+ifneq ($(PYTHON313),)
+TEST_PYTHON ?= $(PYTHON313)
+TEST_VENV ?= .venv-3.13
+else
+TEST_PYTHON ?= $(PYTHON)
+TEST_VENV ?= $(VENV)
+endif
+NO_PYTHON313 = echo; echo "!!! Python 3.13 (Lambda's runtime) not found (python3.13 on PATH, or"; \
+	echo "!!! $$(pyenv root 2>/dev/null || echo '~/.pyenv')/versions/3.13*): $(1)"; echo
+
+.PHONY: help venv test test-all lint typecheck format serve demo bench chaos clean openapi build lock
 
 help:
 	@echo "make demo   - run the whole pipeline on the embedded local stack"
-	@echo "make test   - lint, template checks and the whole test suite"
+	@echo "make test   - lint, template checks and the whole test suite (on Python 3.13 if found)"
+	@echo "make test-all - make test on Python 3.13, then again on python3 (what CI runs)"
+	@echo "make build  - sam build of the template for Lambda (arm64, 3.13), then its check"
+	@echo "make lock   - re-resolve layers/shared/requirements.in into requirements.txt"
 	@echo "make serve  - the local stack in the foreground on 127.0.0.1:\$$PORT (default 3000)"
 	@echo "make lint   - ruff, mypy, cfn-lint and sam validate --lint"
 	@echo "make typecheck - mypy alone (strict for the layer, the CLI and the handlers)"
@@ -28,13 +46,24 @@ help:
 
 # The .pth file makes the layer's package importable as `cardmaker` (as from /opt/python in
 # Lambda) and the dev tooling as `local` / `bench`, for every command run with the venv.
-$(VENV)/.installed: requirements-dev.txt requirements-cli.txt layers/shared/requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+# One venv per Python: $(1) the interpreter, $(2) the venv's folder.
+DEV_REQUIREMENTS := requirements-dev.txt requirements-cli.txt layers/shared/requirements.txt pyproject.toml
+define DEV_VENV
+	$(1) -m venv $(2)
+	$(2)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(2)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	printf '%s\n' "$(CURDIR)/layers/shared" "$(CURDIR)" \
-		> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cardmaker-dev.pth"
-	touch $@
+		> "$$($(2)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cardmaker-dev.pth"
+	touch $(2)/.installed
+endef
+
+$(VENV)/.installed: $(DEV_REQUIREMENTS)
+	$(call DEV_VENV,$(PYTHON),$(VENV))
+
+ifneq ($(TEST_VENV),$(VENV))
+$(TEST_VENV)/.installed: $(DEV_REQUIREMENTS)
+	$(call DEV_VENV,$(TEST_PYTHON),$(TEST_VENV))
+endif
 
 $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -44,17 +73,19 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 venv: $(VENV)/.installed $(SAM_VENV)/.installed
 
 lint: venv
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(TOOLS)/bin/ruff check .
+	$(TOOLS)/bin/ruff format --check .
 	$(TYPECHECK)
-	$(VENV)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint --region us-east-1 --template-file template.yaml
 
 # mypy (settings in pyproject.toml, cache in .mypy_cache): the layer, the CLI and the dev tooling
 # in one run, then each function from its own folder, as Lambda runs it (every handler is app.py
 # and imports its sibling modules as top-level ones).
-TYPECHECK = $(VENV)/bin/mypy && for fn in functions/*/; do \
-		MYPYPATH=$$fn $(VENV)/bin/mypy --no-error-summary $$fn || exit 1; done
+# $(TOOLS) is the venv whose ruff and mypy run: .venv, or the test venv under `make test`.
+TOOLS = $(VENV)
+TYPECHECK = $(TOOLS)/bin/mypy && for fn in functions/*/; do \
+		MYPYPATH=$$fn $(TOOLS)/bin/mypy --no-error-summary $$fn || exit 1; done
 
 typecheck: $(VENV)/.installed
 	$(TYPECHECK)
@@ -63,11 +94,40 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: venv
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+test: TOOLS = $(TEST_VENV)
+test: $(TEST_VENV)/.installed $(SAM_VENV)/.installed
+ifeq ($(PYTHON313),)
+	@$(call NO_PYTHON313,the suite runs on $(TEST_PYTHON) instead; not tested on Lambda's Python.)
+endif
+	$(TOOLS)/bin/ruff check .
+	$(TOOLS)/bin/ruff format --check .
 	$(TYPECHECK)
-	SAM_CLI=$(abspath $(SAM)) $(PY) -m pytest -n auto
+	SAM_CLI=$(abspath $(SAM)) $(TEST_VENV)/bin/python -m pytest -n auto
+ifeq ($(PYTHON313),)
+	@$(call NO_PYTHON313,the suite ran on $(TEST_PYTHON) only; not tested on Lambda's Python.)
+endif
+
+# The suite on Lambda's Python (3.13), then on python3 in .venv (CI: both must pass).
+test-all:
+	$(MAKE) test
+ifneq ($(TEST_VENV),$(VENV))
+	$(MAKE) test TEST_PYTHON=$(PYTHON) TEST_VENV=$(VENV)
+endif
+
+# The deployable artifacts, as `sam deploy` uploads them: no Docker, so sam build needs Lambda's
+# Python (3.13) first on PATH to pip-install the layer's arm64 wheels. tools/check_build.py then
+# checks what is in them (cp313 aarch64 wheels, the package, each function, no dev tooling).
+build: $(SAM_VENV)/.installed
+ifeq ($(PYTHON313),)
+	@$(call NO_PYTHON313,make build needs it to build the layer.); exit 1
+endif
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM) build --parallel --cached --template-file template.yaml
+	$(PYTHON313) tools/check_build.py
+
+# Re-resolves the layer's direct dependencies into the pinned closure (for Lambda's platform and
+# the test venvs'); the venvs pick the new pins up on their next command.
+lock: $(VENV)/.installed
+	$(PY) tools/lock.py
 
 serve: $(VENV)/.installed
 	PORT=$(PORT) $(PY) -m local.serve
@@ -85,7 +145,7 @@ openapi: $(VENV)/.installed
 	$(PY) -m local.openapi
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis .aws-sam
+	rm -rf $(VENV) .venv-3.13 $(SAM_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis .aws-sam
 
 # --- Deploying to AWS (docs/deploy.md) ----------------------------------------------------
 # Every sam command reads samconfig.toml (the stack name, change sets confirmed, the managed

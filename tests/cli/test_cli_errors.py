@@ -7,12 +7,13 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CARDMAKER = REPO / ".venv" / "bin" / "cardmaker"
+# The command installed in the venv running the suite (.venv, or .venv-3.13 under `make test`).
+CARDMAKER = Path(sys.executable).parent / "cardmaker"
 
 
 def cardmaker(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
