@@ -99,6 +99,11 @@ def _statements():
             if isinstance(policy, dict) and "Statement" in policy:
                 for statement in policy["Statement"]:
                     yield name, statement
+    # The operators' managed policy is held to the same rules.
+    for statement in TEMPLATE["Resources"]["OperatorPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]:
+        yield "OperatorPolicy", statement
 
 
 @pytest.mark.parametrize(("function", "statement"), list(_statements()))
@@ -414,7 +419,11 @@ def test_the_card_key_is_usable_only_with_a_chunks_encryption_context():
         for function, statement in _statements()
         if _named_resource(statement["Resource"]) == "CardDataKey"
     ]
-    assert {function for function, _ in grants} == {"CardGeneratorFunction", "CardDeliveryFunction"}
+    assert {function for function, _ in grants} == {
+        "CardGeneratorFunction",
+        "CardDeliveryFunction",
+        "OperatorPolicy",  # cards export opens the secrets it prints
+    }
     for function, statement in grants:
         condition = statement.get("Condition", {})
         assert condition.get("ForAllValues:StringEquals") == {
