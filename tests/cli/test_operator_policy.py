@@ -302,7 +302,8 @@ def operator_calls(
         local_stack.stack.physical["DeliveriesTable"], local_stack.client("dynamodb")
     )
     failed = deliveries.get(delivery_id)
-    assert failed is not None and failed.status.value == "FAILED"
+    assert failed is not None
+    assert failed.status.value == "FAILED"
     try:
         commands: list[tuple[str, ...]] = [
             ("platform", "send-order", "--card-order-id", "17902", "--template", "T9:2"),
