@@ -29,7 +29,7 @@ from local.platform import sample_delivery
 from local.stack import LocalStack
 from local.template import load_template
 from local.top_gateway import CARD_BIND, Fault
-from tests.cli.conftest import ORDER_ID, OWN_SIGN, TEMPLATES, Cli, json_output
+from tests.cli.conftest import Cli, json_output
 from tests.cli.test_dlq import (  # noqa: F401 (failing_cards: a fixture)
     delete_messages,
     failing_cards,
@@ -39,6 +39,7 @@ from tests.cli.test_dlq import (  # noqa: F401 (failing_cards: a fixture)
 )
 
 TEMPLATE = load_template()
+OPERATOR_ORDER = 17903
 POLICY = TEMPLATE["Resources"]["OperatorPolicy"]
 
 # Granted, but no command reaches it on the local stack: each with why (an entry no longer
@@ -271,9 +272,9 @@ def failed_delivery(stack: LocalStack) -> tuple[str, str]:
     gateway.fail_always(Fault.drop(), method=CARD_BIND)
     body = sample_delivery(
         "bind",
-        card_order_id=ORDER_ID,
-        own_sign=OWN_SIGN,
-        template_no=TEMPLATES[0][0],
+        card_order_id=OPERATOR_ORDER,
+        own_sign="daily",
+        template_no="T1",
         out_biz_id="OPERATOR-POLICY-1",
     )
     try:
@@ -295,7 +296,11 @@ def operator_calls(
     tmp_path: Any,
 ) -> Iterator[set[tuple[str, str]]]:
     """Every command an operator runs, once, recorded."""
-    order = f"CM-{OWN_SIGN}-{ORDER_ID}"
+    # An order of its own: the print run takes every card left of its template, which the
+    # package's shared order must keep for the other tests.
+    send_order(local_stack, OPERATOR_ORDER, [("T1", 5, "100"), ("T2", 3, "500")])
+    local_stack.wait_idle(60)
+    order = f"CM-daily-{OPERATOR_ORDER}"
     generation_message = failed_generation(local_stack, failing_cards, 17901)
     delivery_id, delivery_message = failed_delivery(local_stack)
     deliveries = DynamoDBDeliveryRepository(
@@ -308,10 +313,10 @@ def operator_calls(
         commands: list[tuple[str, ...]] = [
             ("platform", "send-order", "--card-order-id", "17902", "--template", "T9:2"),
             ("orders", "show", order, "--json"),
-            ("deliveries", "create", "eticket", "--order", order, "--template", TEMPLATES[1][0],
+            ("deliveries", "create", "eticket", "--order", order, "--template", "T2",
              "--quantity", "1", "--outer-id", "OPERATOR-POLICY-2", "--token", "tk", "--wait",
              "--json"),
-            ("cards", "export", order, "--template", TEMPLATES[1][0],
+            ("cards", "export", order, "--template", "T2",
              "--out", str(tmp_path / "cards.csv")),
             ("dlq", "list", "--json"),
             ("dlq", "redrive", "--dry-run", "--reopen", "--json"),
