@@ -15,7 +15,7 @@ import pytest
 import requests
 from moto import mock_aws
 
-from cardmaker import logger, runtime
+from cardmaker import logger, runtime, tracer
 from cardmaker.top import SpiCall
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from cardmaker_cli.stream_records import lambda_record
@@ -108,6 +108,9 @@ def recorded_traces(monkeypatch: pytest.MonkeyPatch) -> Iterator[_TraceCatcher]:
     monkeypatch.delenv("AWS_XRAY_SDK_ENABLED", raising=False)
     monkeypatch.setattr(xray_recorder, "emitter", catcher)
     monkeypatch.setattr(xray_recorder, "sampling", False)
+    # Powertools' Tracer turns itself off outside Lambda (its decorators still open
+    # subsegments, put_annotation does nothing): on, as in a deployed function.
+    monkeypatch.setattr(tracer, "disabled", False)
     global_sdk_config.set_sdk_enabled(True)
     xray_recorder.begin_segment("cardmaker-test", sampling=1)
     try:

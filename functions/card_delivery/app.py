@@ -19,6 +19,7 @@ from cardmaker import (
     DeliveryStatus,
     SendDelivery,
     WakeDeliveries,
+    about,
     delivery_task,
     logger,
     metrics,
@@ -41,7 +42,7 @@ STATUS_METRICS = {
 def record_handler(record: DynamoDBRecord) -> None:
     task = delivery_task(record)
     if isinstance(task, SendDelivery):
-        logger.append_keys(delivery_id=task.delivery_id)
+        about(delivery_id=task.delivery_id)
         attempt = runtime.delivery_sender().deliver(task.delivery_id)
         # Only what this attempt did: a replayed record finds the delivery final, moves
         # nothing and counts nothing.
@@ -53,8 +54,9 @@ def record_handler(record: DynamoDBRecord) -> None:
             acted=attempt.acted,
         )
     elif isinstance(task, WakeDeliveries):
+        about(card_order_id=task.order.card_order_id, own_sign=task.order.own_sign)
         woken = runtime.delivery_sender().wake_waiting(task.order)
-        logger.info("order generated", card_order_id=task.order.card_order_id, woken=len(woken))
+        logger.info("order generated", woken=len(woken))
 
 
 @logger.inject_lambda_context(clear_state=True)

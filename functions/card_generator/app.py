@@ -14,7 +14,16 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cardmaker import GenerateChunk, PlanOrder, generation_task, logger, metrics, runtime, tracer
+from cardmaker import (
+    GenerateChunk,
+    PlanOrder,
+    about,
+    generation_task,
+    logger,
+    metrics,
+    runtime,
+    tracer,
+)
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -24,7 +33,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     task = generation_task(record)
     if isinstance(task, GenerateChunk):
         chunk = task.chunk
-        logger.append_keys(card_order_id=chunk.order.card_order_id, own_sign=chunk.order.own_sign)
+        about(card_order_id=chunk.order.card_order_id, own_sign=chunk.order.own_sign)
         result = runtime.card_generator().generate(chunk)
         # Only the cards this attempt added: a replayed or stood-down chunk counts 0.
         metrics.add_metric(name="CardsGenerated", unit=MetricUnit.Count, value=result.generated)
@@ -35,7 +44,7 @@ def record_handler(record: DynamoDBRecord) -> None:
             order_status=result.order_status.value,
         )
     elif isinstance(task, PlanOrder):
-        logger.append_keys(card_order_id=task.order.card_order_id, own_sign=task.order.own_sign)
+        about(card_order_id=task.order.card_order_id, own_sign=task.order.own_sign)
         plan = runtime.card_generator().plan(task.order)
         if plan.started:  # a replayed record plans again, but the order was planned once
             metrics.add_metric(name="OrdersPlanned", unit=MetricUnit.Count, value=1)

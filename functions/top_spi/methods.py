@@ -18,6 +18,7 @@ from cardmaker import (
     CARDORDER_MAKE,
     CARDORDER_MAKE_PARAMETERS,
     OrderKey,
+    about,
     logger,
     metrics,
     parse_cardorder_make,
@@ -38,7 +39,7 @@ def make_cards(call: VerifiedSpiCall) -> SpiAnswerFields:
     """``alibaba.fundplatform.cardorder.make``: store the order (once) and answer at once."""
     request = parse_cardorder_make(call)
     logger.set_correlation_id(OrderKey(request.own_sign, request.card_order_id).label)
-    logger.append_keys(card_order_id=request.card_order_id, own_sign=request.own_sign)
+    about(card_order_id=request.card_order_id, own_sign=request.own_sign)
     acceptance = runtime.order_service().receive(request)
     event = "OrderReplayed" if acceptance.replayed else "OrderReceived"
     metrics.add_metric(name=event, unit=MetricUnit.Count, value=1)

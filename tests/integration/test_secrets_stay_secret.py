@@ -6,12 +6,14 @@ import ast
 import base64
 import json
 from datetime import timedelta
+from typing import Any
 
 import boto3
 
 from cardmaker import KmsDataKeys, OrderKey, Sealer, runtime
 from cardmaker.top import utc_now
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, SAMPLE_RECEIVER, sample_order
+from local.apigw import LambdaContext
 from local.platform import sign_demo_call
 from local.template import REPO, functions
 from local.top_gateway import FakeTopGateway
@@ -181,3 +183,62 @@ def test_every_traced_function_keeps_its_answer_and_errors_out_of_the_trace():
         for name in ("capture_response", "capture_error"):
             assert isinstance(given.get(name), ast.Constant), (where, name)
             assert given[name].value is False, (where, name)
+
+
+def _annotations(traced: str) -> list[dict[str, Any]]:
+    """The annotations of every (sub)segment sent or open, each as its dict."""
+    found: list[dict[str, Any]] = []
+
+    def walk(entity: dict[str, Any]) -> None:
+        if entity.get("annotations"):
+            found.append(entity["annotations"])
+        for child in entity.get("subsegments", []):
+            walk(child)
+
+    for line in traced.splitlines():
+        walk(json.loads(line))
+    return found
+
+
+def test_traces_are_searchable_by_order_and_delivery_without_personal_data(
+    stack, invoke, invoke_generator, recorded_traces, dynamodb, monkeypatch
+):
+    # Given an order received, generated and delivered by e-voucher, every function with X-Ray on
+    with FakeTopGateway(DEMO_APP_KEY, DEMO_SECRET, SESSION_KEY) as gateway:
+        monkeypatch.setenv("TOP_GATEWAY_URL", gateway.url)
+        runtime.reset()
+        order = sample_order(16002, templates=[("T1", 3, "100")], logistics=True)
+        invoke(spi_event(sign_demo_call(order)))
+        for _ in range(2):  # the order's record plans it; the chunk's record generates it
+            records = stream_records(dynamodb, stack.physical["OrdersTable"])
+            invoke_generator({"Records": records[-1:]})
+        body = {
+            "type": "eticket",
+            "card_order_id": 16002,
+            "own_sign": "daily",
+            "template_no": "T1",
+            "quantity": 1,
+            "outer_id": "TRACE2",
+            "token": "tok-1a2b3c",
+        }
+        created = json.loads(invoke(delivery_post_event(body))["body"])
+        delivery_id = created["delivery_id"]
+        invoke(order_event(16002))
+        invoke(delivery_get_event(delivery_id))
+        deliveries = stream_records(dynamodb, stack.physical["DeliveriesTable"])
+        deliver = functions(stack)["CardDeliveryFunction"].load_handler()
+        deliver({"Records": deliveries[-1:]}, LambdaContext(function_name="CardDeliveryFunction"))
+    # Then each function's trace carries what it was about, searchable in X-Ray
+    annotations = _annotations(recorded_traces.everything)
+    order_keys = {"card_order_id": 16002, "own_sign": "daily"}
+    assert sum(1 for a in annotations if order_keys.items() <= a.items()) >= 4  # spi, 2 x gen, GET
+    assert (
+        sum(1 for a in annotations if a.get("delivery_id") == delivery_id) >= 3
+    )  # POST, GET, send
+    # and nothing else (Powertools' own ColdStart and Service): no receiver, token or card
+    subjects = {"card_order_id", "own_sign", "delivery_id"}
+    assert {key for a in annotations for key in a} == subjects | {"ColdStart", "Service"}
+    traced = recorded_traces.everything
+    for value in [*SAMPLE_RECEIVER.values(), "tok-1a2b3c"]:
+        assert value not in traced
+        assert json.dumps(value)[1:-1] not in traced

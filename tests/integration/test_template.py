@@ -99,6 +99,11 @@ def _statements():
             if isinstance(policy, dict) and "Statement" in policy:
                 for statement in policy["Statement"]:
                     yield name, statement
+    # The operators' managed policy is held to the same rules.
+    for statement in TEMPLATE["Resources"]["OperatorPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]:
+        yield "OperatorPolicy", statement
 
 
 @pytest.mark.parametrize(("function", "statement"), list(_statements()))
@@ -414,7 +419,11 @@ def test_the_card_key_is_usable_only_with_a_chunks_encryption_context():
         for function, statement in _statements()
         if _named_resource(statement["Resource"]) == "CardDataKey"
     ]
-    assert {function for function, _ in grants} == {"CardGeneratorFunction", "CardDeliveryFunction"}
+    assert {function for function, _ in grants} == {
+        "CardGeneratorFunction",
+        "CardDeliveryFunction",
+        "OperatorPolicy",  # cards export opens the secrets it prints
+    }
     for function, statement in grants:
         condition = statement.get("Condition", {})
         assert condition.get("ForAllValues:StringEquals") == {
@@ -550,3 +559,63 @@ def test_the_api_access_log_records_who_called_and_is_kept_for_a_while():
     logs = TEMPLATE["Resources"]["HttpApiAccessLogs"]
     assert logs["Type"] == "AWS::Logs::LogGroup"
     assert logs["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+# --- the dashboard ----------------------------------------------------------------------------
+
+
+def _dashboard_metrics() -> list[list[str]]:
+    """Every metric line of the dashboard's widgets, its ${...} references kept as text."""
+    body = TEMPLATE["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(body)["widgets"]
+    assert widgets
+    lines = []
+    for widget in widgets:
+        properties = widget["properties"]
+        assert properties["region"] == "${AWS::Region}", properties["title"]
+        lines += properties["metrics"]
+    return lines
+
+
+def test_the_dashboard_shows_only_metrics_the_code_emits():
+    from tests.integration.test_readme import _emitted_metrics  # noqa: PLC0415 (its discovery)
+
+    emitted = _emitted_metrics()
+    ours = [line for line in _dashboard_metrics() if line[0] == "Cardmaker"]
+    # The functions' metrics: the namespace and the one dimension Powertools puts on them
+    assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"] == {
+        **TEMPLATE["Globals"]["Function"]["Environment"]["Variables"],
+        "POWERTOOLS_METRICS_NAMESPACE": "Cardmaker",
+        "POWERTOOLS_SERVICE_NAME": "cardmaker",
+    }
+    for line in ours:
+        assert line[1] in emitted, f"the code never emits {line[1]}"
+        assert line[2:] == ["service", "cardmaker"], line
+    # and every business metric the code emits is on it (ColdStart has function_name too)
+    assert {line[1] for line in ours} == set(emitted) - {"ColdStart"}
+
+
+def test_the_dashboard_shows_failures_and_how_far_each_stream_function_is_behind():
+    lines = _dashboard_metrics()
+    resources = TEMPLATE["Resources"]
+    stream_functions = {
+        name
+        for name, function in resources_of_type(TEMPLATE, "AWS::Serverless::Function").items()
+        if any(e["Type"] == "DynamoDB" for e in function["Properties"].get("Events", {}).values())
+    }
+    assert stream_functions == {"CardGeneratorFunction", "CardDeliveryFunction"}
+    shown = {(line[0], line[1], line[3]) for line in lines if line[0] != "Cardmaker"}
+    for function in stream_functions:
+        assert ("AWS/Lambda", "IteratorAge", f"${{{function}}}") in shown
+    for function in resources_of_type(TEMPLATE, "AWS::Serverless::Function"):
+        assert ("AWS/Lambda", "Errors", f"${{{function}}}") in shown
+    queues = [name for name, r in resources.items() if r["Type"] == "AWS::SQS::Queue"]
+    assert queues
+    for queue in queues:
+        visible = ("AWS/SQS", "ApproximateNumberOfMessagesVisible", f"${{{queue}.QueueName}}")
+        assert visible in shown
+    # every AWS metric names a resource of the template
+    for _, _, reference in shown:
+        assert re.fullmatch(r"\$\{(\w+)(\.\w+)?\}", reference), reference
+        assert reference[2:-1].split(".")[0] in resources, reference
+    assert TEMPLATE["Outputs"]["DashboardName"]["Value"] == {"Ref": "Dashboard"}

@@ -23,6 +23,7 @@ from cardmaker import (
     ProblemAnswer,
     Requester,
     RequesterUnknown,
+    about,
     answer_body,
     json_content,
     logger,
@@ -80,10 +81,11 @@ def create_delivery(
         ),
     ],
 ) -> Response[dict[str, str]]:
+    about(card_order_id=request.card_order_id, own_sign=request.own_sign)
     delivery = runtime.delivery_service().create(request, _requester())
+    about(delivery_id=delivery.delivery_id)
     logger.info(
         "delivery accepted",
-        delivery_id=delivery.delivery_id,
         status=delivery.status.value,
         requested_by=delivery.requested_by.user_arn if delivery.requested_by else None,
     )
@@ -117,6 +119,7 @@ def get_delivery(
         ),
     ],
 ) -> dict[str, Any]:
+    about(delivery_id=delivery_id)
     return answer_body(DeliveryView.of(runtime.delivery_service().get(delivery_id)))
 
 

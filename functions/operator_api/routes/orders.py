@@ -16,6 +16,7 @@ from cardmaker import (
     OrderView,
     OwnSign,
     ProblemAnswer,
+    about,
     answer_body,
     json_content,
     runtime,
@@ -59,5 +60,6 @@ def get_order(
         ),
     ] = "online",
 ) -> dict[str, Any]:
+    about(card_order_id=card_order_id, own_sign=own_sign)
     stored = runtime.order_lookup().get(OrderKey(own_sign, card_order_id))
     return answer_body(OrderView.of(stored))

@@ -87,7 +87,7 @@ from cardmaker.errors import (
 )
 from cardmaker.generation.plan import Chunk, plan_chunks
 from cardmaker.generation.service import CardGenerator, ChunkResult, PlanResult
-from cardmaker.observability import logger, metrics, tracer
+from cardmaker.observability import about, logger, metrics, tracer
 from cardmaker.orders.api_models import (
     EXAMPLE_ORDER_ID,
     EXAMPLE_OWN_SIGN,
@@ -215,6 +215,7 @@ __all__ = [
     "TopUnavailable",
     "UnprocessedItemsError",
     "WakeDeliveries",
+    "about",
     "answer_body",
     "cardorder_make_body_schemas",
     "chunk_key_context",
