@@ -11,6 +11,7 @@ import pty
 import select
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -317,7 +318,11 @@ class Terminal:
     def __init__(self, *args: str) -> None:
         env = {**os.environ, "PYTHONPATH": f"{REPO / 'layers' / 'shared'}{os.pathsep}{REPO}"}
         command = [sys.executable, "-c", "from cardmaker_cli.main import main; main()", *args]
-        self.pid, self.fd = pty.fork()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns on forking a threaded process (the local stack's threads):
+            # the child only changes directory and execs, touching no lock another thread holds.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child
             os.chdir(REPO)
             os.execve(sys.executable, command, env)
