@@ -37,6 +37,7 @@ from tests.cli.test_dlq import (  # noqa: F401 (failing_cards: a fixture)
     send_order,
     stored_order,
 )
+from tests.policies import TRANSACT_ACTIONS, as_list, resource_key
 
 TEMPLATE = load_template()
 OPERATOR_ORDER = 17903
@@ -51,13 +52,6 @@ KNOWN_UNUSED = {
     ),
 }
 
-TRANSACT_ACTIONS = {
-    "Put": "PutItem",
-    "Update": "UpdateItem",
-    "Delete": "DeleteItem",
-    "ConditionCheck": "ConditionCheckItem",
-}
-
 
 # API operations whose IAM action has another name (SQS authorises a batch call as the
 # single action: there is no sqs:ChangeMessageVisibilityBatch permission).
@@ -66,10 +60,6 @@ IAM_ACTIONS = {
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
 }
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def iam_routes() -> dict[str, re.Pattern[str]]:
@@ -88,40 +78,12 @@ def iam_routes() -> dict[str, re.Pattern[str]]:
     return routes
 
 
-def resource_key(value: Any) -> str:
-    """A policy resource as the recorder names it."""
-    if isinstance(value, dict) and "Ref" in value:
-        return str(value["Ref"])
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        target, attribute = value["Fn::GetAtt"]
-        return {"Arn": target, "StreamArn": f"{target}/stream"}[attribute]
-    if isinstance(value, dict) and "Fn::Sub" in value:
-        text = value["Fn::Sub"]
-        index = re.fullmatch(r"\$\{(\w+)\.Arn\}(/index/\w+)", text)
-        if index:
-            return index.group(1) + index.group(2)
-        route = re.fullmatch(
-            r"arn:\$\{AWS::Partition\}:execute-api:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
-            r"\$\{HttpApi\}(/\$default/[A-Z]+/.*)",
-            text,
-        )
-        if route:
-            return "HttpApi" + route.group(1)
-        if re.fullmatch(
-            r"arn:\$\{AWS::Partition\}:cloudformation:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
-            r"stack/\$\{AWS::StackName\}/\*",
-            text,
-        ):
-            return "stack"
-    raise AssertionError(f"not a resource of the template: {value!r}")
-
-
 def granted() -> set[tuple[str, str]]:
     grants = set()
     for statement in POLICY["Properties"]["PolicyDocument"]["Statement"]:
         assert statement["Effect"] == "Allow"
-        for action in _as_list(statement["Action"]):
-            for resource in _as_list(statement["Resource"]):
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
                 grants.add((action, resource_key(resource)))
     return grants
 

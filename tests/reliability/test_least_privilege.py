@@ -16,7 +16,6 @@ from those events in the template.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -36,6 +35,7 @@ from chaos._store_checks import Sent, bind, create_delivery, eticket, send_order
 from local.platform import sign_demo_call
 from local.stack import LocalStack
 from local.template import load_template, resources_of_type
+from tests.policies import TRANSACT_ACTIONS, as_list, resource_key
 
 TEMPLATE = load_template()
 
@@ -98,17 +98,13 @@ SERVICE_PREFIX = {"dynamodb": "dynamodb", "kms": "kms", "secretsmanager": "secre
 # --- every policy document in the template -----------------------------------------------
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def policy_statements() -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(resource, where, statement) for every statement of every policy in the template."""
 
     def walk(value: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
         if isinstance(value, dict):
             if "Statement" in value:
-                for statement in _as_list(value["Statement"]):
+                for statement in as_list(value["Statement"]):
                     yield where, statement
                 return
             for key, item in value.items():
@@ -130,16 +126,16 @@ def test_the_walk_finds_every_kind_of_policy_document():
 
 
 def wildcards(statement: dict[str, Any]) -> list[str]:
-    found = [f"Action {a}" for a in _as_list(statement.get("Action", [])) if "*" in a]
-    found += [f"NotAction {a}" for a in _as_list(statement.get("NotAction", []))]
+    found = [f"Action {a}" for a in as_list(statement.get("Action", [])) if "*" in a]
+    found += [f"NotAction {a}" for a in as_list(statement.get("NotAction", []))]
     # A resource written out (a string, or an ARN built with Fn::Sub) may hide a "*" too.
     texts = [
         r if isinstance(r, str) else r.get("Fn::Sub")
-        for r in _as_list(statement.get("Resource", []))
+        for r in as_list(statement.get("Resource", []))
     ]
     found += [f"Resource {text}" for text in texts if isinstance(text, str) and "*" in text]
     principal = statement.get("Principal")
-    if principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))):
+    if principal == "*" or (isinstance(principal, dict) and "*" in as_list(principal.get("AWS"))):
         found.append("Principal *")
     return found
 
@@ -190,28 +186,14 @@ def test_functions_use_inline_statements_only():
 # --- each function's policy against what its code calls ----------------------------------
 
 
-def resource_key(value: Any) -> str:
-    """A statement's resource as '<logical id>[/stream | /index/<name>]'."""
-    if isinstance(value, dict) and "Ref" in value:
-        return str(value["Ref"])
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        target, attribute = value["Fn::GetAtt"]
-        return {"Arn": target, "StreamArn": f"{target}/stream"}[attribute]
-    if isinstance(value, dict) and "Fn::Sub" in value:
-        found = re.fullmatch(r"\$\{(\w+)\.Arn\}(/index/\w+)", value["Fn::Sub"])
-        assert found, value
-        return found.group(1) + found.group(2)
-    raise AssertionError(f"not a resource of the template: {value!r}")
-
-
 def granted(function: str) -> set[tuple[str, str]]:
     properties = TEMPLATE["Resources"][function]["Properties"]
     grants = set()
     for policy in properties.get("Policies", []):
         for statement in policy["Statement"]:
             assert statement["Effect"] == "Allow"
-            for action in _as_list(statement["Action"]):
-                for resource in _as_list(statement["Resource"]):
+            for action in as_list(statement["Action"]):
+                for resource in as_list(statement["Resource"]):
                     grants.add((action, resource_key(resource)))
     return grants
 
@@ -229,14 +211,6 @@ def needed_by_lambda(function: str) -> set[tuple[str, str]]:
         if destination:
             needs.add(("sqs:SendMessage", resource_key(destination["Destination"])))
     return needs
-
-
-TRANSACT_ACTIONS = {
-    "Put": "PutItem",
-    "Update": "UpdateItem",
-    "Delete": "DeleteItem",
-    "ConditionCheck": "ConditionCheckItem",
-}
 
 
 class CallRecorder:
