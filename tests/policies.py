@@ -25,6 +25,16 @@ _THIS_STACK = (
 )
 
 
+def transaction_writes(params: dict[str, Any]) -> list[tuple[str, str]]:
+    """A TransactWriteItems call as IAM authorises it: (dynamodb action, table name) per
+    item, each item its own action."""
+    return [
+        (f"dynamodb:{TRANSACT_ACTIONS[kind]}", write["TableName"])
+        for item in params["TransactItems"]
+        for kind, write in item.items()
+    ]
+
+
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 

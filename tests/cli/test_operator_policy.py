@@ -37,7 +37,7 @@ from tests.cli.test_dlq import (  # noqa: F401 (failing_cards: a fixture)
     send_order,
     stored_order,
 )
-from tests.policies import TRANSACT_ACTIONS, as_list, resource_key
+from tests.policies import as_list, resource_key, transaction_writes
 
 TEMPLATE = load_template()
 OPERATOR_ORDER = 17903
@@ -138,11 +138,8 @@ class OperatorRecorder:
             return
         prefix = {"dynamodbstreams": "dynamodb"}.get(service, service)
         if operation == "TransactWriteItems":
-            # IAM authorises a transaction item by item, each as its own action.
-            for item in params["TransactItems"]:
-                for kind, write in item.items():
-                    action = f"{prefix}:{TRANSACT_ACTIONS[kind]}"
-                    self.calls.add((action, self._names[write["TableName"]]))
+            for action, table in transaction_writes(params):
+                self.calls.add((action, self._names[table]))
             return
         action = IAM_ACTIONS.get(f"{prefix}:{operation}", f"{prefix}:{operation}")
         for resource in self._resources(service, params):

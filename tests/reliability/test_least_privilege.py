@@ -35,7 +35,7 @@ from chaos._store_checks import Sent, bind, create_delivery, eticket, send_order
 from local.platform import sign_demo_call
 from local.stack import LocalStack
 from local.template import load_template, resources_of_type
-from tests.policies import TRANSACT_ACTIONS, as_list, resource_key
+from tests.policies import as_list, resource_key, transaction_writes
 
 TEMPLATE = load_template()
 
@@ -266,11 +266,8 @@ class CallRecorder:
             self.unattributed.append(f"{function}: {service}:{operation}")
             return
         if operation == "TransactWriteItems":
-            # IAM authorises a transaction item by item, each as its own action.
-            for item in params["TransactItems"]:
-                for kind, write in item.items():
-                    action = f"{prefix}:{TRANSACT_ACTIONS[kind]}"
-                    self.calls[function].add((action, self._names[write["TableName"]]))
+            for action, table in transaction_writes(params):
+                self.calls[function].add((action, self._names[table]))
             return
         for resource in self._resources(service, params):
             self.calls[function].add((f"{prefix}:{operation}", resource))
