@@ -53,8 +53,15 @@ def test_a_received_order_leaves_out_what_it_has_not_and_keeps_its_nulls():
         "chunks_total",
         "chunks_done",
         "templates",
+        "lifecycle",
+        "notifications",
     ]
     assert (body["status"], body["chunks_total"], body["chunks_done"]) == ("RECEIVED", None, 0)
+    # the lifecycle's times are null until the order gets there; no notification is owed yet
+    assert body["lifecycle"] == dict.fromkeys(
+        ["generated_at", "made_at", "made_by", "shipped_at", "confirmed_at"]
+    )
+    assert body["notifications"] == {}
     assert body["received_at"] == "2026-11-22T12:30:00+00:00"
     assert body["templates"][1] == {
         "template_no": "T2",
@@ -70,7 +77,7 @@ def test_a_received_order_leaves_out_what_it_has_not_and_keeps_its_nulls():
 def test_a_failed_order_with_logistics_says_so():
     generation = Generation(0, 5000, 1, failure_reason="the key is gone")
     body = answer_body(OrderView.of(stored_order(logistics=True, generation=generation)))
-    assert list(body)[-2:] == ["logistics_info", "failure_reason"]
+    assert list(body)[-4:] == ["logistics_info", "failure_reason", "lifecycle", "notifications"]
     assert body["logistics_info"]["receiver_name"] == "张三"
     assert (body["chunks_total"], body["failure_reason"]) == (1, "the key is gone")
 

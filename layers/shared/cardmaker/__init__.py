@@ -74,6 +74,7 @@ from cardmaker.errors import (
     OrderConflict,
     OrderExists,
     OrderNotFound,
+    OrderStateConflict,
     PrintRefused,
     RequesterUnknown,
     SecretTampered,
@@ -94,24 +95,44 @@ from cardmaker.orders.api_models import (
     OrderView,
     cardorder_make_body_schemas,
 )
+from cardmaker.orders.lifecycle import (
+    MADE_BY_TEST_TEMPLATES,
+    OrderLifecycle,
+    PlatformProgress,
+    needs_no_physical_cards,
+    platform_progress,
+)
 from cardmaker.orders.models import (
     MAX_ORDER_ID,
     CardOrderMakeRequest,
     CardProductInfo,
     LogisticsInfo,
     OwnSign,
+    ShipmentRequest,
+    Waybill,
 )
-from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
+from cardmaker.orders.order import (
+    Lifecycle,
+    Notice,
+    NoticeState,
+    Order,
+    OrderKey,
+    OrderStatus,
+    PlatformNotice,
+    StoredOrder,
+)
 from cardmaker.orders.service import Acceptance, OrderReopened, OrderService, reopen_order
 from cardmaker.orders.spi_call import (
     CARDORDER_MAKE,
     CARDORDER_MAKE_PARAMETERS,
     parse_cardorder_make,
 )
+from cardmaker.orders.templates import Announced, CardTemplate, CardTemplateAnnouncement
 from cardmaker.settings import FUNCTION_SETTINGS
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import dynamodb_client, kms_client
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
+from cardmaker.store.lifecycle import DynamoDBLifecycleRepository, Transition
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.store.stream import (
     GenerateChunk,
@@ -121,6 +142,7 @@ from cardmaker.store.stream import (
     delivery_task,
     generation_task,
 )
+from cardmaker.store.templates import DynamoDBTemplateRegistry
 
 __all__ = [
     "API_DESCRIPTION",
@@ -136,10 +158,12 @@ __all__ = [
     "FINAL",
     "FUNCTION_SETTINGS",
     "IAM",
+    "MADE_BY_TEST_TEMPLATES",
     "MAX_ORDER_ID",
     "PRINT_CLAIM",
     "SECURITY_SCHEMES",
     "Acceptance",
+    "Announced",
     "BindDeliveryRequest",
     "Card",
     "CardBatch",
@@ -149,6 +173,8 @@ __all__ = [
     "CardOutcome",
     "CardProductInfo",
     "CardResult",
+    "CardTemplate",
+    "CardTemplateAnnouncement",
     "CardmakerError",
     "Chunk",
     "ChunkResult",
@@ -170,7 +196,9 @@ __all__ = [
     "DynamoDBCardRepository",
     "DynamoDBDeliveryRepository",
     "DynamoDBGenerationRepository",
+    "DynamoDBLifecycleRepository",
     "DynamoDBOrderRepository",
+    "DynamoDBTemplateRegistry",
     "EticketDeliveryRequest",
     "GenerateChunk",
     "InvalidAppKey",
@@ -179,22 +207,29 @@ __all__ = [
     "InvalidSignature",
     "InvalidTimestamp",
     "KmsDataKeys",
+    "Lifecycle",
     "LogisticsInfo",
     "NotFound",
     "NotFoundAnswer",
+    "Notice",
+    "NoticeState",
     "NumberingKeyChanged",
     "Order",
     "OrderConflict",
     "OrderExists",
     "OrderKey",
+    "OrderLifecycle",
     "OrderNotFound",
     "OrderReopened",
     "OrderService",
+    "OrderStateConflict",
     "OrderStatus",
     "OrderView",
     "OwnSign",
     "PlanOrder",
     "PlanResult",
+    "PlatformNotice",
+    "PlatformProgress",
     "PrintRefused",
     "PrintRun",
     "PrintRuns",
@@ -207,14 +242,17 @@ __all__ = [
     "SecretTampered",
     "SendDelivery",
     "SequenceExhausted",
+    "ShipmentRequest",
     "SpiRefused",
     "StoredOrder",
     "TopConfigError",
     "TopError",
     "TopOutcomeUnknown",
     "TopUnavailable",
+    "Transition",
     "UnprocessedItemsError",
     "WakeDeliveries",
+    "Waybill",
     "about",
     "answer_body",
     "cardorder_make_body_schemas",
@@ -227,8 +265,10 @@ __all__ = [
     "kms_client",
     "logger",
     "metrics",
+    "needs_no_physical_cards",
     "parse_cardorder_make",
     "plan_chunks",
+    "platform_progress",
     "reopen_delivery",
     "reopen_order",
     "request_fingerprint",

@@ -74,6 +74,15 @@ class OrderConflict(CardmakerError):
     """An order with the same id and environment exists with other content."""
 
 
+class OrderStateConflict(CardmakerError):
+    """An order cannot take the step asked for from where it is (``status``), or took it
+    differently (another waybill): nothing was changed."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class DeliveryRefused(CardmakerError):
     """A delivery request that is well formed but cannot be carried out; ``field`` names the
     part of the request that is wrong."""

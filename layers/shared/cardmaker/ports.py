@@ -12,12 +12,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
+    from datetime import datetime
 
     from cardmaker.cards.card import Card, CardBatch
     from cardmaker.cards.keys import DataKey
     from cardmaker.deliveries.delivery import Delivery
     from cardmaker.generation.plan import Chunk, ChunkProgress
+    from cardmaker.orders.models import Waybill
     from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
+    from cardmaker.orders.templates import Announced, CardTemplate, CardTemplateAnnouncement
+    from cardmaker.store.lifecycle import Transition
 
 
 # Orders ------------------------------------------------------------------------------------
@@ -39,6 +43,23 @@ class OrderReopening(OrderReader, Protocol):
     def reopen(self, key: OrderKey) -> OrderStatus | None:
         """FAILED -> where generation resumes; the new status, or None if it was not FAILED."""
         ...
+
+
+class LifecycleStore(OrderReader, Protocol):
+    """An order's steps after GENERATED, each one conditional write (``store.lifecycle``)."""
+
+    def mark_made(self, key: OrderKey, made_by: str, now: datetime) -> Transition: ...
+    def ship(self, key: OrderKey, waybill: Waybill, now: datetime) -> Transition: ...
+    def confirm(self, key: OrderKey, now: datetime) -> Transition: ...
+
+
+class TemplateRegistry(Protocol):
+    """The card templates the platform announced, per environment, with their history."""
+
+    def announce(self, announcement: CardTemplateAnnouncement, now: datetime) -> Announced: ...
+    def get(self, own_sign: str, template_no: str) -> CardTemplate | None: ...
+    def get_many(self, own_sign: str, template_nos: Iterable[str]) -> dict[str, CardTemplate]: ...
+    def history(self, own_sign: str, template_no: str) -> list[CardTemplate]: ...
 
 
 class GenerationStore(OrderReader, Protocol):

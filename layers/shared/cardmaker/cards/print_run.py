@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cardmaker.errors import CardMissing, OrderNotFound, PrintRefused
-from cardmaker.orders.order import OrderKey, OrderStatus
+from cardmaker.orders.order import OrderKey
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -75,7 +75,7 @@ class PrintRuns:
         if stored is None:
             raise OrderNotFound(f"order {key.making_card_no} does not exist")
         order = stored.order
-        if order.status is not OrderStatus.GENERATED:
+        if not order.status.has_cards:
             made = sum(stored.cards_generated.values())
             raise PrintRefused(
                 "not_generated",

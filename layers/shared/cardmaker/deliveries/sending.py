@@ -22,7 +22,7 @@ from cardmaker.deliveries.platform_codes import (
     refused_call,
 )
 from cardmaker.errors import TopError
-from cardmaker.orders.order import OrderKey, OrderStatus
+from cardmaker.orders.order import OrderKey
 from cardmaker.top.calls import (
     CardBindRequest,
     CardBindResult,
@@ -154,7 +154,7 @@ class DeliverySender:
     def _generated_count(self, delivery: Delivery, order_key: OrderKey) -> int | None:
         """How many cards the delivery's template has, once its order is GENERATED."""
         stored = self._orders.get(order_key)
-        if stored is None or stored.order.status is not OrderStatus.GENERATED:
+        if stored is None or not stored.order.status.has_cards:
             return None
         template = stored.order.template(delivery.request.template_no)
         return None if template is None else template.count

@@ -5,6 +5,7 @@ route takes, for the OpenAPI document.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +19,7 @@ from cardmaker.orders.models import (
     LogisticsInfo,
     OwnSign,
 )
-from cardmaker.orders.order import OrderStatus, StoredOrder
+from cardmaker.orders.order import Notice, NoticeState, OrderStatus, PlatformNotice, StoredOrder
 
 EXAMPLE_ORDER_ID = 16002  # the seed's example order, as in the README and cardmaker_cli.samples
 EXAMPLE_OWN_SIGN: OwnSign = "daily"
@@ -48,6 +49,54 @@ class TemplateProgress(BaseModel):
         )
 
 
+class NotificationView(BaseModel):
+    """Where one platform notification stands (``make.finish`` on MADE, ``status.sended`` on
+    SHIPPED)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: NoticeState = Field(description="PENDING, SENT, or FAILED (see code)")
+    attempts: int = Field(ge=0, description="Calls made so far")
+    updated_at: str | None = Field(description="ISO 8601, UTC")
+    sent_at: str | SkipJsonSchema[None] = left_out("When the platform accepted it")
+    code: str | SkipJsonSchema[None] = left_out("The platform's code of the last failure")
+    message: str | SkipJsonSchema[None] = left_out("What the last failure means")
+
+    @classmethod
+    def of(cls, notice: Notice) -> NotificationView:
+        return cls(
+            state=notice.state,
+            attempts=notice.attempts,
+            updated_at=_iso(notice.updated_at),
+            sent_at=_iso(notice.sent_at),
+            code=notice.code,
+            message=notice.message,
+        )
+
+
+class LifecycleView(BaseModel):
+    """When the order moved on after its cards were generated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    generated_at: str | None = Field(description="ISO 8601, UTC; null until GENERATED")
+    made_at: str | None = Field(description="ISO 8601, UTC; null until MADE")
+    made_by: str | None = Field(
+        description="Who marked it MADE (an operator's identity, or test-template)"
+    )
+    shipped_at: str | None = Field(description="ISO 8601, UTC; null until SHIPPED")
+    confirmed_at: str | None = Field(description="ISO 8601, UTC; null until CONFIRMED")
+
+
+class ShipmentView(BaseModel):
+    """The waybill the cards were shipped with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    logistics_company: str
+    logistics_order_id: str
+
+
 class OrderView(BaseModel):
     """An order, its status and its generation progress. Never a card or a secret."""
 
@@ -56,7 +105,8 @@ class OrderView(BaseModel):
     card_order_id: Annotated[int, Field(gt=0, le=MAX_ORDER_ID)]
     own_sign: OwnSign
     status: OrderStatus = Field(
-        description="RECEIVED, then GENERATING once planned, then GENERATED (or FAILED)"
+        description="RECEIVED, GENERATING once planned, GENERATED (or FAILED), then MADE,"
+        " SHIPPED and CONFIRMED"
     )
     making_card_no: str = Field(description="Our number for the order: CM-<own_sign>-<id>")
     received_at: str = Field(description="ISO 8601, UTC")
@@ -70,11 +120,17 @@ class OrderView(BaseModel):
         "Where physical cards go, when the platform said"
     )
     failure_reason: str | SkipJsonSchema[None] = left_out("Why generation FAILED")
+    lifecycle: LifecycleView
+    shipment: ShipmentView | SkipJsonSchema[None] = left_out("The waybill, once SHIPPED")
+    notifications: dict[PlatformNotice, NotificationView] = Field(
+        description="The platform notifications the order owes or sent, by name"
+        " (make_finish, status_sended)"
+    )
 
     @classmethod
     def of(cls, stored: StoredOrder) -> OrderView:
         """What ``GET /orders/{card_order_id}`` answers for ``stored``."""
-        order, generation = stored.order, stored.generation
+        order, generation, lifecycle = stored.order, stored.generation, stored.lifecycle
         return cls(
             card_order_id=order.key.card_order_id,
             own_sign=order.key.own_sign,
@@ -92,7 +148,27 @@ class OrderView(BaseModel):
             ],
             logistics_info=order.logistics_info,
             failure_reason=(generation.failure_reason or None) if generation else None,
+            lifecycle=LifecycleView(
+                generated_at=_iso(lifecycle.generated_at),
+                made_at=_iso(lifecycle.made_at),
+                made_by=lifecycle.made_by,
+                shipped_at=_iso(lifecycle.shipped_at),
+                confirmed_at=_iso(lifecycle.confirmed_at),
+            ),
+            shipment=ShipmentView(
+                logistics_company=lifecycle.waybill.logistics_company,
+                logistics_order_id=lifecycle.waybill.logistics_order_id,
+            )
+            if lifecycle.waybill
+            else None,
+            notifications={
+                name: NotificationView.of(notice) for name, notice in lifecycle.notices.items()
+            },
         )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 # pydantic writes the bounds of a number behind a BeforeValidator (WholeNumber) under their

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -116,6 +117,15 @@ Text = Annotated[
 ]
 
 
+ParValue = Annotated[str, StringConstraints(min_length=1, max_length=12, pattern=r"^[1-9][0-9]*$")]
+PictureUrl = Annotated[
+    str,
+    StringConstraints(max_length=1024),
+    PlainText,
+    AfterValidator(_http_url),
+]
+
+
 class CardProductInfo(BaseModel):
     """One card template of the order (卡模板信息)."""
 
@@ -124,18 +134,10 @@ class CardProductInfo(BaseModel):
     template_no: TemplateNo
     card_name: Text
     count: Annotated[WholeNumber, Field(ge=1, le=MAX_CARDS_PER_TEMPLATE)]
-    par_value: Annotated[
-        str, StringConstraints(min_length=1, max_length=12, pattern=r"^[1-9][0-9]*$")
-    ] = Field(description="Face value in fen (分): a positive whole number, digits only")
-    picture_url: (
-        Annotated[
-            str,
-            StringConstraints(max_length=1024),
-            PlainText,
-            AfterValidator(_http_url),
-        ]
-        | None
-    ) = None
+    par_value: ParValue = Field(
+        description="Face value in fen (分): a positive whole number, digits only"
+    )
+    picture_url: PictureUrl | None = None
 
 
 class LogisticsInfo(BaseModel):
@@ -203,3 +205,36 @@ class CardOrderMakeRequest(BaseModel):
     @property
     def card_count(self) -> int:
         return sum(info.count for info in self.card_product_infos)
+
+
+@dataclass(frozen=True)
+class Waybill:
+    """How the physical cards travel: the carrier's name and its waybill number."""
+
+    logistics_company: str
+    logistics_order_id: str
+
+
+# A waybill number as carriers print them: letters, digits and dashes (SF1234567890).
+WAYBILL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"
+
+
+class ShipmentRequest(BaseModel):
+    """``POST /orders/{id}/shipment``: the carrier's name and the waybill number, as
+    ``cardorders.status.sended`` carries them to the platform."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    logistics_company: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=64),
+        AfterValidator(_not_blank),
+        PlainText,
+    ] = Field(description="The carrier's name (物流商名称), e.g. 顺丰速运", examples=["顺丰速运"])
+    logistics_order_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=64, pattern=WAYBILL_PATTERN)
+    ] = Field(description="The waybill number (物流单号)", examples=["SF1234567890"])
+
+    @property
+    def waybill(self) -> Waybill:
+        return Waybill(self.logistics_company, self.logistics_order_id)

@@ -1,22 +1,84 @@
-"""The order as this back office keeps it: identity, content fingerprint, status."""
+"""The order as this back office keeps it: identity, content fingerprint, status, lifecycle."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from cardmaker.orders.models import CardOrderMakeRequest, CardProductInfo, LogisticsInfo, OwnSign
+from cardmaker.orders.models import (
+    CardOrderMakeRequest,
+    CardProductInfo,
+    LogisticsInfo,
+    OwnSign,
+    Waybill,
+)
 
 
 class OrderStatus(StrEnum):
+    """``RECEIVED -> GENERATING -> GENERATED -> MADE -> SHIPPED -> CONFIRMED``, or ``FAILED``
+    (generation gave up). Every move is one conditional write (``store.lifecycle``)."""
+
     RECEIVED = "RECEIVED"
     GENERATING = "GENERATING"
     GENERATED = "GENERATED"
+    MADE = "MADE"  # the physical cards are made (make.finish tells the platform)
+    SHIPPED = "SHIPPED"  # shipped with a waybill (status.sended tells the platform)
+    CONFIRMED = "CONFIRMED"  # the platform said the buyer confirmed receipt
     FAILED = "FAILED"
+
+    @property
+    def has_cards(self) -> bool:
+        """Every card of the order exists: it can be delivered and printed."""
+        return self in _WITH_CARDS
+
+
+_WITH_CARDS = frozenset(
+    {OrderStatus.GENERATED, OrderStatus.MADE, OrderStatus.SHIPPED, OrderStatus.CONFIRMED}
+)
+
+
+class PlatformNotice(StrEnum):
+    """The calls that tell the platform an order moved on, named as the order keeps them."""
+
+    MAKE_FINISH = "make_finish"  # alibaba.fundplatform.cardorders.status.make.finish, on MADE
+    STATUS_SENDED = "status_sended"  # alibaba.fundplatform.cardorders.status.sended, on SHIPPED
+
+
+class NoticeState(StrEnum):
+    PENDING = "PENDING"  # to be sent (recorded with the transition: the outbox)
+    SENT = "SENT"  # the platform accepted it
+    FAILED = "FAILED"  # the platform refused it, or every attempt failed: see code
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Where one platform notification stands."""
+
+    state: NoticeState
+    attempts: int = 0
+    updated_at: datetime | None = None
+    sent_at: datetime | None = None
+    code: str | None = None  # the platform's code of the last failure
+    message: str | None = None  # our words for it (never the platform's text)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """When the order moved past ``GENERATED``, who made it ``MADE`` (an operator, or
+    ``test-template`` for an order of test templates only), its waybill and its platform
+    notifications."""
+
+    generated_at: datetime | None = None
+    made_at: datetime | None = None
+    made_by: str | None = None
+    shipped_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    waybill: Waybill | None = None
+    notices: Mapping[PlatformNotice, Notice] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,3 +173,4 @@ class StoredOrder:
     updated_at: datetime
     cards_generated: Mapping[str, int]
     generation: Generation | None = None
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)

@@ -19,8 +19,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cardmaker.generation.plan import Chunk
-from cardmaker.orders.models import CardProductInfo, LogisticsInfo
-from cardmaker.orders.order import Generation, Order, OrderKey, OrderStatus, StoredOrder
+from cardmaker.orders.models import CardProductInfo, LogisticsInfo, Waybill
+from cardmaker.orders.order import (
+    Generation,
+    Lifecycle,
+    Notice,
+    NoticeState,
+    Order,
+    OrderKey,
+    OrderStatus,
+    PlatformNotice,
+    StoredOrder,
+)
 from cardmaker.store.items import to_item
 from cardmaker.store.keys import PK, SK, item_key
 
@@ -123,7 +133,63 @@ def order_from_items(header: dict[str, Any], pages: list[dict[str, Any]]) -> Sto
         updated_at=datetime.fromisoformat(header["updated_at"]),
         cards_generated=dict(header.get("generated", {})),
         generation=generation,
+        lifecycle=lifecycle_from_item(header),
     )
+
+
+# The header's lifecycle attributes (written by ``store.lifecycle``): times as ISO 8601,
+# the waybill as two strings, each notification a map under ``notifications``.
+NOTIFICATIONS = "notifications"
+
+
+def lifecycle_from_item(header: dict[str, Any]) -> Lifecycle:
+    """The lifecycle of a plain header (or stream image)."""
+    company, waybill_no = header.get("logistics_company"), header.get("logistics_order_id")
+    notices = {
+        PlatformNotice(name): notice_from_map(value)
+        for name, value in (header.get(NOTIFICATIONS) or {}).items()
+        if name in PlatformNotice._value2member_map_
+    }
+    return Lifecycle(
+        generated_at=_moment(header.get("generated_at")),
+        made_at=_moment(header.get("made_at")),
+        made_by=header.get("made_by"),
+        shipped_at=_moment(header.get("shipped_at")),
+        confirmed_at=_moment(header.get("confirmed_at")),
+        waybill=Waybill(company, waybill_no) if company and waybill_no else None,
+        notices=notices,
+    )
+
+
+def notice_map(notice: Notice) -> dict[str, Any]:
+    """A notification as the header keeps it (None members left out)."""
+    return {
+        name: value
+        for name, value in {
+            "state": notice.state.value,
+            "attempts": notice.attempts,
+            "updated_at": _iso(notice.updated_at) if notice.updated_at else None,
+            "sent_at": _iso(notice.sent_at) if notice.sent_at else None,
+            "code": notice.code,
+            "message": notice.message,
+        }.items()
+        if value is not None
+    }
+
+
+def notice_from_map(value: dict[str, Any]) -> Notice:
+    return Notice(
+        state=NoticeState(value["state"]),
+        attempts=int(value.get("attempts", 0)),
+        updated_at=_moment(value.get("updated_at")),
+        sent_at=_moment(value.get("sent_at")),
+        code=value.get("code"),
+        message=value.get("message"),
+    )
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def chunk_key(chunk: Chunk) -> dict[str, Any]:

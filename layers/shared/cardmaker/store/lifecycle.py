@@ -1,0 +1,215 @@
+"""An order's life after ``GENERATED``: made, shipped, confirmed, and its platform notifications.
+
+Each step is one conditional ``UpdateItem`` of the order's header, and the notification a step
+owes the platform is written in the same update as ``PENDING`` (the outbox): the step and its
+notification cannot disagree, and the header's stream record is what the notifier acts on.
+A refused step answers with the header as it was (``ReturnValuesOnConditionCheckFailure``),
+so a repeat of the same step is told from a conflict without another read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from cardmaker.errors import OrderNotFound, OrderStateConflict
+from cardmaker.orders.models import Waybill
+from cardmaker.orders.order import (
+    Notice,
+    NoticeState,
+    OrderKey,
+    OrderStatus,
+    PlatformNotice,
+    StoredOrder,
+)
+from cardmaker.store import schema
+from cardmaker.store.clients import dynamodb_client
+from cardmaker.store.conditions import condition_failed, failed_condition_item
+from cardmaker.store.items import from_item, to_item
+from cardmaker.store.orders import DynamoDBOrderRepository
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+    from datetime import datetime
+
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Where the order stands after a step; ``changed`` is False for a repeat of a step it
+    had already taken (answered as the first time)."""
+
+    key: OrderKey
+    status: OrderStatus
+    changed: bool
+
+
+class DynamoDBLifecycleRepository:
+    """The lifecycle steps on the orders table (see ``schema`` for the attributes)."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table_name
+        self._client = client or dynamodb_client()
+        self._orders = DynamoDBOrderRepository(table_name, self._client)
+
+    def get(self, key: OrderKey) -> StoredOrder | None:
+        return self._orders.get(key)
+
+    def mark_made(self, key: OrderKey, made_by: str, now: datetime) -> Transition:
+        """``GENERATED -> MADE``, with ``make_finish`` PENDING; a ``MADE`` order again is a
+        repeat. Raises ``OrderNotFound`` or ``OrderStateConflict``."""
+        pending = schema.notice_map(Notice(NoticeState.PENDING, updated_at=now))
+        old = self._step(
+            key,
+            "SET #status = :made, made_at = :now, made_by = :by, updated_at = :now,"
+            f" {schema.NOTIFICATIONS} = :notices",
+            "#status = :generated",
+            {
+                ":made": OrderStatus.MADE.value,
+                ":generated": OrderStatus.GENERATED.value,
+                ":by": made_by,
+                ":now": _iso(now),
+                ":notices": {PlatformNotice.MAKE_FINISH.value: pending},
+            },
+        )
+        if old is None:
+            return Transition(key, OrderStatus.MADE, changed=True)
+        status = OrderStatus(old["status"])
+        if status is OrderStatus.MADE:
+            return Transition(key, status, changed=False)
+        raise OrderStateConflict(
+            f"order {key.making_card_no} is {status.value}: only a GENERATED order can be made",
+            status.value,
+        )
+
+    def ship(self, key: OrderKey, waybill: Waybill, now: datetime) -> Transition:
+        """``MADE -> SHIPPED`` with its waybill, with ``status_sended`` PENDING; the same
+        waybill again on a ``SHIPPED`` order is a repeat, another is a conflict."""
+        pending = schema.notice_map(Notice(NoticeState.PENDING, updated_at=now))
+        old = self._step(
+            key,
+            "SET #status = :shipped, shipped_at = :now, updated_at = :now,"
+            " logistics_company = :company, logistics_order_id = :waybill,"
+            f" {schema.NOTIFICATIONS}.#notice = :pending",
+            f"#status = :made AND attribute_exists({schema.NOTIFICATIONS})",
+            {
+                ":shipped": OrderStatus.SHIPPED.value,
+                ":made": OrderStatus.MADE.value,
+                ":company": waybill.logistics_company,
+                ":waybill": waybill.logistics_order_id,
+                ":now": _iso(now),
+                ":pending": pending,
+            },
+            {"#notice": PlatformNotice.STATUS_SENDED.value},
+        )
+        if old is None:
+            return Transition(key, OrderStatus.SHIPPED, changed=True)
+        status = OrderStatus(old["status"])
+        shipped = schema.lifecycle_from_item(old).waybill
+        if status is OrderStatus.SHIPPED and shipped == waybill:
+            return Transition(key, status, changed=False)
+        if status in (OrderStatus.SHIPPED, OrderStatus.CONFIRMED):
+            raise OrderStateConflict(
+                f"order {key.making_card_no} was shipped with another waybill", status.value
+            )
+        raise OrderStateConflict(
+            f"order {key.making_card_no} is {status.value}: only a MADE order can be shipped",
+            status.value,
+        )
+
+    def confirm(self, key: OrderKey, now: datetime) -> Transition:
+        """``MADE`` or ``SHIPPED -> CONFIRMED`` (the buyer confirmed receipt); a
+        ``CONFIRMED`` order again is a repeat."""
+        old = self._step(
+            key,
+            "SET #status = :confirmed, confirmed_at = :now, updated_at = :now",
+            "#status IN (:made, :shipped)",
+            {
+                ":confirmed": OrderStatus.CONFIRMED.value,
+                ":made": OrderStatus.MADE.value,
+                ":shipped": OrderStatus.SHIPPED.value,
+                ":now": _iso(now),
+            },
+        )
+        if old is None:
+            return Transition(key, OrderStatus.CONFIRMED, changed=True)
+        status = OrderStatus(old["status"])
+        if status is OrderStatus.CONFIRMED:
+            return Transition(key, status, changed=False)
+        raise OrderStateConflict(
+            f"order {key.making_card_no} is {status.value}: its cards are not made yet",
+            status.value,
+        )
+
+    def record_notice(
+        self,
+        key: OrderKey,
+        notice: PlatformNotice,
+        recorded: Notice,
+        *,
+        expected: Collection[NoticeState],
+    ) -> bool:
+        """Put ``recorded`` as the notification's state if it is now in one of ``expected``;
+        False (nothing written) otherwise, or if the order owes no such notification."""
+        states = {f":state{index}": state.value for index, state in enumerate(expected)}
+        path = f"{schema.NOTIFICATIONS}.#notice"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=schema.header_key(key),
+                UpdateExpression=f"SET {path} = :recorded, updated_at = :now",
+                ConditionExpression=f"{path}.#state IN ({', '.join(states)})",
+                ExpressionAttributeNames={"#notice": notice.value, "#state": "state"},
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":recorded": schema.notice_map(recorded),
+                        ":now": _iso(recorded.updated_at)
+                        if recorded.updated_at
+                        else schema.now_iso(),
+                        **states,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            return False
+        return True
+
+    def _step(
+        self,
+        key: OrderKey,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """Apply a step to an existing header: None when applied, else the header as it was
+        (plain). Raises ``OrderNotFound`` when there is no such order."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=schema.header_key(key),
+                UpdateExpression=update,
+                ConditionExpression=f"attribute_exists(pk) AND {condition}",
+                ExpressionAttributeNames={"#status": "status", **(names or {})},
+                ExpressionAttributeValues=to_item(values),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            old = failed_condition_item(error)
+            if not old:
+                raise OrderNotFound(
+                    f"order {key.card_order_id} ({key.own_sign}) does not exist"
+                ) from None
+            return from_item(old)
+        return None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
