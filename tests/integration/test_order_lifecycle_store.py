@@ -184,9 +184,7 @@ def test_a_notice_moves_only_from_the_state_expected(dynamodb, orders_table, lif
     )
 
 
-def test_status_query_reads_the_lifecycle_in_the_platforms_words(
-    dynamodb, orders_table, lifecycle
-):
+def test_status_query_reads_the_lifecycle_in_the_platforms_words(dynamodb, orders_table, lifecycle):
     assert platform_progress(lifecycle.get(KEY)).status == "REQUEST_NOT_EXIST"
     store_order(dynamodb, orders_table)
     assert platform_progress(lifecycle.get(KEY)).status == "REQUEST_RECEIVED"
