@@ -1,7 +1,9 @@
 """The operator API's answer to an error: the one place where errors become HTTP statuses.
 
 Every problem answer is built from its model (``cardmaker.api_models``): 404 a
-``NotFoundAnswer``, the rest a ``ProblemAnswer`` in the shape of the resolver's own 422s.
+``NotFoundAnswer``, an order's step refused by its state an ``OrderStateConflictAnswer`` (a
+``ProblemAnswer`` naming the order's status), the rest a ``ProblemAnswer`` in the shape of the
+resolver's own 422s.
 """
 
 # No `from __future__ import annotations`: Powertools reads the handlers' annotations.
@@ -18,6 +20,10 @@ from cardmaker import (
     DeliveryRefused,
     NotFound,
     NotFoundAnswer,
+    OrderStateConflict,
+    OrderStateConflictAnswer,
+    OrderStatus,
+    PageTokenInvalid,
     ProblemAnswer,
     RequesterUnknown,
     answer_body,
@@ -35,6 +41,29 @@ def not_found(error: NotFound) -> Response[dict[str, Any]]:
 @router.exception_handler(DeliveryConflict)
 def delivery_conflict(error: DeliveryConflict) -> Response[dict[str, Any]]:
     return _refused(HTTPStatus.CONFLICT, "refused", error.message, field=error.field)
+
+
+@router.exception_handler(OrderStateConflict)
+def order_state_conflict(error: OrderStateConflict) -> Response[dict[str, Any]]:
+    # The order the path names is where it is: the request itself is well formed.
+    refusal = ProblemAnswer.refusal(
+        HTTPStatus.CONFLICT, "order_state", error.message, field="card_order_id", where="path"
+    )
+    answer = OrderStateConflictAnswer(
+        status_code=refusal.status_code, detail=refusal.detail, status=OrderStatus(error.status)
+    )
+    return _answer(HTTPStatus.CONFLICT, answer)
+
+
+@router.exception_handler(PageTokenInvalid)
+def page_token_invalid(error: PageTokenInvalid) -> Response[dict[str, Any]]:
+    return _refused(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "invalid_page_token",
+        error.message,
+        field="next",
+        where="query",
+    )
 
 
 @router.exception_handler(DeliveryRefused)
@@ -71,9 +100,9 @@ def unsupported_body_type(error: RequestUnsupportedContentType) -> Response[dict
 
 
 def _refused(
-    status: int, kind: str, message: str, *, field: str | None = None
+    status: int, kind: str, message: str, *, field: str | None = None, where: str = "body"
 ) -> Response[dict[str, Any]]:
-    return _answer(status, ProblemAnswer.refusal(status, kind, message, field=field))
+    return _answer(status, ProblemAnswer.refusal(status, kind, message, field=field, where=where))
 
 
 def _answer(status: int, answer: BaseModel) -> Response[dict[str, Any]]:

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,27 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cardmaker import FUNCTION_SETTINGS, OrderKey, chunk_key_context
+from cardmaker import (
+    FUNCTION_SETTINGS,
+    CardOrderMakeRequest,
+    Order,
+    OrderKey,
+    chunk_key_context,
+    plan_chunks,
+)
+from cardmaker.store import order_list, schema
 from local.template import REPO, TEMPLATE_PATH, load_template, resources_of_type
 
 TEMPLATE = load_template()
+_ONE_ORDER = CardOrderMakeRequest.model_validate(
+    {
+        "card_order_id": 1,
+        "own_sign": "daily",
+        "card_product_infos": [
+            {"template_no": "T1", "count": 3, "par_value": "100", "card_name": "card"}
+        ],
+    }
+)
 
 
 def test_cfn_lint_passes():
@@ -153,6 +171,7 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
     # and the operator API no TOP secret, card or key
     assert _reached("OperatorApiFunction") == {
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
+        json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/ByEnvironment"}),
         json.dumps({"Fn::GetAtt": ["DeliveriesTable", "Arn"]}),
     }
 
@@ -263,9 +282,43 @@ def test_delivery_function_reads_cards_but_cannot_write_them_or_generate_keys():
     }
 
 
-def test_delivery_routes_need_iam():
+def test_the_orders_list_index_is_sparse_and_keeps_only_what_the_list_shows():
+    table = TEMPLATE["Resources"]["OrdersTable"]["Properties"]
+    (index,) = [
+        index
+        for index in table["GlobalSecondaryIndexes"]
+        if index["IndexName"] == order_list.BY_ENVIRONMENT_INDEX
+    ]
+    assert index["KeySchema"] == [
+        {"AttributeName": "own_sign", "KeyType": "HASH"},
+        {"AttributeName": "received_at", "KeyType": "RANGE"},
+    ]
+    # What the repository reads of it, and never the templates (up to 64 KB a header)
+    assert index["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": list(order_list.ORDER_LIST_ATTRIBUTES),
+    }
+    types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+    assert (types["own_sign"], types["received_at"]) == ("S", "S")
+    # Sparse: order headers have both keys, chunks have no received_at
+    order = Order.receive(_ONE_ORDER, datetime.now(UTC))
+    header = schema.header_item(order)
+    assert {"own_sign", "received_at", *order_list.ORDER_LIST_ATTRIBUTES} <= set(header)
+    chunk = schema.chunk_item(plan_chunks(order, 0, 5000)[0])
+    assert "received_at" not in chunk
+
+
+def test_order_and_delivery_routes_need_iam():
     events = TEMPLATE["Resources"]["OperatorApiFunction"]["Properties"]["Events"]
-    for name in ("CreateDelivery", "GetDelivery"):
+    assert {"ListOrders", "GetOrder", "MarkOrderMade", "ShipOrder"} <= set(events)
+    for name in (
+        "ListOrders",
+        "GetOrder",
+        "MarkOrderMade",
+        "ShipOrder",
+        "CreateDelivery",
+        "GetDelivery",
+    ):
         assert "Auth" not in events[name]["Properties"]  # the API's default: AWS_IAM
     assert TEMPLATE["Resources"]["DeliveriesTable"]["Properties"]["StreamSpecification"] == {
         "StreamViewType": "NEW_AND_OLD_IMAGES"

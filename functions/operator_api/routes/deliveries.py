@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from caller import requester
 
 from cardmaker import (
     EXAMPLE_BIND,
@@ -22,7 +22,6 @@ from cardmaker import (
     NotFoundAnswer,
     ProblemAnswer,
     Requester,
-    RequesterUnknown,
     about,
     answer_body,
     json_content,
@@ -124,16 +123,5 @@ def get_delivery(
 
 
 def _requester() -> Requester:
-    """The IAM principal API Gateway authenticated for this request (its IAM authorizer's
-    context); ``RequesterUnknown`` when there is none."""
-    # The HTTP API resolver's event, read as the payload-2.0 event it is.
-    event = APIGatewayProxyEventV2(router.current_event.raw_event)
-    iam = event.request_context.authorizer.iam
-    if not iam.user_arn:
-        raise RequesterUnknown("the request carries no IAM identity")
-    return Requester(
-        user_arn=iam.user_arn,
-        caller_id=iam.caller_id,
-        account_id=iam.account_id,
-        principal_org_id=iam.principal_org_id,
-    )
+    """The IAM principal API Gateway authenticated for this request."""
+    return requester(router.current_event.raw_event)

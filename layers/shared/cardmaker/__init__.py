@@ -75,6 +75,7 @@ from cardmaker.errors import (
     OrderExists,
     OrderNotFound,
     OrderStateConflict,
+    PageTokenInvalid,
     PrintRefused,
     RequesterUnknown,
     SecretTampered,
@@ -92,6 +93,9 @@ from cardmaker.observability import about, logger, metrics, tracer
 from cardmaker.orders.api_models import (
     EXAMPLE_ORDER_ID,
     EXAMPLE_OWN_SIGN,
+    OrderList,
+    OrderStateConflictAnswer,
+    OrderStepAccepted,
     OrderView,
     cardorder_make_body_schemas,
 )
@@ -101,6 +105,16 @@ from cardmaker.orders.lifecycle import (
     PlatformProgress,
     needs_no_physical_cards,
     platform_progress,
+)
+from cardmaker.orders.listing import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_TOKEN_LENGTH,
+    ListedOrders,
+    ListPosition,
+    OrderListing,
+    OrderPage,
+    OrderSummary,
 )
 from cardmaker.orders.models import (
     MAX_ORDER_ID,
@@ -133,6 +147,7 @@ from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import dynamodb_client, kms_client
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.lifecycle import DynamoDBLifecycleRepository, Transition
+from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.store.stream import (
     GenerateChunk,
@@ -150,6 +165,7 @@ __all__ = [
     "API_TAGS",
     "CARDORDER_MAKE",
     "CARDORDER_MAKE_PARAMETERS",
+    "DEFAULT_PAGE_SIZE",
     "EXAMPLE_BIND",
     "EXAMPLE_DELIVERY_ID",
     "EXAMPLE_ETICKET",
@@ -160,6 +176,8 @@ __all__ = [
     "IAM",
     "MADE_BY_TEST_TEMPLATES",
     "MAX_ORDER_ID",
+    "MAX_PAGE_SIZE",
+    "MAX_TOKEN_LENGTH",
     "PRINT_CLAIM",
     "SECURITY_SCHEMES",
     "Acceptance",
@@ -197,6 +215,7 @@ __all__ = [
     "DynamoDBDeliveryRepository",
     "DynamoDBGenerationRepository",
     "DynamoDBLifecycleRepository",
+    "DynamoDBOrderIndex",
     "DynamoDBOrderRepository",
     "DynamoDBTemplateRegistry",
     "EticketDeliveryRequest",
@@ -208,6 +227,8 @@ __all__ = [
     "InvalidTimestamp",
     "KmsDataKeys",
     "Lifecycle",
+    "ListPosition",
+    "ListedOrders",
     "LogisticsInfo",
     "NotFound",
     "NotFoundAnswer",
@@ -219,13 +240,20 @@ __all__ = [
     "OrderExists",
     "OrderKey",
     "OrderLifecycle",
+    "OrderList",
+    "OrderListing",
     "OrderNotFound",
+    "OrderPage",
     "OrderReopened",
     "OrderService",
     "OrderStateConflict",
+    "OrderStateConflictAnswer",
     "OrderStatus",
+    "OrderStepAccepted",
+    "OrderSummary",
     "OrderView",
     "OwnSign",
+    "PageTokenInvalid",
     "PlanOrder",
     "PlanResult",
     "PlatformNotice",

@@ -126,11 +126,18 @@ class ProblemAnswer(BaseModel):
 
     @classmethod
     def refusal(
-        cls, status: int, kind: str, message: str, *, field: str | None = None
+        cls,
+        status: int,
+        kind: str,
+        message: str,
+        *,
+        field: str | None = None,
+        where: str = "body",
     ) -> ProblemAnswer:
         """A refusal the service words itself, in the shape of the resolver's own 422s: where
-        in the body (the body, or one of its fields), and why."""
-        location: list[str | int] = ["body"] if field is None else ["body", field]
+        in the request (the body, or one of its fields; ``where="query"`` for a query
+        parameter), and why."""
+        location: list[str | int] = [where] if field is None else [where, field]
         return cls(status_code=status, detail=[Problem(loc=location, type=kind, msg=message)])
 
 

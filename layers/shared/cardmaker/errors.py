@@ -83,6 +83,11 @@ class OrderStateConflict(CardmakerError):
         self.status = status
 
 
+class PageTokenInvalid(CardmakerError):
+    """A ``next`` token that is not a whole token of the listing it came back to (cut,
+    edited, made up, or from another environment or status filter)."""
+
+
 class DeliveryRefused(CardmakerError):
     """A delivery request that is well formed but cannot be carried out; ``field`` names the
     part of the request that is wrong."""
@@ -97,8 +102,8 @@ class DeliveryConflict(DeliveryRefused):
 
 
 class RequesterUnknown(CardmakerError):
-    """A delivery asked for by no identified principal (no IAM identity came with the
-    request): nobody could be held to it, so it is not recorded."""
+    """A delivery or an order's step asked for by no identified principal (no IAM identity
+    came with the request): nobody could be held to it, so it is not recorded."""
 
 
 class OrderExists(CardmakerError):

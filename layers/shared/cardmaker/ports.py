@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from cardmaker.cards.keys import DataKey
     from cardmaker.deliveries.delivery import Delivery
     from cardmaker.generation.plan import Chunk, ChunkProgress
-    from cardmaker.orders.models import Waybill
+    from cardmaker.orders.listing import ListPosition, OrderPage
+    from cardmaker.orders.models import OwnSign, Waybill
     from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
     from cardmaker.orders.templates import Announced, CardTemplate, CardTemplateAnnouncement
     from cardmaker.store.lifecycle import Transition
@@ -51,6 +52,18 @@ class LifecycleStore(OrderReader, Protocol):
     def mark_made(self, key: OrderKey, made_by: str, now: datetime) -> Transition: ...
     def ship(self, key: OrderKey, waybill: Waybill, now: datetime) -> Transition: ...
     def confirm(self, key: OrderKey, now: datetime) -> Transition: ...
+
+
+class OrderIndex(Protocol):
+    """An environment's orders, newest first, a page at a time (``store.order_list``)."""
+
+    def page(
+        self,
+        own_sign: OwnSign,
+        status: OrderStatus | None,
+        limit: int,
+        after: ListPosition | None,
+    ) -> OrderPage: ...
 
 
 class TemplateRegistry(Protocol):

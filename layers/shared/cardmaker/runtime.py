@@ -19,6 +19,8 @@ from cardmaker.cards.opening import SecretOpener
 from cardmaker.deliveries.sending import DeliverySender
 from cardmaker.deliveries.service import DeliveryService
 from cardmaker.generation.service import CardGenerator
+from cardmaker.orders.lifecycle import OrderLifecycle
+from cardmaker.orders.listing import OrderListing
 from cardmaker.orders.service import OrderService
 from cardmaker.settings import (
     DeliverySettings,
@@ -30,6 +32,8 @@ from cardmaker.settings import (
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import dynamodb_client, kms_client, secretsmanager_client
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
+from cardmaker.store.lifecycle import DynamoDBLifecycleRepository
+from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.top.client import TopClient
 from cardmaker.top.credentials import FixedCredentials, StoredCredentials, TopCredentials
@@ -71,6 +75,18 @@ def operator_api_settings() -> OperatorApiSettings:
 def order_lookup() -> OrderService:
     """Reads orders for the operators."""
     return OrderService(DynamoDBOrderRepository(operator_api_settings().orders_table_name))
+
+
+@cache
+def order_lifecycle() -> OrderLifecycle:
+    """The operators' steps of an order: made, shipped."""
+    return OrderLifecycle(DynamoDBLifecycleRepository(operator_api_settings().orders_table_name))
+
+
+@cache
+def order_listing() -> OrderListing:
+    """An environment's orders, a page at a time."""
+    return OrderListing(DynamoDBOrderIndex(operator_api_settings().orders_table_name))
 
 
 @cache
@@ -206,6 +222,8 @@ def reset() -> None:
         order_service,
         operator_api_settings,
         order_lookup,
+        order_lifecycle,
+        order_listing,
         delivery_service,
         generator_settings,
         card_generator,

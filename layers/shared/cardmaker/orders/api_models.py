@@ -1,6 +1,7 @@
 """The orders side of the HTTP API: what ``GET /orders/{card_order_id}`` answers (built by
-``OrderView.of``, documented by the same model), and the ``cardorder.make`` bodies the SPI
-route takes, for the OpenAPI document.
+``OrderView.of``, documented by the same model), what ``GET /orders`` and the lifecycle steps
+(``POST /orders/{id}/made``, ``.../shipment``) answer, and the ``cardorder.make`` bodies the
+SPI route takes, for the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from cardmaker.api_models import left_out
+from cardmaker.api_models import ProblemAnswer, left_out
+from cardmaker.orders.listing import ListedOrders, OrderSummary
 from cardmaker.orders.models import (
     MAX_ORDER_ID,
     CardOrderMakeRequest,
@@ -165,6 +167,65 @@ class OrderView(BaseModel):
                 name: NotificationView.of(notice) for name, notice in lifecycle.notices.items()
             },
         )
+
+
+class OrderListItem(BaseModel):
+    """One order of ``GET /orders``: what the environment index keeps of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    card_order_id: Annotated[int, Field(gt=0, le=MAX_ORDER_ID)]
+    own_sign: OwnSign
+    making_card_no: str = Field(description="Our number for the order: CM-<own_sign>-<id>")
+    status: OrderStatus
+    card_count: int = Field(ge=1, description="Cards ordered, all templates")
+    received_at: str = Field(description="ISO 8601, UTC")
+    updated_at: str = Field(description="ISO 8601, UTC: when the order last changed")
+
+    @classmethod
+    def of(cls, summary: OrderSummary) -> OrderListItem:
+        return cls(
+            card_order_id=summary.key.card_order_id,
+            own_sign=summary.key.own_sign,
+            making_card_no=summary.making_card_no,
+            status=summary.status,
+            card_count=summary.card_count,
+            received_at=summary.received_at.isoformat(),
+            updated_at=summary.updated_at.isoformat(),
+        )
+
+
+class OrderList(BaseModel):
+    """A page of an environment's orders, newest first (by ``received_at``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    orders: list[OrderListItem]
+    next: str | SkipJsonSchema[None] = left_out(
+        "Pass it back as `next` (with the same own_sign and status) for the following page;"
+        " left out on the last page. A page filtered by status may hold fewer orders than"
+        " `limit`, even none, and still have a next"
+    )
+
+    @classmethod
+    def of(cls, listed: ListedOrders) -> OrderList:
+        return cls(orders=[OrderListItem.of(s) for s in listed.orders], next=listed.next_token)
+
+
+class OrderStepAccepted(BaseModel):
+    """202 of ``POST /orders/{id}/made`` and ``.../shipment``: where the order now stands
+    (the same answer when the step was already taken)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: OrderStatus = Field(description="MADE, or SHIPPED")
+
+
+class OrderStateConflictAnswer(ProblemAnswer):
+    """409: the order cannot take the step from where it is, or took it with another waybill;
+    nothing was changed. ``status`` is where the order is."""
+
+    status: OrderStatus = Field(description="The order's current status")
 
 
 def _iso(moment: datetime | None) -> str | None:
