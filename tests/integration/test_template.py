@@ -9,8 +9,8 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 

@@ -2,8 +2,8 @@
 
 Its public surface is for tools that inspect the tables' raw items (chaos's invariant checks,
 the benchmarks' raw baselines, tests that scan for ciphertext): the three table layouts (and
-the orders list's index), the item conversions and the key names. The use cases' repositories are part of ``cardmaker``'s
-own surface.
+the orders list's index), the item conversions and the key names. The use cases'
+repositories are part of ``cardmaker``'s own surface.
 """
 
 from cardmaker.store import card_schema, delivery_schema, order_list, schema
