@@ -6,10 +6,10 @@ against what its code actually calls.
 "What a function uses" is derived from the code paths, not from its environment (which names
 what its settings may read, not what its code calls): the whole pipeline runs on the local
 stack (an order, a replay, a large paged order, generation with a chunk retried, an e-voucher
-and a bind delivery, a delivery waiting for stock and woken, every HTTP route), every AWS call
-each function's code makes is recorded with the resource it names, and each function starts
-cold for every invocation (the functions share one process locally; a secret cached by one
-must not hide another's read). What Lambda itself does with the execution role (reading the
+and a bind delivery, a delivery waiting for stock and woken, every HTTP route: an order made,
+shipped and listed), every AWS call each function's code makes is recorded with the resource
+it names, and each function starts cold for every invocation (the functions share one process
+locally; a secret cached by one must not hide another's read). What Lambda itself does with the execution role (reading the
 streams of the function's ``DynamoDB`` events, sending to their on-failure queues) is derived
 from those events in the template.
 """
@@ -50,8 +50,9 @@ WILDCARD_EXCEPTIONS = {
     ),
     ("AlarmTopicKey", "AccountAdministers"): "the same default statement, for the alarm key",
     ("OperatorPolicy", "OperatorRoutes"): (
-        "'*' stands for a path parameter of the route (GET /orders/{card_order_id}, GET"
-        " /deliveries/{delivery_id}): any order or delivery, which is what the route serves"
+        "'*' stands for a path parameter of the route (GET /orders/{card_order_id}, POST"
+        " /orders/{card_order_id}/made and /shipment, GET /deliveries/{delivery_id}): any order"
+        " or delivery, which is what the route serves"
     ),
     ("OperatorPolicy", "StackOutputsRead"): (
         "a stack's ARN ends in its id (a UUID), unknown before the stack exists: the '*' is"
@@ -332,6 +333,16 @@ def exercise_every_path(stack: LocalStack) -> None:
     stack.wait_idle(60)
     for path in ("/orders/1?own_sign=daily", f"/deliveries/{delivery_id}"):
         assert requests.get(f"{stack.url}{path}", timeout=30).status_code == 200
+    # The operators' steps of the order and the environment's list (filtered: one read path)
+    made = requests.post(f"{stack.url}/orders/1/made?own_sign=daily", timeout=30)
+    assert made.status_code == 202, made.text
+    waybill = {"logistics_company": "顺丰速运", "logistics_order_id": "SF1234567890"}
+    shipped = requests.post(
+        f"{stack.url}/orders/1/shipment?own_sign=daily", json=waybill, timeout=30
+    )
+    assert shipped.status_code == 202, shipped.text
+    listed = requests.get(f"{stack.url}/orders?own_sign=daily&status=SHIPPED", timeout=30)
+    assert [order["card_order_id"] for order in listed.json()["orders"]] == [1]
     # Last, a large order (paged templates), without generating its 500 chunks.
     for poller in stack.pollers.values():
         poller.stop()
