@@ -33,11 +33,16 @@ class Api:
         """GET an IAM route; returns its JSON answer or raises ``CliError``."""
         return self.json_answer(self.send("GET", path, params=params, iam=True))
 
-    def post(self, path: str, body: Any) -> Any:
-        """POST JSON to an IAM route; returns its JSON answer or raises ``CliError``."""
+    def post(self, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
+        """POST JSON (or nothing, for ``body=None``) to an IAM route; returns its JSON answer
+        or raises ``CliError``."""
+        if body is None:
+            return self.json_answer(self.send("POST", path, params=params, iam=True))
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = {"content-type": "application/json"}
-        return self.json_answer(self.send("POST", path, body=data, headers=headers, iam=True))
+        return self.json_answer(
+            self.send("POST", path, params=params, body=data, headers=headers, iam=True)
+        )
 
     def send(
         self,
@@ -109,13 +114,22 @@ class Api:
 
 def refusal_message(answer: requests.Response) -> str:
     """What a 4xx/5xx answer says, in one line: the failing fields of a validation error
-    (``detail`` with ``loc``/``msg``), the ``message`` of a 404/403, or the start of the body."""
+    (``detail`` with ``loc``/``msg``), why an order's step was refused and where the order is
+    (a 409 with ``status``), the ``message`` of a 404/403, or the start of the body."""
     status = answer.status_code
     try:
         payload = answer.json()
     except ValueError:
         payload = None
     what = "the API failed" if status >= 500 else "the API refused the request"
+    if (
+        isinstance(payload, dict)
+        and isinstance(payload.get("detail"), list)
+        and "status" in payload
+    ):
+        # An order's step refused by where the order is (409): say so plainly.
+        reasons = "; ".join(str(p.get("msg", "")) for p in payload["detail"] if isinstance(p, dict))
+        return f"{what} ({status}): {reasons} (the order is {payload['status']})"
     if isinstance(payload, dict) and isinstance(payload.get("detail"), list):
         fields = "; ".join(_field_problem(problem) for problem in payload["detail"])
         return f"{what} ({status}): {fields}"

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cardmaker_cli.deliveries import show_delivery, without_secrets
 from cardmaker_cli.samples import sample_order
 from local.apigw import local_identity
 from local.top_gateway import Fault
 from tests.cli.conftest import ORDER_ID, OWN_SIGN, json_output
+from tests.conftest import send_accepted_order
 
 MAKING_CARD_NO = f"CM-{OWN_SIGN}-{ORDER_ID}"
 
@@ -200,3 +203,91 @@ def test_a_token_an_older_api_still_answers_is_never_printed(capsys):
     printed = capsys.readouterr().out
     assert "tok-from-an-older-api" not in printed
     assert "arn:aws:iam::123456789012:user/alice" in printed
+
+
+# --- the lifecycle: list, made, ship --------------------------------------------------------
+
+LIFECYCLE_ORDERS = (17101, 17102, 17103)
+
+
+@pytest.fixture(scope="module")
+def lifecycle_orders(local_stack):
+    """Three GENERATED pre orders of their own (the package's shared order stays as it is),
+    received in this order."""
+    for number in LIFECYCLE_ORDERS:
+        send_accepted_order(local_stack, number, [("3010030E02", 2, "100")], "pre")
+    local_stack.wait_idle(60)
+    return [f"CM-pre-{number}" for number in LIFECYCLE_ORDERS]
+
+
+def test_orders_made_then_ship_walks_an_order_and_show_tells_it(cli, lifecycle_orders):
+    order = lifecycle_orders[0]
+    # When the order is made, then shipped
+    made = cli("orders", "made", order)
+    assert made.exit_code == 0, made.output
+    assert made.stdout.strip() == f"order {order} MADE"
+    shipped = cli("orders", "ship", order, "--carrier", "顺丰速运", "--waybill", "SF1234567890")
+    assert shipped.exit_code == 0, shipped.output
+    assert shipped.stdout.strip() == f"order {order} SHIPPED"
+    # and the same steps again answer the same
+    again = cli(
+        "orders", "ship", order, "--carrier", "顺丰速运", "--waybill", "SF1234567890", "--json"
+    )
+    assert json_output(again) == {"status": "SHIPPED"}
+    # Then `orders show` tells the lifecycle, the waybill and the notifications owed
+    shown = cli("orders", "show", order, env={"COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.output
+    for text in ("SHIPPED", "made_at", "shipped_at", local_identity()["userArn"], "顺丰速运",
+                 "SF1234567890", "platform notifications", "make_finish", "status_sended",
+                 "PENDING"):  # fmt: skip
+        assert text in shown.stdout, text
+
+
+def test_a_step_refused_by_the_order_status_says_where_the_order_is(cli, lifecycle_orders):
+    order = lifecycle_orders[1]  # GENERATED: not shippable yet
+    result = cli("orders", "ship", order, "--carrier", "顺丰速运", "--waybill", "SF1")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the API refused the request (409)")
+    assert "(the order is GENERATED)" in result.stderr
+    assert "Traceback" not in result.output
+    # and an invalid waybill names the field
+    bad = cli("orders", "ship", order, "--carrier", "顺丰速运", "--waybill", "SF 1")
+    assert bad.exit_code == 1
+    assert "(422)" in bad.stderr
+    assert "logistics_order_id" in bad.stderr
+
+
+def test_orders_list_pages_newest_first(cli, lifecycle_orders):
+    # One page of two, with the way on
+    first = cli("orders", "list", "--own-sign", "pre", "--limit", "2", "--json")
+    assert first.exit_code == 0, first.output
+    page = json_output(first)
+    assert [o["making_card_no"] for o in page["orders"]] == lifecycle_orders[::-1][:2]
+    rest = cli("orders", "list", "--own-sign", "pre", "--limit", "2", "--next", page["next"],
+               "--json")  # fmt: skip
+    assert [o["making_card_no"] for o in json_output(rest)["orders"]] == lifecycle_orders[:1]
+    # Every page at once, as a table
+    table = cli("orders", "list", "--own-sign", "pre", "--limit", "1", "--all",
+                env={"COLUMNS": "200"})  # fmt: skip
+    assert table.exit_code == 0, table.output
+    positions = [table.stdout.index(order) for order in lifecycle_orders[::-1]]
+    assert positions == sorted(positions)
+    assert "more orders" not in table.stderr
+    # A single page says how to go on
+    paged = cli("orders", "list", "--own-sign", "pre", "--limit", "1")
+    assert "more orders: add --next " in paged.stderr
+
+
+def test_orders_list_filters_by_status(cli, lifecycle_orders):
+    made = cli("orders", "made", lifecycle_orders[2])
+    assert made.exit_code == 0, made.output
+    result = cli("orders", "list", "--own-sign", "pre", "--status", "MADE", "--all", "--json")
+    assert result.exit_code == 0, result.output
+    assert [o["making_card_no"] for o in json_output(result)["orders"]] == [lifecycle_orders[2]]
+
+
+def test_a_damaged_next_token_is_a_message(cli, lifecycle_orders):
+    result = cli("orders", "list", "--own-sign", "pre", "--next", "not-a-token")
+    assert result.exit_code == 1
+    assert "(422)" in result.stderr
+    assert "next" in result.stderr
