@@ -1,7 +1,7 @@
 """The operator's managed policy (template.yaml ``OperatorPolicy``) against what the
-``cardmaker`` commands actually call: every command an operator runs (orders show,
-deliveries create/show, cards export, dlq list/redrive with --reopen on both queues, platform
-send-order) runs against the local stack, every AWS call the command itself makes (not the
+``cardmaker`` commands actually call: every command an operator runs (orders show, made, ship
+and list, deliveries create/show, cards export, dlq list/redrive with --reopen on both queues,
+platform send-order) runs against the local stack, every AWS call the command itself makes (not the
 functions it reaches) is recorded as (action, resource), every HTTP API route it calls as
 execute-api:Invoke, and the policy must grant each of them and nothing else.
 
@@ -277,6 +277,11 @@ def operator_calls(
              "--json"),
             ("cards", "export", order, "--template", "T2",
              "--out", str(tmp_path / "cards.csv")),
+            ("orders", "made", order, "--json"),
+            ("orders", "ship", order, "--carrier", "顺丰速运", "--waybill", "SF17903",
+             "--json"),
+            ("orders", "list", "--own-sign", "daily", "--status", "SHIPPED", "--all",
+             "--json"),
             ("dlq", "list", "--json"),
             ("dlq", "redrive", "--dry-run", "--reopen", "--json"),
             ("dlq", "redrive", "--reopen", "--json"),
