@@ -81,6 +81,8 @@ def _spi(sign: str, body: bytes, content_type: str) -> dict[str, Any]:
 ETICKET_DELIVERY = sample_delivery("eticket")
 BIND_DELIVERY = sample_delivery("bind")
 ETICKET_DELIVERY_ID = delivery_id(EticketDeliveryRequest.model_validate(ETICKET_DELIVERY))
+# The waybill of the sample shipment (POST /orders/{id}/shipment).
+SHIPMENT = {"logistics_company": "顺丰速运", "logistics_order_id": "SF1234567890"}
 
 
 # Who signed the sample operator requests, as API Gateway's IAM authorizer says it.
@@ -89,13 +91,22 @@ OPERATOR = iam_identity(
 )
 
 
-def _json_post(path: str, route_key: str, body: dict[str, Any]) -> dict[str, Any]:
+def _json_post(
+    path: str,
+    route_key: str,
+    body: dict[str, Any],
+    *,
+    raw_query: str = "",
+    path_parameters: dict[str, str] | None = None,
+) -> dict[str, Any]:
     return http_api_event(
         "POST",
         path,
+        raw_query=raw_query,
         headers=[("content-type", "application/json")],
         body=json.dumps(body).encode(),
         route_key=route_key,
+        path_parameters=path_parameters,
         iam=OPERATOR,
     )
 
@@ -131,6 +142,28 @@ def sample_events() -> dict[str, dict[str, Any]]:
             route_key="GET /orders/{card_order_id}",
             path_parameters={"card_order_id": "16002"},
             iam=OPERATOR,
+        ),
+        "get_orders.json": http_api_event(
+            "GET",
+            "/orders",
+            raw_query="own_sign=daily&limit=20",
+            route_key="GET /orders",
+            iam=OPERATOR,
+        ),
+        "post_order_made.json": http_api_event(
+            "POST",
+            "/orders/16002/made",
+            raw_query="own_sign=daily",
+            route_key="POST /orders/{card_order_id}/made",
+            path_parameters={"card_order_id": "16002"},
+            iam=OPERATOR,
+        ),
+        "post_order_shipment.json": _json_post(
+            "/orders/16002/shipment",
+            "POST /orders/{card_order_id}/shipment",
+            SHIPMENT,
+            raw_query="own_sign=daily",
+            path_parameters={"card_order_id": "16002"},
         ),
     }
     for number, event in enumerate(events.values()):

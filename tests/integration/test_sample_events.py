@@ -78,6 +78,9 @@ def test_every_event_file_is_exercised():
         "post_delivery_eticket.json",
         "post_delivery_bind.json",
         "get_delivery.json",
+        "get_orders.json",
+        "post_order_made.json",
+        "post_order_shipment.json",
     }
 
 
@@ -96,6 +99,37 @@ def test_get_order_event(sam_local_env, invoke):
     answer = invoke(load("get_order.json"))
     assert answer["statusCode"] == 200
     assert json.loads(answer["body"])["status"] == "RECEIVED"
+
+
+def test_order_lifecycle_events(sam_local_env, invoke, invoke_generator, table_items):
+    # No order yet: an empty list, and nothing to make
+    listed = invoke(load("get_orders.json"))
+    assert (listed["statusCode"], json.loads(listed["body"])) == (200, {"orders": []})
+    assert invoke(load("post_order_made.json"))["statusCode"] == 404
+    # The sample order received: listed, but not made before its cards are generated
+    invoke(load("spi_order_json.json"))
+    (listed,) = json.loads(invoke(load("get_orders.json"))["body"])["orders"]
+    assert (listed["making_card_no"], listed["status"]) == ("CM-daily-16002", "RECEIVED")
+    before = table_items()
+    refused = invoke(load("post_order_made.json"))
+    assert (refused["statusCode"], json.loads(refused["body"])["status"]) == (409, "RECEIVED")
+    assert invoke(load("post_order_shipment.json"))["statusCode"] == 409
+    assert table_items() == before
+    # Generated, then made and shipped, each step again answered the same
+    invoke_generator(load("stream_order_received.json"))
+    invoke_generator(load("stream_chunk_created.json"))
+    for name, status in [("post_order_made.json", "MADE"), ("post_order_shipment.json", "SHIPPED")]:
+        for _ in range(2):
+            answer = invoke(load(name))
+            assert (answer["statusCode"], json.loads(answer["body"])) == (202, {"status": status})
+    view = json.loads(invoke(load("get_order.json"))["body"])
+    assert (
+        view["lifecycle"]["made_by"]
+        == load("post_order_made.json")["requestContext"]["authorizer"]["iam"]["userArn"]
+    )
+    assert view["shipment"] == json.loads(load("post_order_shipment.json")["body"])
+    (listed,) = json.loads(invoke(load("get_orders.json"))["body"])["orders"]
+    assert listed["status"] == "SHIPPED"
 
 
 def test_event_files_match_their_generator():
