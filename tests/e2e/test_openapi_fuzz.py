@@ -44,7 +44,12 @@ NOT_REACHED_BY_REQUESTS = {
     ("POST /deliveries", 403): "only for a request with no IAM identity, and the local API "
     "names the local user on every IAM route: tests/integration/test_deliveries_api.py sends "
     "one to the handler",
+    ("POST /orders/{card_order_id}/made", 403): "the same: "
+    "tests/integration/test_order_lifecycle_api.py sends one to the handler",
+    ("POST /orders/{card_order_id}/shipment", 403): "the same: "
+    "tests/integration/test_order_lifecycle_api.py sends one to the handler",
 }
+LIFECYCLE_ORDER = 16004  # walked through made and shipment by the deterministic requests
 
 Observed = set[tuple[str, int]]
 
@@ -161,6 +166,57 @@ def _reach_the_documented_answers(stack: LocalStack, schema: Any, observed: Obse
             response, checks=CHECKS
         )
         assert response.status_code == status, response.text
+
+    _reach_the_lifecycle_answers(stack, schema, observed)
+
+
+def _reach_the_lifecycle_answers(stack: LocalStack, schema: Any, observed: Observed) -> None:
+    """An order of its own walked GENERATED -> MADE -> SHIPPED, each refusal on the way, and
+    the list with good and bad parameters."""
+    order = sample_order(LIFECYCLE_ORDER, OWN_SIGN, templates=[(TEMPLATE, 2, "100")])
+    assert '"success":true' in post_spi(stack, sign_demo_call(order)).text
+    stack.wait_idle(60)
+    made = _operation(schema, "POST /orders/{card_order_id}/made")
+    ship = _operation(schema, "POST /orders/{card_order_id}/shipment")
+    waybill = {"logistics_company": "顺丰速运", "logistics_order_id": "SF1234567890"}
+    daily = {"own_sign": OWN_SIGN}
+
+    def step(operation: Any, order_id: int, status: int, body: Any = None) -> None:
+        extra = {} if body is None else {"body": body, "media_type": "application/json"}
+        case = operation.Case(path_parameters={"card_order_id": order_id}, query=daily, **extra)
+        assert _check(stack, case, observed).status_code == status
+
+    step(ship, LIFECYCLE_ORDER, 409, waybill)  # GENERATED: not made yet
+    step(made, LIFECYCLE_ORDER, 202)
+    step(made, LIFECYCLE_ORDER, 202)  # again: the same answer
+    step(ship, LIFECYCLE_ORDER, 202, waybill)
+    step(ship, LIFECYCLE_ORDER, 409, {**waybill, "logistics_order_id": "SF0"})
+    step(made, LIFECYCLE_ORDER, 409)  # SHIPPED: no longer made
+    step(made, 99, 404)
+    step(ship, 99, 404, waybill)
+    step(made, 0, 422)
+    step(ship, LIFECYCLE_ORDER, 422, {"logistics_company": "顺丰速运"})
+    response = requests.post(
+        f"{stack.url}/orders/{LIFECYCLE_ORDER}/shipment?own_sign={OWN_SIGN}",
+        data=b"SF1234567890",
+        headers={"content-type": "text/plain"},
+        timeout=10,
+    )
+    observed.add((ship.label, response.status_code))
+    assert response.status_code == 415, response.text
+
+    listing = _operation(schema, "GET /orders")
+    first = listing.Case(query={"own_sign": OWN_SIGN, "limit": 1})
+    page = _check(stack, first, observed).json()
+    assert page["next"]
+    for query, status in (
+        ({"own_sign": OWN_SIGN, "limit": 1, "next": page["next"]}, 200),
+        ({"own_sign": OWN_SIGN, "status": "SHIPPED"}, 200),
+        ({"own_sign": OWN_SIGN, "limit": 0}, 422),
+        ({"own_sign": OWN_SIGN, "next": page["next"][:-3]}, 422),  # cut short
+        ({"own_sign": "pre", "next": page["next"]}, 422),  # another listing's
+    ):
+        assert _check(stack, listing.Case(query=query), observed).status_code == status
 
 
 def _fuzz(stack: LocalStack, operation: Any, mode: Any, observed: Observed) -> None:

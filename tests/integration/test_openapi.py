@@ -31,8 +31,11 @@ def test_schemathesis_loads_every_operation(spec):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert sorted(operation.label for operation in operations) == [
         "GET /deliveries/{delivery_id}",
+        "GET /orders",
         "GET /orders/{card_order_id}",
         "POST /deliveries",
+        "POST /orders/{card_order_id}/made",
+        "POST /orders/{card_order_id}/shipment",
         "POST /top/spi",
     ]
 
@@ -119,3 +122,29 @@ def test_a_delivery_view_names_who_asked_and_never_the_token(spec):
     assert "token" in schemas["EticketDeliveryRequest"]["required"]
     created = spec["paths"]["/deliveries"]["post"]["responses"]
     assert "403" in created
+
+
+def test_the_lifecycle_steps_document_their_202_and_the_409_naming_the_status(spec):
+    schemas = spec["components"]["schemas"]
+    for path, status in [("made", "MADE"), ("shipment", "SHIPPED")]:
+        responses = spec["paths"][f"/orders/{{card_order_id}}/{path}"]["post"]["responses"]
+        assert {"202", "403", "404", "409", "422"} <= set(responses), path
+        conflict = responses["409"]["content"]["application/json"]["schema"]["$ref"]
+        assert conflict == "#/components/schemas/OrderStateConflictAnswer"
+    assert "status" in schemas["OrderStateConflictAnswer"]["required"]
+    assert schemas["OrderStepAccepted"]["required"] == ["status"]
+    shipment = spec["paths"]["/orders/{card_order_id}/shipment"]["post"]["requestBody"]
+    body = shipment["content"]["application/json"]["examples"]["sf"]["value"]
+    assert body == {"logistics_company": "顺丰速运", "logistics_order_id": "SF1234567890"}
+
+
+def test_the_list_documents_its_parameters_and_its_next_token(spec):
+    operation = spec["paths"]["/orders"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert set(parameters) == {"own_sign", "status", "limit", "next"}
+    assert not any(p["required"] for p in parameters.values())
+    limit = parameters["limit"]["schema"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 100, 50)
+    assert parameters["next"]["schema"]["anyOf"][0]["maxLength"] == 512
+    listed = spec["components"]["schemas"]["OrderList"]
+    assert listed["required"] == ["orders"]  # next is left out on the last page
