@@ -8,6 +8,7 @@ or a hostile delivery body, may be valid, and is then judged by what it wrote.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import itertools
 import json
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlencode
 
 from hypothesis import strategies as st
 
@@ -29,6 +30,9 @@ SPI = "POST /top/spi"
 GET_ORDER = "GET /orders/{card_order_id}"
 POST_DELIVERY = "POST /deliveries"
 GET_DELIVERY = "GET /deliveries/{delivery_id}"
+LIST_ORDERS = "GET /orders"
+POST_MADE = "POST /orders/{card_order_id}/made"
+POST_SHIPMENT = "POST /orders/{card_order_id}/shipment"
 ANY_ROUTE = "other method or path"
 
 SPI_MAX_BODY_BYTES = 1024 * 1024  # the template's default SPI_MAX_BODY_BYTES
@@ -38,6 +42,8 @@ API_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 _ORDER_IDS = itertools.count(300_000)
 # Fresh outer ids for deliveries (a reused one would answer the existing delivery).
 _DELIVERY_IDS = itertools.count(1)
+# Fresh waybill numbers (the first accepted one fixes the seed order's waybill).
+_WAYBILLS = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -501,6 +507,74 @@ def hostile_delivery_posts(draw: st.DrawFn) -> Probe:
     return Probe(f"delivery_{how}", POST_DELIVERY, lambda: request, must_refuse=False)
 
 
+def _forged_token(content: Any) -> str:
+    """A ``next`` token in the list's shape (checksum, then JSON) with a wrong checksum."""
+    raw = b"\x00" * 8 + json.dumps(content).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+_list_values = st.one_of(
+    st.sampled_from(
+        ["daily", "pre", "online", "GENERATED", "MADE", "made", "1", "100", "101", "0", "-1"]
+    ),
+    st.text(max_size=100),
+    st.binary(max_size=300).map(lambda raw: base64.urlsafe_b64encode(raw).decode()),
+    st.just(
+        _forged_token(
+            {
+                "v": 1,
+                "own_sign": "daily",
+                "status": None,
+                "received_at": "2026-01-01T00:00:00",
+                "card_order_id": 16002,
+            }
+        )
+    ),
+    st.just("A" * 5000),
+)
+
+
+@st.composite
+def hostile_listings(draw: st.DrawFn) -> Probe:
+    """GET /orders with hostile own_sign, status, limit and next (tokens forged, cut, huge)
+    and headers: a read, so nothing may ever be written."""
+    params = draw(
+        st.dictionaries(st.sampled_from(["own_sign", "status", "limit", "next"]), _list_values)
+    )
+    query = urlencode(params).encode() if params else draw(hostile_queries)
+    request = Request(b"GET", b"/orders?" + query, draw(hostile_headers))
+    return Probe("listing", LIST_ORDERS, lambda: request, must_refuse=False)
+
+
+@st.composite
+def hostile_order_steps(draw: st.DrawFn) -> Probe:
+    """POST /orders/{id}/made and /shipment: hostile ids, queries, waybills and bodies, or the
+    seed order's own step (accepted once, then a repeat: the same answer, no write)."""
+    step = draw(st.sampled_from(["made", "shipment"]))
+    segment = draw(st.one_of(st.just(b"16002"), _path_segments))
+    query = draw(st.one_of(st.just(b"own_sign=daily"), hostile_queries))
+    headers = [(b"Content-Type", b"application/json")]
+    body = b""
+    how = "plain"
+    if step == "shipment":
+        waybill: dict[str, Any] = {
+            "logistics_company": "顺丰速运",
+            "logistics_order_id": f"SF{next(_WAYBILLS)}",
+        }
+        how = draw(st.sampled_from(["valid", "field", "extra_keys", "content_type", "raw"]))
+        if how == "field":
+            waybill[draw(st.sampled_from(sorted(waybill)))] = draw(hostile_values)
+        elif how == "extra_keys":
+            waybill.update(draw(st.dictionaries(st.text(max_size=20), hostile_values, max_size=5)))
+        elif how == "content_type":
+            headers = draw(hostile_headers)
+        body = draw(hostile_bodies) if how == "raw" else _json_text(waybill, False).encode()
+    route = POST_MADE if step == "made" else POST_SHIPMENT
+    request = Request(b"POST", b"/orders/" + segment + b"/" + step.encode() + b"?" + query,
+                      headers, body)  # fmt: skip
+    return Probe(f"step_{step}_{how}", route, lambda: request, must_refuse=False)
+
+
 @st.composite
 def other_routes(draw: st.DrawFn) -> Probe:
     """Methods and paths no route has: answered by the gateway, no function runs."""
@@ -568,5 +642,7 @@ STRATEGIES: dict[str, st.SearchStrategy[Probe]] = {
     "spi_unsigned": unsigned_spi_calls(),
     "lookups": hostile_lookups(),
     "delivery_posts": hostile_delivery_posts(),
+    "listings": hostile_listings(),
+    "order_steps": hostile_order_steps(),
     "other_routes": other_routes(),
 }

@@ -35,7 +35,10 @@ from chaos._evidence import (
     stack_secrets,
 )
 from chaos._hostile_probes import (
+    LIST_ORDERS,
     POST_DELIVERY,
+    POST_MADE,
+    POST_SHIPMENT,
     SPI,
     STRATEGIES,
     Probe,
@@ -97,6 +100,9 @@ class HostileFigures:
                 ("get_order", "GET /orders/{card_order_id}"),
                 ("post_delivery", POST_DELIVERY),
                 ("get_delivery", "GET /deliveries/{delivery_id}"),
+                ("list_orders", LIST_ORDERS),
+                ("post_made", POST_MADE),
+                ("post_shipment", POST_SHIPMENT),
                 ("other_routes", "other method or path"),
             )
         }
@@ -247,12 +253,12 @@ def _delivery_id(answer: RawAnswer) -> str | None:
 
 def accepted(probe: Probe, answer: RawAnswer) -> bool:
     """Whether the service took the input (and may have written): an SPI answer with
-    success true, a 202 delivery. Lookups never take anything."""
+    success true, a 202 delivery or order step. Lookups and listings never take anything."""
     if probe.route == SPI:
         return answer.status == 200 and (
             b'"success":true' in answer.body or b"<success>true</success>" in answer.body
         )
-    if probe.route == POST_DELIVERY:
+    if probe.route in (POST_DELIVERY, POST_MADE, POST_SHIPMENT):
         return answer.status == 202
     return False
 

@@ -15,7 +15,10 @@ from chaos._evidence import changed_items, leaked, snapshot, stack_secrets
 from chaos._hostile_probes import (
     GET_DELIVERY,
     GET_ORDER,
+    LIST_ORDERS,
     POST_DELIVERY,
+    POST_MADE,
+    POST_SHIPMENT,
     SPI,
     Probe,
     Request,
@@ -52,7 +55,8 @@ def test_hostile_input_is_refused_without_writes_5xx_or_secrets(stack):
     figures = attack(stack, EXAMPLES, derandomize=True)
     # Then the attack reached every route and both outcomes
     assert figures.tried >= 6 * EXAMPLES
-    assert {SPI, GET_ORDER, POST_DELIVERY, GET_DELIVERY} <= set(figures.by_route)
+    routes = {SPI, GET_ORDER, POST_DELIVERY, GET_DELIVERY, LIST_ORDERS, POST_MADE, POST_SHIPMENT}
+    assert routes <= set(figures.by_route)
     assert figures.refused > figures.accepted > 0, figures.figures()
     # And every invariant held
     assert figures.violations == []
@@ -62,6 +66,12 @@ def test_hostile_input_is_refused_without_writes_5xx_or_secrets(stack):
     assert figures.must_refuse_accepted == 0
     assert figures.replays == figures.accepted
     assert (figures.replay_mismatches, figures.replay_writes) == (0, 0)
+    # and the order-step probes took the seed order's steps (then repeated them: the same
+    # answer, no write), the rest of them refused without a write
+    answer = requests.get(
+        f"{stack.url}/orders/{SEED_ORDER}", params={"own_sign": "daily"}, timeout=10
+    )
+    assert answer.json()["status"] == "SHIPPED"
 
 
 def test_a_tampered_probe_that_is_accepted_is_caught(stack):
@@ -140,8 +150,9 @@ def test_deeply_nested_spi_body_is_refused_as_invalid_json(stack):
     assert changed_items(before, snapshot(stack)) == 0
 
 
-def test_seed_order_is_what_hostile_deliveries_aim_at(stack):
+def test_seed_order_is_what_hostile_deliveries_and_order_steps_aim_at(stack):
     answer = requests.get(
         f"{stack.url}/orders/{SEED_ORDER}", params={"own_sign": "daily"}, timeout=10
     )
-    assert answer.json()["status"] == "GENERATED"
+    # Its cards exist; the order-step probes may have made and shipped it meanwhile
+    assert answer.json()["status"] in {"GENERATED", "MADE", "SHIPPED"}

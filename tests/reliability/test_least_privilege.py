@@ -9,9 +9,9 @@ stack (an order, a replay, a large paged order, generation with a chunk retried,
 and a bind delivery, a delivery waiting for stock and woken, every HTTP route: an order made,
 shipped and listed), every AWS call each function's code makes is recorded with the resource
 it names, and each function starts cold for every invocation (the functions share one process
-locally; a secret cached by one must not hide another's read). What Lambda itself does with the execution role (reading the
-streams of the function's ``DynamoDB`` events, sending to their on-failure queues) is derived
-from those events in the template.
+locally; a secret cached by one must not hide another's read). What Lambda itself does with
+the execution role (reading the streams of the function's ``DynamoDB`` events, sending to
+their on-failure queues) is derived from those events in the template.
 """
 
 from __future__ import annotations
