@@ -64,6 +64,7 @@ from cardmaker.errors import (
     DeliveryExists,
     DeliveryNotFound,
     DeliveryRefused,
+    EventNotPublished,
     InvalidAppKey,
     InvalidMethod,
     InvalidParameter,
@@ -85,6 +86,15 @@ from cardmaker.errors import (
     TopOutcomeUnknown,
     TopUnavailable,
     UnprocessedItemsError,
+)
+from cardmaker.events.bus import EventBridgeBus
+from cardmaker.events.envelope import (
+    EVENT_DETAIL_TYPES,
+    EVENT_SOURCE,
+    DeliveryFinished,
+    LifecycleEvent,
+    OrderStatusChanged,
+    lifecycle_event,
 )
 from cardmaker.generation.plan import Chunk, plan_chunks
 from cardmaker.generation.service import CardGenerator, ChunkResult, PlanResult
@@ -141,6 +151,7 @@ from cardmaker.store.stream import (
     WakeDeliveries,
     delivery_task,
     generation_task,
+    lifecycle_change,
 )
 from cardmaker.store.templates import DynamoDBTemplateRegistry
 
@@ -150,6 +161,8 @@ __all__ = [
     "API_TAGS",
     "CARDORDER_MAKE",
     "CARDORDER_MAKE_PARAMETERS",
+    "EVENT_DETAIL_TYPES",
+    "EVENT_SOURCE",
     "EXAMPLE_BIND",
     "EXAMPLE_DELIVERY_ID",
     "EXAMPLE_ETICKET",
@@ -184,6 +197,7 @@ __all__ = [
     "DeliveryAttempt",
     "DeliveryConflict",
     "DeliveryExists",
+    "DeliveryFinished",
     "DeliveryId",
     "DeliveryNotFound",
     "DeliveryRefused",
@@ -200,6 +214,8 @@ __all__ = [
     "DynamoDBOrderRepository",
     "DynamoDBTemplateRegistry",
     "EticketDeliveryRequest",
+    "EventBridgeBus",
+    "EventNotPublished",
     "GenerateChunk",
     "InvalidAppKey",
     "InvalidMethod",
@@ -208,6 +224,7 @@ __all__ = [
     "InvalidTimestamp",
     "KmsDataKeys",
     "Lifecycle",
+    "LifecycleEvent",
     "LogisticsInfo",
     "NotFound",
     "NotFoundAnswer",
@@ -224,6 +241,7 @@ __all__ = [
     "OrderService",
     "OrderStateConflict",
     "OrderStatus",
+    "OrderStatusChanged",
     "OrderView",
     "OwnSign",
     "PlanOrder",
@@ -263,6 +281,8 @@ __all__ = [
     "generation_task",
     "json_content",
     "kms_client",
+    "lifecycle_change",
+    "lifecycle_event",
     "logger",
     "metrics",
     "needs_no_physical_cards",
