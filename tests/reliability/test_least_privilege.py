@@ -6,7 +6,7 @@ against what its code actually calls.
 "What a function uses" is derived from the code paths, not from its environment (which names
 what its settings may read, not what its code calls): the whole pipeline runs on the local
 stack (an order, a replay, a large paged order, generation with a chunk retried, an e-voucher
-and a bind delivery, a delivery waiting for stock and woken, every HTTP route), every AWS call
+and a bind delivery, a delivery waiting for stock and woken, every HTTP route, the lifecycle events of all of it), every AWS call
 each function's code makes is recorded with the resource it names, and each function starts
 cold for every invocation (the functions share one process locally; a secret cached by one
 must not hide another's read). What Lambda itself does with the execution role (reading the
@@ -92,7 +92,12 @@ STREAM_READ = (
     "dynamodb:GetShardIterator",
     "dynamodb:ListStreams",
 )
-SERVICE_PREFIX = {"dynamodb": "dynamodb", "kms": "kms", "secretsmanager": "secretsmanager"}
+SERVICE_PREFIX = {
+    "dynamodb": "dynamodb",
+    "events": "events",
+    "kms": "kms",
+    "secretsmanager": "secretsmanager",
+}
 
 
 # --- every policy document in the template -----------------------------------------------
@@ -281,6 +286,8 @@ class CallRecorder:
             return [self._names[table] + suffix for table in tables]
         if service == "kms":
             return [self._names[params["KeyId"]]]
+        if service == "events":  # PutEvents names its bus in each entry
+            return [self._names[entry["EventBusName"]] for entry in params["Entries"]]
         return [self._names[params["SecretId"]]]
 
 
