@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Annotated, Any
 
 import botocore.exceptions
@@ -96,23 +95,22 @@ def latest_events(
     elif own_sign is not None:
         request["filterPattern"] = f'{{ $.detail.own_sign = "{own_sign}" }}'
     logs = stack.client("logs")
-    found: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    found: dict[str, dict[str, Any]] = {}  # by event_id: a repeat is the same event
     try:
         for _ in range(MAX_PAGES):
             page = logs.filter_log_events(**request)
             for record in page.get("events", []):
                 event = _event(record.get("message", ""))
-                if event is None or not _about(event, key, own_sign):
-                    continue
-                found.setdefault(_event_id(event), event)
-                if len(found) > limit:
-                    found.popitem(last=False)
+                if event is not None and _about(event, key, own_sign):
+                    found.setdefault(_event_id(event), event)
             if not page.get("nextToken"):
                 break
             request["nextToken"] = page["nextToken"]
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         raise from_aws_error(error, "cannot read the lifecycle events") from None
-    return sorted(found.values(), key=lambda event: str(event["detail"].get("time", "")))
+    # EventBridge keeps no order between events: the change's own time does.
+    ordered = sorted(found.values(), key=lambda event: str(event["detail"].get("time", "")))
+    return ordered[-limit:]
 
 
 def _event(message: str) -> dict[str, Any] | None:
