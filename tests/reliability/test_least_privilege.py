@@ -6,12 +6,12 @@ against what its code actually calls.
 "What a function uses" is derived from the code paths, not from its environment (which names
 what its settings may read, not what its code calls): the whole pipeline runs on the local
 stack (an order, a replay, a large paged order, generation with a chunk retried, an e-voucher
-and a bind delivery, a delivery waiting for stock and woken, every HTTP route, the lifecycle events of all of it), every AWS call
-each function's code makes is recorded with the resource it names, and each function starts
-cold for every invocation (the functions share one process locally; a secret cached by one
-must not hide another's read). What Lambda itself does with the execution role (reading the
-streams of the function's ``DynamoDB`` events, sending to their on-failure queues) is derived
-from those events in the template.
+and a bind delivery, a delivery waiting for stock and woken, every HTTP route, the lifecycle
+events of all of it), every AWS call each function's code makes is recorded with the resource
+it names, and each function starts cold for every invocation (the functions share one process
+locally; a secret cached by one must not hide another's read). What Lambda itself does with the
+execution role (reading the streams of the function's ``DynamoDB`` events, sending to their
+on-failure queues) is derived from those events in the template.
 """
 
 from __future__ import annotations
