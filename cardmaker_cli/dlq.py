@@ -1,5 +1,5 @@
-"""`cardmaker dlq`: the stream batches the functions gave up on (the GeneratorFailures and
-DeliveryFailures queues), listed and replayed.
+"""`cardmaker dlq`: the stream batches the functions gave up on (the GeneratorFailures,
+DeliveryFailures and EventsFailures queues), listed and replayed.
 
 Replaying a batch reads its records back from the stream, invokes the function with them
 synchronously, and deletes the message only if the function succeeded with no failed
@@ -35,6 +35,7 @@ from cardmaker import (
     SendDelivery,
     delivery_task,
     generation_task,
+    lifecycle_change,
     reopen_delivery,
     reopen_order,
 )
@@ -70,6 +71,7 @@ CHUNKS_PER_INVOCATION = 10  # a chunk takes about a second; the generator has 60
 class QueueChoice(StrEnum):
     generator = "generator"
     delivery = "delivery"
+    events = "events"
     all = "all"
 
 
@@ -92,12 +94,21 @@ def _delivery_wants(record: dict[str, Any]) -> bool:
     return delivery_task(record) is not None
 
 
+def _events_wants(record: dict[str, Any]) -> bool:
+    return lifecycle_change(record) is not None
+
+
 QUEUES = {
     "generator": FailureQueue(
         "generator", "GeneratorFailuresQueueUrl", "CardGeneratorFunctionName", _generator_wants
     ),
     "delivery": FailureQueue(
         "delivery", "DeliveryFailuresQueueUrl", "CardDeliveryFunctionName", _delivery_wants
+    ),
+    # Publishing an event changes nothing to reopen: a replay publishes it again (subscribers
+    # drop the repeat by its event_id).
+    "events": FailureQueue(
+        "events", "EventsFailuresQueueUrl", "LifecycleEventsFunctionName", _events_wants
     ),
 }
 
@@ -311,7 +322,11 @@ def _redrive_one(
     subjects = _subjects(failures, records)
     if dry_run:
         outcome.result = "dry-run"
-        outcome.detail = _describe_subjects(stack, subjects, reopen)
+        outcome.detail = (
+            f"{len(records)} event(s) would be published again"
+            if failures.name == "events"
+            else _describe_subjects(stack, subjects, reopen)
+        )
         return outcome
     if reopen:
         outcome.reopened, outcome.resumed = _reopen(stack, subjects)
@@ -341,7 +356,7 @@ def _subjects(failures: FailureQueue, records: list[dict[str, Any]]) -> list[Ord
                 subject = task.order
             elif isinstance(task, GenerateChunk):
                 subject = task.chunk.order
-        else:
+        elif failures.name == "delivery":
             sending = delivery_task(record)
             subject = sending.delivery_id if isinstance(sending, SendDelivery) else None
         if subject is not None and subject not in subjects:

@@ -15,6 +15,7 @@ from cardmaker_cli.context import LazyTarget, TargetOptions
 from cardmaker_cli.deliveries import deliveries_app
 from cardmaker_cli.dlq import dlq_app
 from cardmaker_cli.errors import AWS_ERRORS, CliError, from_aws_error
+from cardmaker_cli.events import show_events
 from cardmaker_cli.orders import orders_app
 from cardmaker_cli.output import print_error
 from cardmaker_cli.platform import platform_app
@@ -94,6 +95,7 @@ app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(cards_app, name="cards")
 app.add_typer(dlq_app, name="dlq", help="Failed stream batches: list and replay them.")
 app.add_typer(secrets_app, name="secrets")
+app.command("events")(show_events)
 
 
 def main() -> None:

@@ -24,7 +24,9 @@ DEFAULT_LOCAL_STATE = Path(".cardmaker/local-stack.json")
 _LOCAL_KEY_ID = _LOCAL_SECRET = "testing"  # noqa: S105 (moto's fake credentials)
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # The AWS services commands reach through ``Target.client`` (boto3-stubs types a client by name).
-AwsService = Literal["dynamodb", "dynamodbstreams", "kms", "lambda", "secretsmanager", "sqs"]
+AwsService = Literal[
+    "dynamodb", "dynamodbstreams", "kms", "lambda", "logs", "secretsmanager", "sqs"
+]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,10 @@ from urllib.parse import quote_plus
 
 from cardmaker import (
     CardOrderMakeRequest,
+    CardOutcome,
+    CardResult,
     Delivery,
+    DeliveryStatus,
     EticketDeliveryRequest,
     Order,
     OrderStatus,
@@ -27,7 +30,7 @@ from cardmaker import (
     plan_chunks,
     request_fingerprint,
 )
-from cardmaker.store import delivery_schema, key_of, schema
+from cardmaker.store import delivery_schema, key_of, schema, to_item
 from cardmaker_cli.stream_records import lambda_record
 from local.apigw import http_api_event, iam_identity
 from local.platform import sample_delivery
@@ -217,6 +220,7 @@ def stream_events() -> dict[str, dict[str, Any]]:
     )
     pending = delivery_schema.delivery_item(delivery, request_fingerprint(delivery.request))
     return {
+        **_order_and_delivery_events(order, generated, delivery, pending),
         "stream_order_received.json": _stream_event(schema.header_item(order), "100000001"),
         "stream_chunk_created.json": _stream_event(schema.chunk_item(chunk), "100000002"),
         "stream_order_generated.json": _stream_event(
@@ -224,6 +228,69 @@ def stream_events() -> dict[str, dict[str, Any]]:
         ),
         "stream_delivery_pending.json": _stream_event(
             pending, "200000001", table="DeliveriesTable"
+        ),
+    }
+
+
+def _order_and_delivery_events(
+    order: Order, generated: dict[str, Any], delivery: Delivery, pending: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """What LifecycleEventsFunction receives later in the same story: the order shipped
+    (MADE -> SHIPPED, with its waybill) and the e-voucher delivery DELIVERED (SENDING -> two
+    cards ISSUED)."""
+    made = {
+        **generated,
+        **to_item(
+            {
+                "status": OrderStatus.MADE.value,
+                "generated_at": "2026-11-22T12:30:05.000+00:00",
+                "made_at": "2026-11-23T09:00:00.000+00:00",
+                "made_by": "arn:aws:iam::123456789012:user/operator-alice",
+                "updated_at": "2026-11-23T09:00:00.000+00:00",
+            }
+        ),
+    }
+    shipped = {
+        **made,
+        **to_item(
+            {
+                "status": OrderStatus.SHIPPED.value,
+                "shipped_at": "2026-11-24T10:00:00.000+00:00",
+                "logistics_company": "SF Express",
+                "logistics_order_id": "SF1234567890",
+                "updated_at": "2026-11-24T10:00:00.000+00:00",
+            }
+        ),
+    }
+    sending = {
+        **pending,
+        **to_item(
+            {
+                "status": DeliveryStatus.SENDING.value,
+                "first_position": 0,
+                "attempts": 1,
+                "updated_at": "2026-11-22T12:31:01.000+00:00",
+            }
+        ),
+    }
+    cards = (
+        CardResult("3101000000000000001", 0, CardOutcome.ISSUED),
+        CardResult("3101000000000000002", 1, CardOutcome.ISSUED),
+    )
+    delivered = {
+        **sending,
+        "cards": delivery_schema.cards_value(cards),
+        **to_item(
+            {
+                "status": DeliveryStatus.DELIVERED.value,
+                "updated_at": "2026-11-22T12:31:02.000+00:00",
+            }
+        ),
+    }
+    return {
+        "stream_order_shipped.json": _stream_event(shipped, "100000004", old=made, name="MODIFY"),
+        "stream_delivery_delivered.json": _stream_event(
+            delivered, "200000002", old=sending, name="MODIFY", table="DeliveriesTable"
         ),
     }
 

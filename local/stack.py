@@ -1,7 +1,10 @@
 """The embedded local stack: the whole service in one process, with no Docker and no AWS.
 
-- moto's server (``ThreadedMotoServer``) on 127.0.0.1 plays DynamoDB and Secrets Manager;
-- the template's tables and secrets are created in it from ``template.yaml`` itself;
+- moto's server (``ThreadedMotoServer``) on 127.0.0.1 plays DynamoDB, Secrets Manager, KMS,
+  SQS, EventBridge and CloudWatch Logs;
+- the template's tables, secrets, keys, queues, log groups, event buses and rules are created
+  in it from ``template.yaml`` itself (the lifecycle events reach their archive log group
+  through moto's EventBridge, as on AWS);
 - every function's handler is loaded with its template environment, as Lambda would;
 - an HTTP server plays API Gateway's HTTP API: it routes requests by the template's
   ``HttpApi`` events and invokes the handlers with payload-2.0 events.
@@ -62,7 +65,9 @@ HOST = "127.0.0.1"
 DEMO_SESSION_KEY = "demo-session-key"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 # The services the stack's clients reach (boto3-stubs types a client by its service's name).
-AwsService = Literal["dynamodb", "dynamodbstreams", "kms", "lambda", "secretsmanager", "sqs"]
+AwsService = Literal[
+    "dynamodb", "dynamodbstreams", "events", "kms", "lambda", "logs", "secretsmanager", "sqs"
+]
 
 # Removed while the stack runs: anything that could send the functions to a real account or
 # another endpoint, and the local-only secret overrides (the functions must read the TOP
@@ -474,12 +479,16 @@ class LocalStack:
     def describe(self) -> list[str]:
         """What runs, in a few human-readable lines."""
         stack = self.stack
-        lines = [f"moto (DynamoDB + Streams, Secrets Manager, KMS, SQS): {self.moto_url}"]
+        lines = [
+            "moto (DynamoDB + Streams, Secrets Manager, KMS, SQS, EventBridge, CloudWatch Logs): "
+            + self.moto_url
+        ]
         kinds = {
             "AWS::DynamoDB::Table": "table",
             "AWS::SecretsManager::Secret": "secret",
             "AWS::KMS::Key": "KMS key",
             "AWS::SQS::Queue": "queue",
+            "AWS::Events::EventBus": "event bus",
         }
         for name, resource in load_template()["Resources"].items():
             if resource["Type"] in kinds:

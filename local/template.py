@@ -121,7 +121,8 @@ def create_resources(
     parameters: Mapping[str, str] | None = None,
     template: Mapping[str, Any] | None = None,
 ) -> Stack:
-    """Create the template's tables and secrets with ``session`` (moto, in-process or server).
+    """Create the template's tables, secrets, KMS keys, queues, log groups, event buses and
+    rules with ``session`` (moto, in-process or server).
 
     ``secret_values`` gives each secret's JSON content by logical id.
     """
@@ -153,6 +154,20 @@ def create_resources(
     for name in resources_of_type(template, "AWS::SQS::Queue"):
         url = sqs.create_queue(QueueName=f"{LOCAL_STACK}-{name}")["QueueUrl"]
         _add_queue(stack, sqs, name, url)
+    logs = session.client("logs", region_name=REGION)
+    for name, resource in resources_of_type(template, "AWS::Logs::LogGroup").items():
+        group = _log_group_name(stack, name, resource)
+        logs.create_log_group(logGroupName=group)
+        _add_log_group(stack, name, group)
+    events = session.client("events", region_name=REGION)
+    for name, resource in resources_of_type(template, "AWS::Events::EventBus").items():
+        bus = _event_bus_name(stack, name, resource)
+        arn = events.create_event_bus(Name=bus)["EventBusArn"]
+        _add_event_bus(stack, name, bus, arn)
+    # The rules after the buses and log groups they name; moto's EventBridge delivers to their
+    # targets (log groups, queues) as EventBridge does.
+    for name, resource in resources_of_type(template, "AWS::Events::Rule").items():
+        _create_rule(stack, events, name, resource)
     return _named_the_rest(stack, template)
 
 
@@ -171,7 +186,8 @@ def attach_resources(
     parameters: Mapping[str, str] | None = None,
     template: Mapping[str, Any] | None = None,
 ) -> Stack:
-    """Find the template's tables, secrets, KMS keys and queues that ``create_resources``
+    """Find the template's tables, secrets, KMS keys, queues, log groups and event buses that
+    ``create_resources``
     made earlier (in another process, against the same moto server), by their physical
     names; create nothing. Raises ``MissingResourceError`` if one is not there."""
     template = template or load_template()
@@ -198,6 +214,24 @@ def attach_resources(
     for name in resources_of_type(template, "AWS::SQS::Queue"):
         url = _existing(name, lambda n: sqs.get_queue_url(QueueName=n)["QueueUrl"])
         _add_queue(stack, sqs, name, url)
+    logs = session.client("logs", region_name=REGION)
+    for name, resource in resources_of_type(template, "AWS::Logs::LogGroup").items():
+        group = _log_group_name(stack, name, resource)
+        found = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+        if not any(item["logGroupName"] == group for item in found):
+            raise MissingResourceError(f"{name} ({group}) does not exist: nothing to attach to")
+        _add_log_group(stack, name, group)
+    events = session.client("events", region_name=REGION)
+    for name, resource in resources_of_type(template, "AWS::Events::EventBus").items():
+        bus = _event_bus_name(stack, name, resource)
+        try:
+            arn = events.describe_event_bus(Name=bus)["Arn"]
+        except ClientError as error:
+            raise MissingResourceError(
+                f"{name} ({bus}) does not exist: nothing to attach to"
+            ) from error
+        _add_event_bus(stack, name, bus, arn)
+    # The rules live on the server with their bus: nothing to find.
     return _named_the_rest(stack, template)
 
 
@@ -205,6 +239,47 @@ def _add_queue(stack: Stack, sqs: Any, name: str, url: str) -> None:
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     stack.physical[name] = url
     stack.attributes[name] = {"Arn": arn["Attributes"]["QueueArn"]}
+
+
+def _log_group_name(stack: Stack, name: str, resource: Mapping[str, Any]) -> str:
+    """The template's ``LogGroupName``, else a name of the stack's own."""
+    given = resource.get("Properties", {}).get("LogGroupName")
+    return str(stack.resolve(given)) if given else f"{LOCAL_STACK}-{name}"
+
+
+def _add_log_group(stack: Stack, name: str, group: str) -> None:
+    stack.physical[name] = group
+    # As CloudFormation's GetAtt Arn: the log group's ARN with ":*" (its streams).
+    stack.attributes[name] = {"Arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"}
+
+
+def _event_bus_name(stack: Stack, name: str, resource: Mapping[str, Any]) -> str:
+    given = resource.get("Properties", {}).get("Name")
+    return str(stack.resolve(given)) if given else f"{LOCAL_STACK}-{name}"
+
+
+def _add_event_bus(stack: Stack, name: str, bus: str, arn: str) -> None:
+    stack.physical[name] = bus  # Ref of an event bus is its name
+    stack.attributes[name] = {"Arn": arn, "Name": bus}
+
+
+def _create_rule(stack: Stack, events: Any, name: str, resource: Mapping[str, Any]) -> None:
+    properties = stack.resolve(resource["Properties"])
+    rule = str(properties.get("Name") or f"{LOCAL_STACK}-{name}")
+    bus = str(properties.get("EventBusName", "default"))
+    arn = events.put_rule(
+        Name=rule,
+        EventBusName=bus,
+        EventPattern=json.dumps(properties["EventPattern"]),
+        State=properties.get("State", "ENABLED"),
+    )["RuleArn"]
+    events.put_targets(
+        Rule=rule,
+        EventBusName=bus,
+        Targets=[{"Id": target["Id"], "Arn": target["Arn"]} for target in properties["Targets"]],
+    )
+    stack.physical[name] = arn
+    stack.attributes[name] = {"Arn": arn}
 
 
 def _named_the_rest(stack: Stack, template: Mapping[str, Any]) -> Stack:

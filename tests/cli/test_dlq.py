@@ -15,6 +15,7 @@ from cardmaker import (
     DynamoDBCardRepository,
     DynamoDBDeliveryRepository,
     DynamoDBOrderRepository,
+    EventBridgeBus,
     OrderKey,
     OrderStatus,
 )
@@ -46,6 +47,36 @@ def failing_cards(monkeypatch: pytest.MonkeyPatch) -> set[int | tuple[int, str]]
 
     monkeypatch.setattr(DynamoDBCardRepository, "write_cards", write_cards)
     return failing
+
+
+@pytest.fixture
+def failing_events(monkeypatch: pytest.MonkeyPatch) -> set[int]:
+    """Lifecycle events of the orders (order id) in this set are not published, on every
+    attempt, as an unreachable EventBridge would refuse them; the rest are published."""
+    failing: set[int] = set()
+    original = EventBridgeBus.publish
+
+    def publish(self, event):
+        if event.detail.get("card_order_id") in failing:
+            raise OSError("EventBridge is unreachable")
+        original(self, event)
+
+    monkeypatch.setattr(EventBridgeBus, "publish", publish)
+    return failing
+
+
+def failed_events(stack, failing: set[int], order_id: int) -> set[str]:
+    """An order whose lifecycle events could not be published (its cards are generated all
+    the same): the message ids of the events function's failed batches (its RECEIVED and its
+    GENERATED may fail in batches of their own); the fault is lifted."""
+    before = set(messages(stack, "EventsFailures"))
+    failing.add(order_id)
+    send_order(stack, order_id)
+    stack.wait_idle(60)
+    failing.clear()
+    failed = set(messages(stack, "EventsFailures")) - before
+    assert failed
+    return failed
 
 
 def queue_url(stack, name="GeneratorFailures"):
@@ -328,3 +359,35 @@ def test_delivery_that_gave_up_is_reopened_and_sent_with_the_same_cards(cli, loc
         assert message_id not in messages(local_stack, "DeliveryFailures")
     finally:
         delete_messages(local_stack, {message_id}, "DeliveryFailures")
+
+
+def test_lifecycle_events_given_up_on_are_listed_and_published_again(
+    cli, local_stack, failing_events
+):
+    # Given an order whose events could not be published: its batches are in EventsFailures
+    order_id = next(_order_ids)
+    message_ids = failed_events(local_stack, failing_events, order_id)
+    order = f"CM-daily-{order_id}"
+    assert json.loads(cli("events", "--order", order, "--json").stdout) == []
+    assert stored_order(local_stack, order_id).order.status is OrderStatus.GENERATED
+
+    # When the operator lists the events queue, then replays it (the fault is gone)
+    listed = cli("dlq", "list", "--queue", "events", "--json")
+    dry = cli("dlq", "redrive", "--queue", "events", "--dry-run", "--json")
+    done = cli("dlq", "redrive", "--queue", "events", "--json")
+
+    # Then the batches were listed for the function that gave up on them, and their replay
+    # published the order's events, once each, and emptied the queue
+    batches = {b["message_id"]: b for b in json.loads(listed.stdout)}
+    assert message_ids <= set(batches)
+    assert {(batches[m]["queue"], batches[m]["function"]) for m in message_ids} == {
+        ("events", "LifecycleEventsFunction")
+    }
+    assert dry.exit_code == 0, dry.output
+    assert {outcomes(dry)[m]["result"] for m in message_ids} == {"dry-run"}
+    assert all("published again" in outcomes(dry)[m]["detail"] for m in message_ids)
+    assert done.exit_code == 0, done.output
+    assert {outcomes(done)[m]["result"] for m in message_ids} == {"redriven"}
+    shown = json.loads(cli("events", "--order", order, "--json").stdout)
+    assert [event["detail-type"] for event in shown] == ["Order Received", "Order Generated"]
+    assert message_ids.isdisjoint(messages(local_stack, "EventsFailures"))

@@ -1,9 +1,9 @@
 """The operator's managed policy (template.yaml ``OperatorPolicy``) against what the
 ``cardmaker`` commands actually call: every command an operator runs (orders show, made, ship
-and list, deliveries create/show, cards export, dlq list/redrive with --reopen on both queues,
-platform send-order) runs against the local stack, every AWS call the command itself makes (not the
-functions it reaches) is recorded as (action, resource), every HTTP API route it calls as
-execute-api:Invoke, and the policy must grant each of them and nothing else.
+and list, deliveries create/show, cards export, dlq list/redrive with --reopen on every queue,
+platform send-order, events) runs against the local stack, every AWS call the command itself
+makes (not the functions it reaches) is recorded as (action, resource), every HTTP API route it
+calls as execute-api:Invoke, and the policy must grant each of them and nothing else.
 
 The functions run in this process too, but on the local stack's server and poller threads:
 only the thread running the command (and the worker threads it starts) is attributed to the
@@ -30,9 +30,11 @@ from local.stack import LocalStack
 from local.template import load_template
 from local.top_gateway import CARD_BIND, Fault
 from tests.cli.conftest import Cli, json_output
-from tests.cli.test_dlq import (  # noqa: F401 (failing_cards: a fixture)
+from tests.cli.test_dlq import (  # noqa: F401 (failing_cards, failing_events: fixtures)
     delete_messages,
+    failed_events,
     failing_cards,
+    failing_events,
     messages,
     send_order,
     stored_order,
@@ -180,6 +182,8 @@ class OperatorRecorder:
             return [self._names[params["QueueUrl"]]]
         if service == "lambda":
             return [self._names[params["FunctionName"]]]
+        if service == "logs":
+            return [self._names[params["logGroupName"]]]
         raise AssertionError(f"the commands call {service}:{params}: add it to the recorder")
 
 
@@ -252,6 +256,7 @@ def operator_calls(
     local_stack: LocalStack,
     recorder: OperatorRecorder,
     failing_cards: set[Any],  # noqa: F811 (the fixture of tests/cli/test_dlq.py)
+    failing_events: set[int],  # noqa: F811 (the fixture of tests/cli/test_dlq.py)
     tmp_path: Any,
 ) -> Iterator[set[tuple[str, str]]]:
     """Every command an operator runs, once, recorded."""
@@ -262,6 +267,7 @@ def operator_calls(
     order = f"CM-daily-{OPERATOR_ORDER}"
     generation_message = failed_generation(local_stack, failing_cards, 17901)
     delivery_id, delivery_message = failed_delivery(local_stack)
+    events_messages = failed_events(local_stack, failing_events, 17904)
     deliveries = DynamoDBDeliveryRepository(
         local_stack.stack.physical["DeliveriesTable"], local_stack.client("dynamodb")
     )
@@ -285,6 +291,7 @@ def operator_calls(
             ("dlq", "list", "--json"),
             ("dlq", "redrive", "--dry-run", "--reopen", "--json"),
             ("dlq", "redrive", "--reopen", "--json"),
+            ("events", "--order", "CM-daily-17904", "--json"),
         ]  # fmt: skip
         for command in commands:
             result = recorder.run(cli, *command)
@@ -294,10 +301,12 @@ def operator_calls(
         assert generation_message not in messages(local_stack)
         assert stored_order(local_stack, 17901).cards_generated == {"T1": 3, "T2": 2}
         assert delivery_message not in messages(local_stack, "DeliveryFailures")
+        assert events_messages.isdisjoint(messages(local_stack, "EventsFailures"))
         yield recorder.calls
     finally:
         delete_messages(local_stack, {generation_message})
         delete_messages(local_stack, {delivery_message}, "DeliveryFailures")
+        delete_messages(local_stack, events_messages, "EventsFailures")
 
 
 def test_the_operator_policy_grants_every_call_of_the_commands_and_nothing_else(operator_calls):
@@ -313,7 +322,7 @@ def test_the_operator_policy_grants_every_call_of_the_commands_and_nothing_else(
         assert grant not in operator_calls, f"now used: drop it ({why})"
     # The run reached every kind of thing the commands do
     services = {action.split(":")[0] for action, _ in operator_calls}
-    assert services == {"execute-api", "dynamodb", "kms", "sqs", "lambda"}
+    assert services == {"execute-api", "dynamodb", "kms", "sqs", "lambda", "logs"}
 
 
 def test_the_policy_is_an_output_to_hand_to_operators():

@@ -298,3 +298,28 @@ def test_deliveries_reach_the_gateway_and_finish(local_stack):
     assert [view["status"] for view in views] == ["DELIVERED", "DELIVERED"]
     assert [card["card_no"] for card in views[0]["cards"]] == bound_numbers
     assert {card["outcome"] for card in views[1]["cards"]} == {"ISSUED"}
+
+
+def test_an_order_s_lifecycle_events_reach_the_bus_s_archive(local_stack):
+    # Given an order sent as the platform does, generated through the stream
+    order = sample_order(16030, "daily", [("3010030E02", 3, "100")], logistics=True)
+    assert spi_response(post_spi(local_stack, sign_demo_call(order)))["success"] is True
+    local_stack.wait_idle(timeout=120)
+
+    # When the LifecycleBus's archive is read, as `cardmaker events` reads it
+    logs = local_stack.client("logs")
+    group = local_stack.outputs()["LifecycleEventsLogGroupName"]
+    found = logs.filter_log_events(logGroupName=group, interleaved=True)["events"]
+    events = [json.loads(event["message"]) for event in found]
+
+    # Then its received and generated went through moto's EventBridge, in the envelope
+    mine = [e for e in events if e["detail"].get("making_card_no") == "CM-daily-16030"]
+    assert [e["detail-type"] for e in mine] == ["Order Received", "Order Generated"]
+    assert {e["source"] for e in mine} == {"cardmaker"}
+    assert [e["detail"]["status"] for e in mine] == ["RECEIVED", "GENERATED"]
+    assert "张三" not in json.dumps(mine, ensure_ascii=False)  # the receiver stays out
+    assert (
+        not local_stack.client("sqs")
+        .receive_message(QueueUrl=local_stack.stack.physical["EventsFailures"])
+        .get("Messages")
+    )

@@ -29,6 +29,7 @@ README_MAX_LINES = 400
 MANUAL_PAGES = (
     "docs/operator-manual.md",
     "docs/deploy.md",
+    "docs/events.md",
     "docs/spi-reference.md",
     "docs/design.md",
     "docs/figures.md",

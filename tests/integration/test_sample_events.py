@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import boto3
 import pytest
 
 from cardmaker import runtime
@@ -75,6 +76,8 @@ def test_every_event_file_is_exercised():
         "stream_chunk_created.json",
         "stream_order_generated.json",
         "stream_delivery_pending.json",
+        "stream_order_shipped.json",
+        "stream_delivery_delivered.json",
         "post_delivery_eticket.json",
         "post_delivery_bind.json",
         "get_delivery.json",
@@ -215,3 +218,42 @@ def test_delivery_events(sam_local_env, invoke, invoke_generator, invoke_deliver
     view = json.loads(invoke(load("get_delivery.json"))["body"])
     assert (view["status"], len(view["cards"])) == ("DELIVERED", 2)
     assert len(gateway.calls_of("taobao.eticket.merchant.ma.send")) == 1
+
+
+def test_lifecycle_events(sam_local_env, stack):
+    """LifecycleEventsFunction on the stream samples: an event for each status change, none
+    for a chunk or a PENDING delivery; the archive rule writes them to its log group."""
+    handler = functions(stack)["LifecycleEventsFunction"].load_handler()
+    context = LambdaContext(function_name="LifecycleEventsFunction")
+    names = [
+        "stream_order_received.json",
+        "stream_chunk_created.json",
+        "stream_order_generated.json",
+        "stream_order_shipped.json",
+        "stream_delivery_pending.json",
+        "stream_delivery_delivered.json",
+    ]
+    for name in names:
+        assert handler(load(name), context) == {"batchItemFailures": []}, name
+    logs = boto3.client("logs", region_name="us-east-1")
+    found = logs.filter_log_events(
+        logGroupName=stack.physical["LifecycleEventsLog"], interleaved=True
+    )["events"]
+    events = [json.loads(event["message"]) for event in found]
+    assert [event["detail-type"] for event in events] == [
+        "Order Received",
+        "Order Generated",
+        "Order Shipped",
+        "Delivery Delivered",
+    ]
+    shipped, delivered = events[2]["detail"], events[3]["detail"]
+    assert shipped["waybill"] == {
+        "logistics_company": "SF Express",
+        "logistics_order_id": "SF1234567890",
+    }
+    assert shipped["event_id"] == "CM-daily-16002:SHIPPED:2026-11-24T10:00:00.000+00:00"
+    assert (delivered["type"], delivered["quantity"], delivered["cards"]) == (
+        "eticket",
+        2,
+        {"ISSUED": 2},
+    )

@@ -349,7 +349,7 @@ def test_every_failure_queue_has_an_alarm_on_its_first_message():
         for event in function["Properties"].get("Events", {}).values()
         if event["Type"] == "DynamoDB"
     }
-    assert destinations == {"GeneratorFailures", "DeliveryFailures"}
+    assert destinations == {"GeneratorFailures", "DeliveryFailures", "EventsFailures"}
     # Then each queue alarms as soon as one batch lands in it
     alarmed = _alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert sorted(alarmed, key=str) == sorted(
@@ -368,7 +368,11 @@ def test_every_stream_function_has_an_iterator_age_alarm_and_every_function_an_e
         for name, function in functions.items()
         if any(e["Type"] == "DynamoDB" for e in function["Properties"].get("Events", {}).values())
     }
-    assert streamed == {"CardGeneratorFunction", "CardDeliveryFunction"}
+    assert streamed == {
+        "CardGeneratorFunction",
+        "CardDeliveryFunction",
+        "LifecycleEventsFunction",
+    }
     assert sorted(str(v) for v in _alarmed("AWS/Lambda", "IteratorAge")) == sorted(
         str({"Ref": name}) for name in streamed
     )
@@ -656,7 +660,11 @@ def test_the_dashboard_shows_failures_and_how_far_each_stream_function_is_behind
         for name, function in resources_of_type(TEMPLATE, "AWS::Serverless::Function").items()
         if any(e["Type"] == "DynamoDB" for e in function["Properties"].get("Events", {}).values())
     }
-    assert stream_functions == {"CardGeneratorFunction", "CardDeliveryFunction"}
+    assert stream_functions == {
+        "CardGeneratorFunction",
+        "CardDeliveryFunction",
+        "LifecycleEventsFunction",
+    }
     shown = {(line[0], line[1], line[3]) for line in lines if line[0] != "Cardmaker"}
     for function in stream_functions:
         assert ("AWS/Lambda", "IteratorAge", f"${{{function}}}") in shown
@@ -672,3 +680,79 @@ def test_the_dashboard_shows_failures_and_how_far_each_stream_function_is_behind
         assert re.fullmatch(r"\$\{(\w+)(\.\w+)?\}", reference), reference
         assert reference[2:-1].split(".")[0] in resources, reference
     assert TEMPLATE["Outputs"]["DashboardName"]["Value"] == {"Ref": "Dashboard"}
+
+
+# --- lifecycle events ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event", ["OrdersStream", "DeliveriesStream"])
+def test_lifecycle_event_streams_are_bounded_filtered_and_have_a_failure_queue(event):
+    stream = _stream_event("LifecycleEventsFunction", event)
+    assert stream["MaximumRetryAttempts"] == {"Ref": "StreamMaxRetries"}
+    assert stream["BisectBatchOnFunctionError"] is True
+    assert 0 < stream["MaximumRecordAgeInSeconds"] <= 86400
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stream["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["EventsFailures", "Arn"]},
+    }
+    (pattern,) = [json.loads(item["Pattern"]) for item in stream["FilterCriteria"]["Filters"]]
+    image = pattern["dynamodb"]["NewImage"]
+    if event == "OrdersStream":
+        assert stream["Stream"] == {"Fn::GetAtt": ["OrdersTable", "StreamArn"]}
+        assert image["entity"] == {"S": ["ORDER"]}
+        statuses = {"RECEIVED", "GENERATED", "MADE", "SHIPPED", "CONFIRMED", "FAILED"}
+    else:
+        assert stream["Stream"] == {"Fn::GetAtt": ["DeliveriesTable", "StreamArn"]}
+        assert image["entity"] == {"S": ["DELIVERY"]}
+        statuses = {"DELIVERED", "PARTIAL", "FAILED"}
+    assert set(image["status"]["S"]) == statuses
+
+
+def test_the_lifecycle_function_only_publishes_to_its_bus():
+    statements = {s["Sid"]: s for name, s in _statements() if name == "LifecycleEventsFunction"}
+    actions = {a for statement in statements.values() for a in _as_list(statement["Action"])}
+    assert {a for a in actions if not a.startswith("dynamodb:")} == {
+        "events:PutEvents",
+        "sqs:SendMessage",
+    }
+    assert {a.split(":")[1] for a in actions if a.startswith("dynamodb:")} == {
+        "DescribeStream",
+        "GetRecords",
+        "GetShardIterator",
+        "ListStreams",
+    }
+    assert statements["PublishToTheBus"]["Resource"] == {"Fn::GetAtt": ["LifecycleBus", "Arn"]}
+    variables = TEMPLATE["Resources"]["LifecycleEventsFunction"]["Properties"]["Environment"]
+    assert variables["Variables"] == {"LIFECYCLE_BUS_NAME": {"Ref": "LifecycleBus"}}
+
+
+def test_every_lifecycle_event_is_archived_to_a_log_group_only_eventbridge_writes():
+    resources = TEMPLATE["Resources"]
+    rule = resources["LifecycleArchiveRule"]
+    assert rule["DependsOn"] == "LifecycleEventsLogPolicy"
+    properties = rule["Properties"]
+    assert properties["EventBusName"] == {"Ref": "LifecycleBus"}
+    assert properties["EventPattern"] == {"source": ["cardmaker"]}
+    (target,) = properties["Targets"]
+    assert target["Arn"]["Fn::Sub"].endswith(":log-group:${LifecycleEventsLog}")
+    assert "RoleArn" not in target  # CloudWatch Logs targets go by the resource policy
+    log = resources["LifecycleEventsLog"]["Properties"]
+    assert log["LogGroupName"]["Fn::Sub"].startswith("/aws/events/")
+    assert log["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    text = resources["LifecycleEventsLogPolicy"]["Properties"]["PolicyDocument"]["Fn::Sub"]
+    policy = json.loads(re.sub(r"\$\{[\w:.]+\}", "X", text))
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {
+        "Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]
+    }
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert '"Resource": "${LifecycleEventsLog.Arn}"' in text
+    rule_arn = "rule/${LifecycleBus}/${AWS::StackName}-lifecycle-archive"
+    assert rule_arn in text
+    assert properties["Name"] == {"Fn::Sub": "${AWS::StackName}-lifecycle-archive"}
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["LifecycleBusName"]["Value"] == {"Ref": "LifecycleBus"}
+    assert outputs["LifecycleBusArn"]["Value"] == {"Fn::GetAtt": ["LifecycleBus", "Arn"]}
+    assert outputs["LifecycleEventsLogGroupName"]["Value"] == {"Ref": "LifecycleEventsLog"}
+    assert outputs["EventsFailuresQueueUrl"]["Value"] == {"Ref": "EventsFailures"}

@@ -78,7 +78,7 @@ def run(stack: LocalStack, card_order_id: int, sent: Sent) -> tuple[Ledger, list
 def failure_messages(stack: LocalStack) -> int:
     sqs = stack.client("sqs")
     total = 0
-    for queue in ("GeneratorFailures", "DeliveryFailures"):
+    for queue in ("GeneratorFailures", "DeliveryFailures", "EventsFailures"):
         url = stack.stack.physical[queue]
         attributes = sqs.get_queue_attributes(
             QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]

@@ -7,11 +7,12 @@ against what its code actually calls.
 what its settings may read, not what its code calls): the whole pipeline runs on the local
 stack (an order, a replay, a large paged order, generation with a chunk retried, an e-voucher
 and a bind delivery, a delivery waiting for stock and woken, every HTTP route: an order made,
-shipped and listed), every AWS call each function's code makes is recorded with the resource
-it names, and each function starts cold for every invocation (the functions share one process
-locally; a secret cached by one must not hide another's read). What Lambda itself does with
-the execution role (reading the streams of the function's ``DynamoDB`` events, sending to
-their on-failure queues) is derived from those events in the template.
+shipped and listed; the lifecycle events of all of it), every AWS call each function's code
+makes is recorded with the resource it names, and each function starts cold for every
+invocation (the functions share one process locally; a secret cached by one must not hide
+another's read). What Lambda itself does with the execution role (reading the streams of the
+function's ``DynamoDB`` events, sending to their on-failure queues) is derived from those events
+in the template.
 """
 
 from __future__ import annotations
@@ -93,7 +94,12 @@ STREAM_READ = (
     "dynamodb:GetShardIterator",
     "dynamodb:ListStreams",
 )
-SERVICE_PREFIX = {"dynamodb": "dynamodb", "kms": "kms", "secretsmanager": "secretsmanager"}
+SERVICE_PREFIX = {
+    "dynamodb": "dynamodb",
+    "events": "events",
+    "kms": "kms",
+    "secretsmanager": "secretsmanager",
+}
 
 
 # --- every policy document in the template -----------------------------------------------
@@ -282,6 +288,8 @@ class CallRecorder:
             return [self._names[table] + suffix for table in tables]
         if service == "kms":
             return [self._names[params["KeyId"]]]
+        if service == "events":  # PutEvents names its bus in each entry
+            return [self._names[entry["EventBusName"]] for entry in params["Entries"]]
         return [self._names[params["SecretId"]]]
 
 

@@ -188,13 +188,20 @@ def test_no_secret_in_any_log_metric_trace_answer_or_error(captured, capsys):
     sqs = stack.client("sqs")
     queued = [
         message["Body"]
-        for queue in ("GeneratorFailures", "DeliveryFailures")
+        for queue in ("GeneratorFailures", "DeliveryFailures", "EventsFailures")
         for message in sqs.receive_message(
             QueueUrl=stack.stack.physical[queue], MaxNumberOfMessages=10
         ).get("Messages", [])
     ]
     answers = [
         f"{answer.status_code} {dict(answer.headers)} {answer.text}" for answer in sent.answers
+    ]
+    # the lifecycle events integrators get (the LifecycleBus's archive)
+    events = [
+        event["message"]
+        for event in stack.client("logs").filter_log_events(
+            logGroupName=stack.stack.physical["LifecycleEventsLog"]
+        )["events"]
     ]
     text = "\n".join(
         [
@@ -206,11 +213,13 @@ def test_no_secret_in_any_log_metric_trace_answer_or_error(captured, capsys):
             traces.text(),
             *answers,
             *queued,
+            *events,
         ]
     )
     raw = text.encode() + b"".join(answer.content for answer in sent.answers)
     # It is all there: debug lines, metrics, the lost answer's traceback, the traced calls
     assert '"level":"DEBUG"' in service_log.getvalue()
+    assert any('"Delivery Delivered"' in event for event in events)
     assert '"CloudWatchMetrics"' in printed.out
     assert "function error" in stack_log.getvalue()  # the lost answer's failed attempt...
     assert "raised at:" in stack_log.getvalue()  # ...with where it was raised

@@ -7,7 +7,13 @@ import pytest
 from pydantic import ValidationError
 
 from cardmaker import FUNCTION_SETTINGS, runtime
-from cardmaker.settings import DeliverySettings, GeneratorSettings, OperatorApiSettings, SpiSettings
+from cardmaker.settings import (
+    DeliverySettings,
+    GeneratorSettings,
+    LifecycleEventsSettings,
+    OperatorApiSettings,
+    SpiSettings,
+)
 
 SPI = {"ORDERS_TABLE_NAME": "orders", "TOP_SECRET_ID": "arn:top", "TOP_APP_KEY": "12345678"}
 DELIVERY = {
@@ -143,7 +149,10 @@ def test_parts_compose_into_each_functions_variables():
         OperatorApiSettings,
         GeneratorSettings,
         DeliverySettings,
+        LifecycleEventsSettings,
     }
+    # the lifecycle events are built from stream records alone: no table, key or secret
+    assert LifecycleEventsSettings.variables() == {"LIFECYCLE_BUS_NAME"}
 
 
 def test_the_bind_app_key_defaults_to_our_own():

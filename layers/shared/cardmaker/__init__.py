@@ -64,6 +64,7 @@ from cardmaker.errors import (
     DeliveryExists,
     DeliveryNotFound,
     DeliveryRefused,
+    EventNotPublished,
     InvalidAppKey,
     InvalidMethod,
     InvalidParameter,
@@ -86,6 +87,15 @@ from cardmaker.errors import (
     TopOutcomeUnknown,
     TopUnavailable,
     UnprocessedItemsError,
+)
+from cardmaker.events.bus import EventBridgeBus
+from cardmaker.events.envelope import (
+    EVENT_DETAIL_TYPES,
+    EVENT_SOURCE,
+    DeliveryFinished,
+    LifecycleEvent,
+    OrderStatusChanged,
+    lifecycle_event,
 )
 from cardmaker.generation.plan import Chunk, plan_chunks
 from cardmaker.generation.service import CardGenerator, ChunkResult, PlanResult
@@ -156,6 +166,7 @@ from cardmaker.store.stream import (
     WakeDeliveries,
     delivery_task,
     generation_task,
+    lifecycle_change,
 )
 from cardmaker.store.templates import DynamoDBTemplateRegistry
 
@@ -166,6 +177,8 @@ __all__ = [
     "CARDORDER_MAKE",
     "CARDORDER_MAKE_PARAMETERS",
     "DEFAULT_PAGE_SIZE",
+    "EVENT_DETAIL_TYPES",
+    "EVENT_SOURCE",
     "EXAMPLE_BIND",
     "EXAMPLE_DELIVERY_ID",
     "EXAMPLE_ETICKET",
@@ -202,6 +215,7 @@ __all__ = [
     "DeliveryAttempt",
     "DeliveryConflict",
     "DeliveryExists",
+    "DeliveryFinished",
     "DeliveryId",
     "DeliveryNotFound",
     "DeliveryRefused",
@@ -219,6 +233,8 @@ __all__ = [
     "DynamoDBOrderRepository",
     "DynamoDBTemplateRegistry",
     "EticketDeliveryRequest",
+    "EventBridgeBus",
+    "EventNotPublished",
     "GenerateChunk",
     "InvalidAppKey",
     "InvalidMethod",
@@ -227,6 +243,7 @@ __all__ = [
     "InvalidTimestamp",
     "KmsDataKeys",
     "Lifecycle",
+    "LifecycleEvent",
     "ListPosition",
     "ListedOrders",
     "LogisticsInfo",
@@ -249,6 +266,7 @@ __all__ = [
     "OrderStateConflict",
     "OrderStateConflictAnswer",
     "OrderStatus",
+    "OrderStatusChanged",
     "OrderStepAccepted",
     "OrderSummary",
     "OrderView",
@@ -291,6 +309,8 @@ __all__ = [
     "generation_task",
     "json_content",
     "kms_client",
+    "lifecycle_change",
+    "lifecycle_event",
     "logger",
     "metrics",
     "needs_no_physical_cards",

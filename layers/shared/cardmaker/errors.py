@@ -166,6 +166,19 @@ class UnprocessedItemsError(CardmakerError):
         self.remaining = remaining
 
 
+# Lifecycle events ---------------------------------------------------------------------------
+
+
+class EventNotPublished(CardmakerError):
+    """EventBridge refused a lifecycle event (``PutEvents`` counted it failed): the stream
+    record is retried. The text names the event and EventBridge's error code only."""
+
+    def __init__(self, event_id: str, error_code: str) -> None:
+        super().__init__(f"event {event_id} not published: {error_code}")
+        self.event_id = event_id
+        self.error_code = error_code
+
+
 # A print run (an order's cards for the print shop) -----------------------------------------
 
 # Why a print run was refused: the order's cards are not all made yet, the order has no such

@@ -18,6 +18,7 @@ from cardmaker.cards.numbering import CardNumberer
 from cardmaker.cards.opening import SecretOpener
 from cardmaker.deliveries.sending import DeliverySender
 from cardmaker.deliveries.service import DeliveryService
+from cardmaker.events.bus import EventBridgeBus
 from cardmaker.generation.service import CardGenerator
 from cardmaker.orders.lifecycle import OrderLifecycle
 from cardmaker.orders.listing import OrderListing
@@ -25,12 +26,18 @@ from cardmaker.orders.service import OrderService
 from cardmaker.settings import (
     DeliverySettings,
     GeneratorSettings,
+    LifecycleEventsSettings,
     OperatorApiSettings,
     SpiSettings,
     TopSecrets,
 )
 from cardmaker.store.cards import DynamoDBCardRepository
-from cardmaker.store.clients import dynamodb_client, kms_client, secretsmanager_client
+from cardmaker.store.clients import (
+    dynamodb_client,
+    events_client,
+    kms_client,
+    secretsmanager_client,
+)
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.lifecycle import DynamoDBLifecycleRepository
 from cardmaker.store.order_list import DynamoDBOrderIndex
@@ -192,6 +199,20 @@ def top_credentials(settings: DeliverySettings) -> TopCredentials:
     )
 
 
+# --- LifecycleEventsFunction ----------------------------------------------------------------
+
+
+@cache
+def lifecycle_events_settings() -> LifecycleEventsSettings:
+    return LifecycleEventsSettings.from_env(os.environ)
+
+
+@cache
+def lifecycle_bus() -> EventBridgeBus:
+    """Where the lifecycle events go (``LIFECYCLE_BUS_NAME``)."""
+    return EventBridgeBus(events_client(), lifecycle_events_settings().lifecycle_bus_name)
+
+
 # --- shared -------------------------------------------------------------------------------
 
 
@@ -229,8 +250,11 @@ def reset() -> None:
         card_generator,
         delivery_settings,
         delivery_sender,
+        lifecycle_events_settings,
+        lifecycle_bus,
         _secrets_provider,
         dynamodb_client,
+        events_client,
         kms_client,
         secretsmanager_client,
     ):

@@ -221,10 +221,17 @@ class DeliverySettings(
         return self.card_bind_app_key or self.top_app_key
 
 
+class LifecycleEventsSettings(_Settings):
+    """LifecycleEventsFunction: publishes the orders' and deliveries' lifecycle to the bus."""
+
+    lifecycle_bus_name: str = Field(min_length=1)
+
+
 FUNCTION_SETTINGS: dict[str, type[_Settings]] = {
     "TopSpiFunction": SpiSettings,
     "OperatorApiFunction": OperatorApiSettings,
     "CardGeneratorFunction": GeneratorSettings,
     "CardDeliveryFunction": DeliverySettings,
+    "LifecycleEventsFunction": LifecycleEventsSettings,
 }
 """Each function of template.yaml (by logical id) and the settings it reads."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -25,6 +25,12 @@ _CONFIG = Config(
 @cache
 def dynamodb_client() -> DynamoDBClient:
     return boto3.client("dynamodb", config=_CONFIG)
+
+
+@cache
+def events_client() -> Any:
+    """EventBridge's client (typed by the bus's own protocol, ``events.bus.EventsClient``)."""
+    return boto3.client("events", config=_CONFIG)
 
 
 @cache

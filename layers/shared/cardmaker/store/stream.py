@@ -23,7 +23,13 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from cardmaker.deliveries.delivery import DeliveryStatus
+from cardmaker.deliveries.delivery import FINAL, DeliveryStatus
+from cardmaker.events.envelope import (
+    ORDER_DETAIL_TYPES,
+    DeliveryFinished,
+    LifecycleChange,
+    OrderStatusChanged,
+)
 from cardmaker.generation.plan import Chunk
 from cardmaker.orders.order import OrderKey, OrderStatus
 from cardmaker.store import delivery_schema, schema
@@ -94,6 +100,65 @@ def delivery_task(record: StreamRecord) -> SendDelivery | WakeDeliveries | None:
     ):
         return WakeDeliveries(schema.order_key_from_item(image))
     return None
+
+
+def lifecycle_change(record: StreamRecord) -> LifecycleChange | None:
+    """What a record of the orders or the deliveries table's stream tells integrators: an
+    order that arrived or moved to a status events are published for, a delivery that became
+    final, or nothing (a chunk, a template, a page; progress or a notification written on an
+    order whose status stayed the same). Lambda's filters cannot compare the old image with
+    the new one: this is where a record whose status did not change is dropped."""
+    image, before = _images(_record(record))
+    entity = image.get("entity")
+    status, previous = image.get("status"), before.get("status")
+    if status is None or status == previous:
+        return None
+    if entity == schema.ORDER_ENTITY:
+        return _order_change(image, status, previous)
+    if entity == delivery_schema.DELIVERY_ENTITY and status in FINAL:
+        return _delivery_finished(image, DeliveryStatus(status), previous)
+    return None
+
+
+def _order_change(
+    image: dict[str, Any], status: str, previous: str | None
+) -> OrderStatusChanged | None:
+    now = OrderStatus(status)
+    # RECEIVED only as the order arrives: a FAILED order reopened to RECEIVED is no new order.
+    if now not in ORDER_DETAIL_TYPES or (now is OrderStatus.RECEIVED and previous is not None):
+        return None
+    lifecycle = schema.lifecycle_from_item(image)
+    return OrderStatusChanged(
+        order=schema.order_key_from_item(image),
+        status=now,
+        previous=OrderStatus(previous) if previous else None,
+        at=str(image["updated_at"]),
+        card_count=int(image.get("card_count", 0)),
+        template_count=int(image.get("template_count", 0)),
+        waybill=lifecycle.waybill,
+        failure_reason=image.get("failure_reason"),
+    )
+
+
+def _delivery_finished(
+    image: dict[str, Any], status: DeliveryStatus, previous: str | None
+) -> DeliveryFinished:
+    request = image["request"]
+    outcomes: dict[str, int] = {}
+    for card in image.get("cards") or []:
+        outcomes[str(card["outcome"])] = outcomes.get(str(card["outcome"]), 0) + 1
+    return DeliveryFinished(
+        delivery_id=str(image["delivery_id"]),
+        kind=str(request["type"]),
+        order=OrderKey(request["own_sign"], int(request["card_order_id"])),
+        template_no=str(request["template_no"]),
+        quantity=int(request["quantity"]),
+        status=status,
+        previous=DeliveryStatus(previous) if previous else None,
+        at=str(image["updated_at"]),
+        outcomes=outcomes,
+        failure_reason=image.get("failure_reason"),
+    )
 
 
 def _record(record: StreamRecord) -> DynamoDBRecord:
