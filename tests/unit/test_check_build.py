@@ -13,6 +13,7 @@ FUNCTIONS = (
     "OperatorApiFunction",
     "CardGeneratorFunction",
     "CardDeliveryFunction",
+    "LifecycleEventsFunction",
 )
 
 
