@@ -75,6 +75,7 @@ from cardmaker.errors import (
     OrderExists,
     OrderNotFound,
     OrderStateConflict,
+    PlatformNoticeFailed,
     PrintRefused,
     RequesterUnknown,
     SecretTampered,
@@ -111,6 +112,7 @@ from cardmaker.orders.models import (
     ShipmentRequest,
     Waybill,
 )
+from cardmaker.orders.notifying import Notified, PlatformNotifier
 from cardmaker.orders.order import (
     Lifecycle,
     Notice,
@@ -136,11 +138,14 @@ from cardmaker.store.lifecycle import DynamoDBLifecycleRepository, Transition
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.store.stream import (
     GenerateChunk,
+    MakeTestOrder,
+    NotifyPlatform,
     PlanOrder,
     SendDelivery,
     WakeDeliveries,
     delivery_task,
     generation_task,
+    notification_task,
 )
 from cardmaker.store.templates import DynamoDBTemplateRegistry
 
@@ -209,10 +214,13 @@ __all__ = [
     "KmsDataKeys",
     "Lifecycle",
     "LogisticsInfo",
+    "MakeTestOrder",
     "NotFound",
     "NotFoundAnswer",
     "Notice",
     "NoticeState",
+    "Notified",
+    "NotifyPlatform",
     "NumberingKeyChanged",
     "Order",
     "OrderConflict",
@@ -229,6 +237,8 @@ __all__ = [
     "PlanOrder",
     "PlanResult",
     "PlatformNotice",
+    "PlatformNoticeFailed",
+    "PlatformNotifier",
     "PlatformProgress",
     "PrintRefused",
     "PrintRun",
@@ -266,6 +276,7 @@ __all__ = [
     "logger",
     "metrics",
     "needs_no_physical_cards",
+    "notification_task",
     "parse_cardorder_make",
     "plan_chunks",
     "platform_progress",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Collection, Iterable, Iterator, Mapping
     from datetime import datetime
 
     from cardmaker.cards.card import Card, CardBatch
@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     from cardmaker.deliveries.delivery import Delivery
     from cardmaker.generation.plan import Chunk, ChunkProgress
     from cardmaker.orders.models import Waybill
-    from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
+    from cardmaker.orders.order import (
+        Notice,
+        NoticeState,
+        Order,
+        OrderKey,
+        OrderStatus,
+        PlatformNotice,
+        StoredOrder,
+    )
     from cardmaker.orders.templates import Announced, CardTemplate, CardTemplateAnnouncement
     from cardmaker.store.lifecycle import Transition
 
@@ -51,6 +59,22 @@ class LifecycleStore(OrderReader, Protocol):
     def mark_made(self, key: OrderKey, made_by: str, now: datetime) -> Transition: ...
     def ship(self, key: OrderKey, waybill: Waybill, now: datetime) -> Transition: ...
     def confirm(self, key: OrderKey, now: datetime) -> Transition: ...
+
+
+class NoticeOutbox(LifecycleStore, Protocol):
+    """The platform notifications an order's steps left PENDING, as the notifier moves them."""
+
+    def start_notice_attempt(
+        self, key: OrderKey, notice: PlatformNotice, seen_attempts: int, now: datetime
+    ) -> bool: ...
+    def record_notice(
+        self,
+        key: OrderKey,
+        notice: PlatformNotice,
+        recorded: Notice,
+        *,
+        expected: Collection[NoticeState],
+    ) -> bool: ...
 
 
 class TemplateRegistry(Protocol):

@@ -221,10 +221,20 @@ class DeliverySettings(
         return self.card_bind_app_key or self.top_app_key
 
 
+class NotifierSettings(OrdersTable, TopSecrets, TopOutbound, StreamRetries):
+    """PlatformNotifierFunction: tells the platform an order was made and shipped
+    (make.finish, status.sended) and makes orders of test templates MADE."""
+
+    # Whether make.finish / status.sended need a TOP session is not documented
+    # (platform-apis.md §7.3): sent without one unless this says so.
+    notify_with_session: bool = False
+
+
 FUNCTION_SETTINGS: dict[str, type[_Settings]] = {
     "TopSpiFunction": SpiSettings,
     "OperatorApiFunction": OperatorApiSettings,
     "CardGeneratorFunction": GeneratorSettings,
     "CardDeliveryFunction": DeliverySettings,
+    "PlatformNotifierFunction": NotifierSettings,
 }
 """Each function of template.yaml (by logical id) and the settings it reads."""

@@ -179,6 +179,37 @@ class DynamoDBLifecycleRepository:
             return False
         return True
 
+    def start_notice_attempt(
+        self, key: OrderKey, notice: PlatformNotice, seen_attempts: int, now: datetime
+    ) -> bool:
+        """Count one more attempt at a PENDING notification whose count is still
+        ``seen_attempts``: False (nothing written) when another attempt counted first or it
+        is no longer PENDING. The notification stays PENDING, so a crash after this never
+        makes a retry skip the call; two attempts at once cannot both go ahead."""
+        path = f"{schema.NOTIFICATIONS}.#notice"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=schema.header_key(key),
+                UpdateExpression=f"SET {path}.attempts = :next, {path}.updated_at = :now,"
+                " updated_at = :now",
+                ConditionExpression=f"{path}.#state = :pending AND {path}.attempts = :seen",
+                ExpressionAttributeNames={"#notice": notice.value, "#state": "state"},
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":next": seen_attempts + 1,
+                        ":seen": seen_attempts,
+                        ":pending": NoticeState.PENDING.value,
+                        ":now": _iso(now),
+                    }
+                ),
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            return False
+        return True
+
     def _step(
         self,
         key: OrderKey,
