@@ -37,7 +37,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     if isinstance(task, NotifyPlatform):
         about(card_order_id=task.order.card_order_id, own_sign=task.order.own_sign)
         try:
-            notified = runtime.platform_notifier().notify(task.order)
+            notified = runtime.platform_notifier().notify(task.order, dict(task.pending))
         except PlatformNoticeFailed as failed:
             # Recorded FAILED on the order; raised on so that the record reaches the queue.
             metrics.add_metric(name="PlatformNoticeFailed", unit=MetricUnit.Count, value=1)

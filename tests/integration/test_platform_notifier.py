@@ -16,6 +16,7 @@ from cardmaker import (
     OrderKey,
     PlatformNotice,
     Waybill,
+    reopen_notices,
     runtime,
 )
 from cardmaker.top import utc_now
@@ -251,9 +252,37 @@ def test_a_refusal_records_failed_at_once(invoke, gateway, orders_stream, fault,
     assert call.accepted == ()
     shown = notices(invoke)["make_finish"]
     assert (shown["state"], shown["attempts"], shown["code"]) == ("FAILED", 1, code)
-    # Not retried: a refusal is not made again until an operator reopens it
-    assert orders_stream.invoke(records) == []
+    # Not made again: the stream's retries of the record fail again without a call, so that
+    # it lands in the failure queue; the notifier's own records after it pass quietly
+    assert len(orders_stream.invoke(records)) == 1
+    assert orders_stream.deliver_new() == []
     assert len(gateway.calls) == 1
+
+
+def test_a_failed_make_finish_holds_status_sended_back_until_the_redrive(
+    invoke, gateway, orders_stream
+):
+    made(invoke)
+    gateway.fail_next(Fault.error(15, "isv.invalid-parameter"), method=MAKE_FINISH)
+    assert len(orders_stream.deliver_new()) == 1
+    assert lifecycle().ship(ORDER, WAYBILL, utc_now()).changed
+
+    # The SHIPPED record: status.sended waits behind the FAILED make.finish, and the record
+    # fails too (to the queue: nothing is left PENDING without a record an operator sees)
+    assert len(orders_stream.deliver_new()) == 1
+    assert [call.method for call in gateway.calls] == [MAKE_FINISH]
+    assert notices(invoke)["status_sended"]["state"] == "PENDING"
+
+    # The operator's redrive reopens make.finish and replays: both go, in order, once each
+    assert reopen_notices(lifecycle(), ORDER) == [PlatformNotice.MAKE_FINISH]
+    assert reopen_notices(lifecycle(), ORDER) == []  # only FAILED ones
+    assert orders_stream.invoke(orders_stream.all()) == []
+    assert [call.method for call in gateway.calls] == [MAKE_FINISH, MAKE_FINISH, STATUS_SENDED]
+    assert [len(call.accepted) for call in gateway.calls] == [0, 1, 1]
+    assert {name: n["state"] for name, n in notices(invoke).items()} == {
+        "make_finish": "SENT",
+        "status_sended": "SENT",
+    }
 
 
 def test_a_crash_after_the_platform_answered_repeats_the_same_call(

@@ -112,7 +112,7 @@ from cardmaker.orders.models import (
     ShipmentRequest,
     Waybill,
 )
-from cardmaker.orders.notifying import Notified, PlatformNotifier
+from cardmaker.orders.notifying import Notified, PlatformNotifier, reopen_notices
 from cardmaker.orders.order import (
     Lifecycle,
     Notice,
@@ -281,6 +281,7 @@ __all__ = [
     "plan_chunks",
     "platform_progress",
     "reopen_delivery",
+    "reopen_notices",
     "reopen_order",
     "request_fingerprint",
     "runtime",

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from cardmaker.deliveries.platform_codes import recorded_code, refused_call
 from cardmaker.errors import (
+    OrderNotFound,
     OrderStateConflict,
     PlatformNoticeFailed,
     TopConfigError,
@@ -49,7 +50,7 @@ from cardmaker.top.client import retryable_top_error
 from cardmaker.top.timestamps import utc_now
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from datetime import datetime
 
     from cardmaker.orders.order import Lifecycle, OrderKey
@@ -127,19 +128,37 @@ class PlatformNotifier:
         except OrderStateConflict:  # moved on meanwhile (an operator was quicker)
             return False
 
-    def notify(self, key: OrderKey) -> Notified:
-        """Send the order's PENDING notifications, in order. Raises what the stream should
-        retry, and ``PlatformNoticeFailed`` once one is recorded FAILED (the later ones wait:
-        whether ``status.sended`` may come without ``make.finish`` is not documented)."""
+    def notify(self, key: OrderKey, seen: Mapping[PlatformNotice, int] | None = None) -> Notified:
+        """Send the order's PENDING notifications, in order. ``seen``: the notifications the
+        stream record showed PENDING, with their attempt counts then.
+
+        Raises what the stream should retry, and ``PlatformNoticeFailed`` once one is
+        recorded FAILED. A FAILED notification holds the later ones back (whether
+        ``status.sended`` may come without ``make.finish`` is not documented); a record whose
+        own attempt failed it, or that brought a notification it holds back, keeps failing
+        so that it ends in the failure queue, where the operator's redrive sends them all."""
         stored = self._outbox.get(key)
         if stored is None:
             return Notified(())
+        seen = seen or {}
         lifecycle = stored.lifecycle
         sent = []
-        for notice in NOTICE_ORDER:
+        for index, notice in enumerate(NOTICE_ORDER):
             current = lifecycle.notices.get(notice)
-            if current is None or current.state is not NoticeState.PENDING:
+            if current is None or current.state is NoticeState.SENT:
                 continue
+            if current.state is NoticeState.FAILED:
+                failed_here = notice in seen and current.attempts == seen[notice] + 1
+                held = [
+                    later
+                    for later in NOTICE_ORDER[index + 1 :]
+                    if later in seen
+                    and (waiting := lifecycle.notices.get(later)) is not None
+                    and waiting.state is NoticeState.PENDING
+                ]
+                if failed_here or held:
+                    raise PlatformNoticeFailed(notice.value, current.code, current.attempts)
+                break
             if self._send(key, notice, current, lifecycle):
                 sent.append(notice)
         return Notified(tuple(sent))
@@ -232,3 +251,27 @@ def _call(
         logistics_order_id=waybill.logistics_order_id,
         logistics_company=waybill.logistics_company,
     ).to_params()
+
+
+def reopen_notices(
+    outbox: NoticeOutbox, key: OrderKey, now: datetime | None = None
+) -> list[PlatformNotice]:
+    """An operator's redrive: every FAILED notification of the order back to PENDING with a
+    fresh attempt count (so that the stream's attempts start again), nothing else touched.
+    The notifications reopened, in sending order. Raises ``OrderNotFound``."""
+    stored = outbox.get(key)
+    if stored is None:
+        raise OrderNotFound(f"order {key.card_order_id} ({key.own_sign}) does not exist")
+    moment = now or utc_now()
+    return [
+        notice
+        for notice in NOTICE_ORDER
+        if (current := stored.lifecycle.notices.get(notice)) is not None
+        and current.state is NoticeState.FAILED
+        and outbox.record_notice(
+            key,
+            notice,
+            Notice(NoticeState.PENDING, attempts=0, updated_at=moment),
+            expected={NoticeState.FAILED},
+        )
+    ]

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from cardmaker.deliveries.delivery import DeliveryStatus
 from cardmaker.generation.plan import Chunk
-from cardmaker.orders.order import NoticeState, OrderKey, OrderStatus
+from cardmaker.orders.order import NoticeState, OrderKey, OrderStatus, PlatformNotice
 from cardmaker.store import delivery_schema, schema
 
 
@@ -67,9 +67,12 @@ class MakeTestOrder:
 
 @dataclass(frozen=True)
 class NotifyPlatform:
-    """An order with a platform notification PENDING: send it."""
+    """An order with a platform notification PENDING: send it. ``pending``: the
+    notifications the record shows PENDING, with the attempts they had then (to tell this
+    record's own failed attempt from a later record's look at a FAILED notification)."""
 
     order: OrderKey
+    pending: tuple[tuple[PlatformNotice, int], ...] = ()
 
 
 StreamRecord = Mapping[str, Any] | DynamoDBRecord
@@ -128,12 +131,15 @@ def notification_task(record: StreamRecord) -> MakeTestOrder | NotifyPlatform | 
     if status == generated and before.get("status") != generated:
         return MakeTestOrder(schema.order_key_from_item(image))
     notices = image.get(schema.NOTIFICATIONS) or {}
-    pending = NoticeState.PENDING.value
-    if status in _NOTIFIED_STATUSES and any(
-        isinstance(notice, Mapping) and notice.get("state") == pending
-        for notice in notices.values()
-    ):
-        return NotifyPlatform(schema.order_key_from_item(image))
+    pending = tuple(
+        (PlatformNotice(name), int(notice.get("attempts", 0)))
+        for name, notice in sorted(notices.items())
+        if name in PlatformNotice._value2member_map_
+        and isinstance(notice, Mapping)
+        and notice.get("state") == NoticeState.PENDING.value
+    )
+    if status in _NOTIFIED_STATUSES and pending:
+        return NotifyPlatform(schema.order_key_from_item(image), pending)
     return None
 
 
