@@ -7,7 +7,13 @@ import pytest
 from pydantic import ValidationError
 
 from cardmaker import FUNCTION_SETTINGS, runtime
-from cardmaker.settings import DeliverySettings, GeneratorSettings, OperatorApiSettings, SpiSettings
+from cardmaker.settings import (
+    DeliverySettings,
+    GeneratorSettings,
+    NotifierSettings,
+    OperatorApiSettings,
+    SpiSettings,
+)
 
 SPI = {"ORDERS_TABLE_NAME": "orders", "TOP_SECRET_ID": "arn:top", "TOP_APP_KEY": "12345678"}
 DELIVERY = {
@@ -143,7 +149,18 @@ def test_parts_compose_into_each_functions_variables():
         OperatorApiSettings,
         GeneratorSettings,
         DeliverySettings,
+        NotifierSettings,
     }
+    # the notifier reads no cards, no deliveries, no card key
+    assert not {
+        name for name in NotifierSettings.variables() if name.startswith(("CARD", "DELIVER"))
+    }
+
+
+def test_the_notices_go_without_a_session_unless_configured():
+    base = {"ORDERS_TABLE_NAME": "orders", "TOP_APP_SECRET": "s", "TOP_APP_KEY": "k"}
+    assert NotifierSettings.from_env(base).notify_with_session is False
+    assert NotifierSettings.from_env({**base, "NOTIFY_WITH_SESSION": "true"}).notify_with_session
 
 
 def test_the_bind_app_key_defaults_to_our_own():
