@@ -15,11 +15,12 @@ from cardmaker import (
     DynamoDBTemplateRegistry,
     OrderKey,
     PlatformNotice,
+    TopError,
     Waybill,
     reopen_notices,
     runtime,
 )
-from cardmaker.top import utc_now
+from cardmaker.top import FixedCredentials, TopClient, utc_now
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from cardmaker_cli.stream_records import lambda_record
 from local.apigw import LambdaContext
@@ -381,3 +382,47 @@ def test_a_configured_session_is_sent_and_no_secret_reaches_the_logs(
     assert "platform notified" in printed
     for secret in (SESSION_KEY, DEMO_SECRET, sent.params["sign"]):
         assert secret not in printed
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "code", "sub_code"),
+    [
+        (MAKE_FINISH, {}, 40, "isv.missing-parameter:card_order_id"),
+        (MAKE_FINISH, {"card_order_id": "16x"}, 41, "isv.invalid-parameter:card_order_id"),
+        (MAKE_FINISH, {"card_order_id": "0"}, 41, "isv.invalid-parameter:card_order_id"),
+        (
+            STATUS_SENDED,
+            {"card_order_id": "16002", "logistics_order_id": "SF1"},
+            40,
+            "isv.missing-parameter:logistics_company",
+        ),
+        (
+            STATUS_SENDED,
+            {"card_order_id": "16002", "logistics_order_id": " ", "logistics_company": "顺丰"},
+            40,
+            "isv.missing-parameter:logistics_order_id",
+        ),
+    ],
+)
+def test_the_fake_gateway_checks_the_notices_like_the_platform(
+    gateway, method, params, code, sub_code
+):
+    client = TopClient(gateway.url, DEMO_APP_KEY, FixedCredentials(DEMO_SECRET))
+    with client, pytest.raises(TopError) as refused:
+        client.call(method, params)
+    assert (refused.value.top_code, refused.value.sub_code) == (code, sub_code)
+    (call,) = gateway.calls
+    assert call.accepted == ()
+
+
+def test_the_fake_gateway_checks_the_notices_sign_and_a_session_sent(gateway):
+    client = TopClient(gateway.url, DEMO_APP_KEY, FixedCredentials("not-the-secret"))
+    with client, pytest.raises(TopError) as refused:
+        client.call(MAKE_FINISH, {"card_order_id": "16002"})
+    assert refused.value.top_code == 25
+    wrong_session = FixedCredentials(DEMO_SECRET, "not-the-session")
+    client = TopClient(gateway.url, DEMO_APP_KEY, wrong_session)
+    with client, pytest.raises(TopError) as refused:
+        client.call(MAKE_FINISH, {"card_order_id": "16002"}, with_session=True)
+    assert refused.value.top_code == 27
+    assert [call.accepted for call in gateway.calls] == [(), ()]
