@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from cardmaker.generation.plan import Chunk, ChunkProgress
     from cardmaker.orders.models import Waybill
     from cardmaker.orders.order import (
+        Lifecycle,
         Notice,
         NoticeState,
         Order,
@@ -64,6 +65,7 @@ class LifecycleStore(OrderReader, Protocol):
 class NoticeOutbox(LifecycleStore, Protocol):
     """The platform notifications an order's steps left PENDING, as the notifier moves them."""
 
+    def lifecycle(self, key: OrderKey) -> Lifecycle | None: ...
     def start_notice_attempt(
         self, key: OrderKey, notice: PlatformNotice, seen_attempts: int, now: datetime
     ) -> bool: ...

@@ -137,11 +137,10 @@ class PlatformNotifier:
         ``status.sended`` may come without ``make.finish`` is not documented); a record whose
         own attempt failed it, or that brought a notification it holds back, keeps failing
         so that it ends in the failure queue, where the operator's redrive sends them all."""
-        stored = self._outbox.get(key)
-        if stored is None:
+        lifecycle = self._outbox.lifecycle(key)
+        if lifecycle is None:
             return Notified(())
         seen = seen or {}
-        lifecycle = stored.lifecycle
         sent = []
         for index, notice in enumerate(NOTICE_ORDER):
             current = lifecycle.notices.get(notice)
