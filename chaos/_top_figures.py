@@ -128,6 +128,20 @@ def notice_figures(
         ):
             wrong_waybills += 1
     owing = {(MAKE_FINISH, k) for k in made} | {(STATUS_SENDED, k) for k in shipped}
+    # A call made after its notification was recorded SENT is a second send, repeat or not
+    # (a crash's retry repeats the call before SENT is recorded, never after).
+    notice_of = {
+        MAKE_FINISH: PlatformNotice.MAKE_FINISH,
+        STATUS_SENDED: PlatformNotice.STATUS_SENDED,
+    }
+    calls_after_sent = 0
+    for call in notices:
+        stored = orders.get(int(call.params.get("card_order_id", "0") or 0))
+        notice = stored.lifecycle.notices.get(notice_of[call.method]) if stored else None
+        # sent_at is kept to the millisecond: the call's time too, for the comparison
+        at = call.at.replace(microsecond=call.at.microsecond // 1000 * 1000)
+        if notice is not None and notice.sent_at is not None and at > notice.sent_at:
+            calls_after_sent += 1
     return {
         "made_transitions": len(made),
         "shipped_transitions": len(shipped),
@@ -161,6 +175,7 @@ def notice_figures(
             if (call.method, int(call.params.get("card_order_id", "0") or 0)) not in owing
         ),
         "waybills_sent_wrong": wrong_waybills,
+        "calls_after_sent": calls_after_sent,
         "notices_not_sent_after_redrive": sum(
             1
             for s in orders.values()

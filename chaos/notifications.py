@@ -18,7 +18,9 @@ command) sends what FAILED once the faults are lifted.
 
 Checked, not just printed (exit 1): exactly one accepted ``make.finish`` per MADE order and
 one accepted ``status.sended`` per SHIPPED order, ``status.sended`` never accepted before
-``make.finish``, no call for an order that owes none, the waybill sent as recorded, and
+``make.finish``, no call for an order that owes none or after its notification was recorded
+SENT (a second send, even one the platform would take as a repeat), the waybill sent as
+recorded, and
 every notification SENT after the redrive. ``CHAOS_SEED`` and ``CHAOS_NOTIFY_ORDERS`` change
 the run.
 """
@@ -389,6 +391,7 @@ def broken_invariants(result: dict[str, int]) -> list[str]:
             "sended_accepted_before_make_finish",
             "calls_for_orders_owing_none",
             "waybills_sent_wrong",
+            "calls_after_sent",
             "notices_not_sent_after_redrive",
             "orders_not_made",
         )
