@@ -1,11 +1,12 @@
 """`cardmaker dlq`: the stream batches the functions gave up on (the GeneratorFailures,
 DeliveryFailures and EventsFailures queues), listed and replayed.
+DeliveryFailures and NotifierFailures queues), listed and replayed.
 
 Replaying a batch reads its records back from the stream, invokes the function with them
 synchronously, and deletes the message only if the function succeeded with no failed
 records. The functions are idempotent, so a replay is safe; ``--reopen`` first puts a FAILED
-order or delivery back where the replay can do the work again (and replays the chunks of a
-reopened order that stood down when it failed: see chunk_replay.py).
+order, delivery or platform notification back where the replay can do the work again (and
+replays the chunks of a reopened order that stood down when it failed: see chunk_replay.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from cardmaker import (
     DeliveryNotFound,
     DynamoDBDeliveryRepository,
     DynamoDBGenerationRepository,
+    DynamoDBLifecycleRepository,
     GenerateChunk,
+    NoticeState,
     OrderKey,
     OrderNotFound,
     OrderStatus,
@@ -36,7 +39,9 @@ from cardmaker import (
     delivery_task,
     generation_task,
     lifecycle_change,
+    notification_task,
     reopen_delivery,
+    reopen_notices,
     reopen_order,
 )
 from cardmaker_cli.chunk_replay import uncounted_chunk_records
@@ -72,6 +77,7 @@ class QueueChoice(StrEnum):
     generator = "generator"
     delivery = "delivery"
     events = "events"
+    notifier = "notifier"
     all = "all"
 
 
@@ -98,6 +104,10 @@ def _events_wants(record: dict[str, Any]) -> bool:
     return lifecycle_change(record) is not None
 
 
+def _notifier_wants(record: dict[str, Any]) -> bool:
+    return notification_task(record) is not None
+
+
 QUEUES = {
     "generator": FailureQueue(
         "generator", "GeneratorFailuresQueueUrl", "CardGeneratorFunctionName", _generator_wants
@@ -110,7 +120,20 @@ QUEUES = {
     "events": FailureQueue(
         "events", "EventsFailuresQueueUrl", "LifecycleEventsFunctionName", _events_wants
     ),
+    "notifier": FailureQueue(
+        "notifier", "NotifierFailuresQueueUrl", "PlatformNotifierFunctionName", _notifier_wants
+    ),
 }
+
+
+@dataclass(frozen=True)
+class Notices:
+    """What a notifier batch is about: the platform notifications of one order."""
+
+    order: OrderKey
+
+
+Subject = OrderKey | str | Notices
 
 QueueOption = Annotated[QueueChoice, typer.Option("--queue", "-q", help="Which on-failure queue.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON on stdout, for scripts.")]
@@ -235,10 +258,10 @@ def redrive(
         bool,
         typer.Option(
             "--reopen",
-            help="First move a FAILED order back to GENERATING (RECEIVED if never planned) and "
-            "a delivery that gave up back to SENDING (same cards, same ids); otherwise their "
-            "records replay as no-ops. A reopened order's chunks that stood down when it "
-            "failed are replayed too.",
+            help="First move a FAILED order back to GENERATING (RECEIVED if never planned), "
+            "a delivery that gave up back to SENDING (same cards, same ids) and a FAILED "
+            "platform notification back to PENDING; otherwise their records replay as no-ops. "
+            "A reopened order's chunks that stood down when it failed are replayed too.",
         ),
     ] = False,
     as_json: JsonOption = False,
@@ -344,13 +367,17 @@ def _redrive_one(
 # --- what a batch is about ----------------------------------------------------------------
 
 
-def _subjects(failures: FailureQueue, records: list[dict[str, Any]]) -> list[OrderKey | str]:
-    """The orders (generator) and deliveries (delivery function) the records concern, once
-    each, in order. An order becoming GENERATED only wakes deliveries: nothing to reopen."""
-    subjects: list[OrderKey | str] = []
+def _subjects(failures: FailureQueue, records: list[dict[str, Any]]) -> list[Subject]:
+    """The orders (generator), deliveries (delivery function) and orders' notifications
+    (notifier) the records concern, once each, in order. An order becoming GENERATED only
+    wakes deliveries: nothing to reopen."""
+    subjects: list[Subject] = []
     for record in records:
-        subject: OrderKey | str | None = None
-        if failures.name == "generator":
+        subject: Subject | None = None
+        if failures.name == "notifier":
+            noticed = notification_task(record)
+            subject = Notices(noticed.order) if noticed is not None else None
+        elif failures.name == "generator":
             task = generation_task(record)
             if isinstance(task, PlanOrder):
                 subject = task.order
@@ -372,13 +399,29 @@ def _deliveries(stack: Target) -> DynamoDBDeliveryRepository:
     return DynamoDBDeliveryRepository(stack.output("DeliveriesTableName"), stack.client("dynamodb"))
 
 
-def _name(subject: OrderKey | str) -> str:
+def _lifecycle(stack: Target) -> DynamoDBLifecycleRepository:
+    return DynamoDBLifecycleRepository(stack.output("OrdersTableName"), stack.client("dynamodb"))
+
+
+def _name(subject: Subject) -> str:
+    if isinstance(subject, Notices):
+        return f"notifications of order {subject.order.own_sign}/{subject.order.card_order_id}"
     if isinstance(subject, OrderKey):
         return f"order {subject.own_sign}/{subject.card_order_id}"
     return f"delivery {subject}"
 
 
-def _status(stack: Target, subject: OrderKey | str) -> str:
+def _status(stack: Target, subject: Subject) -> str:
+    if isinstance(subject, Notices):
+        # FAILED if any is: its replay would send nothing until it is reopened.
+        stored = _lifecycle(stack).get(subject.order)
+        if stored is None:
+            return "missing"
+        states = {notice.state for notice in stored.lifecycle.notices.values()}
+        for state in (NoticeState.FAILED, NoticeState.PENDING, NoticeState.SENT):
+            if state in states:
+                return state.value
+        return "none"
     if isinstance(subject, OrderKey):
         stored = _orders(stack).get(subject)
         return stored.order.status.value if stored is not None else "missing"
@@ -386,7 +429,7 @@ def _status(stack: Target, subject: OrderKey | str) -> str:
     return delivery.status.value if delivery is not None else "missing"
 
 
-def _describe_subjects(stack: Target, subjects: list[OrderKey | str], reopen: bool) -> str:
+def _describe_subjects(stack: Target, subjects: list[Subject], reopen: bool) -> str:
     """Where each subject stands, and what ``--reopen`` would do to it; changes nothing."""
     parts: list[str] = []
     for subject in subjects:
@@ -398,15 +441,20 @@ def _describe_subjects(stack: Target, subjects: list[OrderKey | str], reopen: bo
     return "; ".join(parts) or "nothing to do for the function"
 
 
-def _reopen(
-    stack: Target, subjects: list[OrderKey | str]
-) -> tuple[tuple[str, ...], tuple[OrderKey, ...]]:
+def _reopen(stack: Target, subjects: list[Subject]) -> tuple[tuple[str, ...], tuple[OrderKey, ...]]:
     """Reopen the FAILED ones; returns a line per subject that changed or stayed FAILED,
     and the orders now GENERATING again."""
     lines: list[str] = []
     resumed: list[OrderKey] = []
     for subject in subjects:
         try:
+            if isinstance(subject, Notices):
+                key = subject.order
+                lines += [
+                    f"order {key.own_sign}/{key.card_order_id} {notice.value} FAILED → PENDING"
+                    for notice in reopen_notices(_lifecycle(stack), key)
+                ]
+                continue
             if isinstance(subject, OrderKey):
                 order = reopen_order(_orders(stack), subject)
                 before, after, note = order.before.value, order.after.value, ""

@@ -1,5 +1,6 @@
-"""Figures of deliveries under TOP faults, from both sides: what the fake gateway took
-(``RecordedCall.accepted`` / ``repeated``) and what the deliveries table says.
+"""Figures of deliveries and platform notifications under TOP faults, from both sides: what
+the fake gateway took (``RecordedCall.accepted`` / ``repeated``) and what the deliveries
+table and the orders say.
 
 The invariants: no card taken twice by the platform (``duplicate_accepted_sends``), no card
 in two deliveries (``cards_in_two_deliveries``, by claimed position and by card number), no
@@ -11,15 +12,16 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from typing import Any
 
-from cardmaker import FINAL, Delivery, DeliveryStatus
-from local.top_gateway import RecordedCall
+from cardmaker import FINAL, Delivery, DeliveryStatus, NoticeState, PlatformNotice, StoredOrder
+from local.top_gateway import MAKE_FINISH, NOTICES, STATUS_SENDED, RecordedCall
 
 
 def duplicate_accepted_sends(calls: Iterable[RecordedCall]) -> int:
     """Cards the platform took more than once (under one business id or several). A re-send
     it recognised as a repeat (``repeated``) took nothing."""
-    taken = Counter(card for call in calls for card in call.accepted)
+    taken = Counter(card for call in calls if call.method not in NOTICES for card in call.accepted)
     return sum(count - 1 for count in taken.values() if count > 1)
 
 
@@ -98,4 +100,98 @@ def figures(calls: list[RecordedCall], deliveries: list[Delivery]) -> dict[str, 
         "repeats_recognised": sum(1 for call in calls if call.repeated),
         "duplicate_accepted_sends": duplicate_accepted_sends(calls),
         "cards_in_two_deliveries": cards_in_two_deliveries(deliveries),
+    }
+
+
+def notice_figures(
+    calls: list[RecordedCall], orders: dict[int, StoredOrder], fates: dict[int, Any]
+) -> dict[str, int]:
+    """Accepted notices per transition, from the gateway's side, against the orders: every
+    MADE order exactly one accepted ``make.finish``, every SHIPPED one exactly one accepted
+    ``status.sended`` (after it, with the order's waybill), no call for an order that owes
+    none. ``fates``: each order's planned kind (``test`` orders must end MADE by themselves)."""
+    notices = [call for call in calls if call.method in NOTICES]
+    accepted: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for index, call in enumerate(notices):
+        for order in call.accepted:
+            accepted[(call.method, int(order))].append(index)
+    made = {k for k, s in orders.items() if s.lifecycle.made_at is not None}
+    shipped = {k for k, s in orders.items() if s.lifecycle.waybill is not None}
+    wrong_waybills = 0
+    for call in notices:
+        stored = orders.get(int(call.params.get("card_order_id", "0")))
+        waybill = stored.lifecycle.waybill if stored is not None else None
+        if call.method == STATUS_SENDED and (
+            waybill is None
+            or (call.params.get("logistics_company"), call.params.get("logistics_order_id"))
+            != (waybill.logistics_company, waybill.logistics_order_id)
+        ):
+            wrong_waybills += 1
+    owing = {(MAKE_FINISH, k) for k in made} | {(STATUS_SENDED, k) for k in shipped}
+    # A call made after its notification was recorded SENT is a second send, repeat or not
+    # (a crash's retry repeats the call before SENT is recorded, never after).
+    notice_of = {
+        MAKE_FINISH: PlatformNotice.MAKE_FINISH,
+        STATUS_SENDED: PlatformNotice.STATUS_SENDED,
+    }
+    calls_after_sent = 0
+    for call in notices:
+        stored = orders.get(int(call.params.get("card_order_id", "0") or 0))
+        notice = stored.lifecycle.notices.get(notice_of[call.method]) if stored else None
+        # sent_at is kept to the millisecond: the call's time too, for the comparison
+        at = call.at.replace(microsecond=call.at.microsecond // 1000 * 1000)
+        if notice is not None and notice.sent_at is not None and at > notice.sent_at:
+            calls_after_sent += 1
+    return {
+        "made_transitions": len(made),
+        "shipped_transitions": len(shipped),
+        "test_orders_made_by_the_notifier": sum(
+            1 for s in orders.values() if s.lifecycle.made_by == "test-template"
+        ),
+        "notice_calls": len(notices),
+        "faults_injected": sum(1 for call in notices if call.fault is not None),
+        "calls_unprocessed": sum(1 for call in notices if not call.processed),
+        "repeats_recognised": sum(1 for call in notices if call.repeated),
+        "accepted_make_finish": sum(len(accepted[(MAKE_FINISH, k)]) for k in orders),
+        "accepted_status_sended": sum(len(accepted[(STATUS_SENDED, k)]) for k in orders),
+        "made_not_accepted_exactly_once": sum(
+            1 for k in made if len(accepted[(MAKE_FINISH, k)]) != 1
+        ),
+        "shipped_not_accepted_exactly_once": sum(
+            1 for k in shipped if len(accepted[(STATUS_SENDED, k)]) != 1
+        ),
+        "sended_accepted_before_make_finish": sum(
+            1
+            for k in shipped
+            if accepted[(STATUS_SENDED, k)]
+            and (
+                not accepted[(MAKE_FINISH, k)]
+                or accepted[(STATUS_SENDED, k)][0] < accepted[(MAKE_FINISH, k)][0]
+            )
+        ),
+        "calls_for_orders_owing_none": sum(
+            1
+            for call in notices
+            if (call.method, int(call.params.get("card_order_id", "0") or 0)) not in owing
+        ),
+        "waybills_sent_wrong": wrong_waybills,
+        "calls_after_sent": calls_after_sent,
+        "notices_not_sent_after_redrive": sum(
+            1
+            for s in orders.values()
+            for notice in s.lifecycle.notices.values()
+            if notice.state is not NoticeState.SENT
+        ),
+        "orders_not_made": sum(
+            1
+            for k, fate in fates.items()
+            if str(fate["kind"]).startswith("test")
+            and orders[k].lifecycle.made_by != "test-template"
+        ),
+        "notifications_owed": sum(
+            1
+            for s in orders.values()
+            for notice in (PlatformNotice.MAKE_FINISH, PlatformNotice.STATUS_SENDED)
+            if notice in s.lifecycle.notices
+        ),
     }

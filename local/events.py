@@ -3,8 +3,10 @@
 The SPI events are the published test vectors (secret ``demo-secret-2026``, timestamp
 ``2026-11-22 20:30:00`` GMT+8) as API Gateway HTTP API events. The stream events are what the
 generator receives next for that same order: its header arriving (RECEIVED), then its one chunk
-(a fresh table's first sequence block starts at 0; chunks of 5,000). All are deterministic, so
-that the committed files can be checked against this generator.
+(a fresh table's first sequence block starts at 0; chunks of 5,000); then what the notifier
+receives when an operator makes it (MADE, ``make_finish`` PENDING) and ships it (SHIPPED with
+its waybill, ``status_sended`` PENDING). All are deterministic, so that the committed files can
+be checked against this generator.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from cardmaker import (
     Delivery,
     DeliveryStatus,
     EticketDeliveryRequest,
+    Notice,
+    NoticeState,
     Order,
     OrderStatus,
     Requester,
@@ -30,7 +34,7 @@ from cardmaker import (
     plan_chunks,
     request_fingerprint,
 )
-from cardmaker.store import delivery_schema, key_of, schema, to_item
+from cardmaker.store import delivery_schema, from_item, key_of, schema, to_item
 from cardmaker_cli.stream_records import lambda_record
 from local.apigw import http_api_event, iam_identity
 from local.platform import sample_delivery
@@ -208,6 +212,29 @@ def _stream_event(
     return {"Records": [lambda_record(raw, _stream_arn(table)).event]}
 
 
+# The sample waybill (the status.query example's carrier, platform-apis.md §2.1).
+SAMPLE_WAYBILL = {"logistics_company": "顺丰速运", "logistics_order_id": "SF1234567890"}
+
+
+def _lifecycle_step(
+    header: dict[str, Any], status: OrderStatus, at: datetime, **changes: Any
+) -> dict[str, Any]:
+    """``header`` after a lifecycle step, as ``store.lifecycle`` leaves it."""
+    moved = {
+        **from_item(header),
+        "status": status.value,
+        "updated_at": at.isoformat(timespec="milliseconds"),
+        **changes,
+    }
+    return to_item(moved)
+
+
+def _notice(state: NoticeState, at: datetime, *, sent: bool = False) -> dict[str, Any]:
+    return schema.notice_map(
+        Notice(state, attempts=1 if sent else 0, updated_at=at, sent_at=at if sent else None)
+    )
+
+
 def stream_events() -> dict[str, dict[str, Any]]:
     request = CardOrderMakeRequest.model_validate_json(_ORDER)
     order = Order.receive(request, datetime(2026, 11, 22, 12, 30, tzinfo=UTC))
@@ -219,8 +246,36 @@ def stream_events() -> dict[str, dict[str, Any]]:
         Requester(OPERATOR["userArn"], OPERATOR["callerId"], OPERATOR["accountId"]),
     )
     pending = delivery_schema.delivery_item(delivery, request_fingerprint(delivery.request))
+    made_at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    made = _lifecycle_step(
+        generated,
+        OrderStatus.MADE,
+        made_at,
+        made_at=made_at.isoformat(timespec="milliseconds"),
+        made_by="arn:aws:iam::123456789012:user/operator",
+        notifications={"make_finish": _notice(NoticeState.PENDING, made_at)},
+    )
+    told_at = datetime(2026, 11, 23, 9, 0, 1, tzinfo=UTC)
+    made_and_told = _lifecycle_step(
+        made,
+        OrderStatus.MADE,
+        told_at,
+        notifications={"make_finish": _notice(NoticeState.SENT, told_at, sent=True)},
+    )
+    shipped_at = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    shipped = _lifecycle_step(
+        made_and_told,
+        OrderStatus.SHIPPED,
+        shipped_at,
+        shipped_at=shipped_at.isoformat(timespec="milliseconds"),
+        **SAMPLE_WAYBILL,
+        notifications={
+            "make_finish": _notice(NoticeState.SENT, told_at, sent=True),
+            "status_sended": _notice(NoticeState.PENDING, shipped_at),
+        },
+    )
     return {
-        **_order_and_delivery_events(order, generated, delivery, pending),
+        **_delivery_events(pending),
         "stream_order_received.json": _stream_event(schema.header_item(order), "100000001"),
         "stream_chunk_created.json": _stream_event(schema.chunk_item(chunk), "100000002"),
         "stream_order_generated.json": _stream_event(
@@ -229,39 +284,16 @@ def stream_events() -> dict[str, dict[str, Any]]:
         "stream_delivery_pending.json": _stream_event(
             pending, "200000001", table="DeliveriesTable"
         ),
+        "stream_order_made.json": _stream_event(made, "100000004", old=generated, name="MODIFY"),
+        "stream_order_shipped.json": _stream_event(
+            shipped, "100000005", old=made_and_told, name="MODIFY"
+        ),
     }
 
 
-def _order_and_delivery_events(
-    order: Order, generated: dict[str, Any], delivery: Delivery, pending: dict[str, Any]
-) -> dict[str, dict[str, Any]]:
-    """What LifecycleEventsFunction receives later in the same story: the order shipped
-    (MADE -> SHIPPED, with its waybill) and the e-voucher delivery DELIVERED (SENDING -> two
-    cards ISSUED)."""
-    made = {
-        **generated,
-        **to_item(
-            {
-                "status": OrderStatus.MADE.value,
-                "generated_at": "2026-11-22T12:30:05.000+00:00",
-                "made_at": "2026-11-23T09:00:00.000+00:00",
-                "made_by": "arn:aws:iam::123456789012:user/operator-alice",
-                "updated_at": "2026-11-23T09:00:00.000+00:00",
-            }
-        ),
-    }
-    shipped = {
-        **made,
-        **to_item(
-            {
-                "status": OrderStatus.SHIPPED.value,
-                "shipped_at": "2026-11-24T10:00:00.000+00:00",
-                "logistics_company": "SF Express",
-                "logistics_order_id": "SF1234567890",
-                "updated_at": "2026-11-24T10:00:00.000+00:00",
-            }
-        ),
-    }
+def _delivery_events(pending: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What LifecycleEventsFunction receives later in the same story: the e-voucher delivery
+    DELIVERED (SENDING -> two cards ISSUED)."""
     sending = {
         **pending,
         **to_item(
@@ -288,7 +320,6 @@ def _order_and_delivery_events(
         ),
     }
     return {
-        "stream_order_shipped.json": _stream_event(shipped, "100000004", old=made, name="MODIFY"),
         "stream_delivery_delivered.json": _stream_event(
             delivered, "200000002", old=sending, name="MODIFY", table="DeliveriesTable"
         ),

@@ -1,18 +1,23 @@
 """A fake TOP gateway over real HTTP on 127.0.0.1, for the local stack and the tests.
 
 It checks what the real gateway checks (app key, sign with any of the three sign methods,
-GMT+8 timestamp within 10 minutes, session for ``ma.send``, known method, required business
-parameters), answers in the wrapped or the ``simplify=true`` style, and records every call.
-Tests script trouble with a queue of faults consumed one per call (``fail_next``), with
-permanent rules (``fail_always``) or with a schedule that picks a fault per call
-(``fail_by``): gateway errors, HTTP statuses, late answers, dropped connections, calls left
-unprocessed (a stall until the client times out, a connection reset), and non-success
-business results. An error or a business result can quote the request in its messages
-(``echo``), as gateways do: the client must never pass such a message on.
+GMT+8 timestamp within 10 minutes, session for ``ma.send`` and any session sent, known method,
+required business parameters and their types), answers in the wrapped or the
+``simplify=true`` style, and records every call. Tests script trouble with a queue of faults
+consumed one per call (``fail_next``), with permanent rules (``fail_always``) or with a
+schedule that picks a fault per call (``fail_by``): gateway errors, HTTP statuses, late
+answers, dropped connections, calls left unprocessed (a stall until the client times out, a
+connection reset), and non-success business results. An error or a business result can quote
+the request in its messages (``echo``), as gateways do: the client must never pass such a
+message on.
 
 Like the platform, it recognises a repeat: cards a call sends under an ``outer_id`` /
 ``out_biz_id`` that already took them are not taken again; each recorded call says which
-cards it took (``accepted``) and which it only repeated (``repeated``).
+cards it took (``accepted``) and which it only repeated (``repeated``). The fund platform's
+notices (``cardorders.status.make.finish``, ``.status.sended``) are recognised the same way by
+their ``card_order_id``: the first successful one of each method is ``accepted`` (the order
+id), a later one ``repeated`` and answered as the first (an assumption: platform-apis.md
+§7.3 does not say how the platform takes a repeat).
 
 ``python -m local.top_gateway [--port N]`` runs it alone and prints its URL.
 """
@@ -40,7 +45,9 @@ from cardmaker.top import (
     SIGN_PARAM,
     SUCCESS_ALL,
     CardBindRequest,
+    MakeFinishRequest,
     MaSendRequest,
+    StatusSendedRequest,
     parse_timestamp,
     response_key,
     sign_request,
@@ -53,7 +60,11 @@ HOST = "127.0.0.1"
 PATH = "/router/rest"
 MA_SEND = MaSendRequest.METHOD
 CARD_BIND = CardBindRequest.METHOD
-METHODS = (MA_SEND, CARD_BIND)
+MAKE_FINISH = MakeFinishRequest.METHOD
+STATUS_SENDED = StatusSendedRequest.METHOD
+# The fund platform's lifecycle notices: one card order each, no cards.
+NOTICES = (MAKE_FINISH, STATUS_SENDED)
+METHODS = (MA_SEND, CARD_BIND, *NOTICES)
 MAX_SKEW = timedelta(minutes=10)
 DEFAULT_SIGN_METHOD = "md5"  # what TOP assumes when sign_method is absent
 STRUCT_PARAMS = ("card_bind_req_dto", "isv_ma_list", "isv_ka_list")
@@ -62,7 +73,15 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 
 Clock = Callable[[], datetime]
 FaultKind = Literal[
-    "error", "http_status", "delay", "drop", "stall", "reset", "ma_ret", "bind_result"
+    "error",
+    "http_status",
+    "delay",
+    "drop",
+    "stall",
+    "reset",
+    "ma_ret",
+    "bind_result",
+    "notice_result",
 ]
 # Faults that leave the call unprocessed: the platform never saw it.
 UNPROCESSED = frozenset({"http_status", "stall", "reset"})
@@ -156,6 +175,11 @@ class Fault:
             echo=echo,
         )
 
+    @classmethod
+    def notice_result(cls, *, success: bool = False) -> Fault:
+        """Answer ``make.finish`` / ``status.sended`` with this ``result.success``."""
+        return cls("notice_result", success=success)
+
     def quoting(self, text: str | None, params: dict[str, str]) -> str | None:
         """``text`` as this fault's answer says it: with the echoed parameter's raw value."""
         if self.echo is None or text is None:
@@ -177,12 +201,15 @@ class RecordedCall:
     status: int = 200
     fault: Fault | None = None
     processed: bool = True  # False when a fault kept the platform from seeing the call
-    accepted: tuple[str, ...] = ()  # cards this call took under its business id
-    repeated: tuple[str, ...] = ()  # cards it sent that its business id had already taken
+    # Cards this call took under its business id (a notice: its card_order_id, the first time)
+    accepted: tuple[str, ...] = ()
+    # Cards it sent that its business id had already taken (a notice: a repeat)
+    repeated: tuple[str, ...] = ()
 
     @property
     def business_id(self) -> str:
-        """``outer_id`` of an ``ma.send``, ``out_biz_id`` of a ``card.bind`` ("" if absent)."""
+        """``outer_id`` of an ``ma.send``, ``out_biz_id`` of a ``card.bind``,
+        ``card_order_id`` of a notice ("" if absent)."""
         return _business_id(self.method, self.params, self.structs)
 
     @property
@@ -458,7 +485,8 @@ class FakeTopGateway:
         _check_sign(params, sign_valid)
         _check_timestamp(params.get("timestamp"), self._clock())
         _check_method(request.method)
-        if request.method == MA_SEND:
+        if request.method == MA_SEND or params.get("session"):
+            # ma.send needs one; any other call that carries one has it checked.
             _check_session(params.get("session"), self._session_key)
         _check_business(request)
 
@@ -509,6 +537,8 @@ def _describe_call(call: RecordedCall) -> str:
 def _business_id(method: str, params: dict[str, str], structs: dict[str, Any]) -> str:
     if method == MA_SEND:
         return params.get("outer_id", "")
+    if method in NOTICES:
+        return params.get("card_order_id", "")
     dto = structs.get("card_bind_req_dto")
     return str(dto.get("out_biz_id") or "") if isinstance(dto, dict) else ""
 
@@ -535,6 +565,10 @@ def _taken_by(request: _Request, answer: dict[str, Any] | None) -> tuple[str, ..
     if answer is None or "error_response" in answer:
         return ()
     body = answer.get(response_key(request.method), answer)
+    if request.method in NOTICES:
+        # The order's transition, told once: what a repeat is recognised by.
+        succeeded = (body.get("result") or {}).get("success") is True
+        return (request.params["card_order_id"],) if succeeded else ()
     if request.method == MA_SEND:
         sent = _cards(request.method, request.structs)
         return sent if body.get("ret_code") == SUCCESS_ALL else ()
@@ -631,6 +665,10 @@ def _check_business(request: _Request) -> None:
     if request.method == MA_SEND:
         list_name = "isv_ka_list" if params.get("certificate_type") == "1" else "isv_ma_list"
         required: tuple[str, ...] = ("outer_id", "token", list_name)
+    elif request.method == MAKE_FINISH:
+        required = ("card_order_id",)
+    elif request.method == STATUS_SENDED:
+        required = ("card_order_id", "logistics_order_id", "logistics_company")
     else:
         required = ("card_bind_req_dto",)
     for name in required:
@@ -638,6 +676,14 @@ def _check_business(request: _Request) -> None:
             raise _Refusal(40, "Missing required arguments", f"isv.missing-parameter:{name}")
     if request.method == CARD_BIND:
         _check_bind_dto(request.structs["card_bind_req_dto"])
+    if request.method in NOTICES:
+        _check_card_order_id(params["card_order_id"])
+
+
+def _check_card_order_id(value: str) -> None:
+    """A Number: digits only, positive (what the platform's ``make`` handed out)."""
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
+        raise _Refusal(41, "Invalid arguments", "isv.invalid-parameter:card_order_id")
 
 
 def _check_bind_dto(dto: Any) -> None:
@@ -655,6 +701,10 @@ def _check_bind_dto(dto: Any) -> None:
 
 
 def _success_body(request: _Request, fault: Fault | None, simplify: bool) -> dict[str, Any]:
+    if request.method in NOTICES:
+        # CardMakingInformResponse: result.success alone, in either answer style.
+        noticed = fault if fault is not None and fault.kind == "notice_result" else None
+        return {"result": {"success": noticed.success if noticed else True}}
     if request.method == MA_SEND:
         ma_ret = fault if fault is not None and fault.kind == "ma_ret" else None
         return {

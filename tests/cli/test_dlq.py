@@ -14,11 +14,15 @@ import requests
 from cardmaker import (
     DynamoDBCardRepository,
     DynamoDBDeliveryRepository,
+    DynamoDBLifecycleRepository,
     DynamoDBOrderRepository,
     EventBridgeBus,
+    NoticeState,
     OrderKey,
     OrderStatus,
+    PlatformNotice,
 )
+from cardmaker.top import MakeFinishRequest, utc_now
 from cardmaker_cli.samples import sample_order
 from cardmaker_cli.stream_batches import peek, release
 from local.platform import sample_delivery, sign_demo_call
@@ -26,6 +30,7 @@ from local.streams import streams_client
 from local.top_gateway import CARD_BIND, Fault
 from tests.cli.conftest import ORDER_ID, OWN_SIGN, TEMPLATES
 
+MAKE_FINISH = MakeFinishRequest.METHOD
 _order_ids = itertools.count(17101)
 CARDS = 3
 
@@ -391,3 +396,61 @@ def test_lifecycle_events_given_up_on_are_listed_and_published_again(
     shown = json.loads(cli("events", "--order", order, "--json").stdout)
     assert [event["detail-type"] for event in shown] == ["Order Received", "Order Generated"]
     assert message_ids.isdisjoint(messages(local_stack, "EventsFailures"))
+
+
+def test_a_failed_platform_notification_is_reopened_and_sent_once(cli, local_stack):
+    # Given an order made by an operator whose make.finish the platform refuses: recorded
+    # FAILED with the platform's code, and its record in the notifier's failure queue
+    gateway = local_stack.top_gateway
+    before = set(messages(local_stack, "NotifierFailures"))
+    order_id = next(_order_ids)
+    send_order(local_stack, order_id)
+    local_stack.wait_idle(60)
+    key = OrderKey("daily", order_id)
+    lifecycle = DynamoDBLifecycleRepository(
+        local_stack.stack.physical["OrdersTable"], local_stack.client("dynamodb")
+    )
+    gateway.fail_always(Fault.error(15, "isv.invalid-parameter"), method=MAKE_FINISH)
+    try:
+        lifecycle.mark_made(key, "operator-alice", utc_now())
+        local_stack.wait_idle(60)
+    finally:
+        gateway.reset()
+    failed = lifecycle.get(key).lifecycle.notices[PlatformNotice.MAKE_FINISH]
+    assert (failed.state, failed.code) == (NoticeState.FAILED, "isv.invalid-parameter")
+    new = set(messages(local_stack, "NotifierFailures")) - before
+    assert new
+    try:
+        listed = cli("dlq", "list", "--queue", "notifier", "--json")
+        assert {batch["message_id"] for batch in json.loads(listed.stdout)} >= new
+        assert "PlatformNotifierFunction" in listed.stdout
+        message_id = min(new)
+        redrive = ("dlq", "redrive", "--queue", "notifier", "--message-id", message_id, "--json")
+
+        # Without --reopen the replay would send nothing: it is not done
+        plain = cli(*redrive)
+        assert plain.exit_code == 1
+        assert "--reopen" in outcomes(plain)[message_id]["detail"]
+        assert gateway.calls_of(MAKE_FINISH) == []
+
+        # When the operator replays it with --reopen
+        result = cli(*redrive, "--reopen")
+        local_stack.wait_idle(60)  # the reopen's own record reaches the live stream too
+
+        # Then make.finish is sent and accepted exactly once, and the message is gone
+        assert result.exit_code == 0, result.output
+        outcome = outcomes(result)[message_id]
+        assert outcome["result"] == "redriven"
+        assert outcome["reopened"] == [f"order daily/{order_id} make_finish FAILED → PENDING"]
+        calls = gateway.calls_of(MAKE_FINISH)
+        assert [call.params["card_order_id"] for call in calls] == [str(order_id)]
+        assert calls[0].accepted == (str(order_id),)
+        sent = lifecycle.get(key).lifecycle.notices[PlatformNotice.MAKE_FINISH]
+        assert (sent.state, sent.code) == (NoticeState.SENT, None)
+        assert message_id not in messages(local_stack, "NotifierFailures")
+        # The other messages of the same order replay as no-ops now
+        rest = cli("dlq", "redrive", "--queue", "notifier", "--json")
+        assert rest.exit_code == 0, rest.output
+        assert len(gateway.calls_of(MAKE_FINISH)) == 1
+    finally:
+        delete_messages(local_stack, new, "NotifierFailures")

@@ -22,8 +22,15 @@ import botocore.client
 import pytest
 import requests
 
-from cardmaker import DynamoDBDeliveryRepository
+from cardmaker import (
+    DynamoDBDeliveryRepository,
+    DynamoDBLifecycleRepository,
+    NoticeState,
+    OrderKey,
+    PlatformNotice,
+)
 from cardmaker.store import cards as cards_store
+from cardmaker.top import MakeFinishRequest, utc_now
 from cardmaker_cli.api import Api
 from local.platform import sample_delivery
 from local.stack import LocalStack
@@ -250,6 +257,32 @@ def failed_delivery(stack: LocalStack) -> tuple[str, str]:
     return answer.json()["delivery_id"], message_id
 
 
+def failed_notification(stack: LocalStack, order_id: int) -> set[str]:
+    """A made order whose make.finish the platform refused (FAILED, its records in the
+    notifier's queue): their message ids."""
+    before = set(messages(stack, "NotifierFailures"))
+    send_order(stack, order_id)
+    stack.wait_idle(60)
+    gateway = stack.top_gateway
+    assert gateway is not None
+    gateway.fail_always(Fault.error(15, "isv.invalid-parameter"), method=MakeFinishRequest.METHOD)
+    lifecycle = DynamoDBLifecycleRepository(
+        stack.stack.physical["OrdersTable"], stack.client("dynamodb")
+    )
+    key = OrderKey("daily", order_id)
+    try:
+        lifecycle.mark_made(key, "operator-policy", utc_now())
+        stack.wait_idle(60)
+    finally:
+        gateway.reset()
+    stored = lifecycle.get(key)
+    assert stored is not None
+    assert stored.lifecycle.notices[PlatformNotice.MAKE_FINISH].state is NoticeState.FAILED
+    failed = set(messages(stack, "NotifierFailures")) - before
+    assert failed
+    return failed
+
+
 @pytest.fixture
 def operator_calls(
     cli: Cli,
@@ -268,6 +301,7 @@ def operator_calls(
     generation_message = failed_generation(local_stack, failing_cards, 17901)
     delivery_id, delivery_message = failed_delivery(local_stack)
     events_messages = failed_events(local_stack, failing_events, 17904)
+    notifier_messages = failed_notification(local_stack, 17904)
     deliveries = DynamoDBDeliveryRepository(
         local_stack.stack.physical["DeliveriesTable"], local_stack.client("dynamodb")
     )
@@ -302,11 +336,13 @@ def operator_calls(
         assert stored_order(local_stack, 17901).cards_generated == {"T1": 3, "T2": 2}
         assert delivery_message not in messages(local_stack, "DeliveryFailures")
         assert events_messages.isdisjoint(messages(local_stack, "EventsFailures"))
+        assert not notifier_messages & set(messages(local_stack, "NotifierFailures"))
         yield recorder.calls
     finally:
         delete_messages(local_stack, {generation_message})
         delete_messages(local_stack, {delivery_message}, "DeliveryFailures")
         delete_messages(local_stack, events_messages, "EventsFailures")
+        delete_messages(local_stack, notifier_messages, "NotifierFailures")
 
 
 def test_the_operator_policy_grants_every_call_of_the_commands_and_nothing_else(operator_calls):

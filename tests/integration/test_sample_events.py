@@ -9,10 +9,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from cardmaker import runtime
+from cardmaker import DynamoDBLifecycleRepository, OrderKey, Waybill, runtime
+from cardmaker.top import utc_now
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from local.apigw import LambdaContext
-from local.events import EVENTS, render, sample_events, stream_events
+from local.events import EVENTS, SAMPLE_WAYBILL, render, sample_events, stream_events
 from local.template import functions, load_template, resources_of_type
 from local.top_gateway import FakeTopGateway
 from tests.conftest import SESSION_KEY, spi_response
@@ -78,6 +79,7 @@ def test_every_event_file_is_exercised():
         "stream_delivery_pending.json",
         "stream_order_shipped.json",
         "stream_delivery_delivered.json",
+        "stream_order_made.json",
         "post_delivery_eticket.json",
         "post_delivery_bind.json",
         "get_delivery.json",
@@ -247,13 +249,55 @@ def test_lifecycle_events(sam_local_env, stack):
         "Delivery Delivered",
     ]
     shipped, delivered = events[2]["detail"], events[3]["detail"]
-    assert shipped["waybill"] == {
-        "logistics_company": "SF Express",
-        "logistics_order_id": "SF1234567890",
-    }
-    assert shipped["event_id"] == "CM-daily-16002:SHIPPED:2026-11-24T10:00:00.000+00:00"
+    assert shipped["waybill"] == SAMPLE_WAYBILL
+    assert shipped["event_id"] == "CM-daily-16002:SHIPPED:2026-11-24T15:00:00.000+00:00"
     assert (delivered["type"], delivered["quantity"], delivered["cards"]) == (
         "eticket",
         2,
         {"ISSUED": 2},
     )
+
+
+@pytest.fixture
+def invoke_notifier(stack, monkeypatch):
+    """The platform notifier's handler, with the fake TOP gateway over real HTTP."""
+    with FakeTopGateway(DEMO_APP_KEY, DEMO_SECRET, SESSION_KEY) as gateway:
+        monkeypatch.setenv("TOP_GATEWAY_URL", gateway.url)
+        runtime.reset()
+        handler = functions(stack)["PlatformNotifierFunction"].load_handler()
+        yield (
+            lambda event: handler(event, LambdaContext(function_name="PlatformNotifierFunction")),
+            gateway,
+        )
+
+
+def test_made_and_shipped_events_notify_the_platform_once_each(
+    sam_local_env, stack, invoke, invoke_generator, invoke_notifier
+):
+    notify, gateway = invoke_notifier
+    invoke(load("spi_order_json.json"))
+    invoke_generator(load("stream_order_received.json"))
+    invoke_generator(load("stream_chunk_created.json"))
+    # the operator made the order: the MADE record tells the platform, once
+    lifecycle = DynamoDBLifecycleRepository(stack.physical["OrdersTable"])
+    sample = OrderKey("daily", 16002)
+    lifecycle.mark_made(sample, "arn:aws:iam::123456789012:user/operator", utc_now())
+    for _ in range(2):  # a duplicate record sends nothing
+        assert notify(load("stream_order_made.json")) == {"batchItemFailures": []}
+    (made,) = gateway.calls
+    assert (made.method, made.params["card_order_id"]) == (
+        "alibaba.fundplatform.cardorders.status.make.finish",
+        "16002",
+    )
+    # shipped with the sample's waybill: the SHIPPED record sends it, once
+    lifecycle.ship(sample, Waybill(**SAMPLE_WAYBILL), utc_now())
+    for _ in range(2):
+        assert notify(load("stream_order_shipped.json")) == {"batchItemFailures": []}
+    (shipped,) = gateway.calls_of("alibaba.fundplatform.cardorders.status.sended")
+    assert {name: shipped.params[name] for name in SAMPLE_WAYBILL} == SAMPLE_WAYBILL
+    view = json.loads(invoke(load("get_order.json"))["body"])
+    assert view["status"] == "SHIPPED"
+    assert {name: n["state"] for name, n in view["notifications"].items()} == {
+        "make_finish": "SENT",
+        "status_sended": "SENT",
+    }

@@ -268,6 +268,49 @@ def test_delivery_streams_are_bounded_and_have_a_failure_queue(event):
     assert all(set(pattern) == {"dynamodb"} for pattern in patterns)
 
 
+def test_notifier_stream_is_bounded_filtered_and_has_a_failure_queue():
+    stream = _stream_event("PlatformNotifierFunction", "OrdersStream")
+    assert stream["Stream"] == {"Fn::GetAtt": ["OrdersTable", "StreamArn"]}
+    assert stream["MaximumRetryAttempts"] == {"Ref": "StreamMaxRetries"}
+    assert stream["BisectBatchOnFunctionError"] is True
+    assert 0 < stream["MaximumRecordAgeInSeconds"] <= 86400
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stream["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["NotifierFailures", "Arn"]},
+    }
+    # One batch per shard at a time: an order's records never run side by side
+    assert "ParallelizationFactor" not in stream
+    patterns = [json.loads(item["Pattern"]) for item in stream["FilterCriteria"]["Filters"]]
+    assert patterns == [
+        {
+            "dynamodb": {
+                "NewImage": {
+                    "entity": {"S": ["ORDER"]},
+                    "status": {"S": ["GENERATED", "MADE", "SHIPPED", "CONFIRMED"]},
+                }
+            }
+        }
+    ]
+    # the notifier learns the same bound, to record a notification FAILED on its last attempt
+    variables = TEMPLATE["Resources"]["PlatformNotifierFunction"]["Properties"]["Environment"]
+    assert variables["Variables"]["STREAM_MAX_RETRIES"] == {"Ref": "StreamMaxRetries"}
+    # and sends no TOP session unless one is configured for the notices
+    assert variables["Variables"]["NOTIFY_WITH_SESSION"] == "false"
+
+
+def test_notifier_touches_only_the_orders_table_the_top_secret_and_its_queue():
+    statements = {s["Sid"]: s for name, s in _statements() if name == "PlatformNotifierFunction"}
+    actions = {
+        action for statement in statements.values() for action in _as_list(statement["Action"])
+    }
+    assert not {a for a in actions if a.startswith("kms:")}
+    assert {"dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem"}.isdisjoint(actions)
+    assert statements["OrdersNotify"]["Resource"] == {"Fn::GetAtt": ["OrdersTable", "Arn"]}
+    assert statements["FailuresQueue"]["Resource"] == {"Fn::GetAtt": ["NotifierFailures", "Arn"]}
+    assert statements["TopSecretRead"]["Resource"] == {"Ref": "TopSecret"}
+
+
 def test_delivery_function_reads_cards_but_cannot_write_them_or_generate_keys():
     statements = {s["Sid"]: s for name, s in _statements() if name == "CardDeliveryFunction"}
     actions = {
@@ -349,7 +392,12 @@ def test_every_failure_queue_has_an_alarm_on_its_first_message():
         for event in function["Properties"].get("Events", {}).values()
         if event["Type"] == "DynamoDB"
     }
-    assert destinations == {"GeneratorFailures", "DeliveryFailures", "EventsFailures"}
+    assert destinations == {
+        "GeneratorFailures",
+        "DeliveryFailures",
+        "EventsFailures",
+        "NotifierFailures",
+    }
     # Then each queue alarms as soon as one batch lands in it
     alarmed = _alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert sorted(alarmed, key=str) == sorted(
@@ -372,6 +420,7 @@ def test_every_stream_function_has_an_iterator_age_alarm_and_every_function_an_e
         "CardGeneratorFunction",
         "CardDeliveryFunction",
         "LifecycleEventsFunction",
+        "PlatformNotifierFunction",
     }
     assert sorted(str(v) for v in _alarmed("AWS/Lambda", "IteratorAge")) == sorted(
         str({"Ref": name}) for name in streamed
@@ -664,6 +713,7 @@ def test_the_dashboard_shows_failures_and_how_far_each_stream_function_is_behind
         "CardGeneratorFunction",
         "CardDeliveryFunction",
         "LifecycleEventsFunction",
+        "PlatformNotifierFunction",
     }
     shown = {(line[0], line[1], line[3]) for line in lines if line[0] != "Cardmaker"}
     for function in stream_functions:

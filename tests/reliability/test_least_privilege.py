@@ -28,8 +28,18 @@ import botocore.client
 import pytest
 import requests
 
-from cardmaker import runtime
+from cardmaker import (
+    CardTemplateAnnouncement,
+    DynamoDBLifecycleRepository,
+    DynamoDBTemplateRegistry,
+    NoticeState,
+    OrderKey,
+    PlatformNotice,
+    Waybill,
+    runtime,
+)
 from cardmaker.store import cards as cards_store
+from cardmaker.top import utc_now
 from cardmaker_cli.samples import sample_order
 from chaos._dynamodb_faults import DynamoDBFaults
 from chaos._store_checks import Sent, bind, create_delivery, eticket, send_order
@@ -351,6 +361,7 @@ def exercise_every_path(stack: LocalStack) -> None:
     assert shipped.status_code == 202, shipped.text
     listed = requests.get(f"{stack.url}/orders?own_sign=daily&status=SHIPPED", timeout=30)
     assert [order["card_order_id"] for order in listed.json()["orders"]] == [1]
+    notify_the_platform(stack, sent)
     # Last, a large order (paged templates), without generating its 500 chunks.
     for poller in stack.pollers.values():
         poller.stop()
@@ -361,6 +372,32 @@ def exercise_every_path(stack: LocalStack) -> None:
     answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=30)
     assert answer.json()["response"]["result_code"] == "SUCCESS"
     assert conflicted["done"]
+
+
+def notify_the_platform(stack: LocalStack, sent: Sent) -> None:
+    """An order of a test template only: the notifier makes it MADE and sends make.finish;
+    shipped, it sends status.sended."""
+    table, client = stack.stack.physical["OrdersTable"], stack.client("dynamodb")
+    DynamoDBTemplateRegistry(table, client).announce(
+        CardTemplateAnnouncement(
+            template_no="TT", card_name="test", par_value="100", is_test=True, own_sign="daily"
+        ),
+        utc_now(),
+    )
+    send_order(stack, 3, [("TT", 2, "100")], sent)
+    stack.wait_idle(60)
+    lifecycle = DynamoDBLifecycleRepository(table, client)
+    key = OrderKey("daily", 3)
+    lifecycle.ship(key, Waybill("顺丰速运", "SF1"), utc_now())
+    stack.wait_idle(60)
+    stored = lifecycle.get(key)
+    assert stored is not None
+    assert stored.lifecycle.made_by == "test-template"
+    states = {notice: n.state for notice, n in stored.lifecycle.notices.items()}
+    assert states == {
+        PlatformNotice.MAKE_FINISH: NoticeState.SENT,
+        PlatformNotice.STATUS_SENDED: NoticeState.SENT,
+    }
 
 
 FUNCTIONS = sorted(resources_of_type(TEMPLATE, "AWS::Serverless::Function"))

@@ -11,6 +11,7 @@ from cardmaker.settings import (
     DeliverySettings,
     GeneratorSettings,
     LifecycleEventsSettings,
+    NotifierSettings,
     OperatorApiSettings,
     SpiSettings,
 )
@@ -150,9 +151,20 @@ def test_parts_compose_into_each_functions_variables():
         GeneratorSettings,
         DeliverySettings,
         LifecycleEventsSettings,
+        NotifierSettings,
     }
     # the lifecycle events are built from stream records alone: no table, key or secret
     assert LifecycleEventsSettings.variables() == {"LIFECYCLE_BUS_NAME"}
+    # the notifier reads no cards, no deliveries, no card key
+    assert not {
+        name for name in NotifierSettings.variables() if name.startswith(("CARD", "DELIVER"))
+    }
+
+
+def test_the_notices_go_without_a_session_unless_configured():
+    base = {"ORDERS_TABLE_NAME": "orders", "TOP_APP_SECRET": "s", "TOP_APP_KEY": "k"}
+    assert NotifierSettings.from_env(base).notify_with_session is False
+    assert NotifierSettings.from_env({**base, "NOTIFY_WITH_SESSION": "true"}).notify_with_session
 
 
 def test_the_bind_app_key_defaults_to_our_own():

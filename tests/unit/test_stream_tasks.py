@@ -11,12 +11,16 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from cardmaker import (
     Chunk,
     GenerateChunk,
+    MakeTestOrder,
+    NotifyPlatform,
     OrderKey,
     PlanOrder,
+    PlatformNotice,
     SendDelivery,
     WakeDeliveries,
     delivery_task,
     generation_task,
+    notification_task,
 )
 from local.events import ETICKET_DELIVERY_ID, stream_events
 
@@ -92,3 +96,41 @@ def test_records_are_taken_as_event_dicts_or_as_powertools_records(records):
     assert generation_task(DynamoDBRecord(received)) == generation_task(received)
     pending = record(records, "delivery_pending")
     assert delivery_task(DynamoDBRecord(pending)) == delivery_task(pending)
+
+
+def test_the_notifier_sends_what_a_made_or_shipped_order_left_pending(records):
+    made = record(records, "order_made")
+    shipped = record(records, "order_shipped")
+    assert notification_task(made) == NotifyPlatform(KEY, ((PlatformNotice.MAKE_FINISH, 0),))
+    assert notification_task(shipped) == NotifyPlatform(KEY, ((PlatformNotice.STATUS_SENDED, 0),))
+    # A confirmed order whose notifications are still pending is notified too
+    shipped["dynamodb"]["NewImage"]["status"] = {"S": "CONFIRMED"}
+    assert notification_task(shipped) == NotifyPlatform(KEY, ((PlatformNotice.STATUS_SENDED, 0),))
+    assert notification_task(DynamoDBRecord(made)) == notification_task(made)
+
+
+def test_the_notifier_looks_at_an_order_that_just_became_generated(records):
+    assert notification_task(record(records, "order_generated")) == MakeTestOrder(KEY)
+    still_generated = record(records, "order_generated")
+    still_generated["dynamodb"]["OldImage"]["status"] = {"S": "GENERATED"}
+    assert notification_task(still_generated) is None
+
+
+def test_the_notifier_leaves_everything_else_alone(records):
+    told = record(records, "order_made")  # the notifier's own SENT record
+    told["dynamodb"]["NewImage"]["notifications"]["M"]["make_finish"]["M"]["state"] = {"S": "SENT"}
+    failed = record(records, "order_made")
+    failed["dynamodb"]["NewImage"]["notifications"]["M"]["make_finish"]["M"]["state"] = {
+        "S": "FAILED"
+    }
+    pending_but_generating = record(records, "order_made")
+    pending_but_generating["dynamodb"]["NewImage"]["status"] = {"S": "GENERATING"}
+    for other in (
+        told,
+        failed,
+        pending_but_generating,
+        record(records, "order_received"),
+        record(records, "chunk_created"),
+        record(records, "delivery_pending"),
+    ):
+        assert notification_task(other) is None

@@ -10,11 +10,15 @@ from pydantic import ValidationError
 from cardmaker.top import (
     CardBindRequest,
     CardBindResult,
+    CardOrderNoticeResult,
     IsvKa,
     IsvMa,
+    MakeFinishRequest,
     MaSendRequest,
     MaSendResult,
+    StatusSendedRequest,
     sign_request,
+    unwrap_top_response,
 )
 from cardmaker.top.calls import string_list
 
@@ -276,3 +280,62 @@ def test_string_list_shapes():
     assert string_list({"string": "C1"}) == ["C1"]
     assert string_list(["C1", None, " ", 42]) == ["C1", "42"]
     assert string_list(7) == []
+
+
+def test_make_finish_and_status_sended_parameters():
+    assert MakeFinishRequest(card_order_id=16002).to_params() == {"card_order_id": "16002"}
+    sended = StatusSendedRequest(
+        card_order_id=16002, logistics_order_id="SF1234567890", logistics_company="顺丰速运"
+    )
+    assert sended.to_params() == {
+        "card_order_id": "16002",
+        "logistics_order_id": "SF1234567890",
+        "logistics_company": "顺丰速运",
+    }
+    assert MakeFinishRequest.METHOD == "alibaba.fundplatform.cardorders.status.make.finish"
+    assert StatusSendedRequest.METHOD == "alibaba.fundplatform.cardorders.status.sended"
+    assert not MakeFinishRequest.NEEDS_SESSION
+    assert not StatusSendedRequest.NEEDS_SESSION
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: MakeFinishRequest(card_order_id=0),
+        lambda: StatusSendedRequest(
+            card_order_id=1, logistics_order_id=" ", logistics_company="顺丰速运"
+        ),
+        lambda: StatusSendedRequest(
+            card_order_id=1, logistics_order_id="SF1", logistics_company=""
+        ),
+    ],
+)
+def test_notice_refusals(build):
+    with pytest.raises(ValidationError):
+        build()
+
+
+@pytest.mark.parametrize(
+    ("answer", "success"),
+    [
+        ({"result": {"success": True}, "request_id": "r"}, True),  # simplified, or unwrapped
+        ({"result": {"success": False}}, False),
+        ({"result": {"success": "true"}}, True),  # defensively: as text
+        ({"success": True}, True),  # flattened by a gateway
+        ({"result": {}}, False),
+        ({}, False),
+    ],
+)
+def test_card_order_notice_result(answer, success):
+    assert CardOrderNoticeResult.from_response(answer).success is success
+
+
+def test_a_wrapped_notice_answer_is_read_after_the_client_unwraps_it():
+    method = MakeFinishRequest.METHOD
+    wrapped = {
+        "alibaba_fundplatform_cardorders_status_make_finish_response": {
+            "result": {"success": True},
+            "request_id": "r",
+        }
+    }
+    assert CardOrderNoticeResult.from_response(unwrap_top_response(method, wrapped)).success

@@ -77,6 +77,7 @@ from cardmaker.errors import (
     OrderNotFound,
     OrderStateConflict,
     PageTokenInvalid,
+    PlatformNoticeFailed,
     PrintRefused,
     RequesterUnknown,
     SecretTampered,
@@ -135,6 +136,7 @@ from cardmaker.orders.models import (
     ShipmentRequest,
     Waybill,
 )
+from cardmaker.orders.notifying import Notified, PlatformNotifier, reopen_notices
 from cardmaker.orders.order import (
     Lifecycle,
     Notice,
@@ -161,12 +163,15 @@ from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.store.stream import (
     GenerateChunk,
+    MakeTestOrder,
+    NotifyPlatform,
     PlanOrder,
     SendDelivery,
     WakeDeliveries,
     delivery_task,
     generation_task,
     lifecycle_change,
+    notification_task,
 )
 from cardmaker.store.templates import DynamoDBTemplateRegistry
 
@@ -247,10 +252,13 @@ __all__ = [
     "ListPosition",
     "ListedOrders",
     "LogisticsInfo",
+    "MakeTestOrder",
     "NotFound",
     "NotFoundAnswer",
     "Notice",
     "NoticeState",
+    "Notified",
+    "NotifyPlatform",
     "NumberingKeyChanged",
     "Order",
     "OrderConflict",
@@ -275,6 +283,8 @@ __all__ = [
     "PlanOrder",
     "PlanResult",
     "PlatformNotice",
+    "PlatformNoticeFailed",
+    "PlatformNotifier",
     "PlatformProgress",
     "PrintRefused",
     "PrintRun",
@@ -314,10 +324,12 @@ __all__ = [
     "logger",
     "metrics",
     "needs_no_physical_cards",
+    "notification_task",
     "parse_cardorder_make",
     "plan_chunks",
     "platform_progress",
     "reopen_delivery",
+    "reopen_notices",
     "reopen_order",
     "request_fingerprint",
     "runtime",

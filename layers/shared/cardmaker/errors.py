@@ -88,6 +88,19 @@ class PageTokenInvalid(CardmakerError):
     edited, made up, or from another environment or status filter)."""
 
 
+class PlatformNoticeFailed(CardmakerError):
+    """A platform notification recorded FAILED (refused, or every attempt failed): raised
+    after the record, so that its stream record ends in the notifier's failure queue, where
+    an operator sees it and redrives it. ``code`` is what the order records (the platform's
+    code or ours, never its text)."""
+
+    def __init__(self, notice: str, code: str | None, attempts: int) -> None:
+        super().__init__(f"{notice} FAILED after {attempts} attempt(s) ({code or 'no code'})")
+        self.notice = notice
+        self.code = code
+        self.attempts = attempts
+
+
 class DeliveryRefused(CardmakerError):
     """A delivery request that is well formed but cannot be carried out; ``field`` names the
     part of the request that is wrong."""

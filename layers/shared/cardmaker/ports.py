@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Collection, Iterable, Iterator, Mapping
     from datetime import datetime
 
     from cardmaker.cards.card import Card, CardBatch
@@ -20,7 +20,16 @@ if TYPE_CHECKING:
     from cardmaker.generation.plan import Chunk, ChunkProgress
     from cardmaker.orders.listing import ListPosition, OrderPage
     from cardmaker.orders.models import OwnSign, Waybill
-    from cardmaker.orders.order import Order, OrderKey, OrderStatus, StoredOrder
+    from cardmaker.orders.order import (
+        Lifecycle,
+        Notice,
+        NoticeState,
+        Order,
+        OrderKey,
+        OrderStatus,
+        PlatformNotice,
+        StoredOrder,
+    )
     from cardmaker.orders.templates import Announced, CardTemplate, CardTemplateAnnouncement
     from cardmaker.store.lifecycle import Transition
 
@@ -64,6 +73,23 @@ class OrderIndex(Protocol):
         limit: int,
         after: ListPosition | None,
     ) -> OrderPage: ...
+
+
+class NoticeOutbox(LifecycleStore, Protocol):
+    """The platform notifications an order's steps left PENDING, as the notifier moves them."""
+
+    def lifecycle(self, key: OrderKey) -> Lifecycle | None: ...
+    def start_notice_attempt(
+        self, key: OrderKey, notice: PlatformNotice, seen_attempts: int, now: datetime
+    ) -> bool: ...
+    def record_notice(
+        self,
+        key: OrderKey,
+        notice: PlatformNotice,
+        recorded: Notice,
+        *,
+        expected: Collection[NoticeState],
+    ) -> bool: ...
 
 
 class TemplateRegistry(Protocol):

@@ -22,11 +22,13 @@ from cardmaker.events.bus import EventBridgeBus
 from cardmaker.generation.service import CardGenerator
 from cardmaker.orders.lifecycle import OrderLifecycle
 from cardmaker.orders.listing import OrderListing
+from cardmaker.orders.notifying import PlatformNotifier
 from cardmaker.orders.service import OrderService
 from cardmaker.settings import (
     DeliverySettings,
     GeneratorSettings,
     LifecycleEventsSettings,
+    NotifierSettings,
     OperatorApiSettings,
     SpiSettings,
     TopSecrets,
@@ -42,6 +44,7 @@ from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.lifecycle import DynamoDBLifecycleRepository
 from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
+from cardmaker.store.templates import DynamoDBTemplateRegistry
 from cardmaker.top.client import TopClient
 from cardmaker.top.credentials import FixedCredentials, StoredCredentials, TopCredentials
 from cardmaker.top.spi import SpiPolicy
@@ -169,7 +172,39 @@ def delivery_sender() -> DeliverySender:
     )
 
 
-def top_credentials(settings: DeliverySettings) -> TopCredentials:
+# --- PlatformNotifierFunction ---------------------------------------------------------------
+
+
+@cache
+def notifier_settings() -> NotifierSettings:
+    return NotifierSettings.from_env(os.environ)
+
+
+@cache
+def platform_notifier() -> PlatformNotifier:
+    settings = notifier_settings()
+    top = TopClient(
+        settings.top_gateway_url,
+        settings.top_app_key,
+        top_credentials(settings),
+        sign_method=settings.top_sign_method,
+        simplify=settings.top_simplify,
+        timeout=(3.05, settings.top_read_timeout_seconds),
+    )
+    return PlatformNotifier(
+        DynamoDBLifecycleRepository(settings.orders_table_name),
+        DynamoDBTemplateRegistry(settings.orders_table_name),
+        top,
+        with_session=settings.notify_with_session,
+        max_attempts=settings.max_attempts,
+        serves_environment=settings.serves_environment,
+    )
+
+
+# --- shared TOP credentials -----------------------------------------------------------------
+
+
+def top_credentials(settings: DeliverySettings | NotifierSettings) -> TopCredentials:
     """What outbound calls are signed with, read on each call through the cached provider
     (``SECRET_MAX_AGE_SECONDS``), so that a rotation reaches deliveries as it reaches the SPI
     function; the TOP client forces a fresh read when the gateway refuses a sign or session."""
@@ -252,6 +287,8 @@ def reset() -> None:
         delivery_sender,
         lifecycle_events_settings,
         lifecycle_bus,
+        notifier_settings,
+        platform_notifier,
         _secrets_provider,
         dynamodb_client,
         events_client,

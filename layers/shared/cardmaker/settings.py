@@ -227,11 +227,21 @@ class LifecycleEventsSettings(_Settings):
     lifecycle_bus_name: str = Field(min_length=1)
 
 
+class NotifierSettings(OrdersTable, TopSecrets, TopOutbound, StreamRetries):
+    """PlatformNotifierFunction: tells the platform an order was made and shipped
+    (make.finish, status.sended) and makes orders of test templates MADE."""
+
+    # Whether make.finish / status.sended need a TOP session is not documented
+    # (platform-apis.md §7.3): sent without one unless this says so.
+    notify_with_session: bool = False
+
+
 FUNCTION_SETTINGS: dict[str, type[_Settings]] = {
     "TopSpiFunction": SpiSettings,
     "OperatorApiFunction": OperatorApiSettings,
     "CardGeneratorFunction": GeneratorSettings,
     "CardDeliveryFunction": DeliverySettings,
     "LifecycleEventsFunction": LifecycleEventsSettings,
+    "PlatformNotifierFunction": NotifierSettings,
 }
 """Each function of template.yaml (by logical id) and the settings it reads."""

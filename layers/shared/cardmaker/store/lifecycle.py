@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from cardmaker.errors import OrderNotFound, OrderStateConflict
 from cardmaker.orders.models import Waybill
 from cardmaker.orders.order import (
+    Lifecycle,
     Notice,
     NoticeState,
     OrderKey,
@@ -35,6 +36,20 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+# What ``lifecycle`` reads of a header (``schema.lifecycle_from_item``'s attributes).
+_LIFECYCLE_ATTRIBUTES = (
+    "pk",
+    "generated_at",
+    "made_at",
+    "made_by",
+    "shipped_at",
+    "confirmed_at",
+    "logistics_company",
+    "logistics_order_id",
+    schema.NOTIFICATIONS,
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,19 @@ class DynamoDBLifecycleRepository:
 
     def get(self, key: OrderKey) -> StoredOrder | None:
         return self._orders.get(key)
+
+    def lifecycle(self, key: OrderKey) -> Lifecycle | None:
+        """The order's lifecycle alone (waybill, notifications...), read consistently from its
+        header with no template or page: what the notifier needs for each record (None when
+        there is no such order)."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=schema.header_key(key),
+            ConsistentRead=True,
+            ProjectionExpression=", ".join(f"#{name}" for name in _LIFECYCLE_ATTRIBUTES),
+            ExpressionAttributeNames={f"#{name}": name for name in _LIFECYCLE_ATTRIBUTES},
+        ).get("Item")
+        return schema.lifecycle_from_item(from_item(item)) if item else None
 
     def mark_made(self, key: OrderKey, made_by: str, now: datetime) -> Transition:
         """``GENERATED -> MADE``, with ``make_finish`` PENDING; a ``MADE`` order again is a
@@ -170,6 +198,37 @@ class DynamoDBLifecycleRepository:
                         if recorded.updated_at
                         else schema.now_iso(),
                         **states,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            return False
+        return True
+
+    def start_notice_attempt(
+        self, key: OrderKey, notice: PlatformNotice, seen_attempts: int, now: datetime
+    ) -> bool:
+        """Count one more attempt at a PENDING notification whose count is still
+        ``seen_attempts``: False (nothing written) when another attempt counted first or it
+        is no longer PENDING. The notification stays PENDING, so a crash after this never
+        makes a retry skip the call; two attempts at once cannot both go ahead."""
+        path = f"{schema.NOTIFICATIONS}.#notice"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=schema.header_key(key),
+                UpdateExpression=f"SET {path}.attempts = :next, {path}.updated_at = :now,"
+                " updated_at = :now",
+                ConditionExpression=f"{path}.#state = :pending AND {path}.attempts = :seen",
+                ExpressionAttributeNames={"#notice": notice.value, "#state": "state"},
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":next": seen_attempts + 1,
+                        ":seen": seen_attempts,
+                        ":pending": NoticeState.PENDING.value,
+                        ":now": _iso(now),
                     }
                 ),
             )

@@ -1,9 +1,9 @@
 """What a DynamoDB stream record asks of a function, decoded in one place.
 
-The generator and the delivery function, the operator CLI (which replays failed batches) and
-the local stack all ask here, and get a typed task or None (the event sources' filters let the
-same records through; this is the check in code, so that a record a filter would have dropped
-does nothing).
+The generator, the delivery function and the notifier, the operator CLI (which replays
+failed batches) and the local stack all ask here, and get a typed task or None (the event
+sources' filters let the same records through; this is the check in code, so that a record a
+filter would have dropped does nothing).
 
 Records are read with Powertools' ``DynamoDBRecord``, what ``BatchProcessor`` hands a record
 handler: it turns the images' attribute values into Python values with Powertools' own
@@ -31,7 +31,7 @@ from cardmaker.events.envelope import (
     OrderStatusChanged,
 )
 from cardmaker.generation.plan import Chunk
-from cardmaker.orders.order import OrderKey, OrderStatus
+from cardmaker.orders.order import NoticeState, OrderKey, OrderStatus, PlatformNotice
 from cardmaker.store import delivery_schema, schema
 
 
@@ -63,7 +63,30 @@ class WakeDeliveries:
     order: OrderKey
 
 
+@dataclass(frozen=True)
+class MakeTestOrder:
+    """An order that just became GENERATED: MADE by itself if all its templates are test
+    templates."""
+
+    order: OrderKey
+
+
+@dataclass(frozen=True)
+class NotifyPlatform:
+    """An order with a platform notification PENDING: send it. ``pending``: the
+    notifications the record shows PENDING, with the attempts they had then (to tell this
+    record's own failed attempt from a later record's look at a FAILED notification)."""
+
+    order: OrderKey
+    pending: tuple[tuple[PlatformNotice, int], ...] = ()
+
+
 StreamRecord = Mapping[str, Any] | DynamoDBRecord
+
+# The statuses whose header may owe the platform a notification.
+_NOTIFIED_STATUSES = frozenset(
+    {OrderStatus.MADE.value, OrderStatus.SHIPPED.value, OrderStatus.CONFIRMED.value}
+)
 
 
 def generation_task(record: StreamRecord) -> PlanOrder | GenerateChunk | None:
@@ -159,6 +182,30 @@ def _delivery_finished(
         outcomes=outcomes,
         failure_reason=image.get("failure_reason"),
     )
+
+
+def notification_task(record: StreamRecord) -> MakeTestOrder | NotifyPlatform | None:
+    """What a record of the orders table's stream asks of the notifier: look at an order
+    that just became GENERATED (test templates only?), send the PENDING notifications of a
+    MADE, SHIPPED or CONFIRMED one, or nothing (its own SENT records among them)."""
+    image, before = _images(_record(record))
+    if image.get("entity") != schema.ORDER_ENTITY:
+        return None
+    status = image.get("status")
+    generated = OrderStatus.GENERATED.value
+    if status == generated and before.get("status") != generated:
+        return MakeTestOrder(schema.order_key_from_item(image))
+    notices = image.get(schema.NOTIFICATIONS) or {}
+    pending = tuple(
+        (PlatformNotice(name), int(notice.get("attempts", 0)))
+        for name, notice in sorted(notices.items())
+        if name in PlatformNotice._value2member_map_
+        and isinstance(notice, Mapping)
+        and notice.get("state") == NoticeState.PENDING.value
+    )
+    if status in _NOTIFIED_STATUSES and pending:
+        return NotifyPlatform(schema.order_key_from_item(image), pending)
+    return None
 
 
 def _record(record: StreamRecord) -> DynamoDBRecord:

@@ -1,5 +1,7 @@
-"""The two TOP calls the card maker makes, typed: ``taobao.eticket.merchant.ma.send`` and
-``tmall.purchase.card.bind`` (field names, types and limits from the seed documents).
+"""The TOP calls the card maker makes, typed: ``taobao.eticket.merchant.ma.send`` and
+``tmall.purchase.card.bind`` (field names, types and limits from the seed documents), and the
+fund platform's lifecycle notices ``alibaba.fundplatform.cardorders.status.make.finish`` and
+``.status.sended`` (platform-apis.md §2.4, §2.5).
 
 Requests build the business parameters ``TopClient.call`` sends; results read the business part
 of the answer in both the wrapped and the ``simplify=true`` style. Card secrets (``ka_mi``,
@@ -163,6 +165,40 @@ class CardBindRequest(_Struct):
         return {"card_bind_req_dto": to_json(dto)}
 
 
+class MakeFinishRequest(_Struct):
+    """``alibaba.fundplatform.cardorders.status.make.finish``: the cards of a card order
+    (子制卡单) are made."""
+
+    METHOD: ClassVar[str] = "alibaba.fundplatform.cardorders.status.make.finish"
+    # Not documented either way (platform-apis.md §7.3): sent with a session only when one is
+    # configured for the notices (NOTIFY_WITH_SESSION).
+    NEEDS_SESSION: ClassVar[bool] = False
+
+    card_order_id: int = Field(ge=1)
+
+    def to_params(self) -> dict[str, str]:
+        return {"card_order_id": str(self.card_order_id)}
+
+
+class StatusSendedRequest(_Struct):
+    """``alibaba.fundplatform.cardorders.status.sended``: the cards left with this waybill
+    (``logistics_company`` is the carrier's name, free text: no code list is documented)."""
+
+    METHOD: ClassVar[str] = "alibaba.fundplatform.cardorders.status.sended"
+    NEEDS_SESSION: ClassVar[bool] = False  # as make.finish's
+
+    card_order_id: int = Field(ge=1)
+    logistics_order_id: NonBlank
+    logistics_company: NonBlank
+
+    def to_params(self) -> dict[str, str]:
+        return {
+            "card_order_id": str(self.card_order_id),
+            "logistics_order_id": self.logistics_order_id,
+            "logistics_company": self.logistics_company,
+        }
+
+
 class _Result(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -211,6 +247,23 @@ class CardBindResult(_Result):
             return []
         refused = {*self.invalid_card_no_s, *self.bind_fail_card_no_s}
         return [number for number in requested if number not in refused]
+
+
+class CardOrderNoticeResult(_Result):
+    """The answer to ``make.finish`` and ``status.sended`` (``CardMakingInformResponse``):
+    ``result.success`` alone."""
+
+    success: bool
+
+    @classmethod
+    def from_response(cls, response: Mapping[str, Any]) -> CardOrderNoticeResult:
+        """Read ``result.success`` (wrapped or simplified alike: the client has taken the root
+        away); a ``success`` beside ``result`` is read too, should a gateway flatten it."""
+        result = response.get("result")
+        flag = _mapping(result).get("success") if isinstance(result, Mapping) else None
+        if flag is None:
+            flag = response.get("success")
+        return cls(success=_truthy(flag))
 
 
 def string_list(value: Any) -> list[str]:

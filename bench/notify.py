@@ -1,0 +1,222 @@
+"""How fast does the notifier tell the platform, against the posts alone?
+
+(a) ``make.finish`` notifications through the notifier's handler, fed the orders stream's
+    MADE records ten at a time (the mapping's ``BatchSize``): per notification, a consistent
+    read of the order, the attempt counted, the signed TOP call over HTTP to the fake gateway
+    on 127.0.0.1, ``SENT`` recorded;
+(b) the baseline: raw posts of the same signed calls (the same method, parameters and
+    signature scheme, signed beforehand) with a pooled ``requests`` session, to the same
+    gateway.
+
+Both in one process, moto in-process (``mock_aws``), interleaved batch by batch so that drift
+hits both alike; the figure is the ratio of the rates. Writing the MADE orders and building
+their stream records is set-up: not timed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import warnings
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import requests
+from moto import mock_aws
+
+from cardmaker import (
+    CardOrderMakeRequest,
+    DynamoDBLifecycleRepository,
+    NoticeState,
+    Order,
+    OrderKey,
+    OrderStatus,
+    PlatformNotice,
+    dynamodb_client,
+    logger,
+    runtime,
+)
+from cardmaker.store import schema
+from cardmaker.top import FixedCredentials, MakeFinishRequest, TopClient, utc_now
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
+from cardmaker_cli.stream_records import lambda_record
+from local.apigw import LambdaContext
+from local.template import REGION, Handler, create_resources, functions
+from local.top_gateway import FakeTopGateway
+
+BATCHES = 30
+BATCH_SIZE = 10  # the notifier's mapping's BatchSize
+WARMUP_BATCHES = 3
+GOAL = 0.8
+FUNCTION = "PlatformNotifierFunction"
+NOTIFIED_IDS = 3_000_000  # the notifier's orders
+RAW_IDS = 4_000_000  # the baseline's calls: other orders, so that the gateway takes each anew
+STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-11-22T00:00:00.000"
+
+
+class BenchFailed(Exception):
+    pass
+
+
+def main() -> int:
+    _isolate_environment()
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    try:
+        with mock_aws(), FakeTopGateway(DEMO_APP_KEY, DEMO_SECRET, "bench-session") as gateway:
+            notified_s, raw_s = measure(gateway)
+    except BenchFailed as failure:
+        print(f"bench FAILED: {failure}", file=sys.stderr)
+        return 1
+    count = BATCHES * BATCH_SIZE
+    notify_rate, raw_rate = count / notified_s, count / raw_s
+    ratio = notify_rate / raw_rate
+    verdict = "met" if ratio >= GOAL else "NOT met"
+    print(f"notify: {count} make.finish notifications through the handler vs {count} raw posts")
+    print(f"  notifier (read, count, signed call, record SENT)  {notify_rate:7.1f} /s")
+    print(f"  raw pooled posts of the same signed calls         {raw_rate:7.1f} /s")
+    print(f"notify_per_s={notify_rate:.0f}")
+    print(f"raw_posts_per_s={raw_rate:.0f}")
+    print(f"notify_vs_raw_ratio={ratio:.2f}")
+    print(f"goal notify_vs_raw_ratio >= {GOAL}: {verdict}")
+    return 0
+
+
+def _isolate_environment() -> None:
+    for name in list(os.environ):
+        if name.startswith(("AWS_ENDPOINT_URL", "TOP_")) or name in (
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_SESSION_TOKEN",
+        ):
+            del os.environ[name]
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
+
+
+def measure(gateway: FakeTopGateway) -> tuple[float, float]:
+    """Seconds for all batches: (notifier, raw posts)."""
+    stack = create_resources(
+        boto3.Session(),
+        secret_values={"TopSecret": {"app_secret": DEMO_SECRET, "session_key": "bench"}},
+        parameters={"TopAppKey": DEMO_APP_KEY, "LogLevel": "ERROR", "TopGatewayUrl": gateway.url},
+    )
+    spec = functions(stack)[FUNCTION]
+    os.environ.update(spec.environment)
+    runtime.reset()
+    logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
+    handler = spec.load_handler()
+    table = stack.physical["OrdersTable"]
+    lifecycle = DynamoDBLifecycleRepository(table, dynamodb_client())
+    signer = TopClient(gateway.url, DEMO_APP_KEY, FixedCredentials(DEMO_SECRET))
+    total = WARMUP_BATCHES + BATCHES
+    batches = [made_records(lifecycle, table, NOTIFIED_IDS + n * BATCH_SIZE) for n in range(total)]
+    posts = [signed_posts(signer, RAW_IDS + n * BATCH_SIZE) for n in range(total)]
+    http = requests.Session()  # pooled, as the client's own
+    notified = raw = 0.0
+    with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
+        for number, (records, calls) in enumerate(zip(batches, posts, strict=True)):
+            first, second = (records, calls) if number % 2 == 0 else (calls, records)
+            timings = {}
+            for work in (first, second):
+                started = time.perf_counter()
+                if work is records:
+                    _notify(handler, records)
+                else:
+                    _post(http, gateway.url, calls)
+                timings[id(work)] = time.perf_counter() - started
+            if number >= WARMUP_BATCHES:
+                notified += timings[id(records)]
+                raw += timings[id(calls)]
+    _check(lifecycle, gateway, total)
+    return notified, raw
+
+
+def made_records(
+    lifecycle: DynamoDBLifecycleRepository, table: str, first_id: int
+) -> list[dict[str, Any]]:
+    """``BATCH_SIZE`` orders made by an operator, and their MADE stream records."""
+    client = dynamodb_client()
+    records = []
+    for card_order_id in range(first_id, first_id + BATCH_SIZE):
+        request = CardOrderMakeRequest.model_validate(sample_order(card_order_id, "daily"))
+        order = Order.receive(request, utc_now())
+        generated = schema.header_item(_generated(order))
+        client.put_item(TableName=table, Item=generated)
+        lifecycle.mark_made(order.key, "bench", utc_now())
+        made = client.get_item(TableName=table, Key=schema.header_key(order.key))["Item"]
+        raw = {
+            "eventID": f"bench-{card_order_id}",
+            "eventName": "MODIFY",
+            "dynamodb": {
+                "ApproximateCreationDateTime": time.time(),
+                "Keys": schema.header_key(order.key),
+                "NewImage": made,
+                "OldImage": generated,
+                "SequenceNumber": str(card_order_id),
+                "SizeBytes": 1,
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+            },
+        }
+        records.append(lambda_record(raw, STREAM_ARN).event)
+    return records
+
+
+def _generated(order: Order) -> Order:
+    return replace(order, status=OrderStatus.GENERATED)
+
+
+def signed_posts(signer: TopClient, first_id: int) -> list[tuple[dict[str, str], bytes]]:
+    """The same signed calls the notifier makes (query, form body), for other orders."""
+    credentials = FixedCredentials(DEMO_SECRET).current()
+    posts = []
+    for card_order_id in range(first_id, first_id + BATCH_SIZE):
+        params = MakeFinishRequest(card_order_id=card_order_id).to_params()
+        query = signer.system_params(MakeFinishRequest.METHOD, params, credentials)
+        posts.append((query, urlencode(params).encode("ascii")))
+    return posts
+
+
+def _notify(handler: Handler, records: list[dict[str, Any]]) -> None:
+    answer = handler({"Records": records}, LambdaContext(function_name=FUNCTION))
+    if answer.get("batchItemFailures"):
+        raise BenchFailed(f"the notifier failed {answer['batchItemFailures']}")
+
+
+def _post(http: requests.Session, url: str, posts: list[tuple[dict[str, str], bytes]]) -> None:
+    for query, body in posts:
+        answer = http.post(
+            url,
+            params=query,
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+            timeout=10,
+        )
+        if answer.status_code != 200 or "error_response" in answer.text:
+            raise BenchFailed(f"a raw post was refused: {answer.text[:200]}")
+
+
+def _check(lifecycle: DynamoDBLifecycleRepository, gateway: FakeTopGateway, batches: int) -> None:
+    """Every notification SENT and accepted once; every raw post accepted once too."""
+    count = batches * BATCH_SIZE
+    for card_order_id in range(NOTIFIED_IDS, NOTIFIED_IDS + count):
+        stored = lifecycle.get(OrderKey("daily", card_order_id))
+        notice = stored.lifecycle.notices.get(PlatformNotice.MAKE_FINISH) if stored else None
+        if notice is None or notice.state is not NoticeState.SENT:
+            raise BenchFailed(f"order {card_order_id} was not notified")
+    accepted = sum(len(call.accepted) for call in gateway.calls)
+    if accepted != 2 * count:
+        raise BenchFailed(f"{accepted} calls accepted, {2 * count} expected")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
