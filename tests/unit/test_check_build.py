@@ -14,6 +14,7 @@ FUNCTIONS = (
     "CardGeneratorFunction",
     "CardDeliveryFunction",
     "LifecycleEventsFunction",
+    "PlatformNotifierFunction",
 )
 
 
