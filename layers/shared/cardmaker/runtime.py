@@ -19,6 +19,7 @@ from cardmaker.cards.opening import SecretOpener
 from cardmaker.deliveries.sending import DeliverySender
 from cardmaker.deliveries.service import DeliveryService
 from cardmaker.generation.service import CardGenerator
+from cardmaker.orders.lifecycle import OrderLifecycle
 from cardmaker.orders.service import OrderService
 from cardmaker.settings import (
     DeliverySettings,
@@ -30,7 +31,9 @@ from cardmaker.settings import (
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import dynamodb_client, kms_client, secretsmanager_client
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
+from cardmaker.store.lifecycle import DynamoDBLifecycleRepository
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
+from cardmaker.store.templates import DynamoDBTemplateRegistry
 from cardmaker.top.client import TopClient
 from cardmaker.top.credentials import FixedCredentials, StoredCredentials, TopCredentials
 from cardmaker.top.spi import SpiPolicy
@@ -47,6 +50,18 @@ def spi_settings() -> SpiSettings:
 def order_service() -> OrderService:
     """Receives the platform's orders (and reads them back)."""
     return OrderService(DynamoDBOrderRepository(spi_settings().orders_table_name))
+
+
+@cache
+def spi_lifecycle() -> OrderLifecycle:
+    """Answers the platform's status queries and records its receipts."""
+    return OrderLifecycle(DynamoDBLifecycleRepository(spi_settings().orders_table_name))
+
+
+@cache
+def spi_templates() -> DynamoDBTemplateRegistry:
+    """Registers the templates the platform announces."""
+    return DynamoDBTemplateRegistry(spi_settings().orders_table_name)
 
 
 def spi_policy() -> SpiPolicy:
@@ -71,6 +86,12 @@ def operator_api_settings() -> OperatorApiSettings:
 def order_lookup() -> OrderService:
     """Reads orders for the operators."""
     return OrderService(DynamoDBOrderRepository(operator_api_settings().orders_table_name))
+
+
+@cache
+def order_templates() -> DynamoDBTemplateRegistry:
+    """Which templates of an order the platform announced, for the order view."""
+    return DynamoDBTemplateRegistry(operator_api_settings().orders_table_name)
 
 
 @cache
@@ -204,8 +225,11 @@ def reset() -> None:
     for cached in (
         spi_settings,
         order_service,
+        spi_lifecycle,
+        spi_templates,
         operator_api_settings,
         order_lookup,
+        order_templates,
         delivery_service,
         generator_settings,
         card_generator,

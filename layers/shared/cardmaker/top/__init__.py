@@ -8,6 +8,7 @@ from cardmaker.top.api_models import (
     SPI_QUERY_PARAMETERS,
     SPI_ROUTE_DOCS,
     SPI_SIGN_LIST_HEADER,
+    CardOrderProgress,
     ResultCode,
     SpiAnswerFields,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "SUCCESS_ALL",
     "CardBindRequest",
     "CardBindResult",
+    "CardOrderProgress",
     "Credentials",
     "FixedCredentials",
     "IsvKa",
