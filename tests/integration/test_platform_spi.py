@@ -57,8 +57,6 @@ def status_query(struct: dict[str, Any] | None = None, **options: Any) -> SpiCal
 def template_new(changes: dict[str, Any] | None = None, **options: Any) -> SpiCall:
     merged = {**TEMPLATE, **(changes or {})}
     business = {key: value for key, value in merged.items() if value is not None}
-    if options.get("body_format") == "form":  # a form carries the boolean as its word
-        business = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in business.items()}
     return sign_demo_call(business, method=CARD_TEMPLATE_NEW, **options)
 
 
