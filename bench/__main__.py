@@ -19,7 +19,13 @@ from bench.figures_file import (
     write_figures,
 )
 
-BENCHMARKS = ("bench.spi", "bench.generation", "bench.export", "bench.notify")
+BENCHMARKS = (
+    "bench.spi",
+    "bench.generation",
+    "bench.export",
+    "bench.notify",
+    "bench.status_query",
+)
 FIGURES_FILE = FIGURES_DIR / "bench.md"
 PREAMBLE = """\
 Written by `make bench` (`bench/__main__.py`), one section per benchmark: do not edit by hand.

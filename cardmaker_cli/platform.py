@@ -1,5 +1,7 @@
 """`cardmaker platform`: play the fund platform against any deployment (joint testing, 联调):
-sign a ``cardorder.make`` exactly as the platform does and send it, or show what was signed.
+sign a ``cardorder.make`` exactly as the platform does and send it, or show what was signed;
+announce a card template (``card.template.new``), ask how an order is going
+(``cardorder.status.query``), say the buyer confirmed receipt (``cardorder.receipt``).
 
 The call is built and signed by the layer's platform signer (``cardmaker.top.sign_spi_call``),
 the inverse of the SPI endpoint's verification, so the command, the demo and the tests sign
@@ -17,12 +19,18 @@ from xml.etree import ElementTree
 
 import typer
 
-from cardmaker import CARDORDER_MAKE
+from cardmaker import CARD_TEMPLATE_NEW, CARDORDER_MAKE, CARDORDER_RECEIPT, CARDORDER_STATUS_QUERY
 from cardmaker.top import SpiCall, sign_spi_call
 from cardmaker_cli.api import Api
 from cardmaker_cli.context import target
 from cardmaker_cli.errors import CliError
-from cardmaker_cli.options import OwnSign, json_object_file
+from cardmaker_cli.options import (
+    OrderArgument,
+    OwnSign,
+    OwnSignOption,
+    json_object_file,
+    order_key,
+)
 from cardmaker_cli.output import print_json, stdout
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from cardmaker_cli.target import Target
@@ -125,6 +133,13 @@ def _order_command(action: Action) -> Callable[..., None]:
 
 
 def _send(stack: Target, call: SpiCall, answer_format: AnswerFormat, as_json: bool) -> None:
+    _send_call(stack, call, answer_format, as_json, "the order")
+
+
+def _send_call(
+    stack: Target, call: SpiCall, answer_format: AnswerFormat, as_json: bool, what: str
+) -> None:
+    """Send a signed SPI call, print its answer; fail unless it says success=true."""
     answer = Api(stack).send(
         "POST",
         "/top/spi",
@@ -140,8 +155,7 @@ def _send(stack: Target, call: SpiCall, answer_format: AnswerFormat, as_json: bo
         stdout.print(f"{answer.status_code} {answer.text}", markup=False)
     if response.get("success") is not True:
         raise CliError(
-            f"the order was refused: {response.get('result_code')}: "
-            f"{response.get('result_message')}"
+            f"{what} was refused: {response.get('result_code')}: {response.get('result_message')}"
         )
 
 
@@ -170,6 +184,124 @@ platform_app.command(
     help="Print a signed cardorder.make without sending it: URL, headers, body and the "
     "string that was hashed (<app_secret> in place of the secret), to debug a sign mismatch.",
 )(_order_command(_show))
+
+
+TemplateNo = Annotated[str, typer.Option(help="The template's number (template_no).")]
+CardName = Annotated[str, typer.Option(help="The name of the cards of this template.")]
+FaceValue = Annotated[
+    str, typer.Option("--par-value", help="The face value in fen (分), digits only.")
+]
+PictureUrl = Annotated[str | None, typer.Option(help="The card artwork's URL (optional).")]
+IsTest = Annotated[
+    bool,
+    typer.Option(
+        "--test/--no-test",
+        help="A test template: orders of it need no physical cards (is_test).",
+    ),
+]
+TemplateOwnSign = Annotated[OwnSign, typer.Option(help="The platform environment.")]
+
+
+@platform_app.command(
+    "template-new",
+    help="Announce a card template as the platform does (card.template.new), signed like "
+    "send-order. The same template again is a replay; other content is its next version. "
+    "Exits non-zero when the answer is not success=true.",
+)
+def template_new(
+    ctx: typer.Context,
+    template_no: TemplateNo,
+    card_name: CardName,
+    par_value: FaceValue = DEFAULT_FACE_VALUE,
+    picture_url: PictureUrl = None,
+    is_test: IsTest = False,
+    own_sign: TemplateOwnSign = OwnSign.daily,
+    answer_format: Format = AnswerFormat.json,
+    body: Body = BodyFormat.json,
+    app_key: AppKey = None,
+    app_secret: AppSecret = None,
+    as_json: AsJson = False,
+) -> None:
+    business: dict[str, Any] = {
+        "template_no": template_no,
+        "card_name": card_name,
+        "par_value": par_value,
+        "is_test": is_test,
+        "own_sign": own_sign.value,
+    }
+    if picture_url is not None:
+        business["picture_url"] = picture_url
+    _platform_call(
+        ctx, CARD_TEMPLATE_NEW, business, answer_format, body, app_key, app_secret, as_json
+    )
+
+
+@platform_app.command(
+    "status-query",
+    help="Ask how an order is going as the platform does (cardorder.status.query, its "
+    "struct request as a JSON body or a form field); prints the status (and the waybill once "
+    "shipped). Exits non-zero when the answer is not success=true.",
+)
+def status_query(
+    ctx: typer.Context,
+    order: OrderArgument,
+    own_sign: OwnSignOption = None,
+    answer_format: Format = AnswerFormat.json,
+    body: Body = BodyFormat.json,
+    app_key: AppKey = None,
+    app_secret: AppSecret = None,
+    as_json: AsJson = False,
+) -> None:
+    key = order_key(order, own_sign)
+    struct = {"card_order_id": key.card_order_id, "own_sign": key.own_sign}
+    _platform_call(
+        ctx,
+        CARDORDER_STATUS_QUERY,
+        {"request": struct},
+        answer_format,
+        body,
+        app_key,
+        app_secret,
+        as_json,
+    )
+
+
+@platform_app.command(
+    "receipt",
+    help="Say the buyer confirmed receipt of an order's cards, as the platform does "
+    "(cardorder.receipt): the order becomes CONFIRMED. Exits non-zero when the answer is "
+    "not success=true (ORDER_NOT_FOUND, INVALID_ORDER_STATUS before the cards are made).",
+)
+def receipt(
+    ctx: typer.Context,
+    order: OrderArgument,
+    own_sign: OwnSignOption = None,
+    answer_format: Format = AnswerFormat.json,
+    body: Body = BodyFormat.json,
+    app_key: AppKey = None,
+    app_secret: AppSecret = None,
+    as_json: AsJson = False,
+) -> None:
+    key = order_key(order, own_sign)
+    business = {"card_order_id": key.card_order_id, "own_sign": key.own_sign}
+    _platform_call(
+        ctx, CARDORDER_RECEIPT, business, answer_format, body, app_key, app_secret, as_json
+    )
+
+
+def _platform_call(
+    ctx: typer.Context,
+    method: str,
+    business: dict[str, Any],
+    answer_format: AnswerFormat,
+    body: BodyFormat,
+    app_key: str | None,
+    app_secret: str | None,
+    as_json: bool,
+) -> None:
+    stack = target(ctx)
+    call = _signed_call(stack, business, answer_format, body, app_key, app_secret, method)
+    _send_call(stack, call, answer_format, as_json, f"the {method.rsplit('.', 1)[-1]} call")
 
 
 def _business(
@@ -207,11 +339,12 @@ def _signed_call(
     body: BodyFormat,
     app_key: str | None,
     app_secret: str | None,
+    method: str = CARDORDER_MAKE,
 ) -> SpiCall:
     key, secret = _credentials(stack, app_key, app_secret)
     return sign_spi_call(
         business,
-        method=CARDORDER_MAKE,
+        method=method,
         secret=secret,
         app_key=key,
         body_format=body.value,

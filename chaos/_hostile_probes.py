@@ -21,7 +21,7 @@ from urllib.parse import quote, quote_plus, urlencode
 
 from hypothesis import strategies as st
 
-from cardmaker import CARDORDER_MAKE
+from cardmaker import CARD_TEMPLATE_NEW, CARDORDER_MAKE, CARDORDER_RECEIPT, CARDORDER_STATUS_QUERY
 from cardmaker.top import format_timestamp, sign_spi, utc_now
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.platform import sample_delivery
@@ -95,10 +95,11 @@ def signed_call(
     charset: str = "utf-8",
     secret: str = DEMO_SECRET,
     age: timedelta = timedelta(0),
+    method: str = CARDORDER_MAKE,
 ) -> SignedCall:
     """A call whose raw ``body_text`` is signed as the platform signs a JSON body."""
     query = {
-        "method": CARDORDER_MAKE,
+        "method": method,
         "app_key": DEMO_APP_KEY,
         "timestamp": format_timestamp(utc_now() - age),
         "v": "2.0",
@@ -348,6 +349,70 @@ def signed_hostile_orders(draw: st.DrawFn) -> Probe:
     how, text = draw(hostile_orders())
     deep = how == "deep"
     return Probe(f"spi_signed_{how}", SPI, lambda: signed_call(text).request(), must_refuse=deep)
+
+
+# The platform's lifecycle calls, correctly signed with hostile content. SEED_ORDER-like
+# ids are drawn too, so that a hostile-but-valid receipt or status query meets a real order.
+_LIFECYCLE_METHODS = {
+    "status_query": CARDORDER_STATUS_QUERY,
+    "template_new": CARD_TEMPLATE_NEW,
+    "receipt": CARDORDER_RECEIPT,
+}
+_TEMPLATE = {
+    "template_no": "T1",
+    "card_name": "猫超储值卡面额100",
+    "par_value": "100",
+    "picture_url": "https://img.alicdn.com/card/T1.png",
+    "is_test": False,
+    "own_sign": "daily",
+}
+
+
+@st.composite
+def hostile_lifecycle_calls(draw: st.DrawFn) -> tuple[str, str, str]:
+    """(what was done, method, body text): one of status.query, template.new, receipt with a
+    field made hostile, or a body hostile as a whole."""
+    which = draw(st.sampled_from(sorted(_LIFECYCLE_METHODS)))
+    method = _LIFECYCLE_METHODS[which]
+    how = draw(st.sampled_from(["field", "extra_keys", "deep", "duplicate_keys", "not_object"]))
+    ascii_only = draw(st.booleans())
+    reference: dict[str, Any] = {
+        "card_order_id": draw(st.sampled_from([16002, next(_ORDER_IDS)])),
+        "own_sign": "daily",
+    }
+    business: dict[str, Any] = dict(_TEMPLATE) if which == "template_new" else dict(reference)
+    if how == "field":
+        business[draw(st.sampled_from(sorted(business)))] = draw(hostile_values)
+    elif how == "extra_keys":
+        business.update(draw(st.dictionaries(st.text(max_size=20), hostile_values, max_size=5)))
+    elif how == "deep":
+        depth = draw(st.sampled_from([64, 1_000, 100_000]))
+        text = _json_text(business, ascii_only)
+        field_name = "request" if which == "status_query" else "own_sign"
+        nested = _deep(depth, draw(st.sampled_from(["[", "{"])))
+        return f"{which}_{how}", method, text[:-1] + f',"{field_name}":' + nested + "}"
+    elif how == "duplicate_keys":
+        text = _json_text(business, ascii_only)
+        other = draw(st.integers(min_value=1, max_value=2**63))
+        return f"{which}_{how}", method, text[:-1] + f',"card_order_id":{other}}}'
+    else:
+        return f"{which}_{how}", method, _json_text(draw(hostile_values), ascii_only)
+    if which == "status_query" and draw(st.booleans()):
+        business = {"request": business}  # the struct nested, as TOP may send it
+    return f"{which}_{how}", method, _json_text(business, ascii_only)
+
+
+@st.composite
+def signed_hostile_lifecycle_calls(draw: st.DrawFn) -> Probe:
+    """Correctly signed lifecycle calls with hostile content: judged by what they write."""
+    kind, method, text = draw(hostile_lifecycle_calls())
+    deep = kind.endswith("_deep")
+    return Probe(
+        f"spi_signed_{kind}",
+        SPI,
+        lambda: signed_call(text, method=method).request(),
+        must_refuse=deep,
+    )
 
 
 # --- unsigned and malformed requests ------------------------------------------------------
@@ -639,6 +704,7 @@ def fixed_probes() -> list[Probe]:
 STRATEGIES: dict[str, st.SearchStrategy[Probe]] = {
     "spi_tampered": tampered_spi_calls(),
     "spi_signed_hostile": signed_hostile_orders(),
+    "spi_lifecycle_hostile": signed_hostile_lifecycle_calls(),
     "spi_unsigned": unsigned_spi_calls(),
     "lookups": hostile_lookups(),
     "delivery_posts": hostile_delivery_posts(),

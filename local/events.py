@@ -1,12 +1,13 @@
 """Write the sample events of ``events/`` (``python -m local.events``).
 
 The SPI events are the published test vectors (secret ``demo-secret-2026``, timestamp
-``2026-11-22 20:30:00`` GMT+8) as API Gateway HTTP API events. The stream events are what the
-generator receives next for that same order: its header arriving (RECEIVED), then its one chunk
-(a fresh table's first sequence block starts at 0; chunks of 5,000); then what the notifier
-receives when an operator makes it (MADE, ``make_finish`` PENDING) and ships it (SHIPPED with
-its waybill, ``status_sended`` PENDING). All are deterministic, so that the committed files can
-be checked against this generator.
+``2026-11-22 20:30:00`` GMT+8) as API Gateway HTTP API events, and the platform's lifecycle
+calls about the same order (status.query, template.new, receipt) signed the same way. The
+stream events are what the generator receives next for that same order: its header arriving
+(RECEIVED), then its one chunk (a fresh table's first sequence block starts at 0; chunks of
+5,000); then what the notifier receives when an operator makes it (MADE, ``make_finish``
+PENDING) and ships it (SHIPPED with its waybill, ``status_sended`` PENDING). All are
+deterministic, so that the committed files can be checked against this generator.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from cardmaker import (
+    CARD_TEMPLATE_NEW,
+    CARDORDER_MAKE,
+    CARDORDER_RECEIPT,
+    CARDORDER_STATUS_QUERY,
     CardOrderMakeRequest,
     CardOutcome,
     CardResult,
@@ -35,6 +40,7 @@ from cardmaker import (
     request_fingerprint,
 )
 from cardmaker.store import delivery_schema, from_item, key_of, schema, to_item
+from cardmaker.top import sign_spi
 from cardmaker_cli.stream_records import lambda_record
 from local.apigw import http_api_event, iam_identity
 from local.platform import sample_delivery
@@ -73,16 +79,41 @@ def _encode(params: dict[str, str]) -> str:
     return "&".join(f"{quote_plus(key)}={quote_plus(value)}" for key, value in params.items())
 
 
-def _spi(sign: str, body: bytes, content_type: str) -> dict[str, Any]:
+def _spi(sign: str, body: bytes, content_type: str, method: str = CARDORDER_MAKE) -> dict[str, Any]:
     return http_api_event(
         "POST",
         "/top/spi",
-        raw_query=_encode({**_QUERY, "sign": sign}),
+        raw_query=_encode({**_QUERY, "method": method, "sign": sign}),
         headers=[("content-type", content_type), ("user-agent", "top-spi")],
         body=body,
         route_key="POST /top/spi",
         source_ip="140.205.0.1",
     )
+
+
+# The platform's lifecycle calls about the same order and template, signed here with the
+# sample secret (no published vector exists for them).
+_STATUS_QUERY_FORM = {"request": '{"card_order_id":16002,"own_sign":"daily"}'}
+_TEMPLATE_NEW = (
+    '{"template_no":"3010030E02","card_name":"猫超储值卡面额100","par_value":"100",'
+    '"picture_url":"https://img.alicdn.com/card/3010030E02.png","is_test":false,'
+    '"own_sign":"daily"}'
+)
+_RECEIPT_FORM = {"card_order_id": "16002", "own_sign": "daily"}
+
+
+def _signed_spi(method: str, *, form: dict[str, str] | None = None, body: str = "") -> Any:
+    query = {**_QUERY, "method": method}
+    if form is not None:
+        sign = sign_spi({**query, **form}, None, SECRET)
+        return _spi(
+            sign,
+            _encode(form).encode("ascii"),
+            "application/x-www-form-urlencoded;charset=utf-8",
+            method,
+        )
+    sign = sign_spi(query, body, SECRET)
+    return _spi(sign, body.encode("utf-8"), "application/json;charset=utf-8", method)
 
 
 ETICKET_DELIVERY = sample_delivery("eticket")
@@ -172,6 +203,9 @@ def sample_events() -> dict[str, dict[str, Any]]:
             raw_query="own_sign=daily",
             path_parameters={"card_order_id": "16002"},
         ),
+        "spi_status_query_form.json": _signed_spi(CARDORDER_STATUS_QUERY, form=_STATUS_QUERY_FORM),
+        "spi_template_new_json.json": _signed_spi(CARD_TEMPLATE_NEW, body=_TEMPLATE_NEW),
+        "spi_receipt_form.json": _signed_spi(CARDORDER_RECEIPT, form=_RECEIPT_FORM),
     }
     for number, event in enumerate(events.values()):
         context = event["requestContext"]

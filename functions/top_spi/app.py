@@ -9,6 +9,7 @@ in the format the caller asked for. Every outcome is a TOP answer: refusals are 
 import base64
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -19,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from methods import SPI_METHODS, business_parameters
 from refusals import failure, refusal
 
-from cardmaker import cardorder_make_body_schemas, logger, metrics, runtime, tracer
+from cardmaker import answer_root, logger, metrics, runtime, spi_body_schemas, tracer
 from cardmaker.top import (
     SPI_QUERY_PARAMETERS,
     SPI_ROUTE_DOCS,
@@ -60,7 +61,7 @@ def spi_answers(resolver: APIGatewayHttpResolver, next_middleware: NextMiddlewar
         "requestBody": {
             "required": False,
             "description": "The business parameters (or none: all of them in the query)",
-            "content": cardorder_make_body_schemas(),
+            "content": spi_body_schemas(),
         },
     },
 )
@@ -86,7 +87,11 @@ def _spi_request() -> SpiRequest:
 
 def _answer(answer: SpiAnswerFields, status: int = HTTPStatus.OK) -> Response[str]:
     raw_query = app.current_event.raw_query_string or ""
-    content_type, body = encode_spi_answer(answer, requested_format(raw_query))
+    # Read leniently, as the format: a refused call is answered under its method's root too.
+    method = dict(parse_qsl(raw_query, keep_blank_values=True)).get("method", "")
+    content_type, body = encode_spi_answer(
+        answer, requested_format(raw_query), root=answer_root(method)
+    )
     return Response(status_code=status, content_type=content_type, body=body)
 
 

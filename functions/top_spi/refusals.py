@@ -15,6 +15,8 @@ from cardmaker import (
     InvalidSignature,
     InvalidTimestamp,
     OrderConflict,
+    OrderNotFound,
+    OrderStateConflict,
 )
 from cardmaker.top import ResultCode, SpiAnswerFields
 
@@ -27,6 +29,9 @@ RESULT_CODES: dict[type[CardmakerError], ResultCode] = {
     InvalidAppKey: "INVALID_APP_KEY",
     InvalidMethod: "INVALID_METHOD",
     OrderConflict: "ORDER_CONFLICT",
+    # cardorder.receipt of an order we never received, or whose cards are not made yet.
+    OrderNotFound: "ORDER_NOT_FOUND",
+    OrderStateConflict: "INVALID_ORDER_STATUS",
 }
 
 # Anything else is a failure: HTTP 500, which the platform retries (the stored order is

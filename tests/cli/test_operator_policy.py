@@ -1,9 +1,10 @@
 """The operator's managed policy (template.yaml ``OperatorPolicy``) against what the
 ``cardmaker`` commands actually call: every command an operator runs (orders show, made, ship
 and list, deliveries create/show, cards export, dlq list/redrive with --reopen on every queue,
-platform send-order, events) runs against the local stack, every AWS call the command itself
-makes (not the functions it reaches) is recorded as (action, resource), every HTTP API route it
-calls as execute-api:Invoke, and the policy must grant each of them and nothing else.
+platform send-order, template-new, status-query, events) runs against the local stack, every
+AWS call the command itself makes (not the functions it reaches) is recorded as (action,
+resource), every HTTP API route it calls as execute-api:Invoke, and the policy must grant each
+of them and nothing else.
 
 The functions run in this process too, but on the local stack's server and poller threads:
 only the thread running the command (and the worker threads it starts) is attributed to the
@@ -311,6 +312,9 @@ def operator_calls(
     try:
         commands: list[tuple[str, ...]] = [
             ("platform", "send-order", "--card-order-id", "17902", "--template", "T9:2"),
+            # The platform's other calls go to the same public route: no grant of their own
+            ("platform", "template-new", "--template-no", "T9", "--card-name", "T9 card"),
+            ("platform", "status-query", "CM-daily-17902"),
             ("orders", "show", order, "--json"),
             ("deliveries", "create", "eticket", "--order", order, "--template", "T2",
              "--quantity", "1", "--outer-id", "OPERATOR-POLICY-2", "--token", "tk", "--wait",

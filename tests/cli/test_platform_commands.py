@@ -8,10 +8,16 @@ import json
 import re
 from urllib.parse import urlsplit
 
-from cardmaker import CARDORDER_MAKE, CARDORDER_MAKE_PARAMETERS
-from cardmaker.top import SpiPolicy, SpiRequest, verify_spi_call
+from cardmaker import (
+    CARDORDER_MAKE,
+    CARDORDER_MAKE_PARAMETERS,
+    DynamoDBLifecycleRepository,
+    OrderKey,
+)
+from cardmaker.top import SpiPolicy, SpiRequest, utc_now, verify_spi_call
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from tests.cli.conftest import json_output
+from tests.conftest import send_accepted_order
 
 
 def test_send_order_is_received_and_answered_like_the_platform_expects(cli):
@@ -136,3 +142,85 @@ def test_an_order_needs_an_id_or_a_file(cli):
 
     assert result.exit_code == 2
     assert "--card-order-id" in result.output
+
+
+# --- the platform's lifecycle calls ----------------------------------------------------------
+
+
+def test_template_new_announces_a_template_the_order_view_then_shows_as_registered(cli):
+    # Given the stack's order of 3010030E02 and 3010030E05, none announced
+    shown = json_output(cli("orders", "show", "CM-daily-17001", "--json"))
+    assert [t["registered"] for t in shown["templates"]] == [False, False]
+    # When the platform announces 3010030E05 as a test template, as a form body
+    result = cli(
+        "platform", "template-new", "--template-no", "3010030E05", "--card-name", "猫超卡5000",
+        "--par-value", "5000", "--test", "--body", "form", "--json",
+    )  # fmt: skip
+    # Then it is registered, and the order view says so
+    assert result.exit_code == 0, result.output
+    assert json_output(result)["response"]["result_code"] == "SUCCESS"
+    shown = json_output(cli("orders", "show", "CM-daily-17001", "--json"))
+    assert [(t["registered"], t.get("is_test")) for t in shown["templates"]] == [
+        (False, None),
+        (True, True),
+    ]
+    # and announcing it again is a replay, answered the same
+    again = cli(
+        "platform", "template-new", "--template-no", "3010030E05", "--card-name", "猫超卡5000",
+        "--par-value", "5000", "--test", "--json",
+    )  # fmt: skip
+    assert json_output(again) == json_output(result)
+
+
+def test_status_query_prints_the_status_in_the_format_asked_for(cli):
+    result = cli("platform", "status-query", "CM-daily-17001", "--json")
+    assert result.exit_code == 0, result.output
+    assert json_output(result)["response"]["status"] == "REQUEST_RECEIVED"  # GENERATED
+    # the struct as a form field, the answer in XML
+    result = cli("platform", "status-query", "17001", "--own-sign", "daily", "--body", "form",
+                 "--format", "xml")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "<status>REQUEST_RECEIVED</status>" in result.stdout
+    # an order never received is no failure: its status says so
+    result = cli("platform", "status-query", "CM-daily-17999", "--json")
+    assert result.exit_code == 0, result.output
+    assert json_output(result)["response"]["status"] == "REQUEST_NOT_EXIST"
+
+
+def test_receipt_is_refused_before_the_cards_are_made_then_confirms(cli, local_stack):
+    # Given an order whose cards are generated but not made
+    send_accepted_order(local_stack, 17050, [("3010030E02", 2, "100")], "daily")
+    local_stack.wait_idle(60)
+    # When the platform says the buyer confirmed receipt, it is refused, with a failing exit
+    result = cli("platform", "receipt", "CM-daily-17050")
+    assert result.exit_code == 1
+    assert "error: the receipt call was refused: INVALID_ORDER_STATUS" in result.stderr
+    assert "Traceback" not in result.output
+    # and of an order never received: ORDER_NOT_FOUND
+    result = cli("platform", "receipt", "CM-daily-17998")
+    assert (result.exit_code, "ORDER_NOT_FOUND" in result.stdout) == (1, True)
+    # Once the cards are made, the receipt confirms the order, as a form body too
+    key = OrderKey("daily", 17050)
+    DynamoDBLifecycleRepository(
+        local_stack.stack.physical["OrdersTable"], local_stack.client("dynamodb")
+    ).mark_made(key, "operator", utc_now())
+    result = cli("platform", "receipt", "CM-daily-17050", "--body", "form", "--json")
+    assert result.exit_code == 0, result.output
+    assert json_output(result)["response"]["result_code"] == "SUCCESS"
+    assert json_output(cli("orders", "show", "CM-daily-17050", "--json"))["status"] == "CONFIRMED"
+    status = json_output(cli("platform", "status-query", "CM-daily-17050", "--json"))
+    assert status["response"]["status"] == "DELIVERED"
+
+
+def test_the_lifecycle_calls_need_the_secret_for_a_stack_that_is_not_the_demo(cli):
+    result = cli("platform", "receipt", "CM-daily-17001", "--app-secret", "not-the-secret")
+    assert result.exit_code == 1
+    assert "INVALID_SIGNATURE" in result.stderr
+    assert "not-the-secret" not in result.output
+
+
+def test_template_new_validates_nothing_itself_the_stack_refuses_a_bad_template(cli):
+    result = cli("platform", "template-new", "--template-no", "T 1", "--card-name", "x")
+    assert result.exit_code == 1
+    assert "INVALID_PARAMETER" in result.stderr
+    assert "template_no" in result.stderr

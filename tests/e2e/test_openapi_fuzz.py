@@ -19,7 +19,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from cardmaker import EXAMPLE_DELIVERY_ID, OrderService
+from cardmaker import (
+    CARD_TEMPLATE_NEW,
+    CARDORDER_RECEIPT,
+    CARDORDER_STATUS_QUERY,
+    EXAMPLE_DELIVERY_ID,
+    OrderService,
+)
 from cardmaker.top import SpiAnswerFields, SpiCall
 from cardmaker_cli.samples import sample_order
 from local.platform import sample_delivery, sign_demo_call
@@ -133,6 +139,31 @@ def _reach_the_documented_answers(stack: LocalStack, schema: Any, observed: Obse
             root = ElementTree.fromstring(answer.content)
             assert root.tag == "response"
             SpiAnswerFields.model_validate({child.tag: child.text for child in root})
+    # The platform's lifecycle calls, each answer checked against the document: a template
+    # announced, the order's status (with the struct as a form field), a receipt refused
+    template = {
+        "template_no": TEMPLATE,
+        "card_name": "猫超储值卡面额100",
+        "par_value": "100",
+        "is_test": False,
+        "own_sign": OWN_SIGN,
+    }
+    reference = {"card_order_id": ORDER_ID, "own_sign": OWN_SIGN}
+    for method, business, expected in (
+        (CARD_TEMPLATE_NEW, template, "SUCCESS"),
+        (CARDORDER_STATUS_QUERY, {"request": reference}, "REQUEST_RECEIVED"),
+        (CARDORDER_RECEIPT, reference, "INVALID_ORDER_STATUS"),
+    ):
+        for answer_format in ("json", "xml"):
+            call = sign_demo_call(
+                business, method=method, body_format="form", response_format=answer_format
+            )
+            answer = _check(stack, _spi_case(spi, call), observed)
+            assert (answer.status_code, expected in answer.text) == (200, True), answer.text
+            if answer_format == "xml":
+                root = ElementTree.fromstring(answer.content)
+                assert root.tag == "response"
+                SpiAnswerFields.model_validate({child.tag: child.text for child in root})
 
     orders = _operation(schema, "GET /orders/{card_order_id}")
     for order_id, status in ((ORDER_ID, 200), (99, 404), (0, 422)):

@@ -84,10 +84,47 @@ def test_the_spi_route_documents_its_refusals_not_the_resolvers_422(spec):
     required = {p["name"] for p in operation["parameters"] if p["required"]}
     assert required == {"method", "app_key", "timestamp", "sign_method", "sign"}
     # The order's schema is inlined, its bounds in JSON Schema's words
-    json_body = operation["requestBody"]["content"]["application/json"]["schema"]
-    assert "$ref" not in json.dumps(json_body)
-    count = json_body["properties"]["card_product_infos"]["items"]["properties"]["count"]
+    json_bodies = operation["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
+    assert "$ref" not in json.dumps(json_bodies)
+    make = next(body for body in json_bodies if body["title"] == "cardorder.make")
+    count = make["properties"]["card_product_infos"]["items"]["properties"]["count"]
     assert (count["minimum"], count["maximum"]) == (1, 1_000_000)
+
+
+def test_the_spi_route_documents_every_method_and_each_shape_of_the_status_query_struct(spec):
+    operation = spec["paths"]["/top/spi"]["post"]
+    content = operation["requestBody"]["content"]
+    titles = {
+        media: [body["title"] for body in content[media]["schema"]["anyOf"]]
+        for media in ("application/json", "application/x-www-form-urlencoded")
+    }
+    methods = ["cardorder.make", "card.template.new", "cardorder.receipt", "cardorder.status.query"]
+    assert titles["application/x-www-form-urlencoded"] == methods
+    assert titles["application/json"] == [
+        *methods,
+        "cardorder.status.query, the struct's fields as the body",
+    ]
+    bodies = {body["title"]: body for body in content["application/json"]["schema"]["anyOf"]}
+    # every field bounded as the models bound it
+    template = bodies["card.template.new"]
+    assert template["properties"]["template_no"]["maxLength"] == 64
+    assert template["properties"]["card_name"]["maxLength"] == 128
+    assert template["properties"]["picture_url"]["anyOf"][0]["maxLength"] == 1024
+    assert set(template["required"]) == {
+        "template_no", "card_name", "par_value", "is_test", "own_sign"
+    }  # fmt: skip
+    struct = bodies["cardorder.status.query"]["properties"]["request"]
+    order_id = struct["properties"]["card_order_id"]
+    assert (order_id["minimum"], order_id["maximum"]) == (1, 2**63 - 1)
+    assert struct["properties"]["own_sign"]["enum"] == ["daily", "pre", "online"]
+    # and the answer documents status.query's fields
+    answer = spec["components"]["schemas"]["SpiAnswerFields"]["properties"]
+    assert answer["status"]["enum"] == [
+        "REQUEST_NOT_EXIST", "REQUEST_RECEIVED", "WAITING_DELIVERY", "DELIVERED"
+    ]  # fmt: skip
+    assert {"logistics_company", "logistics_order_id"} <= set(answer)
+    described = operation["parameters"][0]["description"]
+    assert all(f"alibaba.fundplatform.{method}" in described for method in methods)
 
 
 def test_bounds_are_exact_integers(spec):

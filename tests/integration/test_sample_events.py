@@ -9,7 +9,14 @@ from pathlib import Path
 import boto3
 import pytest
 
-from cardmaker import DynamoDBLifecycleRepository, OrderKey, Waybill, runtime
+from cardmaker import (
+    DynamoDBGenerationRepository,
+    DynamoDBLifecycleRepository,
+    DynamoDBOrderRepository,
+    OrderKey,
+    Waybill,
+    runtime,
+)
 from cardmaker.top import utc_now
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
 from local.apigw import LambdaContext
@@ -69,6 +76,14 @@ EXPECTED_SPI = {
 }
 
 
+# The platform's lifecycle calls: test_lifecycle_spi_events.
+LIFECYCLE_SPI = {
+    "spi_status_query_form.json",
+    "spi_template_new_json.json",
+    "spi_receipt_form.json",
+}
+
+
 def test_every_event_file_is_exercised():
     assert {path.name for path in Path(EVENTS).glob("*.json")} - {"env.json"} == {
         *EXPECTED_SPI,
@@ -86,6 +101,7 @@ def test_every_event_file_is_exercised():
         "get_orders.json",
         "post_order_made.json",
         "post_order_shipment.json",
+        *LIFECYCLE_SPI,
     }
 
 
@@ -301,3 +317,41 @@ def test_made_and_shipped_events_notify_the_platform_once_each(
         "make_finish": "SENT",
         "status_sended": "SENT",
     }
+
+
+def test_lifecycle_spi_events(sam_local_env, invoke, table_items, dynamodb, orders_table):
+    def answer(name: str) -> dict:
+        raw = invoke(load(name))
+        assert raw["statusCode"] == 200
+        return spi_response(raw)
+
+    # The template announced: registered, and the same event again is a replay
+    first = answer("spi_template_new_json.json")
+    assert (first["success"], first["result_code"]) == (True, "SUCCESS")
+    assert answer("spi_template_new_json.json") == first
+    assert sorted(item["sk"]["S"] for item in table_items()) == ["CURRENT", "VERSION#000001"]
+    # Before the order: status REQUEST_NOT_EXIST, receipt ORDER_NOT_FOUND
+    assert answer("spi_status_query_form.json")["status"] == "REQUEST_NOT_EXIST"
+    assert answer("spi_receipt_form.json")["result_code"] == "ORDER_NOT_FOUND"
+    # The order received: REQUEST_RECEIVED, receipt refused (its cards are not made)
+    invoke(load("spi_order_json.json"))
+    assert answer("spi_status_query_form.json")["status"] == "REQUEST_RECEIVED"
+    before = table_items()
+    assert answer("spi_receipt_form.json")["result_code"] == "INVALID_ORDER_STATUS"
+    assert table_items() == before
+    # Made and shipped: the receipt is confirmed, and the status stays DELIVERED
+    key = OrderKey("daily", 16002)
+    generation = DynamoDBGenerationRepository(orders_table, dynamodb)
+    stored = DynamoDBOrderRepository(orders_table, dynamodb).get(key)
+    assert stored is not None
+    assert generation.start(stored.order, 0, 5000, 0)
+    assert generation.finish(key)
+    lifecycle = DynamoDBLifecycleRepository(orders_table, dynamodb)
+    lifecycle.mark_made(key, "operator", utc_now())
+    lifecycle.ship(key, Waybill("顺丰速运", "SF1234567890"), utc_now())
+    assert answer("spi_receipt_form.json")["result_code"] == "SUCCESS"
+    status = answer("spi_status_query_form.json")
+    assert (status["status"], status["logistics_order_id"]) == ("DELIVERED", "SF1234567890")
+    view = json.loads(invoke(load("get_order.json"))["body"])
+    assert view["status"] == "CONFIRMED"
+    assert view["templates"][0]["registered"] is True

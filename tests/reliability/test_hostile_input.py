@@ -72,6 +72,10 @@ def test_hostile_input_is_refused_without_writes_5xx_or_secrets(stack):
         f"{stack.url}/orders/{SEED_ORDER}", params={"own_sign": "daily"}, timeout=10
     )
     assert answer.json()["status"] == "SHIPPED"
+    # and the platform's lifecycle calls were among the signed hostile inputs, each method
+    lifecycle = [kind for kind in figures.by_kind if kind.startswith("spi_signed_")]
+    for method in ("status_query", "template_new", "receipt"):
+        assert any(kind.startswith(f"spi_signed_{method}_") for kind in lifecycle), lifecycle
 
 
 def test_a_tampered_probe_that_is_accepted_is_caught(stack):

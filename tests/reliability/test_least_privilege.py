@@ -5,10 +5,11 @@ against what its code actually calls.
 
 "What a function uses" is derived from the code paths, not from its environment (which names
 what its settings may read, not what its code calls): the whole pipeline runs on the local
-stack (an order, a replay, a large paged order, generation with a chunk retried, an e-voucher
-and a bind delivery, a delivery waiting for stock and woken, every HTTP route: an order made,
-shipped and listed; the lifecycle events of all of it), every AWS call each function's code
-makes is recorded with the resource it names, and each function starts cold for every
+stack (templates announced, an order, a replay, status queried, receipts refused, a large
+paged order, generation with a chunk retried, an e-voucher and a bind delivery, a delivery
+waiting for stock and woken, every HTTP route: an order made, shipped and listed; the
+lifecycle events and the platform notifications of all of it), every AWS call each function's
+code makes is recorded with the resource it names, and each function starts cold for every
 invocation (the functions share one process locally; a secret cached by one must not hide
 another's read). What Lambda itself does with the execution role (reading the streams of the
 function's ``DynamoDB`` events, sending to their on-failure queues) is derived from those events
@@ -29,6 +30,9 @@ import pytest
 import requests
 
 from cardmaker import (
+    CARD_TEMPLATE_NEW,
+    CARDORDER_RECEIPT,
+    CARDORDER_STATUS_QUERY,
     CardTemplateAnnouncement,
     DynamoDBLifecycleRepository,
     DynamoDBTemplateRegistry,
@@ -341,8 +345,17 @@ def exercise_every_path(stack: LocalStack) -> None:
     # Every function starts cold here, so the fault goes on every client made from now on.
     boto3.setup_default_session()
     DynamoDBFaults(boto3.DEFAULT_SESSION, first_card_write)
+    # The platform announces a template (then again: a replay; then other content: version 2)
+    for name in ("T1", "T1", "T1 v2"):
+        template = {"template_no": "T1", "card_name": name, "par_value": "100", "own_sign": "daily"}
+        assert _platform_call(stack, CARD_TEMPLATE_NEW, {**template, "is_test": False}) == "SUCCESS"
     send_order(stack, 1, templates, sent)
     send_order(stack, 1, templates, sent)  # a replay
+    # and asks how it is going, and says the buyer confirmed receipt (refused: not made yet,
+    # the conditional write refused with nothing written; of no order at all: not found)
+    assert _platform_call(stack, CARDORDER_STATUS_QUERY, {"request": _order(1)}) == "SUCCESS"
+    assert _platform_call(stack, CARDORDER_RECEIPT, _order(1)) == "INVALID_ORDER_STATUS"
+    assert _platform_call(stack, CARDORDER_RECEIPT, _order(404)) == "ORDER_NOT_FOUND"
     # A delivery asked for before the order is generated waits for stock, then is woken.
     create_delivery(stack, bind(1, "T2", 3, "WAIT1"), sent)
     stack.wait_idle(60)
@@ -398,6 +411,18 @@ def notify_the_platform(stack: LocalStack, sent: Sent) -> None:
         PlatformNotice.MAKE_FINISH: NoticeState.SENT,
         PlatformNotice.STATUS_SENDED: NoticeState.SENT,
     }
+
+
+def _order(card_order_id: int) -> dict[str, Any]:
+    return {"card_order_id": card_order_id, "own_sign": "daily"}
+
+
+def _platform_call(stack: LocalStack, method: str, business: dict[str, Any]) -> str:
+    """An SPI call of ``method`` signed as the platform signs it; its result code."""
+    call = sign_demo_call(business, method=method)
+    answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["response"]["result_code"])
 
 
 FUNCTIONS = sorted(resources_of_type(TEMPLATE, "AWS::Serverless::Function"))

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from xml.etree import ElementTree
 
 from cardmaker import (
     BindDeliveryRequest,
     CardOrderMakeRequest,
     CardOutcome,
     CardResult,
+    CardTemplate,
+    CardTemplateAnnouncement,
     Delivery,
     DeliveryAccepted,
     DeliveryStatus,
@@ -40,7 +43,7 @@ def stored_order(*, logistics: bool = False, generation: Generation | None = Non
 
 
 def test_a_received_order_leaves_out_what_it_has_not_and_keeps_its_nulls():
-    body = answer_body(OrderView.of(stored_order()))
+    body = answer_body(OrderView.of(stored_order(), {}))
     assert list(body) == [
         "card_order_id",
         "own_sign",
@@ -70,13 +73,36 @@ def test_a_received_order_leaves_out_what_it_has_not_and_keeps_its_nulls():
         "picture_url": None,  # null, not left out: the platform sent none
         "requested": 2,
         "generated": 0,
+        "registered": False,  # never announced: is_test left out
     }
     assert body["cards_generated"] == 3
 
 
+def test_the_order_view_says_which_templates_were_announced_and_which_are_test_templates():
+    # Given an order of T1 and T2, of which the platform announced T2 as a test template
+    announcement = CardTemplateAnnouncement.model_validate(
+        {
+            "template_no": "T2",
+            "card_name": "测试卡",
+            "par_value": "5000",
+            "is_test": True,
+            "own_sign": "daily",
+        }
+    )
+    registered = {"T2": CardTemplate(announcement, 1, RECEIVED)}
+    # When the order is shown
+    templates = answer_body(OrderView.of(stored_order(), registered))["templates"]
+    # Then T1 is said to be unregistered, and T2 registered, a test template
+    assert [(t["template_no"], t["registered"], t.get("is_test")) for t in templates] == [
+        ("T1", False, None),
+        ("T2", True, True),
+    ]
+    assert "is_test" not in templates[0]
+
+
 def test_a_failed_order_with_logistics_says_so():
     generation = Generation(0, 5000, 1, failure_reason="the key is gone")
-    body = answer_body(OrderView.of(stored_order(logistics=True, generation=generation)))
+    body = answer_body(OrderView.of(stored_order(logistics=True, generation=generation), {}))
     assert list(body)[-4:] == ["logistics_info", "failure_reason", "lifecycle", "notifications"]
     assert body["logistics_info"]["receiver_name"] == "张三"
     assert (body["chunks_total"], body["failure_reason"]) == (1, "the key is gone")
@@ -179,3 +205,39 @@ def test_an_spi_refusal_has_no_making_card_no_in_json_or_xml():
         "<result_message>ok</result_message><making_card_no>CM-daily-7</making_card_no>"
         "</response>"
     )
+
+
+def test_a_status_answer_carries_its_status_and_waybill_in_json_and_xml():
+    # Given status.query's answer for a shipped order (a carrier name XML must escape)
+    answer = SpiAnswerFields.progress("order is DELIVERED", "DELIVERED", "顺丰<速运>&", "SF123")
+    # Then JSON has the extra fields under the answer's root, after the common ones
+    _, as_json = encode_spi_answer(answer, "json")
+    assert json.loads(as_json) == {
+        "response": {
+            "success": True,
+            "result_code": "SUCCESS",
+            "result_message": "order is DELIVERED",
+            "status": "DELIVERED",
+            "logistics_company": "顺丰<速运>&",
+            "logistics_order_id": "SF123",
+        }
+    }
+    # and XML has them as flat elements, escaped, parsed back to the same text
+    _, as_xml = encode_spi_answer(answer, "xml")
+    root = ElementTree.fromstring(as_xml)
+    assert root.tag == "response"
+    assert {child.tag: child.text for child in root} == {
+        "success": "true",
+        "result_code": "SUCCESS",
+        "result_message": "order is DELIVERED",
+        "status": "DELIVERED",
+        "logistics_company": "顺丰<速运>&",
+        "logistics_order_id": "SF123",
+    }
+    # A status before shipping has no waybill fields at all, in either format
+    unshipped = SpiAnswerFields.progress("order is REQUEST_RECEIVED", "REQUEST_RECEIVED")
+    assert "logistics" not in encode_spi_answer(unshipped, "json")[1]
+    assert "logistics" not in encode_spi_answer(unshipped, "xml")[1]
+    # and the root is the caller's to choose (the SPI adapter's answer_root)
+    _, other = encode_spi_answer(unshipped, "xml", root="result")
+    assert ElementTree.fromstring(other).tag == "result"

@@ -46,3 +46,20 @@ def test_the_vectors_are_signed_as_published(top_vectors, kind):
     assert shown.startswith("<app_secret>app_key")
     assert shown.endswith("<app_secret>")
     assert case["secret"] not in shown
+
+
+def test_a_boolean_in_a_form_body_is_sent_as_its_json_word():
+    # card.template.new's is_test as the platform's SDK sends it: "true", never "True"
+    call = sign_spi_call(
+        {"is_test": True, "own_sign": "daily", "count": 3},
+        method="alibaba.fundplatform.card.template.new",
+        app_key="12345678",
+        secret="s",
+        body_format="form",
+    )
+    assert dict(parse_qsl(call.body.decode())) == {
+        "is_test": "true",
+        "own_sign": "daily",
+        "count": "3",
+    }
+    assert call.signed_params["is_test"] == "true"

@@ -46,7 +46,8 @@ router = Router()
 @router.get(
     "/orders/<card_order_id>",
     summary="Read an order and its generation progress",
-    description="IAM-authorized (SigV4). Per template: the cards requested and generated.",
+    description="IAM-authorized (SigV4). Per template: the cards requested and generated, "
+    "and whether the platform announced it (registered, is_test).",
     tags=["orders"],
     security=IAM,
     responses={
@@ -79,7 +80,11 @@ def get_order(
 ) -> dict[str, Any]:
     about(card_order_id=card_order_id, own_sign=own_sign)
     stored = runtime.order_lookup().get(OrderKey(own_sign, card_order_id))
-    return answer_body(OrderView.of(stored))
+    # Which of its templates the platform announced: an order may name one it never did.
+    registered = runtime.order_templates().get_many(
+        own_sign, [template.template_no for template in stored.order.templates]
+    )
+    return answer_body(OrderView.of(stored, registered))
 
 
 # --- the operators' steps of an order, and the environment's list -------------------------

@@ -108,7 +108,7 @@ from cardmaker.orders.api_models import (
     OrderStateConflictAnswer,
     OrderStepAccepted,
     OrderView,
-    cardorder_make_body_schemas,
+    spi_body_schemas,
 )
 from cardmaker.orders.lifecycle import (
     MADE_BY_TEST_TEMPLATES,
@@ -130,10 +130,13 @@ from cardmaker.orders.listing import (
 from cardmaker.orders.models import (
     MAX_ORDER_ID,
     CardOrderMakeRequest,
+    CardOrderReference,
     CardProductInfo,
     LogisticsInfo,
     OwnSign,
+    ReceiptNotice,
     ShipmentRequest,
+    StatusQueryRequest,
     Waybill,
 )
 from cardmaker.orders.notifying import Notified, PlatformNotifier, reopen_notices
@@ -146,6 +149,18 @@ from cardmaker.orders.order import (
     OrderStatus,
     PlatformNotice,
     StoredOrder,
+)
+from cardmaker.orders.platform_calls import (
+    CARD_TEMPLATE_NEW,
+    CARDORDER_RECEIPT,
+    CARDORDER_STATUS_QUERY,
+    RECEIPT_PARAMETERS,
+    STATUS_QUERY_PARAMETERS,
+    TEMPLATE_NEW_PARAMETERS,
+    answer_root,
+    parse_receipt,
+    parse_status_query,
+    parse_template_new,
 )
 from cardmaker.orders.service import Acceptance, OrderReopened, OrderService, reopen_order
 from cardmaker.orders.spi_call import (
@@ -181,6 +196,9 @@ __all__ = [
     "API_TAGS",
     "CARDORDER_MAKE",
     "CARDORDER_MAKE_PARAMETERS",
+    "CARDORDER_RECEIPT",
+    "CARDORDER_STATUS_QUERY",
+    "CARD_TEMPLATE_NEW",
     "DEFAULT_PAGE_SIZE",
     "EVENT_DETAIL_TYPES",
     "EVENT_SOURCE",
@@ -197,7 +215,10 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_TOKEN_LENGTH",
     "PRINT_CLAIM",
+    "RECEIPT_PARAMETERS",
     "SECURITY_SCHEMES",
+    "STATUS_QUERY_PARAMETERS",
+    "TEMPLATE_NEW_PARAMETERS",
     "Acceptance",
     "Announced",
     "BindDeliveryRequest",
@@ -206,6 +227,7 @@ __all__ = [
     "CardGenerator",
     "CardMissing",
     "CardOrderMakeRequest",
+    "CardOrderReference",
     "CardOutcome",
     "CardProductInfo",
     "CardResult",
@@ -291,6 +313,7 @@ __all__ = [
     "PrintRuns",
     "PrintedCard",
     "ProblemAnswer",
+    "ReceiptNotice",
     "Requester",
     "RequesterUnknown",
     "Sealer",
@@ -300,6 +323,7 @@ __all__ = [
     "SequenceExhausted",
     "ShipmentRequest",
     "SpiRefused",
+    "StatusQueryRequest",
     "StoredOrder",
     "TopConfigError",
     "TopError",
@@ -311,7 +335,7 @@ __all__ = [
     "Waybill",
     "about",
     "answer_body",
-    "cardorder_make_body_schemas",
+    "answer_root",
     "chunk_key_context",
     "delivery_id",
     "delivery_task",
@@ -326,6 +350,9 @@ __all__ = [
     "needs_no_physical_cards",
     "notification_task",
     "parse_cardorder_make",
+    "parse_receipt",
+    "parse_status_query",
+    "parse_template_new",
     "plan_chunks",
     "platform_progress",
     "reopen_delivery",
@@ -333,5 +360,6 @@ __all__ = [
     "reopen_order",
     "request_fingerprint",
     "runtime",
+    "spi_body_schemas",
     "tracer",
 ]

@@ -16,9 +16,10 @@ from pydantic.json_schema import SkipJsonSchema
 API_DESCRIPTION = """\
 The card maker's back office for Tmall supermarket stored-value cards.
 
-- `POST /top/spi` is the platform's entry point (`alibaba.fundplatform.cardorder.make`). It is
-  public on AWS and protected by the TOP signature: every outcome, refusals included, is an
-  HTTP 200 TOP answer `{"response": {...}}` (XML `<response>` with `format=xml`), except an
+- `POST /top/spi` is the platform's entry point (`alibaba.fundplatform.cardorder.make`,
+  `cardorder.status.query`, `card.template.new`, `cardorder.receipt`). It is public on AWS
+  and protected by the TOP signature: every outcome, refusals included, is an HTTP 200 TOP
+  answer `{"response": {...}}` (XML `<response>` with `format=xml`), except an
   internal failure (HTTP 500, `SYSTEM_ERROR`), which the platform retries.
 - Every other route is for operators and is IAM-authorized on AWS: requests are signed with
   AWS Signature Version 4 (service `execute-api`), and API Gateway refuses unsigned or

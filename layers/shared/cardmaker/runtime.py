@@ -63,6 +63,18 @@ def order_service() -> OrderService:
     return OrderService(DynamoDBOrderRepository(spi_settings().orders_table_name))
 
 
+@cache
+def spi_lifecycle() -> OrderLifecycle:
+    """Answers the platform's status queries and records its receipts."""
+    return OrderLifecycle(DynamoDBLifecycleRepository(spi_settings().orders_table_name))
+
+
+@cache
+def spi_templates() -> DynamoDBTemplateRegistry:
+    """Registers the templates the platform announces."""
+    return DynamoDBTemplateRegistry(spi_settings().orders_table_name)
+
+
 def spi_policy() -> SpiPolicy:
     return spi_settings().spi_policy
 
@@ -97,6 +109,12 @@ def order_lifecycle() -> OrderLifecycle:
 def order_listing() -> OrderListing:
     """An environment's orders, a page at a time."""
     return OrderListing(DynamoDBOrderIndex(operator_api_settings().orders_table_name))
+
+
+@cache
+def order_templates() -> DynamoDBTemplateRegistry:
+    """Which templates of an order the platform announced, for the order view."""
+    return DynamoDBTemplateRegistry(operator_api_settings().orders_table_name)
 
 
 @cache
@@ -276,10 +294,13 @@ def reset() -> None:
     for cached in (
         spi_settings,
         order_service,
+        spi_lifecycle,
+        spi_templates,
         operator_api_settings,
         order_lookup,
         order_lifecycle,
         order_listing,
+        order_templates,
         delivery_service,
         generator_settings,
         card_generator,

@@ -6,6 +6,7 @@ SPI route takes, for the OpenAPI document.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,8 +21,11 @@ from cardmaker.orders.models import (
     CardProductInfo,
     LogisticsInfo,
     OwnSign,
+    ReceiptNotice,
+    StatusQueryRequest,
 )
 from cardmaker.orders.order import Notice, NoticeState, OrderStatus, PlatformNotice, StoredOrder
+from cardmaker.orders.templates import CardTemplate, CardTemplateAnnouncement
 
 EXAMPLE_ORDER_ID = 16002  # the seed's example order, as in the README and cardmaker_cli.samples
 EXAMPLE_OWN_SIGN: OwnSign = "daily"
@@ -38,9 +42,19 @@ class TemplateProgress(BaseModel):
     picture_url: str | None = Field(description="As the platform sent it, or null")
     requested: int = Field(ge=1, description="Cards the platform ordered of this template")
     generated: int = Field(ge=0, description="Cards generated so far")
+    registered: bool = Field(
+        description="The platform announced this template (card.template.new) in the order's"
+        " environment; false: never announced, the order was accepted all the same"
+    )
+    is_test: bool | SkipJsonSchema[None] = left_out(
+        "A registered template's is_test (its current version): orders of test templates "
+        "only need no physical cards; left out when not registered"
+    )
 
     @classmethod
-    def of(cls, template: CardProductInfo, generated: int) -> TemplateProgress:
+    def of(
+        cls, template: CardProductInfo, generated: int, registered: CardTemplate | None
+    ) -> TemplateProgress:
         return cls(
             template_no=template.template_no,
             card_name=template.card_name,
@@ -48,6 +62,8 @@ class TemplateProgress(BaseModel):
             picture_url=template.picture_url,
             requested=template.count,
             generated=generated,
+            registered=registered is not None,
+            is_test=registered.is_test if registered is not None else None,
         )
 
 
@@ -130,8 +146,9 @@ class OrderView(BaseModel):
     )
 
     @classmethod
-    def of(cls, stored: StoredOrder) -> OrderView:
-        """What ``GET /orders/{card_order_id}`` answers for ``stored``."""
+    def of(cls, stored: StoredOrder, registered: Mapping[str, CardTemplate]) -> OrderView:
+        """What ``GET /orders/{card_order_id}`` answers for ``stored``, ``registered`` being
+        the templates of its environment the platform announced, by number."""
         order, generation, lifecycle = stored.order, stored.generation, stored.lifecycle
         return cls(
             card_order_id=order.key.card_order_id,
@@ -145,7 +162,11 @@ class OrderView(BaseModel):
             chunks_total=generation.chunks_total if generation else None,
             chunks_done=generation.chunks_done if generation else 0,
             templates=[
-                TemplateProgress.of(template, stored.cards_generated.get(template.template_no, 0))
+                TemplateProgress.of(
+                    template,
+                    stored.cards_generated.get(template.template_no, 0),
+                    registered.get(template.template_no),
+                )
                 for template in order.templates
             ],
             logistics_info=order.logistics_info,
@@ -237,37 +258,109 @@ def _iso(moment: datetime | None) -> str | None:
 _BOUND_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum"}
 
 
-def cardorder_make_body_schemas() -> dict[str, dict[str, Any]]:
-    """The documented SPI request bodies of ``cardorder.make``, by media type.
+def spi_body_schemas() -> dict[str, dict[str, Any]]:
+    """The documented SPI request bodies, by media type: one alternative per method (which
+    one the call is, its ``method`` query parameter says), and for ``cardorder.status.query``
+    each shape its struct is taken in (``cardmaker.orders.platform_calls``).
 
     Self-contained (no references): the resolver documents this route without declaring its
     body, since the SPI verifies and parses the raw request itself.
     """
-    schema = CardOrderMakeRequest.model_json_schema(mode="validation")
-    definitions = schema.pop("$defs", {})
-    json_body = _plain(schema, definitions)
+    make_json, make_form = _cardorder_make_bodies()
+    template_json = _json_schema(CardTemplateAnnouncement)
+    receipt_json = _json_schema(ReceiptNotice)
+    query_struct = _json_schema(StatusQueryRequest)
+    json_bodies = [
+        _titled("cardorder.make", make_json),
+        _titled("card.template.new", template_json),
+        _titled("cardorder.receipt", receipt_json),
+        _titled(
+            "cardorder.status.query",
+            {
+                "type": "object",
+                "properties": {"request": query_struct},
+                "required": ["request"],
+            },
+        ),
+        _titled("cardorder.status.query, the struct's fields as the body", query_struct),
+    ]
+    form_bodies = [
+        _titled("cardorder.make", make_form),
+        _titled(
+            "card.template.new",
+            _form_of(
+                template_json,
+                is_test={"type": "string", "enum": ["true", "false"]},
+                par_value=template_json["properties"]["par_value"],
+            ),
+        ),
+        _titled("cardorder.receipt", _form_of(receipt_json)),
+        _titled(
+            "cardorder.status.query",
+            {
+                "type": "object",
+                "description": "Form fields; the struct as JSON text",
+                "properties": {"request": _json_text(query_struct)},
+                "required": ["request"],
+            },
+        ),
+    ]
+    xml_body = {
+        "type": "string",
+        "description": "Verified (signed as raw text) but refused: every method reads its "
+        "parameters from a form or JSON body only (INVALID_PARAMETER)",
+    }
+    return {
+        "application/json": {"schema": {"anyOf": json_bodies}},
+        "application/x-www-form-urlencoded": {"schema": {"anyOf": form_bodies}},
+        "application/xml": {"schema": xml_body},
+    }
+
+
+def _cardorder_make_bodies() -> tuple[dict[str, Any], dict[str, Any]]:
+    """``cardorder.make``'s JSON body and its form body (structs as JSON text)."""
+    json_body = _json_schema(CardOrderMakeRequest)
     templates = json_body["properties"]["card_product_infos"]
     logistics = json_body["properties"]["logistics_info"]
     form_body = {
         "type": "object",
         "description": "Form fields; structs as JSON text",
         "properties": {
-            "card_order_id": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+            "card_order_id": _ORDER_ID_TEXT,
             "own_sign": json_body["properties"]["own_sign"],
             "card_product_infos": _json_text(templates),
             "logistics_info": _json_text(logistics),
         },
         "required": ["card_order_id", "own_sign", "card_product_infos"],
     }
-    xml_body = {
-        "type": "string",
-        "description": "Verified (signed as raw text) but refused: cardorder.make reads its "
-        "parameters from a form or JSON body only (INVALID_PARAMETER)",
+    return json_body, form_body
+
+
+_ORDER_ID_TEXT: dict[str, Any] = {"type": "string", "pattern": "^[0-9]{1,19}$"}
+
+
+def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(mode="validation")
+    definitions = schema.pop("$defs", {})
+    plain: dict[str, Any] = _plain(schema, definitions)
+    return plain
+
+
+def _titled(title: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "title": title}
+
+
+def _form_of(json_body: dict[str, Any], **fields: dict[str, Any]) -> dict[str, Any]:
+    """A flat JSON body's fields as form fields: text, numbers as digits."""
+    properties = {
+        name: _ORDER_ID_TEXT if name == "card_order_id" else fields.get(name, schema)
+        for name, schema in json_body["properties"].items()
     }
     return {
-        "application/json": {"schema": json_body},
-        "application/x-www-form-urlencoded": {"schema": form_body},
-        "application/xml": {"schema": xml_body},
+        "type": "object",
+        "description": "Form fields",
+        "properties": properties,
+        "required": json_body.get("required", []),
     }
 
 

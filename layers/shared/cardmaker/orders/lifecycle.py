@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from cardmaker.orders.models import Waybill
 from cardmaker.orders.order import OrderStatus
+from cardmaker.top.api_models import CardOrderProgress
 from cardmaker.top.timestamps import utc_now
 
 if TYPE_CHECKING:
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
 # Who made an order MADE when no operator did: all its templates are test templates.
 MADE_BY_TEST_TEMPLATES = "test-template"
 
-# The platform's names for where an order is (cardorder.status.query, platform-apis.md §2.1).
-PlatformStatus = Literal["REQUEST_NOT_EXIST", "REQUEST_RECEIVED", "WAITING_DELIVERY", "DELIVERED"]
+# The platform's names for where an order is (cardorder.status.query, platform-apis.md §2.1),
+# defined once with the SPI answer that carries them.
+PlatformStatus = CardOrderProgress
 _PLATFORM_STATUS: Mapping[OrderStatus, PlatformStatus] = {
     OrderStatus.RECEIVED: "REQUEST_RECEIVED",
     OrderStatus.GENERATING: "REQUEST_RECEIVED",
@@ -79,6 +81,10 @@ class OrderLifecycle:
     def ship(self, key: OrderKey, shipment: ShipmentRequest) -> Transition:
         """The cards left with ``shipment``'s waybill (``MADE -> SHIPPED``)."""
         return self._store.ship(key, shipment.waybill, self._clock())
+
+    def progress(self, key: OrderKey) -> PlatformProgress:
+        """Where the order is, as ``cardorder.status.query`` answers it (one read)."""
+        return platform_progress(self._store.get(key))
 
     def confirm(self, key: OrderKey) -> Transition:
         """The platform says the buyer confirmed receipt (``-> CONFIRMED``)."""

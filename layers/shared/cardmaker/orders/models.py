@@ -48,7 +48,7 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-def _json_struct(value: Any) -> Any:
+def json_struct(value: Any) -> Any:
     """Struct parameters come as JSON text in form bodies."""
     if isinstance(value, str):
         if not value.strip():
@@ -180,10 +180,10 @@ class CardOrderMakeRequest(BaseModel):
     own_sign: OwnSign
     card_product_infos: Annotated[
         list[CardProductInfo],
-        BeforeValidator(_json_struct),
+        BeforeValidator(json_struct),
         Field(min_length=1, max_length=MAX_TEMPLATES_PER_ORDER),
     ]
-    logistics_info: Annotated[LogisticsInfo | None, BeforeValidator(_json_struct)] = None
+    logistics_info: Annotated[LogisticsInfo | None, BeforeValidator(json_struct)] = None
 
     @field_validator("card_product_infos")
     @classmethod
@@ -205,6 +205,27 @@ class CardOrderMakeRequest(BaseModel):
     @property
     def card_count(self) -> int:
         return sum(info.count for info in self.card_product_infos)
+
+
+class CardOrderReference(BaseModel):
+    """An order the platform names by its id and environment, bounded as in
+    ``cardorder.make``: the struct ``request`` of ``cardorder.status.query`` and the
+    parameters of ``cardorder.receipt`` (platform-apis.md §2.1, §2.3)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    card_order_id: Annotated[WholeNumber, Field(ge=1, le=MAX_ORDER_ID)] = Field(
+        description="The platform's sub card-order id (子制卡单ID), as in cardorder.make"
+    )
+    own_sign: OwnSign
+
+
+class StatusQueryRequest(CardOrderReference):
+    """``cardorder.status.query``'s struct ``request``: which order the platform asks about."""
+
+
+class ReceiptNotice(CardOrderReference):
+    """``cardorder.receipt``: the buyer confirmed receipt of this order's cards."""
 
 
 @dataclass(frozen=True)

@@ -22,16 +22,21 @@ _MAX_REPORTED_ERRORS = 10
 
 def parse_cardorder_make(call: VerifiedSpiCall) -> CardOrderMakeRequest:
     """Business parameters come from the query and form fields, or from a JSON body."""
-    if call.body_kind == "json":
-        fields = _json_object(call.body_text or "")
-    elif call.body_kind in ("form", "none"):
-        fields = call.params
-    else:
-        raise InvalidParameter("cardorder.make takes a form or JSON body")
+    fields = call_fields(call, "cardorder.make")
     try:
         return CardOrderMakeRequest.model_validate(fields)
     except ValidationError as error:
         raise InvalidParameter(describe_validation_error(error)) from None
+
+
+def call_fields(call: VerifiedSpiCall, method: str) -> dict[str, Any]:
+    """A call's business fields: a JSON body's object, else the query and form fields (the
+    system parameters among them are ignored by the request models)."""
+    if call.body_kind == "json":
+        return _json_object(call.body_text or "")
+    if call.body_kind in ("form", "none"):
+        return dict(call.params)
+    raise InvalidParameter(f"{method} takes a form or JSON body")
 
 
 def _json_object(text: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from cardmaker.top.api_models import (
     SPI_QUERY_PARAMETERS,
     SPI_ROUTE_DOCS,
     SPI_SIGN_LIST_HEADER,
+    CardOrderProgress,
     ResultCode,
     SpiAnswerFields,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "CardBindRequest",
     "CardBindResult",
     "CardOrderNoticeResult",
+    "CardOrderProgress",
     "Credentials",
     "FixedCredentials",
     "IsvKa",

@@ -22,7 +22,15 @@ ResultCode = Literal[
     "INVALID_APP_KEY",
     "INVALID_METHOD",
     "ORDER_CONFLICT",
+    "ORDER_NOT_FOUND",
+    "INVALID_ORDER_STATUS",
     "SYSTEM_ERROR",
+]
+
+# Where a card order is, in the platform's words (``cardorder.status.query``'s ``status``,
+# platform-apis.md §2.1): the enum has these four values and no other.
+CardOrderProgress = Literal[
+    "REQUEST_NOT_EXIST", "REQUEST_RECEIVED", "WAITING_DELIVERY", "DELIVERED"
 ]
 
 
@@ -39,8 +47,18 @@ class SpiAnswerFields(BaseModel):
         description="Human-readable; for INVALID_PARAMETER the failing fields and why"
     )
     making_card_no: str | SkipJsonSchema[None] = left_out(
-        "Our number for the order (CM-<own_sign>-<card_order_id>), on SUCCESS only; the same "
-        "on every replay"
+        "cardorder.make: our number for the order (CM-<own_sign>-<card_order_id>), on SUCCESS "
+        "only; the same on every replay"
+    )
+    status: CardOrderProgress | SkipJsonSchema[None] = left_out(
+        "cardorder.status.query: where the order is (REQUEST_NOT_EXIST for an order we never "
+        "received, still with success true)"
+    )
+    logistics_company: str | SkipJsonSchema[None] = left_out(
+        "cardorder.status.query: the carrier's name (物流商名称), with DELIVERED only"
+    )
+    logistics_order_id: str | SkipJsonSchema[None] = left_out(
+        "cardorder.status.query: the waybill number (物流单号), with DELIVERED only"
     )
 
     @classmethod
@@ -50,6 +68,25 @@ class SpiAnswerFields(BaseModel):
             result_code="SUCCESS",
             result_message=result_message,
             making_card_no=making_card_no,
+        )
+
+    @classmethod
+    def progress(
+        cls,
+        result_message: str,
+        status: CardOrderProgress,
+        logistics_company: str | None = None,
+        logistics_order_id: str | None = None,
+    ) -> SpiAnswerFields:
+        """``cardorder.status.query``'s answer: the order's status (and, once shipped, its
+        waybill)."""
+        return cls(
+            success=True,
+            result_code="SUCCESS",
+            result_message=result_message,
+            status=status,
+            logistics_company=logistics_company,
+            logistics_order_id=logistics_order_id,
         )
 
     @classmethod
@@ -73,17 +110,23 @@ SPI_ANSWER_CONTENT: dict[str, Any] = {
 
 # The SPI route's description in the OpenAPI document (its request body is the methods').
 SPI_ROUTE_DOCS: dict[str, Any] = {
-    "summary": ("Receive an order from the platform (TOP SPI alibaba.fundplatform.cardorder.make)"),
+    "summary": "The platform's SPI calls (TOP SPI alibaba.fundplatform.cardorder.make, "
+    "cardorder.status.query, card.template.new, cardorder.receipt)",
     "description": "Public, protected by the TOP signature instead of IAM. The raw request is "
-    "verified (MD5 sign, timestamp window) and the order validated and stored once: a replay "
-    "gets the first answer again. Every outcome is an HTTP 200 TOP answer, a refusal included "
-    "(success false, result_code saying why, nothing written), except an internal failure: "
-    "HTTP 500 SYSTEM_ERROR, so that the platform retries. The answer is XML when the query "
-    "says format=xml.",
+    "verified (MD5 sign, timestamp window, app key) and its business parameters validated; "
+    "the `method` query parameter says which call it is. cardorder.make stores the order "
+    "once; cardorder.status.query answers where an order is (`status`, and the waybill once "
+    "shipped); card.template.new registers a card template (its same content again is a "
+    "replay, other content a new version); cardorder.receipt records that the buyer confirmed "
+    "receipt (ORDER_NOT_FOUND, INVALID_ORDER_STATUS before the cards are made). A replay gets "
+    "the first answer again. Every outcome is an HTTP 200 TOP answer under the root "
+    "`response`, a refusal included (success false, result_code saying why, nothing written), "
+    "except an internal failure: HTTP 500 SYSTEM_ERROR, so that the platform retries. The "
+    "answer is XML when the query says format=xml.",
     "tags": ["platform"],
     "responses": {
         200: {
-            "description": "Stored, a replay, or refused (see result_code)",
+            "description": "Served, a replay, or refused (see result_code)",
             "content": SPI_ANSWER_CONTENT,
         },
         500: {
@@ -112,9 +155,18 @@ def _query(
 SPI_QUERY_PARAMETERS: list[dict[str, Any]] = [
     _query(
         "method",
-        "The SPI method; only alibaba.fundplatform.cardorder.make is served "
-        "(anything else: INVALID_METHOD)",
-        {"type": "string", "examples": ["alibaba.fundplatform.cardorder.make"]},
+        "The SPI method: alibaba.fundplatform.cardorder.make, "
+        "alibaba.fundplatform.cardorder.status.query, alibaba.fundplatform.card.template.new "
+        "or alibaba.fundplatform.cardorder.receipt (anything else: INVALID_METHOD)",
+        {
+            "type": "string",
+            "examples": [
+                "alibaba.fundplatform.cardorder.make",
+                "alibaba.fundplatform.cardorder.status.query",
+                "alibaba.fundplatform.card.template.new",
+                "alibaba.fundplatform.cardorder.receipt",
+            ],
+        },
         required=True,
     ),
     _query(

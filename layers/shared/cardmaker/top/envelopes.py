@@ -17,6 +17,9 @@ from cardmaker.errors import TopError
 from cardmaker.top.api_models import SpiAnswerFields
 
 ResponseFormat = Literal["json", "xml"]
+# The seed's answer root. Which root each SPI method answers under is the SPI adapter's
+# decision (``cardmaker.orders.platform_calls.answer_root``): this is only the default.
+SPI_ANSWER_ROOT = "response"
 
 
 def response_format(params: Mapping[str, str]) -> ResponseFormat:
@@ -25,15 +28,20 @@ def response_format(params: Mapping[str, str]) -> ResponseFormat:
     return "xml" if params.get("format", "").strip().lower() == "xml" else "json"
 
 
-def encode_spi_answer(answer: SpiAnswerFields, fmt: ResponseFormat) -> tuple[str, str]:
-    """Encode an answer; returns (content type, body). Fields the answer leaves out when empty
-    (``making_card_no`` of a refusal) are left out of both formats."""
+def encode_spi_answer(
+    answer: SpiAnswerFields, fmt: ResponseFormat, root: str = SPI_ANSWER_ROOT
+) -> tuple[str, str]:
+    """Encode an answer under ``root`` (the JSON key, the XML root element); returns (content
+    type, body). Fields the answer leaves out when empty (``making_card_no`` of a refusal,
+    ``status`` of any method but status.query) are left out of both formats; every field is
+    a flat element, its text escaped, so a field added to ``SpiAnswerFields`` is encoded
+    alike in both."""
     fields = answer.model_dump(mode="json")
     if fmt == "xml":
         inner = "".join(f"<{name}>{_xml_text(value)}</{name}>" for name, value in fields.items())
-        body = f'<?xml version="1.0" encoding="utf-8"?><response>{inner}</response>'
+        body = f'<?xml version="1.0" encoding="utf-8"?><{root}>{inner}</{root}>'
         return "application/xml;charset=utf-8", body
-    body = json.dumps({"response": fields}, ensure_ascii=False, separators=(",", ":"))
+    body = json.dumps({root: fields}, ensure_ascii=False, separators=(",", ":"))
     return "application/json;charset=utf-8", body
 
 

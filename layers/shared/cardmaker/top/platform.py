@@ -91,7 +91,10 @@ def sign_spi_call(
 
 
 def _compact(value: Any) -> str:
-    # The platform's JSON: no spaces, non-ASCII as is; a bare number as its digits.
+    # The platform's JSON: no spaces, non-ASCII as is; a bare number as its digits, a bare
+    # boolean as its JSON word (template.new's is_test: "true", never Python's "True").
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
