@@ -47,10 +47,11 @@ from local.demo_display import (
 )
 from local.demo_lifecycle import (
     WAYBILL,
-    LifecycleFailed,
+    DemoFailed,
     PlatformAnswer,
     announce_template,
     confirm_receipt,
+    expect,
     follow_notice,
     operator_step,
     query_status,
@@ -74,10 +75,6 @@ DELIVERIES = [
 FINAL_DELIVERY_STATUSES = frozenset(status.value for status in FINAL)
 POLL_SECONDS = 0.15
 TIMEOUT = 10  # seconds for any one HTTP request
-
-
-class DemoFailed(Exception):
-    """An answer the demo did not expect, or a state not reached within its bound."""
 
 
 @dataclass(frozen=True)
@@ -119,9 +116,9 @@ def main() -> int:
         ):
             summary = run(stack, display, bounds, started=started)
     except Exception as failure:
-        expected = isinstance(failure, DemoFailed | LifecycleFailed | requests.RequestException)
+        expected = isinstance(failure, DemoFailed | requests.RequestException)
         display.failure(
-            str(failure) if isinstance(failure, DemoFailed | LifecycleFailed) else repr(failure),
+            str(failure) if isinstance(failure, DemoFailed) else repr(failure),
             functions_output.getvalue(),
             "" if expected else traceback.format_exc(),
         )
@@ -434,11 +431,6 @@ def outcome_summary(view: dict[str, Any]) -> str:
         f"{card['outcome']}{' ' + card['code'] if card.get('code') else ''}"
         for card in view.get("cards", [])
     )
-
-
-def expect(condition: bool, reason: str) -> None:
-    if not condition:
-        raise DemoFailed(reason)
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:

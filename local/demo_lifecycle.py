@@ -22,8 +22,8 @@ TIMEOUT = 10  # seconds for any one HTTP request
 WAYBILL = {"logistics_company": "顺丰速运", "logistics_order_id": "SF1234567890"}
 
 
-class LifecycleFailed(Exception):
-    """An answer the lifecycle did not expect, or a state not reached within its bound."""
+class DemoFailed(Exception):
+    """An answer the demo did not expect, or a state not reached within its bound."""
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,11 @@ def platform_call(url: str, method: str, business: dict[str, Any]) -> PlatformAn
     must say success."""
     call = sign_demo_call(business, method=method, body_format="json")
     answer = requests.post(call.url(url), data=call.body, headers=call.headers, timeout=TIMEOUT)
-    _expect(answer.status_code == 200, f"{method} answered HTTP {answer.status_code}")
+    expect(answer.status_code == 200, f"{method} answered HTTP {answer.status_code}")
     response = answer.json().get("response")
-    _expect(isinstance(response, dict), f"{method}: no response struct in {answer.text[:200]!r}")
+    expect(isinstance(response, dict), f"{method}: no response struct in {answer.text[:200]!r}")
     assert isinstance(response, dict)
-    _expect(
+    expect(
         response.get("success") is True,
         f"{method} was refused: {response.get('result_code')} {response.get('result_message')}",
     )
@@ -90,7 +90,7 @@ def operator_step(url: str, path: str, body: dict[str, Any] | None, own_sign: st
     answer = requests.post(
         f"{url}{path}", params={"own_sign": own_sign}, json=body, timeout=TIMEOUT
     )
-    _expect(answer.status_code == 202, f"POST {path} answered HTTP {answer.status_code}")
+    expect(answer.status_code == 202, f"POST {path} answered HTTP {answer.status_code}")
     return str(answer.json().get("status"))
 
 
@@ -105,18 +105,18 @@ def follow_notice(
         state = (view.get("notifications") or {}).get(notice, {})
         if state.get("state") == "SENT":
             return view
-        _expect(
+        expect(
             state.get("state") != "FAILED",
             f"the platform notification {notice} FAILED: {state.get('code')}"
             f" {state.get('message')}",
         )
-        _expect(
+        expect(
             time.monotonic() < deadline,
             f"the platform notification {notice} not SENT within {bound:g} s ({state})",
         )
         time.sleep(POLL_SECONDS)
 
 
-def _expect(condition: bool, reason: str) -> None:
+def expect(condition: bool, reason: str) -> None:
     if not condition:
-        raise LifecycleFailed(reason)
+        raise DemoFailed(reason)
