@@ -1,14 +1,20 @@
-"""``make demo``: the pipeline on the embedded local stack, end to end over real HTTP.
+"""``make demo``: the whole card-order lifecycle on the embedded local stack, over real HTTP.
 
-The platform's part is played exactly: a signed ``cardorder.make`` for a few templates POSTed
-to /top/spi. The order is followed (GET /orders) until its cards are generated, a ``bind`` and
-an ``eticket`` delivery are followed (GET /deliveries) until final, the calls the fake TOP
-gateway received are checked, and the order call is replayed (the platform retries) to show the
-same answer comes back. Every wait has a bound; at the first miss or unexpected answer the demo
-says why on stderr, shows the functions' output and exits 1. The drawing is local/demo_display.py.
+The platform's part is played exactly: signed ``card.template.new`` calls announce the
+templates, a signed ``cardorder.make`` for them is POSTed to /top/spi, and
+``cardorder.status.query`` asks where the order is at each step. The order is followed (GET
+/orders) until its cards are generated, a ``bind`` and an ``eticket`` delivery are followed
+(GET /deliveries) until final; the operator marks the order made and ships it with a waybill,
+and each time the platform is told (``make.finish``, ``status.sended``, sent by the notifier
+from the orders stream); the platform confirms receipt (``cardorder.receipt``). The calls the
+fake TOP gateway received are checked, and the order call is replayed (the platform retries) to
+show the same answer comes back. Every wait has a bound; at the first miss or unexpected answer
+the demo says why on stderr, shows the functions' output and exits 1. The drawing is
+local/demo_display.py.
 
 Bounds (seconds): ``CARDMAKER_DEMO_GENERATION_BOUND`` (default 60) for the order to reach
-``GENERATED``, ``CARDMAKER_DEMO_DELIVERY_BOUND`` (default 30) for each delivery to finish.
+``GENERATED``, ``CARDMAKER_DEMO_DELIVERY_BOUND`` (default 30) for each delivery to finish and
+for each platform notification to be sent.
 """
 
 from __future__ import annotations
@@ -31,7 +37,25 @@ from rich.console import Console
 
 from cardmaker import FINAL, logger
 from cardmaker_cli.samples import sample_order
-from local.demo_display import Bars, DemoDisplay, DemoSummary, GatewayCall, demo_console
+from local.demo_display import (
+    Bars,
+    DemoDisplay,
+    DemoSummary,
+    GatewayCall,
+    LifecycleStep,
+    demo_console,
+)
+from local.demo_lifecycle import (
+    WAYBILL,
+    DemoFailed,
+    PlatformAnswer,
+    announce_template,
+    confirm_receipt,
+    expect,
+    follow_notice,
+    operator_step,
+    query_status,
+)
 from local.platform import sample_delivery, sign_demo_call
 from local.stack import LocalStack
 
@@ -51,10 +75,6 @@ DELIVERIES = [
 FINAL_DELIVERY_STATUSES = frozenset(status.value for status in FINAL)
 POLL_SECONDS = 0.15
 TIMEOUT = 10  # seconds for any one HTTP request
-
-
-class DemoFailed(Exception):
-    """An answer the demo did not expect, or a state not reached within its bound."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +146,13 @@ def run(
     display.step(f"Local stack: {url}")
 
     order = sample_order(CARD_ORDER_ID, OWN_SIGN, templates, logistics=True)
+    display.step(f"0. platform -> card.template.new: {len(templates)} templates ({OWN_SIGN})")
+    for template in order["card_product_infos"]:
+        announced = announce_template(
+            url, OWN_SIGN, template["template_no"], template["card_name"], template["par_value"]
+        )
+        display.note(f"{template['template_no']} <- {announced.summary}")
+
     call = sign_demo_call(order)
     display.step(
         f"1. platform -> POST /top/spi  cardorder.make {CARD_ORDER_ID} ({OWN_SIGN}): "
@@ -134,6 +161,7 @@ def run(
     )
     first = spi_call(call.url(url), call.body, call.headers)
     display.note(f"<- {describe_answer(first)}")
+    lifecycle = [platform_status(url, display, "received", "REQUEST_RECEIVED")]
 
     display.step(f"2. cards are generated from the orders stream; GET /orders/{CARD_ORDER_ID}")
     with display.bars() as bars:
@@ -150,12 +178,20 @@ def run(
         produced == [(number, count, count) for number, count, _ in templates],
         f"the order's generated cards are {produced}",
     )
+    expect(
+        all(t.get("registered") for t in view["templates"]),
+        "the order view does not find every announced template registered",
+    )
+    lifecycle.append(platform_status(url, display, "generated", "REQUEST_RECEIVED"))
 
     display.step("3. deliveries: bind 3 cards to a Taobao user, send 2 to an e-voucher order")
     deliveries = follow_deliveries(url, display, bounds.delivery)
-    gateway_calls = check_gateway(stack, display, len(DELIVERIES))
 
-    display.step("4. platform retries the same order call")
+    view, after_delivery = walk_lifecycle(url, display, bounds)
+    lifecycle += after_delivery
+    gateway_calls = check_gateway(stack, display, len(DELIVERIES) + 2)
+
+    display.step("7. platform retries the same order call")
     replay = spi_call(call.url(url), call.body, call.headers)
     display.note(f"<- {describe_answer(replay)}")
     expect(replay == first, f"the replay answered {replay}, not the first answer {first}")
@@ -163,10 +199,80 @@ def run(
         order=view,
         generation_seconds=generation_seconds,
         deliveries=deliveries,
+        lifecycle=lifecycle,
         gateway_calls=gateway_calls,
         replay_making_card_no=replay["making_card_no"],
         total_seconds=time.monotonic() - started,
     )
+
+
+def walk_lifecycle(
+    url: str, display: DemoDisplay, bounds: DemoBounds
+) -> tuple[dict[str, Any], list[LifecycleStep]]:
+    """Steps 4 to 6: the operator makes and ships the order, the notifier tells the platform
+    each time, the platform confirms receipt; the status query after each. The order's final
+    view and the steps."""
+    lifecycle: list[LifecycleStep] = []
+
+    def read_order() -> dict[str, Any]:
+        return get_json(f"{url}/orders/{CARD_ORDER_ID}", {"own_sign": OWN_SIGN})
+
+    display.step(f"4. operator -> POST /orders/{CARD_ORDER_ID}/made: the physical cards are made")
+    status = operator_step(url, f"/orders/{CARD_ORDER_ID}/made", None, OWN_SIGN)
+    display.note(f"<- 202 {status}")
+    made = follow_notice(read_order, "make_finish", bounds.delivery)
+    display.note(
+        f"notifier -> platform cardorders.status.make.finish: {notice_line(made, 'make_finish')}"
+    )
+    lifecycle.append(platform_status(url, display, "made", "WAITING_DELIVERY"))
+
+    display.step(
+        f"5. operator -> POST /orders/{CARD_ORDER_ID}/shipment: "
+        f"{WAYBILL['logistics_company']} {WAYBILL['logistics_order_id']}"
+    )
+    status = operator_step(url, f"/orders/{CARD_ORDER_ID}/shipment", WAYBILL, OWN_SIGN)
+    display.note(f"<- 202 {status}")
+    shipped = follow_notice(read_order, "status_sended", bounds.delivery)
+    display.note(
+        f"notifier -> platform cardorders.status.sended: {notice_line(shipped, 'status_sended')}"
+    )
+    delivered = platform_status(url, display, "shipped", "DELIVERED")
+    expect(
+        (delivered.logistics_company, delivered.logistics_order_id)
+        == (WAYBILL["logistics_company"], WAYBILL["logistics_order_id"]),
+        f"status.query answered the waybill {delivered.logistics_order_id!r}",
+    )
+    lifecycle.append(delivered)
+
+    display.step("6. platform -> cardorder.receipt: the buyer confirmed receipt")
+    receipt = confirm_receipt(url, OWN_SIGN, CARD_ORDER_ID)
+    display.note(f"<- {receipt.summary}")
+    view = read_order()
+    expect(view["status"] == "CONFIRMED", f"the order is {view['status']}, not CONFIRMED")
+    lifecycle.append(platform_status(url, display, "confirmed", "DELIVERED"))
+    return view, lifecycle
+
+
+def platform_status(url: str, display: DemoDisplay, step: str, expected: str) -> LifecycleStep:
+    """The platform asks where the order is (``cardorder.status.query``); it must be
+    ``expected``. The step as the summary shows it."""
+    answer: PlatformAnswer = query_status(url, OWN_SIGN, CARD_ORDER_ID)
+    display.note(f"platform -> cardorder.status.query <- {answer.summary}")
+    status = str(answer.response.get("status"))
+    expect(status == expected, f"status.query answered {status} after {step}, not {expected}")
+    order = get_json(f"{url}/orders/{CARD_ORDER_ID}", {"own_sign": OWN_SIGN})
+    return LifecycleStep(
+        step=step,
+        order_status=str(order.get("status")),
+        platform_status=status,
+        logistics_company=answer.response.get("logistics_company"),
+        logistics_order_id=answer.response.get("logistics_order_id"),
+    )
+
+
+def notice_line(view: dict[str, Any], notice: str) -> str:
+    state = view["notifications"][notice]
+    return f"{state['state']} after {state['attempts']} call(s)"
 
 
 def follow_generation(url: str, display: DemoDisplay, bars: Bars, bound: float) -> dict[str, Any]:
@@ -325,11 +431,6 @@ def outcome_summary(view: dict[str, Any]) -> str:
         f"{card['outcome']}{' ' + card['code'] if card.get('code') else ''}"
         for card in view.get("cards", [])
     )
-
-
-def expect(condition: bool, reason: str) -> None:
-    if not condition:
-        raise DemoFailed(reason)
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:

@@ -40,12 +40,25 @@ class GatewayCall:
 
 
 @dataclass(frozen=True)
+class LifecycleStep:
+    """Where the order was after one step, by the maker's word and the platform's
+    (``cardorder.status.query``)."""
+
+    step: str
+    order_status: str
+    platform_status: str
+    logistics_company: str | None = None
+    logistics_order_id: str | None = None
+
+
+@dataclass(frozen=True)
 class DemoSummary:
     """Everything the closing tables show; views are the API's own answers."""
 
     order: dict[str, Any]  # GET /orders/{id}
     generation_seconds: float
     deliveries: list[tuple[dict[str, Any], float]]  # GET /deliveries/{id}, seconds to final
+    lifecycle: list[LifecycleStep]  # the platform's status query after each step
     gateway_calls: list[GatewayCall] | None  # None: an external gateway, nothing recorded
     replay_making_card_no: str
     total_seconds: float
@@ -114,6 +127,10 @@ class DemoDisplay:
             ("Order", _order_table(summary)),
             ("Cards per template", _templates_table(summary.order)),
             ("Deliveries", _deliveries_table(summary.deliveries)),
+            (
+                "Lifecycle: the order, and what cardorder.status.query answered",
+                _lifecycle_table(summary),
+            ),
         ]
         if summary.gateway_calls is not None:
             tables.append(
@@ -199,6 +216,20 @@ def _deliveries_table(deliveries: list[tuple[dict[str, Any], float]]) -> Table:
             outcome_counts(view),
             f"{seconds:.1f} s",
         )
+    return table
+
+
+def _lifecycle_table(summary: DemoSummary) -> Table:
+    table = Table()
+    for column in ("after", "order status", "status.query", "waybill"):
+        table.add_column(column)
+    for step in summary.lifecycle:
+        waybill = (
+            f"{step.logistics_company} {step.logistics_order_id}"
+            if step.logistics_order_id
+            else "-"
+        )
+        table.add_row(step.step, step.order_status, step.platform_status, waybill)
     return table
 
 

@@ -66,7 +66,7 @@ def test_demo_tells_the_whole_story():
     out = result.stdout
     assert out.rstrip().endswith("demo OK")
     [order] = table_rows(out, "Order")
-    assert order[:5] == ["16002", "daily", "CM-daily-16002", "GENERATED", "3337/3337"]
+    assert order[:5] == ["16002", "daily", "CM-daily-16002", "CONFIRMED", "3337/3337"]
     assert order[5].endswith(" s")
     templates = table_rows(out, "Cards per template")
     assert [(row[0], row[2], row[3], row[4]) for row in templates] == [
@@ -79,10 +79,28 @@ def test_demo_tells_the_whole_story():
         ("bind", "3", "DELIVERED", "BOUND 3"),
         ("eticket", "2", "DELIVERED", "ISSUED 2"),
     ]
+    # the platform's status query after each step of the lifecycle, and the waybill once
+    # shipped
+    received, *after = table_rows(
+        out, "Lifecycle: the order, and what cardorder.status.query answered"
+    )
+    # (right after the order call, generation may already have started)
+    assert received[0] == "received" and received[2:] == ["REQUEST_RECEIVED", "-"]
+    assert received[1] in {"RECEIVED", "GENERATING", "GENERATED"}
+    assert after == [
+        ["generated", "GENERATED", "REQUEST_RECEIVED", "-"],
+        ["made", "MADE", "WAITING_DELIVERY", "-"],
+        ["shipped", "SHIPPED", "DELIVERED", "顺丰速运 SF1234567890"],
+        ["confirmed", "CONFIRMED", "DELIVERED", "顺丰速运 SF1234567890"],
+    ]
+    # each delivery and each platform notification is one correctly signed call
     assert table_rows(out, "Fake TOP gateway: calls received") == [
+        ["alibaba.fundplatform.cardorders.status.make.finish", "1", "1/1", "1/1"],
+        ["alibaba.fundplatform.cardorders.status.sended", "1", "1/1", "1/1"],
         ["taobao.eticket.merchant.ma.send", "1", "1/1", "1/1"],
         ["tmall.purchase.card.bind", "1", "1/1", "1/1"],
     ]
+    assert "0. platform -> card.template.new: 4 templates (daily)" in out
     # (each delivery names who asked for it: the local user, as the local API says)
     assert out.count(f"(requested by {local_identity()['userArn']})") == 2
     assert "replayed cardorder.make -> the same answer, making_card_no CM-daily-16002" in out
