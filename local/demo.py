@@ -35,7 +35,7 @@ from typing import Any
 import requests
 from rich.console import Console
 
-from cardmaker import FINAL, logger
+from cardmaker import FINAL, OrderKey, OwnSign, logger
 from cardmaker_cli.samples import sample_order
 from local.demo_display import (
     Bars,
@@ -52,6 +52,7 @@ from local.demo_lifecycle import (
     announce_template,
     confirm_receipt,
     expect,
+    follow_events,
     follow_notice,
     operator_step,
     query_status,
@@ -60,7 +61,7 @@ from local.platform import sample_delivery, sign_demo_call
 from local.stack import LocalStack
 
 CARD_ORDER_ID = 16002
-OWN_SIGN = "daily"
+OWN_SIGN: OwnSign = "daily"
 # (template_no, count, par value in fen): 3,337 cards, a few seconds on the local stack.
 TEMPLATES = [
     ("3010030E02", 1500, "100"),
@@ -190,6 +191,11 @@ def run(
     view, after_delivery = walk_lifecycle(url, display, bounds)
     lifecycle += after_delivery
     gateway_calls = check_gateway(stack, display, len(DELIVERIES) + 2)
+    events = follow_events(stack, OrderKey(OWN_SIGN, CARD_ORDER_ID), bounds.delivery)
+    display.note(
+        f"LifecycleBus -> integrators: {len(events)} events for {view['making_card_no']}"
+        f" ({', '.join(event['detail-type'] for event in events)}); `cardmaker events` shows them"
+    )
 
     display.step("7. platform retries the same order call")
     replay = spi_call(call.url(url), call.body, call.headers)

@@ -13,8 +13,11 @@ from typing import Any
 
 import requests
 
-from cardmaker import CARD_TEMPLATE_NEW, CARDORDER_RECEIPT, CARDORDER_STATUS_QUERY
+from cardmaker import CARD_TEMPLATE_NEW, CARDORDER_RECEIPT, CARDORDER_STATUS_QUERY, OrderKey
+from cardmaker_cli.events import latest_events
+from cardmaker_cli.target import Target
 from local.platform import sign_demo_call
+from local.stack import LocalStack
 
 POLL_SECONDS = 0.15
 TIMEOUT = 10  # seconds for any one HTTP request
@@ -113,6 +116,34 @@ def follow_notice(
         expect(
             time.monotonic() < deadline,
             f"the platform notification {notice} not SENT within {bound:g} s ({state})",
+        )
+        time.sleep(POLL_SECONDS)
+
+
+# What integrators hear of the demo's order on the LifecycleBus, in order.
+ORDER_EVENTS = (
+    "Order Received",
+    "Order Generated",
+    "Order Made",
+    "Order Shipped",
+    "Order Confirmed",
+)
+
+
+def follow_events(stack: LocalStack, key: OrderKey, bound: float) -> list[dict[str, Any]]:
+    """The order's lifecycle events, read back from the bus's archive as ``cardmaker events``
+    reads them, once every step of ``ORDER_EVENTS`` is there (they are published from the
+    streams, a moment after each step); ``DemoFailed`` if ``bound`` seconds pass first."""
+    target = Target("local", stack.outputs(), stack.session(), local=True)
+    deadline = time.monotonic() + bound
+    while True:
+        events = latest_events(target, key, limit=100, since_hours=0)
+        kinds = [event["detail-type"] for event in events]
+        if set(ORDER_EVENTS) <= set(kinds):
+            return events
+        expect(
+            time.monotonic() < deadline,
+            f"the LifecycleBus carried {kinds} for {key.making_card_no} within {bound:g} s",
         )
         time.sleep(POLL_SECONDS)
 

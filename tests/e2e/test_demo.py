@@ -14,8 +14,9 @@ from rich.console import Console
 
 from cardmaker_cli.samples import DEMO_SECRET
 from local.apigw import local_identity
-from local.demo import TEMPLATES, DemoBounds, DemoFailed, run
+from local.demo import TEMPLATES, DemoBounds, run
 from local.demo_display import DemoDisplay
+from local.demo_lifecycle import DemoFailed
 from local.stack import DEMO_SESSION_KEY
 from local.top_gateway import MA_SEND, Fault
 
@@ -102,6 +103,10 @@ def test_demo_tells_the_whole_story():
         ["tmall.purchase.card.bind", "1", "1/1", "1/1"],
     ]
     assert "0. platform -> card.template.new: 4 templates (daily)" in out
+    # and integrators heard every step on the LifecycleBus
+    [bus] = [line for line in out.splitlines() if "LifecycleBus -> integrators" in line]
+    for step in ("Received", "Generated", "Made", "Shipped", "Confirmed"):
+        assert f"Order {step}" in bus
     # (each delivery names who asked for it: the local user, as the local API says)
     assert out.count(f"(requested by {local_identity()['userArn']})") == 2
     assert "replayed cardorder.make -> the same answer, making_card_no CM-daily-16002" in out
