@@ -231,7 +231,16 @@ def attach_resources(
                 f"{name} ({bus}) does not exist: nothing to attach to"
             ) from error
         _add_event_bus(stack, name, bus, arn)
-    # The rules live on the server with their bus: nothing to find.
+    for name, resource in resources_of_type(template, "AWS::Events::Rule").items():
+        rule, bus = _rule_names(stack, name, resource)
+        try:
+            arn = events.describe_rule(Name=rule, EventBusName=bus)["Arn"]
+        except ClientError as error:
+            raise MissingResourceError(
+                f"{name} ({rule}) does not exist: nothing to attach to"
+            ) from error
+        stack.physical[name] = arn
+        stack.attributes[name] = {"Arn": arn}
     return _named_the_rest(stack, template)
 
 
@@ -263,10 +272,18 @@ def _add_event_bus(stack: Stack, name: str, bus: str, arn: str) -> None:
     stack.attributes[name] = {"Arn": arn, "Name": bus}
 
 
+def _rule_names(stack: Stack, name: str, resource: Mapping[str, Any]) -> tuple[str, str]:
+    """A rule's name and its bus's, as the template resolves them locally."""
+    properties = stack.resolve(resource["Properties"])
+    return (
+        str(properties.get("Name") or f"{LOCAL_STACK}-{name}"),
+        str(properties.get("EventBusName", "default")),
+    )
+
+
 def _create_rule(stack: Stack, events: Any, name: str, resource: Mapping[str, Any]) -> None:
     properties = stack.resolve(resource["Properties"])
-    rule = str(properties.get("Name") or f"{LOCAL_STACK}-{name}")
-    bus = str(properties.get("EventBusName", "default"))
+    rule, bus = _rule_names(stack, name, resource)
     arn = events.put_rule(
         Name=rule,
         EventBusName=bus,

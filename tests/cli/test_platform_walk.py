@@ -9,8 +9,8 @@ from cardmaker import DynamoDBTemplateRegistry
 from local.top_gateway import MAKE_FINISH, STATUS_SENDED
 from tests.cli.conftest import json_output
 
-ORDER = "CM-daily-26201"
-WAYBILL = ("顺丰速运", "SF26201")
+ORDER = "CM-daily-26301"
+WAYBILL = ("顺丰速运", "SF26301")
 
 
 def test_an_order_walks_from_its_template_to_the_receipt(cli, local_stack):
@@ -25,7 +25,7 @@ def test_an_order_walks_from_its_template_to_the_receipt(cli, local_stack):
     )  # fmt: skip
     assert announced.exit_code == 0, announced.output
     sent = cli(
-        "platform", "send-order", "--card-order-id", "26201", "--template", "3010030E02:4",
+        "platform", "send-order", "--card-order-id", "26301", "--template", "3010030E02:4",
         "--logistics", "--json",
     )  # fmt: skip
     assert sent.exit_code == 0, sent.output
@@ -75,10 +75,10 @@ def test_an_order_walks_from_its_template_to_the_receipt(cli, local_stack):
     # Each notification was one call the platform accepted, with this order's data
     gateway = local_stack.top_gateway
     assert gateway is not None
-    finished = [c for c in gateway.calls_of(MAKE_FINISH) if c.params["card_order_id"] == "26201"]
-    sended = [c for c in gateway.calls_of(STATUS_SENDED) if c.params["card_order_id"] == "26201"]
-    assert [c.accepted for c in finished] == [("26201",)]
-    assert [c.accepted for c in sended] == [("26201",)]
+    finished = [c for c in gateway.calls_of(MAKE_FINISH) if c.params["card_order_id"] == "26301"]
+    sended = [c for c in gateway.calls_of(STATUS_SENDED) if c.params["card_order_id"] == "26301"]
+    assert [c.accepted for c in finished] == [("26301",)]
+    assert [c.accepted for c in sended] == [("26301",)]
     assert (sended[0].params["logistics_company"], sended[0].params["logistics_order_id"]) == (
         WAYBILL
     )
