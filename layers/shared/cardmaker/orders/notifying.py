@@ -2,10 +2,11 @@
 
 A step that owes the platform a call (``MADE``: ``make.finish``; ``SHIPPED``:
 ``status.sended``) writes that notification as ``PENDING`` in the same conditional update as
-the step (``store.lifecycle``). The notifier follows the orders stream and, for each order
-with a notification still ``PENDING``, re-reads the header and sends them in order
-(``make_finish`` before ``status_sended``: an order may be shipped before ``make.finish`` went
-out), then records each one ``SENT``.
+the step (``store.lifecycle``). The notifier follows the orders stream a batch at a time: it
+re-reads the headers of the batch's orders in one consistent read and sends what is still
+``PENDING``, in order within each order (``make_finish`` before ``status_sended``: an order
+may be shipped before ``make.finish`` went out), a wave at a time (attempts counted
+together, calls made, outcomes recorded together), and records each one ``SENT``.
 
 Exactly one accepted call per notification:
 
