@@ -1,9 +1,10 @@
 """How fast does the notifier tell the platform, against the posts alone?
 
 (a) ``make.finish`` notifications through the notifier's handler, fed the orders stream's
-    MADE records ten at a time (the mapping's ``BatchSize``): per notification, a consistent
-    read of the order, the attempt counted, the signed TOP call over HTTP to the fake gateway
-    on 127.0.0.1, ``SENT`` recorded;
+    MADE records in batches of the mapping's ``BatchSize`` (read from template.yaml), with
+    the function's ``Timeout`` as its context: per batch, one consistent read of its orders;
+    per wave of notifications, the attempts counted, the signed TOP calls over HTTP to the
+    fake gateway on 127.0.0.1, ``SENT`` recorded;
 (b) the baseline: raw posts of the same signed calls (the same method, parameters and
     signature scheme, signed beforehand) with a pooled ``requests`` session, to the same
     gateway.
@@ -45,12 +46,12 @@ from cardmaker.top import FixedCredentials, MakeFinishRequest, TopClient, utc_no
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from cardmaker_cli.stream_records import lambda_record
 from local.apigw import LambdaContext
-from local.template import REGION, Handler, create_resources, functions
+from local.streams import mapping_settings
+from local.template import REGION, FunctionSpec, Handler, create_resources, functions
 from local.top_gateway import FakeTopGateway
 
-BATCHES = 30
-BATCH_SIZE = 10  # the notifier's mapping's BatchSize
-WARMUP_BATCHES = 3
+BATCHES = 5
+WARMUP_BATCHES = 1
 GOAL = 0.8
 FUNCTION = "PlatformNotifierFunction"
 NOTIFIED_IDS = 3_000_000  # the notifier's orders
@@ -67,16 +68,19 @@ def main() -> int:
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     try:
         with mock_aws(), FakeTopGateway(DEMO_APP_KEY, DEMO_SECRET, "bench-session") as gateway:
-            notified_s, raw_s = measure(gateway)
+            notified_s, raw_s, batch_size = measure(gateway)
     except BenchFailed as failure:
         print(f"bench FAILED: {failure}", file=sys.stderr)
         return 1
-    count = BATCHES * BATCH_SIZE
+    count = BATCHES * batch_size
     notify_rate, raw_rate = count / notified_s, count / raw_s
     ratio = notify_rate / raw_rate
     verdict = "met" if ratio >= GOAL else "NOT met"
-    print(f"notify: {count} make.finish notifications through the handler vs {count} raw posts")
-    print(f"  notifier (read, count, signed call, record SENT)  {notify_rate:7.1f} /s")
+    print(
+        f"notify: {count} make.finish notifications through the handler, {batch_size} a batch,"
+        f" vs {count} raw posts"
+    )
+    print(f"  notifier (batch read, count, signed call, SENT)   {notify_rate:7.1f} /s")
     print(f"  raw pooled posts of the same signed calls         {raw_rate:7.1f} /s")
     print(f"notify_per_s={notify_rate:.0f}")
     print(f"raw_posts_per_s={raw_rate:.0f}")
@@ -103,8 +107,8 @@ def _isolate_environment() -> None:
     )
 
 
-def measure(gateway: FakeTopGateway) -> tuple[float, float]:
-    """Seconds for all batches: (notifier, raw posts)."""
+def measure(gateway: FakeTopGateway) -> tuple[float, float, int]:
+    """Seconds for all batches: (notifier, raw posts), and the batch size."""
     stack = create_resources(
         boto3.Session(),
         secret_values={"TopSecret": {"app_secret": DEMO_SECRET, "session_key": "bench"}},
@@ -119,8 +123,9 @@ def measure(gateway: FakeTopGateway) -> tuple[float, float]:
     lifecycle = DynamoDBLifecycleRepository(table, dynamodb_client())
     signer = TopClient(gateway.url, DEMO_APP_KEY, FixedCredentials(DEMO_SECRET))
     total = WARMUP_BATCHES + BATCHES
-    batches = [made_records(lifecycle, table, NOTIFIED_IDS + n * BATCH_SIZE) for n in range(total)]
-    posts = [signed_posts(signer, RAW_IDS + n * BATCH_SIZE) for n in range(total)]
+    size = batch_size(spec)
+    batches = [made_records(lifecycle, table, NOTIFIED_IDS + n * size, size) for n in range(total)]
+    posts = [signed_posts(signer, RAW_IDS + n * size, size) for n in range(total)]
     http = requests.Session()  # pooled, as the client's own
     notified = raw = 0.0
     with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
@@ -130,24 +135,30 @@ def measure(gateway: FakeTopGateway) -> tuple[float, float]:
             for work in (first, second):
                 started = time.perf_counter()
                 if work is records:
-                    _notify(handler, records)
+                    _notify(handler, records, spec.timeout)
                 else:
                     _post(http, gateway.url, calls)
                 timings[id(work)] = time.perf_counter() - started
             if number >= WARMUP_BATCHES:
                 notified += timings[id(records)]
                 raw += timings[id(calls)]
-    _check(lifecycle, gateway, total)
-    return notified, raw
+    _check(lifecycle, gateway, total * size)
+    return notified, raw, size
+
+
+def batch_size(spec: FunctionSpec) -> int:
+    """The notifier's mapping's ``BatchSize``, as Lambda would hand its records over."""
+    (source,) = spec.stream_sources
+    return mapping_settings(source.properties).batch_size
 
 
 def made_records(
-    lifecycle: DynamoDBLifecycleRepository, table: str, first_id: int
+    lifecycle: DynamoDBLifecycleRepository, table: str, first_id: int, size: int
 ) -> list[dict[str, Any]]:
-    """``BATCH_SIZE`` orders made by an operator, and their MADE stream records."""
+    """``size`` orders made by an operator, and their MADE stream records."""
     client = dynamodb_client()
     records = []
-    for card_order_id in range(first_id, first_id + BATCH_SIZE):
+    for card_order_id in range(first_id, first_id + size):
         request = CardOrderMakeRequest.model_validate(sample_order(card_order_id, "daily"))
         order = Order.receive(request, utc_now())
         generated = schema.header_item(_generated(order))
@@ -175,19 +186,20 @@ def _generated(order: Order) -> Order:
     return replace(order, status=OrderStatus.GENERATED)
 
 
-def signed_posts(signer: TopClient, first_id: int) -> list[tuple[dict[str, str], bytes]]:
+def signed_posts(signer: TopClient, first_id: int, size: int) -> list[tuple[dict[str, str], bytes]]:
     """The same signed calls the notifier makes (query, form body), for other orders."""
     credentials = FixedCredentials(DEMO_SECRET).current()
     posts = []
-    for card_order_id in range(first_id, first_id + BATCH_SIZE):
+    for card_order_id in range(first_id, first_id + size):
         params = MakeFinishRequest(card_order_id=card_order_id).to_params()
         query = signer.system_params(MakeFinishRequest.METHOD, params, credentials)
         posts.append((query, urlencode(params).encode("ascii")))
     return posts
 
 
-def _notify(handler: Handler, records: list[dict[str, Any]]) -> None:
-    answer = handler({"Records": records}, LambdaContext(function_name=FUNCTION))
+def _notify(handler: Handler, records: list[dict[str, Any]], timeout: int) -> None:
+    context = LambdaContext(function_name=FUNCTION, timeout_seconds=timeout)
+    answer = handler({"Records": records}, context)
     if answer.get("batchItemFailures"):
         raise BenchFailed(f"the notifier failed {answer['batchItemFailures']}")
 
@@ -205,9 +217,8 @@ def _post(http: requests.Session, url: str, posts: list[tuple[dict[str, str], by
             raise BenchFailed(f"a raw post was refused: {answer.text[:200]}")
 
 
-def _check(lifecycle: DynamoDBLifecycleRepository, gateway: FakeTopGateway, batches: int) -> None:
+def _check(lifecycle: DynamoDBLifecycleRepository, gateway: FakeTopGateway, count: int) -> None:
     """Every notification SENT and accepted once; every raw post accepted once too."""
-    count = batches * BATCH_SIZE
     for card_order_id in range(NOTIFIED_IDS, NOTIFIED_IDS + count):
         stored = lifecycle.get(OrderKey("daily", card_order_id))
         notice = stored.lifecycle.notices.get(PlatformNotice.MAKE_FINISH) if stored else None

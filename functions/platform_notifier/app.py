@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardmaker import (
     MakeTestOrder,
+    Notified,
     NotifyPlatform,
     PlatformNoticeFailed,
     about,
@@ -30,16 +31,23 @@ from cardmaker import (
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
+# This invocation's notifications, by stream record: the batch is notified at once before
+# the records are gone through one by one for the partial batch response.
+_notified: dict[str, Notified] = {}
+
 
 @tracer.capture_method(capture_response=False, capture_error=False)
 def record_handler(record: DynamoDBRecord) -> None:
     task = notification_task(record)
     if isinstance(task, NotifyPlatform):
         about(card_order_id=task.order.card_order_id, own_sign=task.order.own_sign)
-        try:
-            notified = runtime.platform_notifier().notify(task.order, dict(task.pending))
-        except PlatformNoticeFailed as failed:
+        name = _record_name(record)
+        notified = _notified[name]
+        # Told once: a copy of the same record later in the batch counts nothing again.
+        _notified[name] = Notified((), notified.failure)
+        if isinstance(notified.failure, PlatformNoticeFailed):
             # Recorded FAILED on the order; raised on so that the record reaches the queue.
+            failed = notified.failure
             metrics.add_metric(name="PlatformNoticeFailed", unit=MetricUnit.Count, value=1)
             logger.warning(
                 "platform notification failed",
@@ -47,8 +55,9 @@ def record_handler(record: DynamoDBRecord) -> None:
                 code=failed.code,
                 attempts=failed.attempts,
             )
-            raise
-        # Only what this attempt got accepted: a duplicate record finds them SENT.
+        if notified.failure is not None:
+            raise notified.failure
+        # Only what this batch got accepted: a duplicate record finds them SENT.
         if notified.sent:
             metrics.add_metric(
                 name="PlatformNotified", unit=MetricUnit.Count, value=len(notified.sent)
@@ -62,10 +71,41 @@ def record_handler(record: DynamoDBRecord) -> None:
         logger.info("order generated", made_by_test_templates=made)
 
 
+def notify_batch(records: list[dict[str, Any]], context: LambdaContext) -> dict[str, Notified]:
+    """Every notification the batch's records ask for, at once (one read of their orders,
+    the writes together: docs/design.md), by record. Anything raised on the way fails every
+    notification record of the batch, as a crash would."""
+    tasks = [
+        (_record_name(record), task)
+        for record in map(DynamoDBRecord, records)
+        if isinstance(task := notification_task(record), NotifyPlatform)
+    ]
+    if not tasks:
+        return {}
+    try:
+        notified = runtime.platform_notifier().notify_all(
+            [(task.order, dict(task.pending)) for _, task in tasks],
+            time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+        )
+    except Exception as error:  # reported per record by the batch processor
+        return {name: Notified((), error) for name, _ in tasks}
+    named: dict[str, Notified] = {}
+    for (name, _), outcome in zip(tasks, notified, strict=True):
+        named.setdefault(name, outcome)
+    return named
+
+
+def _record_name(record: DynamoDBRecord) -> str:
+    stream = record.dynamodb
+    return f"{record.event_id}/{stream.sequence_number if stream else ''}"
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    _notified.clear()
+    _notified.update(notify_batch(list(event.get("Records") or []), context))
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -17,6 +17,7 @@ from cardmaker import (
     PlatformNotice,
     TopError,
     Waybill,
+    dynamodb_client,
     reopen_notices,
     runtime,
 )
@@ -426,3 +427,131 @@ def test_the_fake_gateway_checks_the_notices_sign_and_a_session_sent(gateway):
         client.call(MAKE_FINISH, {"card_order_id": "16002"}, with_session=True)
     assert refused.value.top_code == 27
     assert [call.accepted for call in gateway.calls] == [(), ()]
+
+
+# --- a stream batch at a time -----------------------------------------------------------------
+
+BATCH_ORDERS = (OrderKey("daily", 16101), OrderKey("daily", 16102), OrderKey("daily", 16103))
+
+
+def made_orders(invoke, keys=BATCH_ORDERS) -> None:
+    """Orders received, generated and made by an operator, one after another."""
+    generator = runtime.card_generator()
+    for key in keys:
+        call = sign_demo_call(sample_order(key.card_order_id, templates=[("T1", 2, "100")]))
+        invoke(spi_event(call))
+        for chunk in generator.plan(key).chunks:
+            generator.generate(chunk)
+        assert lifecycle().mark_made(key, "operator-alice", utc_now()).changed
+
+
+def made_records(records: list[dict]) -> list[dict]:
+    return [r for r in records if r["dynamodb"]["NewImage"]["status"]["S"] == "MADE"]
+
+
+@pytest.fixture
+def dynamodb_calls():
+    """The DynamoDB operations the notifier's own (moto) client sends, by name."""
+    calls: list[str] = []
+
+    def count(model, **_kwargs) -> None:
+        calls.append(model.name)
+
+    client = dynamodb_client()
+    client.meta.events.register("before-call.dynamodb", count)
+    yield calls
+    client.meta.events.unregister("before-call.dynamodb", count)
+
+
+def test_a_batch_of_orders_is_notified_with_one_read_and_no_read_per_order(
+    invoke, gateway, orders_stream, dynamodb_calls, capsys
+):
+    made_orders(invoke)
+    records = made_records(orders_stream.new())
+    assert len(records) == 3
+    dynamodb_calls.clear()
+
+    assert orders_stream.invoke(records) == []
+
+    # One consistent read of the three headers, no read per order; one conditional write
+    # per notification before the call and one after (a wave, written side by side)
+    assert dynamodb_calls.count("BatchGetItem") == 1
+    assert "GetItem" not in dynamodb_calls
+    assert dynamodb_calls.count("UpdateItem") == 2 * 3
+    assert sorted(call.params["card_order_id"] for call in gateway.calls_of(MAKE_FINISH)) == [
+        "16101",
+        "16102",
+        "16103",
+    ]
+    assert sum(len(call.accepted) for call in gateway.calls) == 3
+    assert emitted_metrics(capsys.readouterr().out)["PlatformNotified"] == 3
+    for key in BATCH_ORDERS:
+        notice = lifecycle().lifecycle(key).notices[PlatformNotice.MAKE_FINISH]
+        assert (notice.state.value, notice.attempts) == ("SENT", 1)
+
+
+def test_a_rival_attempt_counted_between_the_read_and_the_count_stands_this_one_down(
+    invoke, gateway, orders_stream, monkeypatch
+):
+    made_orders(invoke)
+    records = made_records(orders_stream.new())
+    rival = BATCH_ORDERS[1]
+    read = DynamoDBLifecycleRepository.lifecycles
+
+    def read_then_rival(self, keys):
+        found = read(self, keys)
+        # Another attempt (a redrive beside the stream) reads the same count and counts first
+        assert self.start_notice_attempt(rival, PlatformNotice.MAKE_FINISH, 0, utc_now())
+        return found
+
+    monkeypatch.setattr(DynamoDBLifecycleRepository, "lifecycles", read_then_rival)
+    assert orders_stream.invoke(records) == []
+    monkeypatch.setattr(DynamoDBLifecycleRepository, "lifecycles", read)
+
+    # The two others went out; the rival's order was not called by this batch
+    called = [call.params["card_order_id"] for call in gateway.calls_of(MAKE_FINISH)]
+    assert sorted(called) == ["16101", "16103"]
+    standing = lifecycle().lifecycle(rival).notices[PlatformNotice.MAKE_FINISH]
+    assert (standing.state.value, standing.attempts) == ("PENDING", 1)
+    # The rival's own count record comes back on the stream: it is sent then, once
+    assert orders_stream.deliver_new() == []
+    assert sum(len(call.accepted) for call in gateway.calls) == 3
+    assert lifecycle().lifecycle(rival).notices[PlatformNotice.MAKE_FINISH].state.value == "SENT"
+
+
+def test_only_the_failing_records_of_a_batch_are_reported(invoke, gateway, orders_stream):
+    made_orders(invoke)
+    records = made_records(orders_stream.new())
+    # The first order's make.finish is refused; the platform takes the others
+    gateway.fail_next(Fault.error(15, "isv.invalid-parameter"), method=MAKE_FINISH)
+
+    failed = orders_stream.invoke(records)
+
+    assert failed == [records[0]["dynamodb"]["SequenceNumber"]]
+    states = [
+        lifecycle().lifecycle(key).notices[PlatformNotice.MAKE_FINISH] for key in BATCH_ORDERS
+    ]
+    assert [(n.state.value, n.code) for n in states] == [
+        ("FAILED", "isv.invalid-parameter"),
+        ("SENT", None),
+        ("SENT", None),
+    ]
+    # The stream hands the batch over again from the failing record: nothing more is sent,
+    # and the refused record fails again (to the failure queue)
+    assert orders_stream.invoke(records) == failed
+    assert len(gateway.calls) == 3
+
+
+def test_a_duplicate_record_in_the_same_batch_sends_nothing_more(
+    invoke, gateway, orders_stream, capsys
+):
+    made_orders(invoke, BATCH_ORDERS[:2])
+    records = made_records(orders_stream.new())
+    copy = json.loads(json.dumps(records[0]))
+    copy["eventID"] = "another-delivery"
+
+    assert orders_stream.invoke([records[0], records[1], records[0], copy]) == []
+
+    assert sorted(call.params["card_order_id"] for call in gateway.calls) == ["16101", "16102"]
+    assert sum(len(call.accepted) for call in gateway.calls) == 2
+    assert emitted_metrics(capsys.readouterr().out)["PlatformNotified"] == 2

@@ -101,6 +101,12 @@ class PlatformNoticeFailed(CardmakerError):
         self.attempts = attempts
 
 
+class NotificationDeferred(CardmakerError):
+    """A notification the notifier did not attempt in this batch (no attempt counted): too
+    little of the function's time was left to wait for the platform. Its record fails, so
+    that the stream hands it over again."""
+
+
 class DeliveryRefused(CardmakerError):
     """A delivery request that is well formed but cannot be carried out; ``field`` names the
     part of the request that is wrong."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Iterator, Mapping
+    from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
     from datetime import datetime
 
     from cardmaker.cards.card import Card, CardBatch
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from cardmaker.orders.order import (
         Lifecycle,
         Notice,
+        NoticeAttempt,
+        NoticeRecord,
         NoticeState,
         Order,
         OrderKey,
@@ -79,6 +81,11 @@ class NoticeOutbox(LifecycleStore, Protocol):
     """The platform notifications an order's steps left PENDING, as the notifier moves them."""
 
     def lifecycle(self, key: OrderKey) -> Lifecycle | None: ...
+    def lifecycles(self, keys: Iterable[OrderKey]) -> dict[OrderKey, Lifecycle]: ...
+    def start_notice_attempts(
+        self, attempts: Sequence[NoticeAttempt], now: datetime
+    ) -> list[bool]: ...
+    def record_notices(self, records: Sequence[NoticeRecord]) -> list[bool]: ...
     def start_notice_attempt(
         self, key: OrderKey, notice: PlatformNotice, seen_attempts: int, now: datetime
     ) -> bool: ...

@@ -22,7 +22,7 @@ from cardmaker.events.bus import EventBridgeBus
 from cardmaker.generation.service import CardGenerator
 from cardmaker.orders.lifecycle import OrderLifecycle
 from cardmaker.orders.listing import OrderListing
-from cardmaker.orders.notifying import PlatformNotifier
+from cardmaker.orders.notifying import WAVE, PlatformNotifier
 from cardmaker.orders.service import OrderService
 from cardmaker.settings import (
     DeliverySettings,
@@ -216,7 +216,15 @@ def platform_notifier() -> PlatformNotifier:
         with_session=settings.notify_with_session,
         max_attempts=settings.max_attempts,
         serves_environment=settings.serves_environment,
+        wave_seconds=WAVE * _longest_call_seconds(top),
     )
+
+
+def _longest_call_seconds(top: TopClient) -> float:
+    """The longest one TOP call may take: every attempt waiting out its timeouts, and the
+    longest backoff before each retry."""
+    connect, read = top.timeout
+    return top.max_attempts * (connect + read + top.max_delay)
 
 
 # --- shared TOP credentials -----------------------------------------------------------------

@@ -146,6 +146,25 @@ def content_hash(request: CardOrderMakeRequest) -> str:
 
 
 @dataclass(frozen=True)
+class NoticeAttempt:
+    """One more attempt at a PENDING notification whose count is still ``seen_attempts``."""
+
+    key: OrderKey
+    notice: PlatformNotice
+    seen_attempts: int
+
+
+@dataclass(frozen=True)
+class NoticeRecord:
+    """A notification's new state, written only if it is now in one of ``expected``."""
+
+    key: OrderKey
+    notice: PlatformNotice
+    recorded: Notice
+    expected: frozenset[NoticeState]
+
+
+@dataclass(frozen=True)
 class StoredHeader:
     """What is needed of an existing order to tell a replay from a conflict."""
 

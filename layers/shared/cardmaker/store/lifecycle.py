@@ -5,12 +5,21 @@ owes the platform is written in the same update as ``PENDING`` (the outbox): the
 notification cannot disagree, and the header's stream record is what the notifier acts on.
 A refused step answers with the header as it was (``ReturnValuesOnConditionCheckFailure``),
 so a repeat of the same step is told from a conflict without another read.
+
+The notifier works a stream batch at a time: ``lifecycles`` reads the headers of all the
+batch's orders in one consistent ``BatchGetItem``, and ``start_notice_attempts`` /
+``record_notices`` move many notifications at once, each still its own conditional
+``UpdateItem`` (no two notifications of a batch need to stand or fall together), sent side
+by side on a few threads (docs/design.md, "Platform notifications": why not a transaction).
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -19,12 +28,15 @@ from cardmaker.orders.models import Waybill
 from cardmaker.orders.order import (
     Lifecycle,
     Notice,
+    NoticeAttempt,
+    NoticeRecord,
     NoticeState,
     OrderKey,
     OrderStatus,
     PlatformNotice,
     StoredOrder,
 )
+from cardmaker.retry import with_backoff
 from cardmaker.store import schema
 from cardmaker.store.clients import dynamodb_client
 from cardmaker.store.conditions import condition_failed, failed_condition_item
@@ -32,7 +44,7 @@ from cardmaker.store.items import from_item, to_item
 from cardmaker.store.orders import DynamoDBOrderRepository
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Callable, Collection, Iterable, Sequence
     from datetime import datetime
 
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -50,6 +62,15 @@ _LIFECYCLE_ATTRIBUTES = (
     "logistics_order_id",
     schema.NOTIFICATIONS,
 )
+# BatchGetItem's limit of keys per call.
+_BATCH_GET_LIMIT = 100
+# Conditional writes of one batch in flight at once: DynamoDB answers each in a few
+# milliseconds, and a stream batch (``BatchSize`` 100) then takes a dozen round trips, not a
+# hundred; boto3's clients are safe to share between threads.
+WRITERS = 8
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -65,10 +86,17 @@ class Transition:
 class DynamoDBLifecycleRepository:
     """The lifecycle steps on the orders table (see ``schema`` for the attributes)."""
 
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._table = table_name
         self._client = client or dynamodb_client()
         self._orders = DynamoDBOrderRepository(table_name, self._client)
+        self._sleep = sleep
 
     def get(self, key: OrderKey) -> StoredOrder | None:
         return self._orders.get(key)
@@ -85,6 +113,57 @@ class DynamoDBLifecycleRepository:
             ExpressionAttributeNames={f"#{name}": name for name in _LIFECYCLE_ATTRIBUTES},
         ).get("Item")
         return schema.lifecycle_from_item(from_item(item)) if item else None
+
+    def lifecycles(self, keys: Iterable[OrderKey]) -> dict[OrderKey, Lifecycle]:
+        """``lifecycle`` of many orders at once: one consistent ``BatchGetItem`` per 100
+        orders, the keys DynamoDB leaves unprocessed asked again with backoff. Orders that do
+        not exist are left out."""
+        by_pk = {schema.order_pk(key): key for key in dict.fromkeys(keys)}
+        wanted = list(by_pk)
+        found: dict[OrderKey, Lifecycle] = {}
+        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [
+                        schema.header_key(by_pk[pk])
+                        for pk in wanted[start : start + _BATCH_GET_LIMIT]
+                    ],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": ", ".join(f"#{n}" for n in _LIFECYCLE_ATTRIBUTES),
+                    "ExpressionAttributeNames": {f"#{n}": n for n in _LIFECYCLE_ATTRIBUTES},
+                }
+            }
+            for _ in with_backoff(8, base=0.05, cap=1.0, sleep=self._sleep):
+                answer = self._client.batch_get_item(RequestItems=request)
+                for raw in answer.get("Responses", {}).get(self._table, []):
+                    header = from_item(raw)
+                    found[by_pk[header["pk"]]] = schema.lifecycle_from_item(header)
+                request = dict(answer.get("UnprocessedKeys") or {})
+                if not request:
+                    break
+            else:
+                raise RuntimeError("DynamoDB kept order reads unprocessed")
+        return found
+
+    def start_notice_attempts(self, attempts: Sequence[NoticeAttempt], now: datetime) -> list[bool]:
+        """``start_notice_attempt`` for each of ``attempts``, side by side; whether each one
+        was counted, in the same order."""
+        return _each(
+            lambda attempt: self.start_notice_attempt(
+                attempt.key, attempt.notice, attempt.seen_attempts, now
+            ),
+            attempts,
+        )
+
+    def record_notices(self, records: Sequence[NoticeRecord]) -> list[bool]:
+        """``record_notice`` for each of ``records``, side by side; whether each one was
+        written, in the same order."""
+        return _each(
+            lambda record: self.record_notice(
+                record.key, record.notice, record.recorded, expected=record.expected
+            ),
+            records,
+        )
 
     def mark_made(self, key: OrderKey, made_by: str, now: datetime) -> Transition:
         """``GENERATED -> MADE``, with ``make_finish`` PENDING; a ``MADE`` order again is a
@@ -268,6 +347,18 @@ class DynamoDBLifecycleRepository:
                 ) from None
             return from_item(old)
         return None
+
+
+def _each(write: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``write`` for each item, up to ``WRITERS`` at once, answers in the items' order; the
+    first error is raised once every write has ended (none is left running behind it). The
+    threads are named after the caller's, so that logs and crash points can tell them."""
+    if len(items) <= 1:
+        return [write(item) for item in items]
+    prefix = f"{threading.current_thread().name}-writes"
+    with ThreadPoolExecutor(min(WRITERS, len(items)), thread_name_prefix=prefix) as pool:
+        futures = [pool.submit(write, item) for item in items]
+    return [future.result() for future in futures]
 
 
 def _iso(moment: datetime) -> str:
