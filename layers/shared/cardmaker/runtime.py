@@ -168,14 +168,7 @@ def delivery_settings() -> DeliverySettings:
 @cache
 def delivery_sender() -> DeliverySender:
     settings = delivery_settings()
-    top = TopClient(
-        settings.top_gateway_url,
-        settings.top_app_key,
-        top_credentials(settings),
-        sign_method=settings.top_sign_method,
-        simplify=settings.top_simplify,
-        timeout=(3.05, settings.top_read_timeout_seconds),
-    )
+    top = _top_client(settings)
     cards = DynamoDBCardRepository(settings.cards_table_name)
     return DeliverySender(
         DynamoDBDeliveryRepository(settings.deliveries_table_name),
@@ -201,14 +194,7 @@ def notifier_settings() -> NotifierSettings:
 @cache
 def platform_notifier() -> PlatformNotifier:
     settings = notifier_settings()
-    top = TopClient(
-        settings.top_gateway_url,
-        settings.top_app_key,
-        top_credentials(settings),
-        sign_method=settings.top_sign_method,
-        simplify=settings.top_simplify,
-        timeout=(3.05, settings.top_read_timeout_seconds),
-    )
+    top = _top_client(settings)
     return PlatformNotifier(
         DynamoDBLifecycleRepository(settings.orders_table_name),
         DynamoDBTemplateRegistry(settings.orders_table_name),
@@ -228,6 +214,18 @@ def _longest_call_seconds(top: TopClient) -> float:
 
 
 # --- shared TOP credentials -----------------------------------------------------------------
+
+
+def _top_client(settings: DeliverySettings | NotifierSettings) -> TopClient:
+    """The signed TOP client of a function that calls the gateway (deliveries, notices)."""
+    return TopClient(
+        settings.top_gateway_url,
+        settings.top_app_key,
+        top_credentials(settings),
+        sign_method=settings.top_sign_method,
+        simplify=settings.top_simplify,
+        timeout=(3.05, settings.top_read_timeout_seconds),
+    )
 
 
 def top_credentials(settings: DeliverySettings | NotifierSettings) -> TopCredentials:

@@ -8,6 +8,7 @@ order", lists them).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -259,3 +260,15 @@ class ShipmentRequest(BaseModel):
     @property
     def waybill(self) -> Waybill:
         return Waybill(self.logistics_company, self.logistics_order_id)
+
+
+def fingerprint(model: BaseModel) -> str:
+    """A fingerprint of a request's content, independent of encoding and key order: a replay
+    (same content) and a conflict or a new version (other content) are told apart by it."""
+    canonical = json.dumps(
+        model.model_dump(mode="json", exclude_none=True),
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

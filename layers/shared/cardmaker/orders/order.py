@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +13,7 @@ from cardmaker.orders.models import (
     LogisticsInfo,
     OwnSign,
     Waybill,
+    fingerprint,
 )
 
 
@@ -136,13 +135,7 @@ class Order:
 def content_hash(request: CardOrderMakeRequest) -> str:
     """A fingerprint of what the platform asked for, independent of encoding and key order:
     a replay (same content) and a conflict (same id, other content) are told apart by it."""
-    canonical = json.dumps(
-        request.model_dump(mode="json", exclude_none=True),
-        ensure_ascii=False,
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return fingerprint(request)
 
 
 @dataclass(frozen=True)

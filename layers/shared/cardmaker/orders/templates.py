@@ -8,15 +8,20 @@ platform may not announce every template) and their view says so.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from cardmaker.orders.models import OwnSign, ParValue, PictureUrl, TemplateNo, Text
+from cardmaker.orders.models import (
+    OwnSign,
+    ParValue,
+    PictureUrl,
+    TemplateNo,
+    Text,
+    fingerprint,
+)
 
 
 def _boolean(value: Any) -> Any:
@@ -52,13 +57,7 @@ class CardTemplateAnnouncement(BaseModel):
     @property
     def content_hash(self) -> str:
         """A fingerprint of what was announced, independent of encoding and key order."""
-        canonical = json.dumps(
-            self.model_dump(mode="json", exclude_none=True),
-            ensure_ascii=False,
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return fingerprint(self)
 
 
 @dataclass(frozen=True)
