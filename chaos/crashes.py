@@ -18,7 +18,6 @@ every delivery in a final state (and delivered), no card in two deliveries.
 
 from __future__ import annotations
 
-import random
 import socket
 import sys
 import time
@@ -37,6 +36,7 @@ from chaos._crash_world import (
     small_workload,
     start_moto_server,
 )
+from chaos._schedule import Schedule
 from local.stack import HOST
 
 SEED = 6
@@ -94,7 +94,7 @@ def sweep(out: list[str]) -> tuple[Findings, dict[str, int]]:
 
 def hard_kills(out: list[str]) -> tuple[Findings, dict[str, int]]:
     """Process 1 SIGKILLed at several moments; process 2 attaches and finishes."""
-    rng = random.Random(SEED)
+    rng = Schedule(SEED)
     kills = [
         Kill("generating", 0.6),
         Kill("sending", 0.0),

@@ -19,13 +19,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import random
 import time
 import warnings
 from typing import Any
 
 from cardmaker import dynamodb_client
 from chaos._dynamodb_faults import DynamoDBFaults, recorded_backoffs
+from chaos._schedule import Schedule
 from chaos._store_checks import (
     Ledger,
     Sent,
@@ -51,7 +51,7 @@ TIMEOUT = 300.0
 def main() -> int:
     """Run the scenario; print its figures; 1 if an invariant broke."""
     started = time.monotonic()
-    rng = random.Random(SEED)  # a fault schedule, not a secret
+    rng = Schedule(SEED)  # a fault schedule, not a secret
     print(
         f"DynamoDB faults: {ORDERS} orders, {ORDERS * DELIVERIES_PER_ORDER} deliveries, faults "
         f"per attempt {RATES}, {WITHHELD_CALLS:.0%} of batch calls partly or wholly unprocessed",

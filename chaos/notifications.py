@@ -31,7 +31,6 @@ import contextlib
 import io
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,7 @@ from cardmaker.top import MakeFinishRequest, StatusSendedRequest, utc_now
 from cardmaker_cli.samples import sample_order
 from cardmaker_cli.stream_records import lambda_record
 from chaos._fault_plan import FaultPlan, Step
+from chaos._schedule import Schedule
 from chaos._top_figures import notice_figures
 from local.platform import sign_demo_call
 from local.serve import write_state
@@ -149,7 +149,7 @@ def crashing_notifier(crashes: Crashes) -> Iterator[None]:
         DynamoDBLifecycleRepository.record_notice = record  # type: ignore[method-assign]
 
 
-def plan_orders(rng: random.Random, plan: FaultPlan) -> tuple[dict[int, dict[str, Any]], dict]:
+def plan_orders(rng: Schedule, plan: FaultPlan) -> tuple[dict[int, dict[str, Any]], dict]:
     """Each order's fate (test templates, shipped, shipped at once) and its faults; the
     crashes to inject."""
     orders: dict[int, dict[str, Any]] = {}
@@ -261,7 +261,7 @@ def run_lifecycle(
     stack: LocalStack,
     lifecycle: DynamoDBLifecycleRepository,
     orders: dict[int, dict[str, Any]],
-    rng: random.Random,
+    rng: Schedule,
 ) -> None:
     """Every order received and generated; made (by an operator, or by the notifier for
     test templates), some shipped at once, then most of the rest shipped."""
@@ -286,7 +286,7 @@ def run_lifecycle(
 def main() -> int:
     """Run the scenario; print its figures; 1 if an invariant broke."""
     started = time.monotonic()
-    rng = random.Random(SEED)  # a fault schedule, not a secret
+    rng = Schedule(SEED)  # a fault schedule, not a secret
     plan = FaultPlan()
     orders, crash_plan = plan_orders(rng, plan)
     crashes = Crashes(crash_plan)

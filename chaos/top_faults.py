@@ -19,7 +19,6 @@ import contextlib
 import io
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from cardmaker import (
 )
 from cardmaker_cli.samples import sample_order
 from chaos._fault_plan import FaultPlan, Step
+from chaos._schedule import Schedule
 from chaos._top_figures import business_id, figures, foreign_cards_sent, give_up_reasons
 from local.platform import sample_delivery, sign_demo_call
 from local.serve import write_state
@@ -92,7 +92,7 @@ class Planned:
     delivery_id: str = ""
 
 
-def plan_deliveries(rng: random.Random, plan: FaultPlan) -> list[Planned]:
+def plan_deliveries(rng: Schedule, plan: FaultPlan) -> list[Planned]:
     """The run's deliveries and their faults, scripted into ``plan``."""
     planned = []
     for number in range(DELIVERIES):
@@ -204,7 +204,7 @@ def redrive(state: Path) -> list[dict[str, object]]:
 def main() -> int:
     """Run the scenario; print its figures; 1 if an invariant broke."""
     started = time.monotonic()
-    rng = random.Random(SEED)  # a fault schedule, not a secret
+    rng = Schedule(SEED)  # a fault schedule, not a secret
     environment = {
         "TOP_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT),
         "POWERTOOLS_METRICS_DISABLED": "true",
