@@ -320,7 +320,7 @@ class Checker:
             if delivery.status.value != "DELIVERED":
                 found.deliveries_not_delivered += 1
                 found.problems.append(f"delivery {checked_id} ended {delivery.status.value}")
-            template_no = delivery.request.template_no
+            template_no = delivery.template_no or ""
             for card in delivery.cards:
                 holder = held.setdefault((template_no, card.position), checked_id)
                 if holder != checked_id:

@@ -31,9 +31,10 @@ def cards_in_two_deliveries(deliveries: Iterable[Delivery]) -> int:
     positions: Counter[tuple[str, int, str, int]] = Counter()
     numbers: Counter[str] = Counter()
     for delivery in deliveries:
-        request = delivery.request
-        for position in delivery.positions:
-            positions[(request.own_sign, request.card_order_id, request.template_no, position)] += 1
+        source, template_no = delivery.order_key, delivery.template_no
+        if source is not None and template_no is not None:
+            for position in delivery.positions:
+                positions[(source.own_sign, source.card_order_id, template_no, position)] += 1
         numbers.update(card.card_no for card in delivery.cards)
     overlap = sum(count - 1 for count in positions.values() if count > 1)
     return max(overlap, sum(count - 1 for count in numbers.values() if count > 1))

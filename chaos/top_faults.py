@@ -37,7 +37,6 @@ from cardmaker import (
     DeliveryStatus,
     DynamoDBCardRepository,
     DynamoDBDeliveryRepository,
-    OrderKey,
 )
 from cardmaker_cli.samples import sample_order
 from chaos._fault_plan import FaultPlan, Step
@@ -169,12 +168,10 @@ def own_cards(stack: LocalStack, deliveries: list[Delivery]) -> dict[str, set[st
     cards = DynamoDBCardRepository(stack.stack.physical["CardsTable"], stack.client("dynamodb"))
     held = {}
     for delivery in deliveries:
-        request = delivery.request
-        claimed = cards.read_cards(
-            OrderKey(request.own_sign, request.card_order_id),
-            request.template_no,
-            delivery.positions,
-        )
+        source, template_no = delivery.order_key, delivery.template_no
+        if source is None or template_no is None:
+            continue
+        claimed = cards.read_cards(source, template_no, delivery.positions)
         held[business_id(delivery)] = {card.card_no for card in claimed}
     return held
 

@@ -6,7 +6,14 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
+from cardmaker.deliveries.models import (
+    BindDeliveryRequest,
+    EticketDeliveryRequest,
+    NoticeDeliveryRequest,
+)
+from cardmaker.orders.order import OrderKey
+
+AnyDeliveryRequest = EticketDeliveryRequest | BindDeliveryRequest | NoticeDeliveryRequest
 
 
 class DeliveryStatus(StrEnum):
@@ -16,9 +23,18 @@ class DeliveryStatus(StrEnum):
     DELIVERED = "DELIVERED"
     PARTIAL = "PARTIAL"
     FAILED = "FAILED"
+    # Stopped before any card went out (an e-voucher refund, or an operator): nothing is sent.
+    CANCELLED = "CANCELLED"
 
 
-FINAL = frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.PARTIAL, DeliveryStatus.FAILED})
+FINAL = frozenset(
+    {
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.PARTIAL,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.CANCELLED,
+    }
+)
 
 
 class CardOutcome(StrEnum):
@@ -27,6 +43,7 @@ class CardOutcome(StrEnum):
     INVALID = "INVALID"  # card.bind: invalid_card_no_s
     BIND_FAILED = "BIND_FAILED"  # card.bind: bind_fail_card_no_s
     FAILED = "FAILED"  # the platform refused the call
+    VOIDED = "VOIDED"  # an e-voucher refund voided it: never handed out again
 
 
 SUCCESSES = frozenset({CardOutcome.ISSUED, CardOutcome.BOUND})
@@ -55,7 +72,7 @@ class Requester:
 @dataclass(frozen=True)
 class Delivery:
     delivery_id: str
-    request: EticketDeliveryRequest | BindDeliveryRequest
+    request: AnyDeliveryRequest
     status: DeliveryStatus = DeliveryStatus.PENDING
     first_position: int | None = None  # the allocated range, once allocated
     attempts: int = 0
@@ -66,17 +83,36 @@ class Delivery:
     # Recorded when the delivery is created, never changed (a replay keeps the first); None
     # only for a delivery created before requesters were recorded.
     requested_by: Requester | None = None
+    # A notice delivery's cards come from the product's stock: the order they were claimed
+    # from is recorded with first_position. Operator deliveries name theirs in the request.
+    card_order_id: int | None = None
 
     @classmethod
     def new(
         cls,
-        request: EticketDeliveryRequest | BindDeliveryRequest,
+        request: AnyDeliveryRequest,
         now: str,
         requested_by: Requester,
     ) -> Delivery:
         return cls(
             delivery_id(request), request, created_at=now, updated_at=now, requested_by=requested_by
         )
+
+    @property
+    def order_key(self) -> OrderKey | None:
+        """The order the delivery's cards come from (None for a notice delivery that has not
+        claimed its cards yet)."""
+        request = self.request
+        if isinstance(request, NoticeDeliveryRequest):
+            if self.card_order_id is None or request.own_sign is None:
+                return None
+            return OrderKey(request.own_sign, self.card_order_id)
+        return OrderKey(request.own_sign, request.card_order_id)
+
+    @property
+    def template_no(self) -> str | None:
+        """The template the cards come from (None for a notice whose product is unmapped)."""
+        return self.request.template_no
 
     @property
     def positions(self) -> range:
@@ -96,13 +132,18 @@ class Delivery:
         return replace(self, status=status, cards=tuple(cards))
 
 
-def delivery_id(request: EticketDeliveryRequest | BindDeliveryRequest) -> str:
-    """Stable for a given outer_id / out_biz_id, so that a repeat finds the same delivery."""
+_ID_PREFIXES = {"eticket": "ET", "bind": "BD", "notice": "EN"}
+
+
+def delivery_id(request: AnyDeliveryRequest) -> str:
+    """Stable for a given outer_id / out_biz_id, so that a repeat finds the same delivery. A
+    notice delivery's is the Taobao order's alone: its product's environment may change."""
+    scope = "" if isinstance(request, NoticeDeliveryRequest) else request.own_sign
     digest = hashlib.sha256(
-        f"{request.type}\x00{request.own_sign}\x00{request.idempotency_key}".encode()
+        f"{request.type}\x00{scope}\x00{request.idempotency_key}".encode()
     ).hexdigest()
-    return f"{'ET' if request.type == 'eticket' else 'BD'}-{digest[:24]}"
+    return f"{_ID_PREFIXES[request.type]}-{digest[:24]}"
 
 
-def request_fingerprint(request: EticketDeliveryRequest | BindDeliveryRequest) -> str:
+def request_fingerprint(request: AnyDeliveryRequest) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()

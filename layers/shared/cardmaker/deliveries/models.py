@@ -70,6 +70,36 @@ class BindDeliveryRequest(_Delivery):
         return self.out_biz_id
 
 
+class NoticeDeliveryRequest(BaseModel):
+    """An e-voucher delivery made by a send-code notice, without an operator: ``quantity``
+    cards of the product's stock (the ``merchant_code``'s mapping, resolved when the notice
+    arrives: ``own_sign`` / ``template_no`` are None while the code is not mapped), sent with
+    ma.send under the notice's ``order_id`` (``outer_id``) and ``token``. Which order the
+    cards come from is decided when they are claimed (``Delivery.card_order_id``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["notice"]
+    quantity: Annotated[int, Field(ge=1, le=MAX_ETICKET_CARDS, strict=True)]
+    outer_id: Identifier
+    token: Annotated[str, StringConstraints(min_length=1, max_length=128), PlainText]
+    merchant_code: Annotated[str, StringConstraints(min_length=1, max_length=64), PlainText]
+    own_sign: OwnSign | None = None
+    template_no: TemplateNo | None = None
+    certificate_type: Literal[0, 1] = 1
+    biz_type: Annotated[int, Field(ge=0, le=99_999, strict=True)] = 3001
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.outer_id
+
+
+# What POST /deliveries takes (an operator's delivery).
 DeliveryRequest = Annotated[
     EticketDeliveryRequest | BindDeliveryRequest, Field(discriminator="type")
+]
+# What a stored delivery may hold: an operator's, or one a send-code notice made.
+StoredDeliveryRequest = Annotated[
+    EticketDeliveryRequest | BindDeliveryRequest | NoticeDeliveryRequest,
+    Field(discriminator="type"),
 ]

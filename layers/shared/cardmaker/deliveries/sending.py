@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cardmaker.deliveries.delivery import CardOutcome, CardResult, Delivery, DeliveryStatus
-from cardmaker.deliveries.models import BindDeliveryRequest, EticketDeliveryRequest
+from cardmaker.deliveries.models import (
+    BindDeliveryRequest,
+    EticketDeliveryRequest,
+    NoticeDeliveryRequest,
+)
 from cardmaker.deliveries.platform_codes import (
     BIND_FAILED,
     INVALID_CARD,
@@ -87,7 +91,7 @@ class DeliverySender:
             return DeliveryAttempt(None, acted=False)
         if delivery.status not in {DeliveryStatus.PENDING, DeliveryStatus.SENDING}:
             return DeliveryAttempt(delivery.status, acted=False)
-        request = delivery.request
+        request = _operator_request(delivery)
         order_key = OrderKey(request.own_sign, request.card_order_id)
         first = delivery.first_position
         if first is None:
@@ -156,11 +160,14 @@ class DeliverySender:
         stored = self._orders.get(order_key)
         if stored is None or not stored.order.status.has_cards:
             return None
-        template = stored.order.template(delivery.request.template_no)
+        template_no = delivery.template_no
+        template = None if template_no is None else stored.order.template(template_no)
         return None if template is None else template.count
 
     def _send(self, delivery: Delivery, cards: list[Card]) -> list[CardResult]:
         request = delivery.request
+        if isinstance(request, NoticeDeliveryRequest):
+            raise NotImplementedError("notice deliveries")
         if isinstance(request, EticketDeliveryRequest):
             return self._ma_send(request, cards)
         return self._bind(request, cards)
@@ -228,6 +235,15 @@ class DeliverySender:
                 delivery.delivery_id,
                 f"gave up after {delivery.attempts} attempts: {_describe(error)}",
             )
+
+
+def _operator_request(delivery: Delivery) -> EticketDeliveryRequest | BindDeliveryRequest:
+    request = delivery.request
+    if isinstance(request, NoticeDeliveryRequest):
+        # Notice deliveries (claimed from a product's stock) are being built: no code path
+        # creates one yet.
+        raise NotImplementedError("notice deliveries")
+    return request
 
 
 def _describe(error: Exception) -> str:

@@ -14,7 +14,7 @@ from cardmaker.deliveries.delivery import (
     DeliveryStatus,
     Requester,
 )
-from cardmaker.deliveries.models import DeliveryRequest
+from cardmaker.deliveries.models import StoredDeliveryRequest
 from cardmaker.orders.order import OrderKey
 from cardmaker.store.items import from_item, to_item
 from cardmaker.store.keys import PK, item_key
@@ -22,7 +22,7 @@ from cardmaker.store.keys import PK, item_key
 DELIVERY_ENTITY = "DELIVERY"
 PK_PREFIX = "DELIVERY#"
 BY_ORDER = "ByOrder"
-_REQUEST = TypeAdapter(DeliveryRequest)
+_REQUEST = TypeAdapter(StoredDeliveryRequest)
 
 
 def delivery_key(delivery_id: str) -> dict[str, Any]:
@@ -40,13 +40,15 @@ def order_key(key: OrderKey) -> str:
 
 def delivery_item(delivery: Delivery, fingerprint: str) -> dict[str, Any]:
     request = delivery.request
+    source = delivery.order_key
     return {
         **delivery_key(delivery.delivery_id),
         **to_item(
             {
                 "entity": DELIVERY_ENTITY,
                 "delivery_id": delivery.delivery_id,
-                "order_key": order_key(OrderKey(request.own_sign, request.card_order_id)),
+                # A notice delivery joins its order's ByOrder entries once it claims cards.
+                **({} if source is None else {"order_key": order_key(source)}),
                 "request": request.model_dump(exclude_none=True),
                 "fingerprint": fingerprint,
                 "status": delivery.status.value,
@@ -125,5 +127,6 @@ def delivery_from_item(raw: dict[str, Any]) -> tuple[Delivery, str]:
         created_at=item["created_at"],
         updated_at=item["updated_at"],
         requested_by=_requester(item.get("requested_by")),
+        card_order_id=item.get("card_order_id"),
     )
     return delivery, item["fingerprint"]
