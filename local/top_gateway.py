@@ -617,7 +617,8 @@ def _parse_request(raw_query: str, body: bytes, content_type: str) -> _Request:
         else:
             pairs += _pairs(body.decode("utf-8"))
     except ValueError:  # UnicodeDecodeError included
-        return _Request({}, refusal=_Refusal(43, "Parameter error", sub_msg="not UTF-8"))
+        unreadable = "not UTF-8, or a malformed multipart body"
+        return _Request({}, refusal=_Refusal(43, "Parameter error", sub_msg=unreadable))
     params = dict(pairs)
     if len(params) != len(pairs) or set(params) & set(files):
         return _Request(params, refusal=_Refusal(43, "Parameter error", sub_msg="repeated key"))

@@ -134,3 +134,23 @@ def test_a_multipart_parameter_given_twice_is_refused(gateway):
     fields.append(("v", (None, "2.0")))
     answer = requests.post(gateway.url, files=fields, timeout=5).json()
     assert answer["error_response"]["code"] == 43
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"--B\r\nContent-Disposition: form-data\r\n\r\nno name\r\n--B--\r\n",
+        b'--B\r\nContent-Disposition: form-data; name="v"\r\n\r\n\xff\xfe\r\n--B--\r\n',
+        b"no boundary at all",
+    ],
+    ids=["part-without-a-name", "not-utf-8", "no-parts"],
+)
+def test_a_malformed_multipart_body_is_refused(gateway, body):
+    answer = requests.post(
+        gateway.url,
+        data=body,
+        headers={"content-type": "multipart/form-data; boundary=B"},
+        timeout=5,
+    ).json()
+    assert answer["error_response"]["code"] == 43
+    assert gateway.calls[-1].params == {}
