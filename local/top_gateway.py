@@ -1,8 +1,10 @@
 """A fake TOP gateway over real HTTP on 127.0.0.1, for the local stack and the tests.
 
-It checks what the real gateway checks (app key, sign with any of the three sign methods,
-GMT+8 timestamp within 10 minutes, session for ``ma.send`` and any session sent, known method,
-required business parameters and their types), answers in the wrapped or the
+It takes what TOP takes (parameters in the query and a form or ``multipart/form-data`` body,
+whose file parts are never signed; a ``yyyy-MM-dd HH:mm:ss`` GMT+8 or an epoch-millisecond
+timestamp), checks what the real gateway checks (app key, sign with any of the three sign
+methods, timestamp within 10 minutes, session for ``ma.send`` and any session sent, known
+method, required business parameters and their types), answers in the wrapped or the
 ``simplify=true`` style, and records every call. Tests script trouble with a queue of faults
 consumed one per call (``fail_next``), with permanent rules (``fail_always``) or with a
 schedule that picks a fault per call (``fail_by``): gateway errors, HTTP statuses, late
@@ -25,6 +27,7 @@ id), a later one ``repeated`` and answered as the first (an assumption: platform
 from __future__ import annotations
 
 import argparse
+import email.policy
 import json
 import os
 import secrets
@@ -34,7 +37,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Literal
@@ -69,6 +73,9 @@ MAX_SKEW = timedelta(minutes=10)
 DEFAULT_SIGN_METHOD = "md5"  # what TOP assumes when sign_method is absent
 STRUCT_PARAMS = ("card_bind_req_dto", "isv_ma_list", "isv_ka_list")
 FORM_TYPE = "application/x-www-form-urlencoded"
+# The official Node SDK sends every call so (system and business parameters as fields); a part
+# with a file name is a file parameter (img.upload's img_bytes), never signed.
+MULTIPART_TYPE = "multipart/form-data"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 Clock = Callable[[], datetime]
@@ -205,6 +212,8 @@ class RecordedCall:
     accepted: tuple[str, ...] = ()
     # Cards it sent that its business id had already taken (a notice: a repeat)
     repeated: tuple[str, ...] = ()
+    # The file parameters of a multipart call: name -> size in bytes (never signed)
+    files: dict[str, int] = field(default_factory=dict)
 
     @property
     def business_id(self) -> str:
@@ -270,6 +279,7 @@ class _Request:
     params: dict[str, str]
     structs: dict[str, Any] = field(default_factory=dict)
     refusal: _Refusal | None = None
+    files: dict[str, int] = field(default_factory=dict)  # file parameter -> size
 
     @property
     def method(self) -> str:
@@ -517,6 +527,7 @@ class FakeTopGateway:
                 processed=processed,
                 accepted=accepted,
                 repeated=tuple(card for card in taking if card not in accepted),
+                files=dict(request.files),
             )
             self._calls.append(call)
         if self._log is not None:
@@ -591,17 +602,25 @@ def _listed(value: Any) -> list[str]:
 
 
 def _parse_request(raw_query: str, body: bytes, content_type: str) -> _Request:
-    """Query and form parameters, decoded as UTF-8, and the struct parameters' JSON."""
+    """Query, form or multipart parameters, decoded as UTF-8, and the struct parameters' JSON.
+    A multipart part with a file name is a file parameter: kept apart, never signed."""
+    media = content_type.partition(";")[0].strip().lower()
+    files: dict[str, int] = {}
     try:
         pairs = _pairs(raw_query)
-        if body and content_type.partition(";")[0].strip().lower() != FORM_TYPE:
+        if media == MULTIPART_TYPE:
+            fields, files = _multipart(body, content_type)
+            pairs += fields
+        elif body and media != FORM_TYPE:
             refusal = _Refusal(43, "Parameter error", sub_msg="the body must be a form")
             return _Request(dict(pairs), refusal=refusal)
-        pairs += _pairs(body.decode("utf-8"))
+        else:
+            pairs += _pairs(body.decode("utf-8"))
     except ValueError:  # UnicodeDecodeError included
-        return _Request({}, refusal=_Refusal(43, "Parameter error", sub_msg="not UTF-8"))
+        unreadable = "not UTF-8, or a malformed multipart body"
+        return _Request({}, refusal=_Refusal(43, "Parameter error", sub_msg=unreadable))
     params = dict(pairs)
-    if len(params) != len(pairs):
+    if len(params) != len(pairs) or set(params) & set(files):
         return _Request(params, refusal=_Refusal(43, "Parameter error", sub_msg="repeated key"))
     structs: dict[str, Any] = {}
     for name in STRUCT_PARAMS:
@@ -610,12 +629,36 @@ def _parse_request(raw_query: str, body: bytes, content_type: str) -> _Request:
                 structs[name] = json.loads(params[name])
             except ValueError:
                 refusal = _Refusal(41, "Invalid arguments", f"isv.invalid-parameter:{name}")
-                return _Request(params, structs, refusal)
-    return _Request(params, structs)
+                return _Request(params, structs, refusal, files)
+    return _Request(params, structs, files=files)
 
 
 def _pairs(text: str) -> list[tuple[str, str]]:
     return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+
+
+def _multipart(body: bytes, content_type: str) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """The text fields and the file parameters (name -> size) of a multipart/form-data body.
+    Raises ``ValueError`` for a body that is not one (no boundary, a part without a name, a
+    repeated file, text that is not UTF-8)."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", errors="replace")
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart() or message.defects:
+        raise ValueError("not a multipart/form-data body")
+    fields: list[tuple[str, str]] = []
+    files: dict[str, int] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not name or not isinstance(payload, bytes):
+            raise ValueError("a multipart part without a name")
+        if part.get_filename() is not None:
+            if name in files:
+                raise ValueError("a file parameter given twice")
+            files[name] = len(payload)
+        else:
+            fields.append((name, payload.decode("utf-8")))
+    return fields, files
 
 
 def _check_app_key(received: str | None, app_key: str) -> None:
@@ -638,11 +681,19 @@ def _check_timestamp(received: str | None, now: datetime) -> None:
     if not received:
         raise _Refusal(30, "Missing timestamp")
     try:
-        sent = parse_timestamp(received)
-    except ValueError:
+        sent = _sent_at(received)
+    except (ValueError, OverflowError, OSError):
         raise _Refusal(31, "Invalid timestamp") from None
     if abs(sent - now) > MAX_SKEW:
         raise _Refusal(31, "Invalid timestamp", sub_msg="more than 10 minutes off GMT+8 time")
+
+
+def _sent_at(timestamp: str) -> datetime:
+    """``yyyy-MM-dd HH:mm:ss`` in GMT+8, or milliseconds since the epoch (what the official
+    Python SDK sends): TOP takes both. Raises ``ValueError`` for anything else."""
+    if timestamp.isascii() and timestamp.isdigit() and len(timestamp) == 13:
+        return datetime.fromtimestamp(int(timestamp) / 1000, UTC)
+    return parse_timestamp(timestamp)
 
 
 def _check_method(method: str) -> None:

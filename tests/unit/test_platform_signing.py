@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from cardmaker.top import parse_timestamp, sign_spi_call
+from cardmaker.top import SpiPolicy, SpiRequest, parse_timestamp, sign_spi_call, verify_spi_call
 
 
 def business_of(case):
@@ -63,3 +63,25 @@ def test_a_boolean_in_a_form_body_is_sent_as_its_json_word():
         "count": "3",
     }
     assert call.signed_params["is_test"] == "true"
+
+
+@pytest.mark.parametrize("blank", [" ", "\t", "\u3000 "])
+def test_a_blank_form_value_is_signed_as_empty_as_spiutils_reads_it(blank):
+    # SpiUtils.getFormMap signs a Java-blank form value as "": the call must verify as sent.
+    call = sign_spi_call(
+        {"card_order_id": 16002, "own_sign": "daily", "remark": blank},
+        method="alibaba.fundplatform.cardorder.make",
+        app_key="12345678",
+        secret="s",
+        body_format="form",
+        timestamp=parse_timestamp("2026-11-22 20:30:00"),
+    )
+    assert call.signed_params["remark"] == ""
+    verified = verify_spi_call(
+        SpiRequest(call.raw_query, call.body, call.headers),
+        "s",
+        policy=SpiPolicy(app_key="12345678"),
+        methods={"alibaba.fundplatform.cardorder.make": ("card_order_id", "own_sign", "remark")},
+        clock=lambda: parse_timestamp("2026-11-22 20:30:10"),
+    )
+    assert verified.params["remark"] == ""

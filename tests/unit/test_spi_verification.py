@@ -154,15 +154,37 @@ def test_duplicate_query_keys_are_refused():
 
 
 def test_query_split_rules_of_the_sdk():
-    # A bare key counts with value ""; a pair with two '=' is dropped from the signed set.
+    # A bare key counts with value ""; String.split drops a trailing '=' ("v=2.0=" is "2.0").
     query = {"method": CARDORDER_MAKE, "app_key": DEMO_APP_KEY, "timestamp": "2026-11-22 20:30:00"}
-    sign = sign_spi({**query, "session": ""}, "{}", "s")
-    raw = urlencode(query) + "&session&odd=a=b&sign=" + sign
+    sign = sign_spi({**query, "session": "", "v": "2.0"}, "{}", "s")
+    raw = urlencode(query) + "&session&v=2.0=&sign=" + sign
     call = verify_spi_call(
         SpiRequest(raw, b"{}", {"content-type": "application/json"}), "s", clock=at(0)
     )
     assert call.params["session"] == ""
-    assert "odd" not in call.params
+    assert call.params["v"] == "2.0"
+
+
+def test_a_query_pair_with_two_equals_is_refused_not_dropped():
+    # The SDK leaves it out of the sign, but a servlet's getParameter still reads it: an
+    # unsigned parameter in the query is refused, even one signed as the SDK would.
+    query = {"method": CARDORDER_MAKE, "app_key": DEMO_APP_KEY, "timestamp": "2026-11-22 20:30:00"}
+    raw = urlencode(query) + "&session=a=b&sign=" + sign_spi(query, "{}", "s")
+    with pytest.raises(InvalidParameter, match="more than one '='"):
+        verify_spi_call(
+            SpiRequest(raw, b"{}", {"content-type": "application/json"}), "s", clock=at(0)
+        )
+
+
+@pytest.mark.parametrize("escape", ["%", "%2", "%zz", "%%41"])
+def test_a_malformed_percent_escape_is_refused_as_javas_url_decoder_does(escape):
+    query = {"method": CARDORDER_MAKE, "app_key": DEMO_APP_KEY, "timestamp": "2026-11-22 20:30:00"}
+    signed = {**query, "session": escape}
+    raw = urlencode(query) + f"&session={escape}&sign=" + sign_spi(signed, "{}", "s")
+    with pytest.raises(InvalidParameter, match="malformed %-escape"):
+        verify_spi_call(
+            SpiRequest(raw, b"{}", {"content-type": "application/json"}), "s", clock=at(0)
+        )
 
 
 def test_signed_headers_are_part_of_the_sign():

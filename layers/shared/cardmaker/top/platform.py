@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote_plus
 
-from cardmaker.top.signing import SIGN_PARAM, sign_spi, spi_string_to_sign
+from cardmaker.top.signing import SIGN_PARAM, is_blank, sign_spi, spi_string_to_sign
 from cardmaker.top.spi import FORM_TYPE, SIGN_LIST_HEADER
 from cardmaker.top.timestamps import format_timestamp, utc_now
 
@@ -77,7 +77,9 @@ def sign_spi_call(
     if signed_headers:
         headers.update({name.lower(): value for name, value in signed_headers.items()})
         headers[SIGN_LIST_HEADER] = ",".join(signed_headers)
-    signed = {**(signed_headers or {}), **query, **form}
+    # SpiUtils signs a blank form value as "" (getFormMap): so does the platform's call.
+    signed_form = {key: "" if is_blank(value) else value for key, value in form.items()}
+    signed = {**(signed_headers or {}), **query, **signed_form}
     sign = sign_spi(signed, body_text, secret, charset)
     raw_query = _urlencode({**query, SIGN_PARAM: sign}, charset)
     body = (

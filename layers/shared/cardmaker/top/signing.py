@@ -3,7 +3,7 @@
 Two flavours share the same canonical parameter string:
 
 * outbound calls (we are the client) sign with ``md5``, ``hmac`` or ``hmac-sha256``,
-  skipping parameters whose key or value is empty;
+  skipping parameters whose key or value is blank in Java's sense (``is_blank``);
 * SPI calls (the platform calls us) are always MD5 over ``secret + params + body + secret``,
   empty values included, hashed in the request's charset.
 """
@@ -18,14 +18,29 @@ from typing import Literal, get_args
 SignMethod = Literal["md5", "hmac", "hmac-sha256"]
 SIGN_METHODS: tuple[str, ...] = get_args(SignMethod)
 SIGN_PARAM = "sign"
+# Java's Character.isWhitespace, which the official SDK's StringUtils.isEmpty tests on every
+# char of a value: the gateway, in Java, skips a parameter so blank. Not Python's str.isspace:
+# U+0085, U+00A0, U+2007 and U+202F are spaces to Python only, and a value of them is signed.
+# Measured on real Java (tests/data/java-whitespace.json, made by tools/make_sdk_vectors.py).
+JAVA_WHITESPACE = frozenset(
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008\u2009\u200a"
+    "\u2028\u2029\u205f\u3000"
+)
+
+
+def is_blank(text: str) -> bool:
+    """Java's ``StringUtils.isEmpty``: empty, or Java whitespace only."""
+    return all(char in JAVA_WHITESPACE for char in text)
 
 
 def canonical_params(params: Mapping[str, str], *, skip_empty: bool) -> str:
-    """Concatenate ``key1value1key2value2...`` sorted by key, leaving out ``sign``."""
+    """Concatenate ``key1value1key2value2...`` sorted by key, leaving out ``sign``;
+    ``skip_empty`` leaves out a parameter whose key or value is blank (``is_blank``)."""
     pairs = sorted(
         (key, value)
         for key, value in params.items()
-        if key != SIGN_PARAM and not (skip_empty and (not key.strip() or not value.strip()))
+        if key != SIGN_PARAM and not (skip_empty and (is_blank(key) or is_blank(value)))
     )
     return "".join(key + value for key, value in pairs)
 

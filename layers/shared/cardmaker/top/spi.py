@@ -29,7 +29,7 @@ from cardmaker.errors import (
     InvalidSignature,
     InvalidTimestamp,
 )
-from cardmaker.top.signing import SIGN_PARAM, sign_spi, signs_match
+from cardmaker.top.signing import SIGN_PARAM, is_blank, sign_spi, signs_match
 from cardmaker.top.timestamps import parse_timestamp, utc_now
 
 BodyKind = Literal["form", "json", "xml", "text", "none"]
@@ -143,26 +143,61 @@ def _representable(text: str, charset: str) -> bool:
     return True
 
 
-def parse_pairs(text: str, charset: str, *, source: str) -> dict[str, str]:
-    """Split ``a=1&b=2`` with the SDK's rules: ``+`` is a space, a pair with two ``=`` is
-    dropped, a bare key has the value "". A key given twice is refused: the SDK would keep the
-    last one silently, and an ambiguous signed request is not worth guessing about."""
+# A '%' that does not start two hex digits: Java's URLDecoder refuses it, so the SDK never
+# verifies such a call; Python's unquote would keep it as text.
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _decode(text: str, charset: str, source: str) -> str:
+    """URL-decode as form data (``+`` is a space), as Java's ``URLDecoder`` does."""
+    if _BAD_PERCENT.search(text):
+        raise InvalidParameter(f"{source} has a malformed %-escape")
+    try:
+        decoded = unquote_plus(text, encoding=charset, errors="strict")
+    except UnicodeDecodeError as error:
+        raise InvalidParameter(f"{source} is not valid {charset}") from error
+    if not _representable(decoded, charset):
+        raise InvalidParameter(f"{source} holds characters {charset} cannot encode")
+    return decoded
+
+
+def _query_pair(chunk: str) -> tuple[str, str]:
+    """A raw query pair cut as ``SpiUtils.getQueryMap`` does: ``String.split("=")``, which
+    drops trailing empty strings (``a=b=`` is ``a`` = ``b``, ``a=`` is ``a`` = ""). A pair still
+    holding two ``=`` is refused: the SDK leaves it out of the sign, yet a servlet's
+    ``getParameter`` still reads it, and an unsigned parameter is never taken."""
+    parts = chunk.split("=")
+    while parts and not parts[-1]:
+        parts.pop()
+    if len(parts) > 2:
+        raise InvalidParameter("query pair has more than one '='")
+    return (parts[0], parts[1]) if len(parts) == 2 else (parts[0] if parts else "", "")
+
+
+def _form_pair(chunk: str) -> tuple[str, str]:
+    """A form pair cut as a servlet container does: at the first ``=`` (``a=b=c`` is ``a`` =
+    ``b=c``), a bare key having the value ""."""
+    key, _, value = chunk.partition("=")
+    return key, value
+
+
+def parse_pairs(text: str, charset: str, *, source: Literal["query", "form"]) -> dict[str, str]:
+    """Split ``a=1&b=2`` with the SDK's rules for ``source`` (``_query_pair``, ``_form_pair``);
+    ``+`` is a space. A form value blank in Java's sense (a lone ``+``, a tab) is read as "":
+    ``SpiUtils.getFormMap`` signs it so. A key given twice is refused: the SDK would keep one
+    silently, and an ambiguous signed request is not worth guessing about."""
     pairs: dict[str, str] = {}
+    cut = _query_pair if source == "query" else _form_pair
     for chunk in text.split("&"):
         if not chunk:
-            continue
-        parts = chunk.split("=")
-        if len(parts) > 2:
-            continue
-        try:
-            key = unquote_plus(parts[0], encoding=charset, errors="strict")
-            value = (
-                unquote_plus(parts[1], encoding=charset, errors="strict") if len(parts) == 2 else ""
-            )
-        except UnicodeDecodeError as error:
-            raise InvalidParameter(f"{source} is not valid {charset}") from error
-        if not (_representable(key, charset) and _representable(value, charset)):
-            raise InvalidParameter(f"{source} holds characters {charset} cannot encode")
+            continue  # the SDK reads "" = "", which adds nothing to the signed text
+        raw_key, raw_value = cut(chunk)
+        if source == "query" and not raw_key and not raw_value:
+            continue  # "=" alone: String.split leaves nothing, the SDK reads no pair
+        key = _decode(raw_key, charset, source)
+        value = _decode(raw_value, charset, source)
+        if source == "form" and is_blank(value):
+            value = ""
         if key in pairs:
             raise InvalidParameter(f"{source} parameter {key[:64]!r} is given more than once")
         pairs[key] = value
@@ -184,12 +219,8 @@ def _header_params(
         if name.lower() in known:
             raise InvalidParameter(f"{SIGN_LIST_HEADER} names the parameter {name!r}")
         value = request.headers.get(name.lower(), "")
-        try:
-            params[name] = unquote_plus(value, encoding=charset, errors="strict")
-        except UnicodeDecodeError as error:
-            raise InvalidParameter(f"header {name!r} is not valid {charset}") from error
-        if not _representable(params[name], charset):
-            raise InvalidParameter(f"header {name!r} holds characters {charset} cannot encode")
+        # SpiUtils.getHeaderMap: a blank value (Java's sense, before decoding) is signed as "".
+        params[name] = "" if is_blank(value) else _decode(value, charset, f"header {name!r}")
     return params
 
 
