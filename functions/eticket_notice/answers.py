@@ -6,8 +6,7 @@ e-voucher platform's codes (platform-apis.md §4.4).
 
 from __future__ import annotations
 
-from cardmaker import NoticeMalformed, NoticeRefused, NoticeUnverified
-from cardmaker.eticket.api_models import NoticeCode
+from cardmaker import NoticeCode, NoticeMalformed, NoticeRefused, NoticeUnverified
 
 # A refusal is answered with HTTP 200: all three public handlers write their code in the body
 # of an ordinary answer (N3 answers 501 that way), and what the platform does with another

@@ -20,9 +20,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cardmaker import logger, metrics, runtime, tracer
-from cardmaker.eticket.api_models import NOTICE_ROUTE_DOCS, NoticeAnswer, NoticeCode
-from cardmaker.eticket.wire import read_notice
+from cardmaker import (
+    NOTICE_ROUTE_DOCS,
+    NoticeAnswer,
+    NoticeCode,
+    logger,
+    metrics,
+    read_notice,
+    runtime,
+    tracer,
+)
 
 router = Router()
 app = APIGatewayHttpResolver(enable_validation=True)
