@@ -3,8 +3,8 @@
 ``python -m local.openapi`` writes docs/openapi.json; ``--check`` only says whether the file
 is up to date. The document is what Powertools generates from the resolver (routes, their
 validation models, the answer models of ``responses=``) for the routes of every function
-behind the API (TopSpiFunction and OperatorApiFunction), with three corrections Powertools
-cannot be told about:
+behind the API (TopSpiFunction, EticketNoticeFunction and OperatorApiFunction), with three
+corrections Powertools cannot be told about:
 
 - bounds come back as JSON integers (Powertools' OpenAPI models store them as floats, which
   also rounds the largest ``card_order_id``, 2^63 - 1, up to 2^63);
