@@ -11,6 +11,7 @@ from cardmaker.settings import (
     DeliverySettings,
     GeneratorSettings,
     LifecycleEventsSettings,
+    NoticeSettings,
     NotifierSettings,
     OperatorApiSettings,
     SpiSettings,
@@ -32,7 +33,7 @@ def _problems(error: pytest.ExceptionInfo[ValidationError]) -> dict[str, str]:
 
 def test_a_missing_variable_is_named():
     with pytest.raises(ValidationError) as raised:
-        OperatorApiSettings.from_env({"ORDERS_TABLE_NAME": "orders"})
+        OperatorApiSettings.from_env({"ORDERS_TABLE_NAME": "orders", "ETICKET_TABLE_NAME": "e"})
     assert set(_problems(raised)) == {"DELIVERIES_TABLE_NAME"}
     assert "DELIVERIES_TABLE_NAME" in str(raised.value)
 
@@ -89,7 +90,11 @@ def test_the_delivery_function_needs_no_session_key():
         DeliverySettings.from_env({**without_secret, "TOP_APP_SECRET": ""})
 
 
-OPERATOR_API = {"ORDERS_TABLE_NAME": "orders", "DELIVERIES_TABLE_NAME": "deliveries"}
+OPERATOR_API = {
+    "ORDERS_TABLE_NAME": "orders",
+    "DELIVERIES_TABLE_NAME": "deliveries",
+    "ETICKET_TABLE_NAME": "eticket",
+}
 
 
 @pytest.mark.parametrize("settings", [DeliverySettings, OperatorApiSettings])
@@ -139,7 +144,16 @@ def test_parts_compose_into_each_functions_variables():
     assert OperatorApiSettings.variables() == {
         "ORDERS_TABLE_NAME",
         "DELIVERIES_TABLE_NAME",
+        "ETICKET_TABLE_NAME",  # a Taobao order's notices (GET /eticket/notices/{order_id})
         "TOP_GATEWAY_URL",  # which orders its gateway may deliver; it never calls it
+    }
+    # the public notice function reads the e-voucher table and its secret, nothing else
+    assert NoticeSettings.variables() == {
+        "ETICKET_TABLE_NAME",
+        "TOP_SECRET_ID",
+        "ETICKET_NOTICE_SECRET",
+        "SECRET_MAX_AGE_SECONDS",
+        "ETICKET_NOTICE_WINDOW_SECONDS",
     }
     # the public SPI function reads nothing of cards, deliveries or outbound TOP calls
     assert not {name for name in SpiSettings.variables() if name.startswith(("CARD", "DELIVER"))}
@@ -147,6 +161,7 @@ def test_parts_compose_into_each_functions_variables():
     assert "TOP_SECRET_ID" not in GeneratorSettings.variables()
     assert set(FUNCTION_SETTINGS.values()) == {
         SpiSettings,
+        NoticeSettings,
         OperatorApiSettings,
         GeneratorSettings,
         DeliverySettings,
@@ -177,6 +192,7 @@ def test_the_bind_app_key_defaults_to_our_own():
 def test_a_function_validates_its_own_settings_at_its_first_service(monkeypatch):
     # Given the operator API's environment without its deliveries table
     monkeypatch.setenv("ORDERS_TABLE_NAME", "orders")
+    monkeypatch.setenv("ETICKET_TABLE_NAME", "eticket")
     monkeypatch.delenv("DELIVERIES_TABLE_NAME", raising=False)
     runtime.reset()
     # When its first service is built, even one that needs only the orders table
@@ -245,3 +261,14 @@ def test_the_edges_of_the_card_number_bound_are_accepted(length, prefix, check_d
     settings = GeneratorSettings.from_env(environ)
     assert settings.card_number_scheme.free_digits == free_digits
     assert GeneratorSettings.from_env(GENERATOR).card_number_scheme.free_digits == 15
+
+
+def test_the_notice_function_needs_a_source_for_its_secret():
+    with pytest.raises(ValidationError) as raised:
+        NoticeSettings.from_env({"ETICKET_TABLE_NAME": "eticket"})
+    assert "TOP_SECRET_ID" in str(raised.value)
+    local = NoticeSettings.from_env(
+        {"ETICKET_TABLE_NAME": "eticket", "ETICKET_NOTICE_SECRET": "s3cr3t-notice"}
+    )
+    assert local.notice_policy.window_seconds == 600
+    assert "s3cr3t-notice" not in repr(local)

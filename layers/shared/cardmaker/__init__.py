@@ -71,6 +71,10 @@ from cardmaker.errors import (
     InvalidSignature,
     InvalidTimestamp,
     NotFound,
+    NoticeMalformed,
+    NoticeRefused,
+    NoticesNotFound,
+    NoticeUnverified,
     NotificationDeferred,
     NumberingKeyChanged,
     OrderConflict,
@@ -89,6 +93,25 @@ from cardmaker.errors import (
     TopOutcomeUnknown,
     TopUnavailable,
     UnprocessedItemsError,
+)
+from cardmaker.eticket.api_models import (
+    NOTICE_ROUTE_DOCS,
+    NoticeAnswer,
+    NoticeCode,
+    NoticeOrderId,
+    NoticeSummary,
+    NoticesView,
+)
+from cardmaker.eticket.notice import Notice as EticketNotice
+from cardmaker.eticket.notice import NoticeMethod, NoticeOutcome, NoticeRecord
+from cardmaker.eticket.wire import (
+    NoticePolicy,
+    notice_body,
+    notice_string_to_sign,
+    notice_timestamp,
+    read_notice,
+    sign_notice,
+    signed_notice,
 )
 from cardmaker.events.bus import EventBridgeBus
 from cardmaker.events.envelope import (
@@ -175,6 +198,7 @@ from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import dynamodb_client, kms_client
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.lifecycle import DynamoDBLifecycleRepository, Transition
+from cardmaker.store.notices import DynamoDBNoticeRepository
 from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.store.stream import (
@@ -215,6 +239,7 @@ __all__ = [
     "MAX_ORDER_ID",
     "MAX_PAGE_SIZE",
     "MAX_TOKEN_LENGTH",
+    "NOTICE_ROUTE_DOCS",
     "PRINT_CLAIM",
     "RECEIPT_PARAMETERS",
     "SECURITY_SCHEMES",
@@ -257,10 +282,12 @@ __all__ = [
     "DynamoDBDeliveryRepository",
     "DynamoDBGenerationRepository",
     "DynamoDBLifecycleRepository",
+    "DynamoDBNoticeRepository",
     "DynamoDBOrderIndex",
     "DynamoDBOrderRepository",
     "DynamoDBTemplateRegistry",
     "EticketDeliveryRequest",
+    "EticketNotice",
     "EventBridgeBus",
     "EventNotPublished",
     "GenerateChunk",
@@ -279,7 +306,20 @@ __all__ = [
     "NotFound",
     "NotFoundAnswer",
     "Notice",
+    "NoticeAnswer",
+    "NoticeCode",
+    "NoticeMalformed",
+    "NoticeMethod",
+    "NoticeOrderId",
+    "NoticeOutcome",
+    "NoticePolicy",
+    "NoticeRecord",
+    "NoticeRefused",
     "NoticeState",
+    "NoticeSummary",
+    "NoticeUnverified",
+    "NoticesNotFound",
+    "NoticesView",
     "NotificationDeferred",
     "Notified",
     "NotifyPlatform",
@@ -350,6 +390,9 @@ __all__ = [
     "logger",
     "metrics",
     "needs_no_physical_cards",
+    "notice_body",
+    "notice_string_to_sign",
+    "notice_timestamp",
     "notification_task",
     "parse_cardorder_make",
     "parse_receipt",
@@ -357,11 +400,14 @@ __all__ = [
     "parse_template_new",
     "plan_chunks",
     "platform_progress",
+    "read_notice",
     "reopen_delivery",
     "reopen_notices",
     "reopen_order",
     "request_fingerprint",
     "runtime",
+    "sign_notice",
+    "signed_notice",
     "spi_body_schemas",
     "tracer",
 ]

@@ -55,6 +55,24 @@ class InvalidMethod(SpiRefused):
         super().__init__(f"unsupported method {method[:64]!r}")
 
 
+# The e-voucher platform's send-code notice, as received -----------------------------------
+
+
+class NoticeRefused(CardmakerError):
+    """A notice that is not taken: nothing is written for it."""
+
+
+class NoticeUnverified(NoticeRefused):
+    """Not signed with our notice secret, or its timestamp is outside the window: it may not
+    come from the platform at all (answered ``{"code": 501}``)."""
+
+
+class NoticeMalformed(NoticeRefused):
+    """Not a notice we can read or record: a body too large or not valid in its charset, or
+    a signed notice without what its method needs (``order_id``; ``token`` and ``num`` for
+    ``send``). Retrying it unchanged cannot help (answered ``{"code": 400}``)."""
+
+
 # Orders and deliveries ---------------------------------------------------------------------
 
 
@@ -64,6 +82,10 @@ class NotFound(CardmakerError):
 
 class OrderNotFound(NotFound):
     pass
+
+
+class NoticesNotFound(NotFound):
+    """No notice was ever recorded for the Taobao order."""
 
 
 class DeliveryNotFound(NotFound):

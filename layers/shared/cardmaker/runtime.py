@@ -18,6 +18,7 @@ from cardmaker.cards.numbering import CardNumberer
 from cardmaker.cards.opening import SecretOpener
 from cardmaker.deliveries.sending import DeliverySender
 from cardmaker.deliveries.service import DeliveryService
+from cardmaker.eticket.wire import NoticePolicy
 from cardmaker.events.bus import EventBridgeBus
 from cardmaker.generation.service import CardGenerator
 from cardmaker.orders.lifecycle import OrderLifecycle
@@ -28,6 +29,7 @@ from cardmaker.settings import (
     DeliverySettings,
     GeneratorSettings,
     LifecycleEventsSettings,
+    NoticeSettings,
     NotifierSettings,
     OperatorApiSettings,
     SpiSettings,
@@ -42,6 +44,7 @@ from cardmaker.store.clients import (
 )
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.lifecycle import DynamoDBLifecycleRepository
+from cardmaker.store.notices import DynamoDBNoticeRepository
 from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.store.templates import DynamoDBTemplateRegistry
@@ -85,6 +88,44 @@ def top_app_secret() -> str:
     return _top_secret(spi_settings(), "app_secret")
 
 
+# --- EticketNoticeFunction -----------------------------------------------------------------
+
+
+@cache
+def notice_settings() -> NoticeSettings:
+    return NoticeSettings.from_env(os.environ)
+
+
+@cache
+def notice_store() -> DynamoDBNoticeRepository:
+    """Records the platform's send-code notices."""
+    return DynamoDBNoticeRepository(notice_settings().eticket_table_name)
+
+
+def notice_policy() -> NoticePolicy:
+    return notice_settings().notice_policy
+
+
+def notice_secret(force: bool = False) -> str:
+    """The secret notices are signed with: the local override, else the TOP secret's
+    ``notice_secret``, cached for ``SECRET_MAX_AGE_SECONDS``; ``force`` reads past the cache
+    (the endpoint does once before refusing a sign, so that a rotation costs nothing)."""
+    settings = notice_settings()
+    if settings.eticket_notice_secret is not None:
+        return settings.eticket_notice_secret.get_secret_value()
+    if settings.top_secret_id is None:
+        raise ValueError("TOP_SECRET_ID is not set: no notice_secret to read")
+    secret = _secrets_provider().get(
+        settings.top_secret_id,
+        transform="json",
+        max_age=settings.secret_max_age_seconds,
+        force_fetch=force,
+    )
+    if not isinstance(secret, dict) or not secret.get("notice_secret"):
+        raise ValueError("the TOP secret has no notice_secret")
+    return str(secret["notice_secret"])
+
+
 # --- OperatorApiFunction --------------------------------------------------------------------
 
 
@@ -115,6 +156,12 @@ def order_listing() -> OrderListing:
 def order_templates() -> DynamoDBTemplateRegistry:
     """Which templates of an order the platform announced, for the order view."""
     return DynamoDBTemplateRegistry(operator_api_settings().orders_table_name)
+
+
+@cache
+def notice_lookup() -> DynamoDBNoticeRepository:
+    """Reads the notices received for a Taobao order, for the operators."""
+    return DynamoDBNoticeRepository(operator_api_settings().eticket_table_name)
 
 
 @cache
@@ -302,7 +349,10 @@ def reset() -> None:
         order_service,
         spi_lifecycle,
         spi_templates,
+        notice_settings,
+        notice_store,
         operator_api_settings,
+        notice_lookup,
         order_lookup,
         order_lifecycle,
         order_listing,

@@ -24,6 +24,7 @@ from cardmaker.cards.numbering import (
     CardNumberScheme,
     CheckDigit,
 )
+from cardmaker.eticket.wire import NoticePolicy
 from cardmaker.top.gateways import check_gateway_url, serves_environment
 from cardmaker.top.signing import SignMethod
 from cardmaker.top.spi import SpiCharset, SpiPolicy
@@ -64,6 +65,12 @@ class CardsTable(_Settings):
 
 class DeliveriesTable(_Settings):
     deliveries_table_name: str = Field(min_length=1)
+
+
+class EticketTable(_Settings):
+    """The e-voucher table: send-code notices and products."""
+
+    eticket_table_name: str = Field(min_length=1)
 
 
 class CardKey(_Settings):
@@ -165,6 +172,22 @@ class TopOutbound(TopGateway):
     top_read_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
 
 
+class NoticeSecret(_Settings):
+    """The e-voucher notice secret (its own key, not the app secret, platform-apis.md §4.3):
+    the TOP secret's ``notice_secret`` field (TOP_SECRET_ID) on AWS; ETICKET_NOTICE_SECRET
+    overrides it for local use."""
+
+    top_secret_id: str | None = None
+    eticket_notice_secret: SecretStr | None = None
+    secret_max_age_seconds: int = Field(default=300, ge=0)
+
+    @model_validator(mode="after")
+    def _notice_secret_has_a_source(self) -> Self:
+        if self.top_secret_id is None and self.eticket_notice_secret is None:
+            raise ValueError("set TOP_SECRET_ID (or ETICKET_NOTICE_SECRET, for local use)")
+        return self
+
+
 class SpiLimits(_Settings):
     """Whose SPI calls are taken and how strictly: our app key, the integration's charset,
     the timestamp window and body size."""
@@ -194,9 +217,23 @@ class SpiSettings(OrdersTable, TopSecrets, SpiLimits):
     """TopSpiFunction: verifies the platform's SPI calls and stores the orders."""
 
 
-class OperatorApiSettings(OrdersTable, DeliveriesTable, TopGateway):
+class NoticeSettings(EticketTable, NoticeSecret):
+    """EticketNoticeFunction: verifies the platform's send-code notices and records them."""
+
+    # How far a notice's timestamp may be from now, either way (no source gives the
+    # platform's own window, platform-apis.md §4.3). The template bounds it to 60-3600 s;
+    # `sam local invoke` of the dated sample events widens it (events/env.json).
+    eticket_notice_window_seconds: int = Field(default=600, ge=1)
+
+    @property
+    def notice_policy(self) -> NoticePolicy:
+        return NoticePolicy(window_seconds=self.eticket_notice_window_seconds)
+
+
+class OperatorApiSettings(OrdersTable, DeliveriesTable, EticketTable, TopGateway):
     """OperatorApiFunction: reads orders, records and reads deliveries (refusing those the
-    TOP gateway may not deliver, before anything is recorded)."""
+    TOP gateway may not deliver, before anything is recorded), reads the notices received
+    for a Taobao order."""
 
 
 class GeneratorSettings(OrdersTable, CardsTable, CardKey, CardNumbering, StreamRetries):
@@ -238,6 +275,7 @@ class NotifierSettings(OrdersTable, TopSecrets, TopOutbound, StreamRetries):
 
 FUNCTION_SETTINGS: dict[str, type[_Settings]] = {
     "TopSpiFunction": SpiSettings,
+    "EticketNoticeFunction": NoticeSettings,
     "OperatorApiFunction": OperatorApiSettings,
     "CardGeneratorFunction": GeneratorSettings,
     "CardDeliveryFunction": DeliverySettings,

@@ -115,3 +115,14 @@ def notice_digest(parameters: Mapping[str, str]) -> str:
             continue
         digest.update(name.encode() + b"\x00" + parameters[name].encode() + b"\x00")
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class NoticeRecord:
+    """A recorded notice with what became of it (``GET /eticket/notices/{order_id}``):
+    ``delivery_id`` is the delivery it made or concerns, once fulfilment knows it."""
+
+    notice: Notice
+    outcome: NoticeOutcome = NoticeOutcome.RECORDED
+    delivery_id: str | None = None
+    updated_at: str | None = None
