@@ -37,6 +37,7 @@ from cardmaker.deliveries.api_models import (
     EXAMPLE_ETICKET,
     DeliveryAccepted,
     DeliveryView,
+    NoticeDeliveryView,
 )
 from cardmaker.deliveries.delivery import (
     FINAL,
@@ -53,12 +54,15 @@ from cardmaker.deliveries.models import (
     DeliveryId,
     DeliveryRequest,
     EticketDeliveryRequest,
+    NoticeDeliveryRequest,
 )
 from cardmaker.deliveries.sending import DeliveryAttempt, DeliverySender
 from cardmaker.deliveries.service import DeliveryReopened, DeliveryService, reopen_delivery
 from cardmaker.errors import (
+    AftercareDeferred,
     CardmakerError,
     CardMissing,
+    CardVoided,
     ClaimContended,
     DeliveryConflict,
     DeliveryExists,
@@ -90,6 +94,9 @@ from cardmaker.errors import (
     TopUnavailable,
     UnprocessedItemsError,
 )
+from cardmaker.eticket.aftercare import NoticeAftercare, notice_delivery_id
+from cardmaker.eticket.notice import Notice as EticketNotice
+from cardmaker.eticket.notice import NoticeMethod, NoticeOutcome
 from cardmaker.events.bus import EventBridgeBus
 from cardmaker.events.envelope import (
     EVENT_DETAIL_TYPES,
@@ -221,6 +228,7 @@ __all__ = [
     "STATUS_QUERY_PARAMETERS",
     "TEMPLATE_NEW_PARAMETERS",
     "Acceptance",
+    "AftercareDeferred",
     "Announced",
     "BindDeliveryRequest",
     "Card",
@@ -234,6 +242,7 @@ __all__ = [
     "CardResult",
     "CardTemplate",
     "CardTemplateAnnouncement",
+    "CardVoided",
     "CardmakerError",
     "Chunk",
     "ChunkResult",
@@ -261,6 +270,7 @@ __all__ = [
     "DynamoDBOrderRepository",
     "DynamoDBTemplateRegistry",
     "EticketDeliveryRequest",
+    "EticketNotice",
     "EventBridgeBus",
     "EventNotPublished",
     "GenerateChunk",
@@ -279,6 +289,11 @@ __all__ = [
     "NotFound",
     "NotFoundAnswer",
     "Notice",
+    "NoticeAftercare",
+    "NoticeDeliveryRequest",
+    "NoticeDeliveryView",
+    "NoticeMethod",
+    "NoticeOutcome",
     "NoticeState",
     "NotificationDeferred",
     "Notified",
@@ -350,6 +365,7 @@ __all__ = [
     "logger",
     "metrics",
     "needs_no_physical_cards",
+    "notice_delivery_id",
     "notification_task",
     "parse_cardorder_make",
     "parse_receipt",
