@@ -3,8 +3,8 @@
 It checks what the real gateway checks (app key, sign with any of the three sign methods,
 GMT+8 timestamp within 10 minutes, session for ``ma.send`` / ``ma.resend`` and any session
 sent, known method, required business parameters and their types; ``ma.resend`` only for codes
-an ``ma.send`` gave the same ``outer_id``, else ``no-can-resend-code``), answers in the wrapped or the
-``simplify=true`` style, and records every call. Tests script trouble with a queue of faults
+an ``ma.send`` gave the same ``outer_id``, else ``no-can-resend-code``), answers in the wrapped
+or the ``simplify=true`` style, and records every call. Tests script trouble with a queue of faults
 consumed one per call (``fail_next``), with permanent rules (``fail_always``) or with a
 schedule that picks a fault per call (``fail_by``): gateway errors, HTTP statuses, late
 answers, dropped connections, calls left unprocessed (a stall until the client times out, a
