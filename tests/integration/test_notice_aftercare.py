@@ -352,6 +352,29 @@ def test_no_delivery_ever_sends_a_voided_card(generated, gateway, invoke):
     assert gateway.calls_of(MA_SEND) == []
 
 
+def test_a_refund_of_a_delivery_that_gave_up_voids_every_claimed_card(generated, gateway, invoke):
+    # Given a delivery that gave up with its cards claimed and their outcome unknown
+    delivery = notice_delivery(
+        generated,
+        status=DeliveryStatus.FAILED,
+        extra={"failure_reason": "gave up after 5 attempts: TopOutcomeUnknown"},
+    )
+
+    # When it is refunded (even in part: which cards went out is not known)
+    assert handle(notice("cancel", cancel_num="1")) is NoticeOutcome.VOIDED
+
+    # Then every claimed card is voided, in the table and on the delivery
+    assert card_states(generated, delivery.positions) == ["VOIDED", "VOIDED"]
+    shown = view(invoke, delivery.delivery_id)
+    assert [card["outcome"] for card in shown["cards"]] == ["VOIDED", "VOIDED"]
+    assert shown["status"] == "FAILED"
+    # And an operator's reopen cannot send them: the cards table refuses them
+    deliveries = DynamoDBDeliveryRepository(generated.physical["DeliveriesTable"])
+    assert deliveries.reopen(delivery.delivery_id)
+    with pytest.raises(CardVoided):
+        cards_repository(generated).read_cards(ORDER, "T1", delivery.positions)
+
+
 def test_a_partial_refund_voids_cancel_num_cards_the_last_first(generated, gateway, invoke):
     delivery = notice_delivery(generated, quantity=3)
     first_cancel = notice("cancel", cancel_num="1", num="3")
