@@ -34,6 +34,7 @@ from cardmaker import (
     Requester,
     SecretOpener,
     TopError,
+    lifecycle_change,
     notice_delivery_id,
     request_fingerprint,
     runtime,
@@ -43,7 +44,13 @@ from cardmaker.top import FixedCredentials, MaSendRequest, TopClient
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.platform import sample_delivery, sign_demo_call
 from local.top_gateway import FakeTopGateway, Fault
-from tests.conftest import SESSION_KEY, delivery_get_event, delivery_post_event, spi_event
+from tests.conftest import (
+    SESSION_KEY,
+    delivery_get_event,
+    delivery_post_event,
+    spi_event,
+    stream_records,
+)
 
 MA_SEND = "taobao.eticket.merchant.ma.send"
 MA_RESEND = "taobao.eticket.merchant.ma.resend"
@@ -479,6 +486,30 @@ def test_a_cancel_of_a_delivery_that_never_held_cards_is_ignored(generated, gate
         extra={"failure_reason": "no stock within 600 s"},
     )
     assert handle(notice("cancel")) is NoticeOutcome.IGNORED
+
+
+def test_cancelled_and_notice_deliveries_do_not_break_the_lifecycle_events(generated, gateway):
+    # Given the deliveries table's stream after a delivered notice delivery, and a refund that
+    # overtook the send of another order (a CANCELLED delivery)
+    notice_delivery(generated)
+    other = notice("cancel", order_id="4012345678900000")
+    assert handle(other) is NoticeOutcome.VOIDED
+
+    # When the lifecycle events function reads them
+    changes = [
+        lifecycle_change(record)
+        for record in stream_records(dynamodb(), generated.physical["DeliveriesTable"])
+    ]
+
+    # Then the delivered one is an event of its order, the CANCELLED one none (nothing raises)
+    delivered, cancelled = changes
+    assert delivered is not None
+    assert (delivered.kind, delivered.order, delivered.status) == (
+        "notice",
+        ORDER,
+        DeliveryStatus.DELIVERED,
+    )
+    assert cancelled is None
 
 
 # --- print runs -----------------------------------------------------------------------------
