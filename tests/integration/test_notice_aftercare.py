@@ -118,6 +118,7 @@ def notice_delivery(
     status: DeliveryStatus = DeliveryStatus.DELIVERED,
     claim: bool = True,
     extra: dict[str, Any] | None = None,
+    outcomes: list[CardOutcome] | None = None,
 ) -> Delivery:
     """A notice delivery as the fulfilment leaves it: its item (``delivery_item``), its cards
     claimed from order 16002's T1 through the cursor, and (when DELIVERED) every card
@@ -141,11 +142,12 @@ def notice_delivery(
         assert first is not None
         read = cards.read_cards(ORDER, "T1", range(first, first + quantity))
         results = tuple(
-            CardResult(card.card_no, card.position, CardOutcome.ISSUED) for card in read
+            CardResult(card.card_no, card.position, outcome)
+            for card, outcome in zip(read, outcomes or [CardOutcome.ISSUED] * quantity, strict=True)
         )
         item.update(to_item({"first_position": first, "card_order_id": ORDER.card_order_id}))
         item["order_key"] = {"S": "daily#16002"}
-        if status is DeliveryStatus.DELIVERED:
+        if status in {DeliveryStatus.DELIVERED, DeliveryStatus.PARTIAL}:
             item["cards"] = delivery_schema.cards_value(results)
     item.update(to_item(extra or {}))
     dynamodb().put_item(TableName=stack.physical["DeliveriesTable"], Item=item)
@@ -399,6 +401,24 @@ def test_a_partial_refund_voids_cancel_num_cards_the_last_first(generated, gatew
     assert [card["outcome"] for card in shown["cards"]] == ["ISSUED", "VOIDED", "VOIDED"]
     assert shown["refund"]["voided"] == 2
     assert card_states(generated, delivery.positions) == [None, "VOIDED", "VOIDED"]
+
+
+def test_a_partial_refund_of_a_partial_delivery_takes_back_an_issued_card(
+    generated, gateway, invoke
+):
+    # Given 3 cards of which the platform took 2 (the last one it refused)
+    issued, refused = CardOutcome.ISSUED, CardOutcome.FAILED
+    delivery = notice_delivery(
+        generated, quantity=3, status=DeliveryStatus.PARTIAL, outcomes=[issued, issued, refused]
+    )
+
+    # When 1 unit is refunded
+    assert handle(notice("cancel", cancel_num="1", num="3")) is NoticeOutcome.VOIDED
+
+    # Then a card the buyer holds is voided, not the one that never reached them
+    shown = view(invoke, delivery.delivery_id)
+    assert [card["outcome"] for card in shown["cards"]] == ["ISSUED", "VOIDED", "FAILED"]
+    assert card_states(generated, delivery.positions) == [None, "VOIDED", None]
 
 
 @pytest.mark.parametrize("status", [DeliveryStatus.PENDING, DeliveryStatus.WAITING_STOCK])

@@ -236,10 +236,11 @@ class NoticeAftercare:
         tag = _REFUND_CODE + notice.digest[:16]
         results = list(delivery.cards) or self._unknown_results(delivery)
         already = sum(card.code == tag for card in results)
-        # The last cards first: a partial refund leaves the buyer the first ones.
+        # Cards the buyer got first (a refund takes back units the buyer holds), the last
+        # ones first: a partial refund leaves the buyer the first ones.
         open_cards = sorted(
             (card for card in results if card.outcome is not CardOutcome.VOIDED),
-            key=lambda card: card.position,
+            key=lambda card: (card.outcome is CardOutcome.ISSUED, card.position),
             reverse=True,
         )
         wanted = _refunded_units(notice, delivery) if delivery.cards else len(results)
