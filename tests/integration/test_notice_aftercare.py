@@ -622,6 +622,17 @@ def test_order_modify_validity_and_a_late_older_notice(generated, gateway, invok
     assert shown["validity"]["valid_ends"] == "2027-01-31 23:59:59"
 
 
+def test_order_modify_with_unreadable_data_is_recorded_without_new_dates(
+    generated, gateway, invoke
+):
+    delivery = notice_delivery(generated)
+    garbled = notice("order_modify", sub_method="1", data="{not json")
+    assert handle(garbled) is NoticeOutcome.CHANGED
+    shown = view(invoke, delivery.delivery_id)
+    assert shown["last_change"]["data"] == "{not json"
+    assert "validity" not in shown
+
+
 def test_a_change_without_a_delivery_is_ignored(generated, gateway):
     assert handle(notice("modified", valid_ends="2026-12-15 23:59:59")) is NoticeOutcome.IGNORED
 
