@@ -52,8 +52,6 @@ if TYPE_CHECKING:
     from cardmaker.ports import AftercareStore, TopCaller, VoidableStock
     from cardmaker.top.calls import KaListShape
 
-# The platform's answers that end a resend (§4.5): it will never take these cards again.
-NO_CAN_RESEND = "isv.eticket-resend-error:no-can-resend-code"
 # Who a delivery a refund created before its send is recorded as requested by.
 PLATFORM_NOTICE = Requester(user_arn="taobao:eticket-notice")
 # How many times a refund re-reads a delivery that changed under it before giving up (the
@@ -122,11 +120,7 @@ class NoticeAftercare:
         last = delivery.aftercare.resend
         tag = notice.digest[:32]
         if last is not None and last.notice == tag:  # a replay of the resend acted on
-            return (
-                NoticeOutcome.RESENT
-                if last.outcome is ResendOutcome.RESENT
-                else (NoticeOutcome.IGNORED)
-            )
+            return _resend_outcome(last.outcome)
         cards = self._read(delivery, [card.position for card in issued])
         secrets = self._secrets.open(cards)  # in clear only here, on their way to TOP
         try:
@@ -183,7 +177,7 @@ class NoticeAftercare:
         self._deliveries.record_resend(
             delivery.delivery_id, record, None if last is None else last.notice
         )
-        return NoticeOutcome.RESENT if outcome is ResendOutcome.RESENT else NoticeOutcome.IGNORED
+        return _resend_outcome(outcome)
 
     # --- cancel (refund) ----------------------------------------------------------------
 
@@ -318,6 +312,12 @@ class NoticeAftercare:
                 ),
             )
         return NoticeOutcome.CHANGED
+
+
+def _resend_outcome(outcome: ResendOutcome) -> NoticeOutcome:
+    """The notice's outcome: RESENT when the platform took the cards again, else IGNORED
+    (the delivery's resend record says why)."""
+    return NoticeOutcome.RESENT if outcome is ResendOutcome.RESENT else NoticeOutcome.IGNORED
 
 
 def _refunded_units(notice: Notice, delivery: Delivery) -> int:
