@@ -72,6 +72,11 @@ def export(
         f"wrote {written} cards of {template} ({key.making_card_no}) to {destination}",
         markup=False,
     )
+    if written < run.count:  # a gap would have stopped the export: these were voided
+        stdout.print(
+            f"({run.count - written} of the print run's cards were voided by e-voucher refunds "
+            "and are not in the file: a voided card is never handed out)"
+        )
     if run.handed_out_before:
         stdout.print(
             f"(the first {run.handed_out_before} of its {run.generated} cards were handed out "

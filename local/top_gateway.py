@@ -3,9 +3,10 @@
 It takes what TOP takes (parameters in the query and a form or ``multipart/form-data`` body,
 whose file parts are never signed; a ``yyyy-MM-dd HH:mm:ss`` GMT+8 or an epoch-millisecond
 timestamp), checks what the real gateway checks (app key, sign with any of the three sign
-methods, timestamp within 10 minutes, session for ``ma.send`` and any session sent, known
-method, required business parameters and their types), answers in the wrapped or the
-``simplify=true`` style, and records every call. Tests script trouble with a queue of faults
+methods, timestamp within 10 minutes, session for ``ma.send`` / ``ma.resend`` and any session
+sent, known method, required business parameters and their types; ``ma.resend`` only for codes
+an ``ma.send`` gave the same ``outer_id``, else ``no-can-resend-code``), answers in the wrapped
+or the ``simplify=true`` style, and records every call. Tests script trouble with a queue of faults
 consumed one per call (``fail_next``), with permanent rules (``fail_always``) or with a
 schedule that picks a fault per call (``fail_by``): gateway errors, HTTP statuses, late
 answers, dropped connections, calls left unprocessed (a stall until the client times out, a
@@ -50,6 +51,7 @@ from cardmaker.top import (
     SUCCESS_ALL,
     CardBindRequest,
     MakeFinishRequest,
+    MaResendRequest,
     MaSendRequest,
     StatusSendedRequest,
     parse_timestamp,
@@ -63,12 +65,15 @@ from local.loopback import LoopbackServer
 HOST = "127.0.0.1"
 PATH = "/router/rest"
 MA_SEND = MaSendRequest.METHOD
+# ma.resend: the codes an ma.send gave an order, again (checked against what it took).
+MA_RESEND = MaResendRequest.METHOD
+NO_CAN_RESEND = "isv.eticket-resend-error:no-can-resend-code"
 CARD_BIND = CardBindRequest.METHOD
 MAKE_FINISH = MakeFinishRequest.METHOD
 STATUS_SENDED = StatusSendedRequest.METHOD
 # The fund platform's lifecycle notices: one card order each, no cards.
 NOTICES = (MAKE_FINISH, STATUS_SENDED)
-METHODS = (MA_SEND, CARD_BIND, *NOTICES)
+METHODS = (MA_SEND, CARD_BIND, *NOTICES, MA_RESEND)
 MAX_SKEW = timedelta(minutes=10)
 DEFAULT_SIGN_METHOD = "md5"  # what TOP assumes when sign_method is absent
 STRUCT_PARAMS = ("card_bind_req_dto", "isv_ma_list", "isv_ka_list")
@@ -495,10 +500,21 @@ class FakeTopGateway:
         _check_sign(params, sign_valid)
         _check_timestamp(params.get("timestamp"), self._clock())
         _check_method(request.method)
-        if request.method == MA_SEND or params.get("session"):
-            # ma.send needs one; any other call that carries one has it checked.
+        if request.method in {MA_SEND, MA_RESEND} or params.get("session"):
+            # ma.send and ma.resend need one; any other call that carries one has it checked.
             _check_session(params.get("session"), self._session_key)
         _check_business(request)
+        if request.method == MA_RESEND:
+            self._check_resend(request)
+
+    def _check_resend(self, request: _Request) -> None:
+        """Only codes an ma.send gave this order (``outer_id``) can be sent again: any other
+        is refused with §4.5's no-can-resend-code."""
+        codes = set(_cards(MA_RESEND, request.structs))
+        with self._lock:
+            sent = self._taken.get((MA_SEND, request.params["outer_id"]), set())
+            if not codes <= sent:
+                raise _Refusal(15, "Remote service error", NO_CAN_RESEND, "no code can be resent")
 
     def _record(
         self,
@@ -546,7 +562,7 @@ def _describe_call(call: RecordedCall) -> str:
 
 
 def _business_id(method: str, params: dict[str, str], structs: dict[str, Any]) -> str:
-    if method == MA_SEND:
+    if method in {MA_SEND, MA_RESEND}:
         return params.get("outer_id", "")
     if method in NOTICES:
         return params.get("card_order_id", "")
@@ -561,7 +577,7 @@ def _cards(method: str, structs: dict[str, Any]) -> tuple[str, ...]:
         dto = structs.get("card_bind_req_dto")
         numbers = str(dto.get("card_no_s") or "") if isinstance(dto, dict) else ""
         return tuple(number for number in numbers.split(",") if number)
-    if method != MA_SEND:
+    if method not in {MA_SEND, MA_RESEND}:
         return ()
     found: list[str] = []
     for name, field_name in (("isv_ka_list", "ka_no"), ("isv_ma_list", "code")):
@@ -580,7 +596,7 @@ def _taken_by(request: _Request, answer: dict[str, Any] | None) -> tuple[str, ..
         # The order's transition, told once: what a repeat is recognised by.
         succeeded = (body.get("result") or {}).get("success") is True
         return (request.params["card_order_id"],) if succeeded else ()
-    if request.method == MA_SEND:
+    if request.method in {MA_SEND, MA_RESEND}:
         sent = _cards(request.method, request.structs)
         return sent if body.get("ret_code") == SUCCESS_ALL else ()
     result = body.get("result") or {}
@@ -716,6 +732,8 @@ def _check_business(request: _Request) -> None:
     if request.method == MA_SEND:
         list_name = "isv_ka_list" if params.get("certificate_type") == "1" else "isv_ma_list"
         required: tuple[str, ...] = ("outer_id", "token", list_name)
+    elif request.method == MA_RESEND:
+        required = ("outer_id", "token", "isv_ma_list")
     elif request.method == MAKE_FINISH:
         required = ("card_order_id",)
     elif request.method == STATUS_SENDED:
@@ -727,6 +745,8 @@ def _check_business(request: _Request) -> None:
             raise _Refusal(40, "Missing required arguments", f"isv.missing-parameter:{name}")
     if request.method == CARD_BIND:
         _check_bind_dto(request.structs["card_bind_req_dto"])
+    if request.method == MA_RESEND:
+        _check_ma_list(request.structs["isv_ma_list"])
     if request.method in NOTICES:
         _check_card_order_id(params["card_order_id"])
 
@@ -735,6 +755,18 @@ def _check_card_order_id(value: str) -> None:
     """A Number: digits only, positive (what the platform's ``make`` handed out)."""
     if not value.isascii() or not value.isdigit() or int(value) < 1:
         raise _Refusal(41, "Invalid arguments", "isv.invalid-parameter:card_order_id")
+
+
+def _check_ma_list(listed: Any) -> None:
+    """ma.resend's isv_ma_list: 1 to 200 codes, each with its code and a whole num >= 1."""
+    if not isinstance(listed, list) or not 1 <= len(listed) <= 200:
+        raise _Refusal(41, "Invalid arguments", "isv.invalid-parameter:isv_ma_list")
+    for item in listed:
+        if not isinstance(item, dict):
+            raise _Refusal(41, "Invalid arguments", "isv.invalid-parameter:isv_ma_list")
+        num = item.get("num")
+        if not str(item.get("code") or "").strip() or type(num) is not int or num < 1:
+            raise _Refusal(41, "Invalid arguments", "isv.invalid-parameter:isv_ma_list")
 
 
 def _check_bind_dto(dto: Any) -> None:
@@ -756,7 +788,7 @@ def _success_body(request: _Request, fault: Fault | None, simplify: bool) -> dic
         # CardMakingInformResponse: result.success alone, in either answer style.
         noticed = fault if fault is not None and fault.kind == "notice_result" else None
         return {"result": {"success": noticed.success if noticed else True}}
-    if request.method == MA_SEND:
+    if request.method in {MA_SEND, MA_RESEND}:
         ma_ret = fault if fault is not None and fault.kind == "ma_ret" else None
         return {
             "resp_body": {"attribute_map": "{}"},

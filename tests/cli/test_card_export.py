@@ -126,6 +126,26 @@ def test_a_print_run_never_shares_a_card_with_a_delivery(cli, local_stack, tmp_p
     assert again.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
 
 
+def test_an_export_leaves_out_voided_cards_and_says_so(cli, local_stack, tmp_path):
+    # Given an order of 5 cards, one of them voided by an e-voucher refund
+    send_generated_order(cli, local_stack, 26320, "3010030E02:5:100")
+    cards = DynamoDBCardRepository(
+        local_stack.stack.physical["CardsTable"], local_stack.client("dynamodb")
+    )
+    cards.void_cards(OrderKey(OWN_SIGN, 26320), "3010030E02", [2], "2026-11-30T00:00:00Z")
+
+    # When the template is exported for print
+    out = tmp_path / "cards.csv"
+    result = cli("cards", "export", "CM-daily-26320", "--template", "3010030E02", "--out", str(out))
+
+    # Then the voided card is not in the file, and the command says why
+    assert result.exit_code == 0, result.output
+    assert "wrote 4 cards" in result.stdout
+    assert "1 of the print run's cards were voided by e-voucher refunds" in result.stdout
+    rows = read_rows(out.read_text(encoding="utf-8"))
+    assert [int(row["position"]) for row in rows] == [0, 1, 3, 4]
+
+
 def test_nothing_to_print_when_deliveries_took_every_card(cli, local_stack, tmp_path):
     # Given an order of 2 cards, both bound to a user
     send_generated_order(cli, local_stack, 26311, "3010030E02:2:100")

@@ -14,6 +14,7 @@ from cardmaker.top import (
     IsvKa,
     IsvMa,
     MakeFinishRequest,
+    MaResendRequest,
     MaSendRequest,
     MaSendResult,
     StatusSendedRequest,
@@ -339,3 +340,28 @@ def test_a_wrapped_notice_answer_is_read_after_the_client_unwraps_it():
         }
     }
     assert CardOrderNoticeResult.from_response(unwrap_top_response(method, wrapped)).success
+
+
+def test_ma_resend_carries_codes_only_and_hides_them():
+    call = MaResendRequest(
+        outer_id="1753340805138544",
+        token="31231231231",
+        isv_ma_list=[IsvMa(code="abc124"), IsvMa(code="abc125", num=2)],
+    )
+    params = call.to_params()
+    assert params == {
+        "outer_id": "1753340805138544",
+        "token": "31231231231",
+        "biz_type": "3001",
+        "isv_ma_list": '[{"code":"abc124","num":1},{"code":"abc125","num":2}]',
+    }
+    assert "abc124" not in repr(call)
+    assert "31231231231" not in repr(call)
+    assert MaResendRequest.METHOD == "taobao.eticket.merchant.ma.resend"
+
+
+@pytest.mark.parametrize("codes", [[], [IsvMa(code="c")] * 201])
+def test_ma_resend_needs_1_to_200_codes(codes):
+    with pytest.raises(ValidationError) as refused:
+        MaResendRequest(outer_id="1", token="t", isv_ma_list=codes)
+    assert "isv_ma_list" in str(refused.value)

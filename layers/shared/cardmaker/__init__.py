@@ -37,6 +37,7 @@ from cardmaker.deliveries.api_models import (
     EXAMPLE_ETICKET,
     DeliveryAccepted,
     DeliveryView,
+    NoticeDeliveryView,
 )
 from cardmaker.deliveries.delivery import (
     FINAL,
@@ -53,12 +54,15 @@ from cardmaker.deliveries.models import (
     DeliveryId,
     DeliveryRequest,
     EticketDeliveryRequest,
+    NoticeDeliveryRequest,
 )
 from cardmaker.deliveries.sending import DeliveryAttempt, DeliverySender
 from cardmaker.deliveries.service import DeliveryReopened, DeliveryService, reopen_delivery
 from cardmaker.errors import (
+    AftercareDeferred,
     CardmakerError,
     CardMissing,
+    CardVoided,
     ClaimContended,
     DeliveryConflict,
     DeliveryExists,
@@ -94,6 +98,7 @@ from cardmaker.errors import (
     TopUnavailable,
     UnprocessedItemsError,
 )
+from cardmaker.eticket.aftercare import NoticeAftercare, notice_delivery_id
 from cardmaker.eticket.api_models import (
     NOTICE_ROUTE_DOCS,
     NoticeAnswer,
@@ -246,6 +251,7 @@ __all__ = [
     "STATUS_QUERY_PARAMETERS",
     "TEMPLATE_NEW_PARAMETERS",
     "Acceptance",
+    "AftercareDeferred",
     "Announced",
     "BindDeliveryRequest",
     "Card",
@@ -259,6 +265,7 @@ __all__ = [
     "CardResult",
     "CardTemplate",
     "CardTemplateAnnouncement",
+    "CardVoided",
     "CardmakerError",
     "Chunk",
     "ChunkResult",
@@ -306,8 +313,11 @@ __all__ = [
     "NotFound",
     "NotFoundAnswer",
     "Notice",
+    "NoticeAftercare",
     "NoticeAnswer",
     "NoticeCode",
+    "NoticeDeliveryRequest",
+    "NoticeDeliveryView",
     "NoticeMalformed",
     "NoticeMethod",
     "NoticeOrderId",
@@ -391,6 +401,7 @@ __all__ = [
     "metrics",
     "needs_no_physical_cards",
     "notice_body",
+    "notice_delivery_id",
     "notice_string_to_sign",
     "notice_timestamp",
     "notification_task",

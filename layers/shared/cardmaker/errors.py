@@ -185,6 +185,24 @@ class CardMissing(CardmakerError):
         self.expected = expected
 
 
+class CardVoided(CardmakerError):
+    """A delivery asked for cards an e-voucher refund voided: they are never handed out
+    again (nothing is sent)."""
+
+    def __init__(self, template_no: str, positions: list[int]) -> None:
+        super().__init__(
+            f"{len(positions)} cards of template {template_no} are voided by a refund "
+            f"(first: position {positions[0]}): they are never handed out again"
+        )
+        self.template_no = template_no
+        self.positions = positions
+
+
+class AftercareDeferred(CardmakerError):
+    """A notice about a delivery that is being sent right now (a cancel while ma.send is in
+    flight): acted on once the delivery has settled, when the stream retries it."""
+
+
 class SequenceExhausted(CardmakerError):
     """The card-number scheme has no sequence numbers left."""
 

@@ -16,7 +16,13 @@ if TYPE_CHECKING:
 
     from cardmaker.cards.card import Card, CardBatch
     from cardmaker.cards.keys import DataKey
-    from cardmaker.deliveries.delivery import Delivery
+    from cardmaker.deliveries.aftercare import (
+        ChangeRecord,
+        RefundRecord,
+        ResendRecord,
+        Validity,
+    )
+    from cardmaker.deliveries.delivery import CardResult, Delivery
     from cardmaker.generation.plan import Chunk, ChunkProgress
     from cardmaker.orders.listing import ListPosition, OrderPage
     from cardmaker.orders.models import OwnSign, Waybill
@@ -157,8 +163,20 @@ class PrintStock(Protocol):
 
     def iter_cards(self, order: OrderKey, template_no: str, positions: range) -> Iterator[Card]:
         """The cards at ``positions`` in position order, lazily (a gap is not an error
-        here: a missing card is simply not yielded)."""
+        here: a missing card is simply not yielded; a voided one is, marked ``voided``)."""
         ...
+
+
+class VoidableStock(Protocol):
+    """What an e-voucher refund and resend need of the cards: a delivery's cards read
+    (``read_cards`` refuses voided ones), every card of a range as it is (voided or not),
+    and cards voided for good."""
+
+    def read_cards(self, order: OrderKey, template_no: str, positions: range) -> list[Card]: ...
+    def iter_cards(self, order: OrderKey, template_no: str, positions: range) -> Iterator[Card]: ...
+    def void_cards(
+        self, order: OrderKey, template_no: str, positions: Iterable[int], now: str
+    ) -> int: ...
 
 
 class ChunkKeys(Protocol):
@@ -203,6 +221,22 @@ class DeliveryReopening(DeliveryReader, Protocol):
     def reopen(self, delivery_id: str) -> bool:
         """A delivery that gave up -> SENDING; False if it is not one."""
         ...
+
+
+class AftercareStore(DeliveryReader, Protocol):
+    """What the platform's later notices write on notice deliveries (``store.aftercare``),
+    each one conditional write: False when the delivery was not as expected."""
+
+    def create_cancelled(self, delivery: Delivery, fingerprint: str) -> bool: ...
+    def cancel_unsent(self, delivery_id: str) -> bool: ...
+    def record_refund(
+        self, delivery: Delivery, cards: tuple[CardResult, ...], refund: RefundRecord
+    ) -> bool: ...
+    def record_resend(
+        self, delivery_id: str, record: ResendRecord, previous: str | None
+    ) -> bool: ...
+    def record_change(self, delivery_id: str, change: ChangeRecord) -> bool: ...
+    def record_validity(self, delivery_id: str, validity: Validity) -> bool: ...
 
 
 # The TOP gateway ---------------------------------------------------------------------------

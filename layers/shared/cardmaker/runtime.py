@@ -18,6 +18,7 @@ from cardmaker.cards.numbering import CardNumberer
 from cardmaker.cards.opening import SecretOpener
 from cardmaker.deliveries.sending import DeliverySender
 from cardmaker.deliveries.service import DeliveryService
+from cardmaker.eticket.aftercare import NoticeAftercare
 from cardmaker.eticket.wire import NoticePolicy
 from cardmaker.events.bus import EventBridgeBus
 from cardmaker.generation.service import CardGenerator
@@ -26,6 +27,7 @@ from cardmaker.orders.listing import OrderListing
 from cardmaker.orders.notifying import WAVE, PlatformNotifier
 from cardmaker.orders.service import OrderService
 from cardmaker.settings import (
+    AftercareSettings,
     DeliverySettings,
     GeneratorSettings,
     LifecycleEventsSettings,
@@ -35,6 +37,7 @@ from cardmaker.settings import (
     SpiSettings,
     TopSecrets,
 )
+from cardmaker.store.aftercare import DynamoDBAftercareRepository
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import (
     dynamodb_client,
@@ -47,6 +50,7 @@ from cardmaker.store.lifecycle import DynamoDBLifecycleRepository
 from cardmaker.store.notices import DynamoDBNoticeRepository
 from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
+from cardmaker.store.schema import now_iso
 from cardmaker.store.templates import DynamoDBTemplateRegistry
 from cardmaker.top.client import TopClient
 from cardmaker.top.credentials import FixedCredentials, StoredCredentials, TopCredentials
@@ -230,6 +234,29 @@ def delivery_sender() -> DeliverySender:
     )
 
 
+# --- e-voucher notices after send (EticketFulfilmentFunction) ------------------------------
+
+
+@cache
+def aftercare_settings() -> AftercareSettings:
+    return AftercareSettings.from_env(os.environ)
+
+
+@cache
+def notice_aftercare() -> NoticeAftercare:
+    """Acts on resend, cancel, modified and order_modify notices."""
+    settings = aftercare_settings()
+    cards = DynamoDBCardRepository(settings.cards_table_name)
+    return NoticeAftercare(
+        DynamoDBAftercareRepository(settings.deliveries_table_name),
+        cards,
+        SecretOpener(cards, KmsDataKeys(kms_client(), settings.card_key_id)),
+        _top_client(settings),
+        ka_list_shape=settings.eticket_ka_list_shape,
+        now=now_iso,
+    )
+
+
 # --- PlatformNotifierFunction ---------------------------------------------------------------
 
 
@@ -263,7 +290,7 @@ def _longest_call_seconds(top: TopClient) -> float:
 # --- shared TOP credentials -----------------------------------------------------------------
 
 
-def _top_client(settings: DeliverySettings | NotifierSettings) -> TopClient:
+def _top_client(settings: DeliverySettings | NotifierSettings | AftercareSettings) -> TopClient:
     """The signed TOP client of a function that calls the gateway (deliveries, notices)."""
     return TopClient(
         settings.top_gateway_url,
@@ -275,7 +302,9 @@ def _top_client(settings: DeliverySettings | NotifierSettings) -> TopClient:
     )
 
 
-def top_credentials(settings: DeliverySettings | NotifierSettings) -> TopCredentials:
+def top_credentials(
+    settings: DeliverySettings | NotifierSettings | AftercareSettings,
+) -> TopCredentials:
     """What outbound calls are signed with, read on each call through the cached provider
     (``SECRET_MAX_AGE_SECONDS``), so that a rotation reaches deliveries as it reaches the SPI
     function; the TOP client forces a fresh read when the gateway refuses a sign or session."""
@@ -362,6 +391,8 @@ def reset() -> None:
         card_generator,
         delivery_settings,
         delivery_sender,
+        aftercare_settings,
+        notice_aftercare,
         lifecycle_events_settings,
         lifecycle_bus,
         notifier_settings,

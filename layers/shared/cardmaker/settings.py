@@ -258,6 +258,14 @@ class DeliverySettings(
         return self.card_bind_app_key or self.top_app_key
 
 
+class AftercareSettings(CardsTable, DeliveriesTable, CardKey, TopSecrets, TopOutbound):
+    """What acting on resend / cancel / modified / order_modify notices needs (the e-voucher
+    fulfilment function reads these too): the deliveries and cards tables, the card key to
+    open secrets for a resend, and the TOP client's settings for ma.resend / ma.send."""
+
+    eticket_ka_list_shape: Literal["array", "object"] = "array"
+
+
 class LifecycleEventsSettings(_Settings):
     """LifecycleEventsFunction: publishes the orders' and deliveries' lifecycle to the bus."""
 

@@ -23,6 +23,9 @@ class Card:
     chunk_id: str
     sealed_secret: bytes
     par_value: str
+    # Voided by an e-voucher refund: never handed out again (``read_cards`` refuses it, a
+    # print run leaves it out).
+    voided: bool = False
 
     def __repr__(self) -> str:  # the sealed secret is ciphertext, but keep it out of logs
         return f"Card({self.order.label} {self.template_no}#{self.position} {self.card_no})"

@@ -105,17 +105,28 @@ class PrintRuns:
         ``SecretTampered`` naming a card whose secret does not open (the cards before it
         have been yielded by then)."""
         read = self._cards.iter_cards(run.order, run.template_no, run.positions)
-        following = run.positions.start  # the position the next card must have
-        for card, secret in self._secrets.open_each(_unbroken(read, following)):
+        seen = _Reading(following=run.positions.start)
+        for card, secret in self._secrets.open_each(_printable(read, seen)):
             yield PrintedCard(run.template_no, run.par_value, card.position, card.card_no, secret)
-            following = card.position + 1
-        if following != run.positions.stop:
-            raise CardMissing(run.template_no, following, run.count)
+        if seen.following != run.positions.stop:
+            raise CardMissing(run.template_no, seen.following, run.count)
 
 
-def _unbroken(cards: Iterable[Card], start: int) -> Iterator[Card]:
-    """The cards as long as their positions run on from ``start`` without a gap."""
-    for expected, card in enumerate(cards, start):
-        if card.position != expected:
+@dataclass
+class _Reading:
+    following: int  # the position the next card must have
+    voided: int = 0  # cards left out: an e-voucher refund voided them
+
+
+def _printable(cards: Iterable[Card], seen: _Reading) -> Iterator[Card]:
+    """The cards as long as their positions run on without a gap, leaving out the voided
+    ones (their secrets are never opened): a voided card is never handed out again, and it
+    is there, so it is no gap either."""
+    for card in cards:
+        if card.position != seen.following:
             return
+        seen.following = card.position + 1
+        if card.voided:
+            seen.voided += 1
+            continue
         yield card

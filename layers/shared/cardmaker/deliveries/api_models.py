@@ -5,12 +5,14 @@ document's examples. The answers are built by these models (``DeliveryAccepted.o
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import SkipJsonSchema
 
 from cardmaker.api_models import left_out
+from cardmaker.deliveries.aftercare import ResendOutcome
 from cardmaker.deliveries.delivery import (
     CardOutcome,
     CardResult,
@@ -23,13 +25,17 @@ from cardmaker.deliveries.models import (
     MAX_ETICKET_CARDS,
     BindDeliveryRequest,
     DeliveryId,
+    NoticeDeliveryRequest,
 )
 from cardmaker.orders.api_models import EXAMPLE_ORDER_ID, EXAMPLE_OWN_SIGN
 from cardmaker.orders.models import MAX_ORDER_ID, Identifier, OwnSign, TemplateNo
 
 
 def _delivery_id_field() -> Any:
-    return Field(description="ET- (e-voucher) or BD- (bind), then a hash of the request's own id")
+    return Field(
+        description="ET- (e-voucher), BD- (bind) or EN- (a send-code notice's), then a hash "
+        "of the request's own id"
+    )
 
 
 class DeliveryAccepted(BaseModel):
@@ -141,8 +147,93 @@ class BindDeliveryView(_DeliveryProgress, BindDeliveryRequest, _DeliveryIdentity
     buyer_open_uid: str | SkipJsonSchema[None] = left_out("The buyer's open uid")
 
 
+class _NoticeRequestShown(BaseModel):
+    """A notice delivery's request as answered: all of ``NoticeDeliveryRequest`` but its
+    ``token`` (never shown, as for an operator's e-voucher delivery)."""
+
+    type: Literal["notice"]
+    quantity: Annotated[int, Field(ge=1, le=MAX_ETICKET_CARDS, strict=True)]
+    outer_id: str = Field(description="The Taobao order id of the send-code notice")
+    merchant_code: str = Field(description="The item's merchant code the notice named")
+    own_sign: OwnSign | SkipJsonSchema[None] = left_out("The product's environment, once mapped")
+    template_no: TemplateNo | SkipJsonSchema[None] = left_out("The product's template, once mapped")
+    certificate_type: Literal[0, 1]
+    biz_type: Annotated[int, Field(ge=0, le=99_999, strict=True)]
+
+
+class ResendView(BaseModel):
+    """The resends of a notice delivery: the same cards again (``resend`` notices)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(ge=0, description="Resends the platform took")
+    last_at: str = Field(description="ISO 8601, UTC: the last resend")
+    outcome: ResendOutcome = Field(description="RESENT, or REFUSED (not retried)")
+    code: str | SkipJsonSchema[None] = left_out("The platform's code, when it refused")
+
+
+class ValidityView(BaseModel):
+    """The e-voucher's validity as the platform last changed it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    valid_start: str | SkipJsonSchema[None] = left_out("yyyy-MM-dd HH:mm:ss (Asia/Shanghai)")
+    valid_ends: str | SkipJsonSchema[None] = left_out("yyyy-MM-dd HH:mm:ss (Asia/Shanghai)")
+    method: str = Field(description="The notice that changed it: modified or order_modify")
+    notice_time: str = Field(description="That notice's timestamp")
+    changed_at: str = Field(description="ISO 8601, UTC: when it was recorded")
+
+
+class ChangeView(BaseModel):
+    """The last ``modified`` / ``order_modify`` notice (never the buyer's mobile)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str
+    notice_time: str = Field(description="The notice's timestamp")
+    received_at: str = Field(description="ISO 8601, UTC")
+    sub_method: str | SkipJsonSchema[None] = left_out(
+        "order_modify: 1 validity changed, 2 dispute upheld"
+    )
+    data: str | SkipJsonSchema[None] = left_out("order_modify's data, as received")
+    left_num: int | SkipJsonSchema[None] = left_out("modified: redeemable units left")
+
+
+class RefundView(BaseModel):
+    """The refunds (``cancel`` notices) acted on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    voided: int = Field(ge=0, description="Cards voided by refunds in all")
+    last_at: str = Field(description="ISO 8601, UTC: the last refund")
+
+
+class _NoticeAftercareShown(BaseModel):
+    card_order_id: int | SkipJsonSchema[None] = left_out(
+        "The order the cards were claimed from, once claimed"
+    )
+    resend: ResendView | SkipJsonSchema[None] = left_out("Resends, once there was one")
+    validity: ValidityView | SkipJsonSchema[None] = left_out("Validity dates, once changed")
+    last_change: ChangeView | SkipJsonSchema[None] = left_out("The last change notice")
+    refund: RefundView | SkipJsonSchema[None] = left_out("Refunds, once there was one")
+
+
+class NoticeDeliveryView(
+    _NoticeAftercareShown, _DeliveryProgress, _NoticeRequestShown, _DeliveryIdentity
+):
+    """A delivery a send-code notice made: its request (never its token), its status, each
+    card's outcome (VOIDED once refunded), and what later notices left on it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class DeliveryView(
-    RootModel[Annotated[EticketDeliveryView | BindDeliveryView, Field(discriminator="type")]]
+    RootModel[
+        Annotated[
+            EticketDeliveryView | BindDeliveryView | NoticeDeliveryView,
+            Field(discriminator="type"),
+        ]
+    ]
 ):
     """A delivery, by its type."""
 
@@ -163,8 +254,38 @@ class DeliveryView(
                 "updated_at": delivery.updated_at,
                 "cards": [CardOutcomeView.of(card) for card in delivery.cards],
                 "failure_reason": delivery.failure_reason or None,
+                **(
+                    _aftercare(delivery)
+                    if isinstance(delivery.request, NoticeDeliveryRequest)
+                    else {}
+                ),
             }
         )
+
+
+def _aftercare(delivery: Delivery) -> dict[str, Any]:
+    """What a notice delivery shows beyond the others: where its cards came from and what
+    the platform's later notices left on it (nothing for an operator's delivery)."""
+    if not isinstance(delivery.request, NoticeDeliveryRequest):
+        return {}
+    aftercare = delivery.aftercare
+
+    def shown(record: Any) -> dict[str, Any] | None:
+        return None if record is None else asdict(record)
+
+    return {
+        "card_order_id": delivery.card_order_id,
+        "resend": None
+        if aftercare.resend is None
+        else {
+            name: value
+            for name, value in asdict(aftercare.resend).items()
+            if name != "notice"  # the notice's digest is for replays, not for people
+        },
+        "validity": shown(aftercare.validity),
+        "last_change": shown(aftercare.last_change),
+        "refund": shown(aftercare.refund),
+    }
 
 
 EXAMPLE_ETICKET: dict[str, Any] = {

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from cardmaker.deliveries.aftercare import Aftercare
 from cardmaker.deliveries.models import (
     BindDeliveryRequest,
     EticketDeliveryRequest,
@@ -86,6 +87,8 @@ class Delivery:
     # A notice delivery's cards come from the product's stock: the order they were claimed
     # from is recorded with first_position. Operator deliveries name theirs in the request.
     card_order_id: int | None = None
+    # What the platform's later notices left on a notice delivery (resend, cancel, changes).
+    aftercare: Aftercare = field(default_factory=Aftercare)
 
     @classmethod
     def new(

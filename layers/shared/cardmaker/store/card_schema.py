@@ -17,6 +17,10 @@
   ``first`` position and ``quantity``. Written with the cursor's move in one transaction, so
   the claims of a template tile ``0 .. allocated - 1`` exactly; one Query of the partition
   lists them, and a claim asked again is found by its key.
+
+A card voided by an e-voucher refund keeps its item, with ``card_state`` ``VOIDED`` and
+``voided_at``: readers see the state (``card_from_item``), so no delivery or print run hands it
+out again.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ if TYPE_CHECKING:
 
 BUCKET_SIZE = 1000
 # What a reader of cards needs of an item (``card_from_item``): Queries project only these.
-CARD_ATTRIBUTES = ("position", "card_no", "chunk_id", "secret", "par_value")
+CARD_ATTRIBUTES = ("position", "card_no", "chunk_id", "secret", "par_value", "card_state")
+# ``card_state`` of a card an e-voucher refund voided (absent: a card as generated).
+VOIDED_STATE = "VOIDED"
 
 
 def card_key(order: OrderKey, template_no: str, position: int) -> dict[str, Any]:
@@ -81,6 +87,7 @@ def card_from_item(order: OrderKey, template_no: str, item: dict[str, Any]) -> C
         chunk_id=item["chunk_id"]["S"],
         sealed_secret=item["secret"]["B"],
         par_value=item["par_value"]["S"],
+        voided=item.get("card_state", {}).get("S") == VOIDED_STATE,
     )
 
 

@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from cardmaker.errors import ClaimContended, NumberingKeyChanged, SequenceExhausted
+from cardmaker.errors import (
+    CardVoided,
+    ClaimContended,
+    NumberingKeyChanged,
+    SequenceExhausted,
+)
 from cardmaker.retry import with_backoff
 from cardmaker.store import card_schema
 from cardmaker.store.batch import BATCH_LIMIT, batch_put
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
     from cardmaker.orders.order import OrderKey
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
+TRANSACTION_LIMIT = 100  # items per TransactWriteItems call
 WRITERS = 8  # BatchWriteItem calls in flight while a chunk's cards are written
 WRITER_PART = BATCH_LIMIT * 4  # items per writer task
 # Attempts of one claim: each lost race means another claim went through meanwhile.
@@ -270,7 +276,41 @@ class DynamoDBCardRepository:
         missing = [position for position in positions if position not in found]
         if missing:
             raise LookupError(f"{len(missing)} allocated cards do not exist (first: {missing[0]})")
+        # The one door every delivery's cards go out through: a card a refund voided is
+        # refused here, whatever asked for it (a retry, a reopened delivery, a resend).
+        voided = [position for position in positions if found[position].voided]
+        if voided:
+            raise CardVoided(template_no, voided)
         return [found[position] for position in positions]
+
+    def void_cards(
+        self, order: OrderKey, template_no: str, positions: Iterable[int], now: str
+    ) -> int:
+        """Mark cards ``VOIDED`` for good (an e-voucher refund); returns how many. Each part
+        of up to 100 cards is one transaction, conditional on the cards existing (a void never
+        creates a card); voiding a card again changes nothing but is not an error, so a
+        retried refund completes."""
+        keys = [card_schema.card_key(order, template_no, position) for position in positions]
+        for start in range(0, len(keys), TRANSACTION_LIMIT):
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": key,
+                            "UpdateExpression": "SET card_state = :voided,"
+                            " voided_at = if_not_exists(voided_at, :now)",
+                            "ConditionExpression": f"attribute_exists({PK})",
+                            "ExpressionAttributeValues": {
+                                ":voided": {"S": card_schema.VOIDED_STATE},
+                                ":now": {"S": now},
+                            },
+                        }
+                    }
+                    for key in keys[start : start + TRANSACTION_LIMIT]
+                ]
+            )
+        return len(keys)
 
     def iter_cards(self, order: OrderKey, template_no: str, positions: range) -> Iterator[Card]:
         """The cards of a template at ``positions`` (a range), in position order, bucket by

@@ -16,6 +16,7 @@ from cardmaker.deliveries.delivery import (
 )
 from cardmaker.deliveries.models import StoredDeliveryRequest
 from cardmaker.orders.order import OrderKey
+from cardmaker.store import aftercare_schema
 from cardmaker.store.items import from_item, to_item
 from cardmaker.store.keys import PK, item_key
 
@@ -128,5 +129,6 @@ def delivery_from_item(raw: dict[str, Any]) -> tuple[Delivery, str]:
         updated_at=item["updated_at"],
         requested_by=_requester(item.get("requested_by")),
         card_order_id=item.get("card_order_id"),
+        aftercare=aftercare_schema.aftercare_of(item),
     )
     return delivery, item["fingerprint"]

@@ -138,7 +138,8 @@ def lifecycle_change(record: StreamRecord) -> LifecycleChange | None:
         return None
     if entity == schema.ORDER_ENTITY:
         return _order_change(image, status, previous)
-    if entity == delivery_schema.DELIVERY_ENTITY and status in FINAL:
+    # CANCELLED (an e-voucher refund before any card went out) has no event type yet.
+    if entity == delivery_schema.DELIVERY_ENTITY and status in FINAL - {DeliveryStatus.CANCELLED}:
         return _delivery_finished(image, DeliveryStatus(status), previous)
     return None
 
@@ -165,15 +166,20 @@ def _order_change(
 
 def _delivery_finished(
     image: dict[str, Any], status: DeliveryStatus, previous: str | None
-) -> DeliveryFinished:
+) -> DeliveryFinished | None:
     request = image["request"]
+    # A notice delivery names its order once it claimed cards (``card_order_id`` beside the
+    # request); one that never held any (no stock, no product) has no order to tell of.
+    card_order_id = request.get("card_order_id", image.get("card_order_id"))
+    if card_order_id is None or not request.get("own_sign") or not request.get("template_no"):
+        return None
     outcomes: dict[str, int] = {}
     for card in image.get("cards") or []:
         outcomes[str(card["outcome"])] = outcomes.get(str(card["outcome"]), 0) + 1
     return DeliveryFinished(
         delivery_id=str(image["delivery_id"]),
         kind=str(request["type"]),
-        order=OrderKey(request["own_sign"], int(request["card_order_id"])),
+        order=OrderKey(request["own_sign"], int(card_order_id)),
         template_no=str(request["template_no"]),
         quantity=int(request["quantity"]),
         status=status,

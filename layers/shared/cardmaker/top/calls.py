@@ -112,6 +112,29 @@ class MaSendRequest(_Struct):
         return params
 
 
+class MaResendRequest(_Struct):
+    """``taobao.eticket.merchant.ma.resend``: the same codes again to an order (platform-apis.md
+    §3.2). Codes only: it has no ``certificate_type`` and no ``isv_ka_list``, so a card number
+    + secret goes out again through ``ma.send`` instead."""
+
+    METHOD: ClassVar[str] = "taobao.eticket.merchant.ma.resend"
+    NEEDS_SESSION: ClassVar[bool] = True
+
+    outer_id: NonBlank
+    token: NonBlank = Field(repr=False)
+    biz_type: int = 3001
+    isv_ma_list: list[IsvMa] = Field(min_length=1, max_length=MAX_MA_LIST)
+
+    def to_params(self) -> dict[str, str]:
+        """The business parameters, the code list as a JSON string."""
+        return {
+            "outer_id": self.outer_id,
+            "token": self.token,
+            "biz_type": str(self.biz_type),
+            "isv_ma_list": to_json(_dump_all(self.isv_ma_list)),
+        }
+
+
 def _dump_all(items: Iterable[BaseModel]) -> list[dict[str, Any]]:
     return [item.model_dump(exclude_none=True) for item in items]
 
