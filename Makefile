@@ -102,7 +102,7 @@ endif
 	$(TOOLS)/bin/ruff check .
 	$(TOOLS)/bin/ruff format --check .
 	$(TYPECHECK)
-	SAM_CLI=$(abspath $(SAM)) $(TEST_VENV)/bin/python -m pytest -n auto
+	SAM_CLI=$(abspath $(SAM)) $(TEST_VENV)/bin/python -m pytest -n auto --dist loadscope --no-loadscope-reorder
 ifeq ($(PYTHON313),)
 	@$(call NO_PYTHON313,the suite ran on $(TEST_PYTHON) only; not tested on Lambda's Python.)
 endif

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar, Literal, TextIO
@@ -40,10 +40,12 @@ from cardmaker import TopConfigError, logger, runtime
 from cardmaker.top import check_gateway_url
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_NOTICE_SECRET, DEMO_SECRET
 from local.apigw import LambdaContext
+from local.botocore_data import install as share_botocore_data
 from local.http_api import ApiGatewayServer
 from local.lambda_api import LambdaApiServer
 from local.moto_dynamodb import install as install_moto_fixes
-from local.streams import StreamPoller, streams_client
+from local.moto_kms import install as install_moto_kms
+from local.streams import StreamPoller, StreamReader, streams_client
 from local.template import (
     REGION,
     FunctionSpec,
@@ -60,6 +62,11 @@ from local.top_gateway import FakeTopGateway
 # moto's DynamoDB, one request at a time and with transactions that check before they write
 # (local/moto_dynamodb.py): for every stack of this process, and for the tests' moto too.
 install_moto_fixes()
+# moto's symmetric KMS keys without the RSA pair it would make for each (local/moto_kms.py),
+# and botocore's data files parsed once per process (local/botocore_data.py): a stack per test
+# is then cheap.
+install_moto_kms()
+share_botocore_data()
 
 HOST = "127.0.0.1"
 DEMO_SESSION_KEY = "demo-session-key"
@@ -132,6 +139,8 @@ class LoadedFunction:
     # per-invocation state in module globals (the resolver's current event, the logger's
     # keys): invocations of a function are serialized.
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called after every invocation: what it wrote is on its tables' streams already.
+    invoked: Callable[[], None] = lambda: None
 
     @property
     def name(self) -> str:
@@ -143,7 +152,10 @@ class LoadedFunction:
                 function_name=self.spec.logical_id, timeout_seconds=self.spec.timeout
             )
             started = time.monotonic()
-            result = self.handler(event, context)
+            try:
+                result = self.handler(event, context)
+            finally:
+                self.invoked()
             elapsed = time.monotonic() - started
         if elapsed > self.spec.timeout:
             # Lambda would have stopped the function: fail the same way.
@@ -200,6 +212,8 @@ class LocalStack:
         self.functions: dict[str, LoadedFunction] = {}
         # (function, stream event) -> the poller playing that event source mapping
         self.pollers: dict[tuple[str, str], StreamPoller] = {}
+        # stream ARN -> its reader, shared by the pollers of the mappings that follow it
+        self.readers: dict[str, StreamReader] = {}
         # The fake TOP gateway, while running without an external TOP_GATEWAY_URL.
         self.top_gateway: FakeTopGateway | None = None
         self._external_moto_url = moto_url.rstrip("/") if moto_url else None
@@ -262,7 +276,12 @@ class LocalStack:
         # Lambda each runs in an environment of its own).
         http_api = threading.Lock()
         self.functions = {
-            name: LoadedFunction(spec, spec.load_handler(), *([http_api] if spec.routes else []))
+            name: LoadedFunction(
+                spec,
+                spec.load_handler(),
+                lock=http_api if spec.routes else threading.Lock(),
+                invoked=self._wake_readers,
+            )
             for name, spec in specs.items()
         }
         self._start_pollers()
@@ -275,7 +294,10 @@ class LocalStack:
         # Pollers first: they invoke functions and call moto, both about to go.
         for poller in self.pollers.values():
             poller.stop()
+        for reader in self.readers.values():
+            reader.stop()
         self.pollers = {}
+        self.readers = {}
         for server in (self._http, self._lambda_api):
             if server is not None:
                 server.close()
@@ -394,19 +416,31 @@ class LocalStack:
 
     def _start_pollers(self) -> None:
         """One poller per (function, ``Type: DynamoDB`` event): moto cannot run event source
-        mappings without Docker, so the stack plays them (local/streams.py)."""
+        mappings without Docker, so the stack plays them (local/streams.py). The mappings of
+        one stream share its reader: each shard is read once per cycle for all of them."""
         for function in self.functions.values():
             for source in function.spec.stream_sources:
-                poller = StreamPoller(
-                    function,
-                    source,
-                    streams=streams_client(self.session(), self.moto_url),
-                    sqs=self.client("sqs"),
-                    log=self.log,
+                reader = self.readers.get(source.stream_arn)
+                if reader is None:
+                    reader = StreamReader(
+                        streams_client(self.session(), self.moto_url),
+                        source.stream_arn,
+                        log=self.log,
+                    )
+                    self.readers[source.stream_arn] = reader
+                # Registered before any starts: a reader keeps what a follower has not
+                # settled, and stop() after a failed start stops them all.
+                self.pollers[(function.name, source.name)] = StreamPoller(
+                    function, source, reader=reader, sqs=self.client("sqs"), log=self.log
                 )
-                # Registered before it starts, so that stop() after a failed start stops it.
-                self.pollers[(function.name, source.name)] = poller
-                poller.start()
+        for poller in self.pollers.values():
+            poller.start()
+
+    def _wake_readers(self) -> None:
+        # A function's writes are on the streams by now: read them at once rather than
+        # after the readers' idle wait.
+        for reader in list(self.readers.values()):
+            reader.wake()
 
     def _start_http(self) -> None:
         endpoints = [

@@ -22,7 +22,7 @@ import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -345,17 +345,270 @@ def _same(value: Any, expected: Any) -> bool:
     return isinstance(value, str) and value == expected
 
 
-# --- records ----------------------------------------------------------------------------
-
-
-# --- the poller -------------------------------------------------------------------------
+# --- the reader -------------------------------------------------------------------------
 
 
 @dataclass
-class _Shard:
+class _ShardLog:
+    """One shard as read so far: the records some follower has not settled yet."""
+
     shard_id: str
     parent_id: str | None
-    iterator: str | None  # None once a closed shard has been read to its end
+    iterator: str | None  # the next read; None once a closed shard has been read to its end
+    records: list[dict[str, Any]] = field(default_factory=list)
+    base: int = 0  # the position in the shard of records[0] (earlier ones are dropped)
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.records)
+
+
+@dataclass
+class _Reading:
+    """What the reader's waiters read; guarded by the reader's condition."""
+
+    cycles: int = 0  # read cycles started
+    last_drained: int = 0  # the last cycle that refreshed the shards and found nothing new
+    drained_ends: dict[str, int] = field(default_factory=dict)  # shard ends at that cycle
+    quiet: bool = False  # the last finished cycle found nothing new
+    waiters: int = 0
+
+
+class StreamReader:
+    """Reads one stream for every event source mapping that follows it (``StreamPoller``):
+    each shard once per cycle, whatever the number of mappings, each mapping then settling
+    the records at its own pace from its own checkpoint.
+
+    Reading once is what makes several mappings on one stream cheap locally (moto answers
+    every GetRecords over HTTP, and four mappings on the orders stream read it four times);
+    it changes nothing a function sees. The records every follower has settled are dropped.
+    Reads run on a daemon thread while a follower's thread runs, or one ``read()`` at a time.
+    """
+
+    def __init__(
+        self,
+        streams: Any,
+        stream_arn: str,
+        *,
+        poll_interval: float = POLL_INTERVAL,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        """``streams``: a DynamoDB Streams client (``streams_client``)."""
+        self.stream_arn = stream_arn
+        self.name = stream_arn.rsplit("/", 3)[-3] if stream_arn.count("/") >= 3 else stream_arn
+        self._streams = streams
+        self._poll_interval = poll_interval
+        self._log = log or _log.info
+        self._shards: dict[str, _ShardLog] = {}
+        self._followers: list[StreamPoller] = []
+        self._running: set[int] = set()  # ids of the followers whose threads run
+        self._refreshed_at = 0.0
+        self._primed = False
+        self._read_lock = threading.Lock()
+        # One condition for the reader and its followers: records read, records settled.
+        self.state = threading.Condition()
+        self._reading = _Reading()
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def follow(self, follower: StreamPoller) -> None:
+        with self.state:
+            self._followers.append(follower)
+
+    def wake(self) -> None:
+        """Read now rather than after the idle wait (something was written, or is awaited)."""
+        self._wake.set()
+
+    # --- what followers read (with ``state`` held) ----------------------------------------
+
+    def shards(self) -> list[_ShardLog]:
+        return list(self._shards.values())
+
+    def shard(self, shard_id: str) -> _ShardLog | None:
+        return self._shards.get(shard_id)
+
+    @property
+    def quiet(self) -> bool:
+        return self._reading.quiet
+
+    def drained_since(self, target: int) -> dict[str, int] | None:
+        """The shard ends of a cycle numbered ``target`` or later that found nothing new."""
+        if self._reading.last_drained < target:
+            return None
+        return self._reading.drained_ends
+
+    def settled(self) -> None:
+        """A follower moved its checkpoint: drop what every follower has settled."""
+        for shard in self._shards.values():
+            lowest = min(
+                (follower.checkpoint(shard) for follower in self._followers), default=shard.end
+            )
+            if lowest > shard.base:
+                del shard.records[: lowest - shard.base]
+                shard.base = lowest
+        self.state.notify_all()
+
+    # --- reading --------------------------------------------------------------------------
+
+    def prime(self) -> None:
+        """Find the shards (once), positioned at their trim horizon."""
+        with self._read_lock:
+            if not self._primed:
+                self._refresh_shards()
+                self._primed = True
+
+    def request_cycle(self) -> int:
+        """Ask for a cycle that refreshes the shards; returns its number (``state`` held)."""
+        self._reading.waiters += 1
+        self._wake.set()
+        return self._reading.cycles + 1
+
+    def done_waiting(self) -> None:
+        self._reading.waiters -= 1
+
+    def read(self, *, refresh: bool) -> int:
+        """Read every shard to its current end once; return how many records were new."""
+        with self._read_lock:
+            with self.state:
+                self._reading.cycles += 1
+                number = self._reading.cycles
+                refresh = refresh or self._reading.waiters > 0
+            if not self._primed:
+                self._refresh_shards()
+                self._primed = True
+            elif refresh:
+                self._refresh_shards()
+            new = self._read_shards()
+            with self.state:
+                self._reading.quiet = new == 0
+                if new == 0 and refresh:
+                    self._reading.last_drained = number
+                    self._reading.drained_ends = {
+                        shard.shard_id: shard.end for shard in self._shards.values()
+                    }
+                self.state.notify_all()
+            return new
+
+    def _refresh_shards(self) -> None:
+        # Shards that appear later (a split) are read from their start, after their parent,
+        # as Lambda does. Followers position themselves (StartingPosition) in what was read.
+        for description in self._describe_shards():
+            shard_id = description["ShardId"]
+            if shard_id in self._shards:
+                continue
+            iterator = self._streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            with self.state:
+                self._shards[shard_id] = _ShardLog(
+                    shard_id, description.get("ParentShardId"), iterator
+                )
+        self._refreshed_at = time.monotonic()
+
+    def _describe_shards(self) -> list[dict[str, Any]]:
+        shards: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"StreamArn": self.stream_arn}
+        while True:
+            description = self._streams.describe_stream(**request)["StreamDescription"]
+            shards.extend(description.get("Shards", []))
+            last = description.get("LastEvaluatedShardId")
+            if not last:
+                return shards
+            request["ExclusiveStartShardId"] = last
+
+    def _read_shards(self) -> int:
+        # A child shard becomes readable once its parent is read to its end, possibly in
+        # this very cycle.
+        new = 0
+        read: set[str] = set()
+        while ready := [
+            shard
+            for shard in self._shards.values()
+            if shard.iterator is not None
+            and shard.shard_id not in read
+            and parent_finished(self._shards, shard)
+        ]:
+            for shard in ready:
+                new += self._read(shard)
+                read.add(shard.shard_id)
+        return new
+
+    def _read(self, shard: _ShardLog) -> int:
+        new = 0
+        while shard.iterator is not None and not self._stopping.is_set():
+            page = self._streams.get_records(ShardIterator=shard.iterator, Limit=PAGE_LIMIT)
+            records = page.get("Records", [])
+            with self.state:
+                shard.records.extend(records)
+                shard.iterator = page.get("NextShardIterator")
+                if records:
+                    self.state.notify_all()
+            new += len(records)
+            if not records:
+                break
+        return new
+
+    # --- the thread -----------------------------------------------------------------------
+
+    def start(self, follower: StreamPoller) -> None:
+        """Read on a daemon thread while at least one follower's thread runs."""
+        with self.state:
+            self._running.add(id(follower))
+            if self._thread is not None:
+                return
+            self._stopping.clear()
+            self._thread = threading.Thread(
+                target=self._run, name=f"shards-{self.name}", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, follower: StreamPoller | None = None, timeout: float = 10.0) -> None:
+        """A follower's thread stopped (None: all of them); the last one stops the reading."""
+        with self.state:
+            if follower is None:
+                self._running.clear()
+            else:
+                self._running.discard(id(follower))
+            thread = self._thread
+            if thread is None or self._running:
+                return
+            self._stopping.set()
+            self._wake.set()
+        thread.join(timeout)
+        with self.state:
+            self._thread = None
+            self.state.notify_all()
+
+    def _run(self) -> None:
+        interval = self._poll_interval
+        failing = ""  # the error reading fails with, logged once until it recovers
+        while not self._stopping.is_set():
+            try:
+                refresh = time.monotonic() - self._refreshed_at >= SHARD_REFRESH_SECONDS
+                new = self.read(refresh=refresh)
+                failing = ""
+            except Exception as error:  # keep reading: a passing fault must not end it
+                if type(error).__name__ != failing:
+                    failing = type(error).__name__
+                    self._log(f"[stream] {self.name}: reading failed\n{error_trace(error)}")
+                new = 0
+                interval = MAX_IDLE_INTERVAL
+            if new:
+                interval = self._poll_interval
+                continue
+            self._wake.wait(interval)
+            self._wake.clear()
+            interval = min(interval * 2, MAX_IDLE_INTERVAL)
+
+
+def parent_finished(shards: Mapping[str, _ShardLog], shard: _ShardLog) -> bool:
+    """Whether a shard's parent (if still known) was read to its end."""
+    parent = shards.get(shard.parent_id or "")
+    return parent is None or parent.iterator is None
+
+
+# --- the poller -------------------------------------------------------------------------
 
 
 @dataclass
@@ -390,18 +643,19 @@ def streams_client(session: Any, endpoint_url: str | None = None) -> Any:
 
 @dataclass
 class _Progress:
-    """What ``wait_caught_up`` and ``idle`` read; guarded by the poller's condition."""
+    """What ``wait_caught_up`` and ``idle`` read; guarded by the reader's condition."""
 
-    cycles: int = 0  # poll cycles started
-    last_drained: int = 0  # the last cycle that refreshed the shards and found nothing new
     consumed: int = 0  # records taken off the stream (delivered, given up or filtered out)
-    delivering: bool = False  # records read off the stream, not yet settled
-    quiet: bool = False  # the last finished cycle found nothing new
-    waiters: int = 0
+    delivering: bool = False  # records taken from the reader, not yet settled
 
 
 class StreamPoller:
     """Plays Lambda's event source mapping for one function and one of its stream events.
+
+    The stream is read by a ``StreamReader``, shared by the mappings that follow the stream
+    (or one of the poller's own); the poller keeps its own checkpoint per shard and settles
+    the records from there: its filters, batch size, retries, bisection, record age and
+    on-failure queue.
 
     Batches run one at a time, whatever ``ParallelizationFactor`` says: the local function
     serializes its invocations anyway (one execution environment), and order per shard is
@@ -413,38 +667,43 @@ class StreamPoller:
         function: Invocable,
         source: StreamSource,
         *,
-        streams: Any,
+        streams: Any = None,
         sqs: Any,
+        reader: StreamReader | None = None,
         retry_delay: float = RETRY_DELAY,
         poll_interval: float = POLL_INTERVAL,
         clock: Callable[[], float] = time.time,
         log: Callable[[str], None] | None = None,
     ) -> None:
-        """``streams``: a DynamoDB Streams client (``streams_client``); ``sqs``: an SQS
-        client for the on-failure queue. ``retry_delay`` is the first retry's backoff (it
-        doubles, up to a second). Raises ``StreamMappingError`` if the event's settings
-        cannot be played."""
+        """``streams``: a DynamoDB Streams client (``streams_client``) for a reader of the
+        poller's own, or ``reader``: the stream's reader, shared with the other mappings of
+        the stream. ``sqs``: an SQS client for the on-failure queue. ``retry_delay`` is the
+        first retry's backoff (it doubles, up to a second). Raises ``StreamMappingError`` if
+        the event's settings cannot be played."""
         self.function = function
         self.source = source
         self.settings = mapping_settings(source.properties)
         self.name = f"{function.name}/{source.name}"
-        self._streams = streams
+        self._log = log or _log.info
+        if reader is not None and reader.stream_arn != source.stream_arn:
+            raise StreamMappingError(f"{self.name}: the reader reads another stream")
+        self._reader = reader or StreamReader(
+            streams, source.stream_arn, poll_interval=poll_interval, log=self._log
+        )
         self._sqs = sqs
         self._retry_delay = retry_delay
-        self._poll_interval = poll_interval
         self._clock = clock
-        self._log = log or _log.info
-        self._shards: dict[str, _Shard] = {}
+        # shard -> the position of the first record not settled yet
+        self._checkpoints: dict[str, int] = {}
         self._primed = False
-        self._refreshed_at = 0.0
         self._queue_url: str | None = None
         self._traced = False  # whether the batch being delivered had its traceback logged
         self._cycle_lock = threading.Lock()
-        self._state = threading.Condition()
+        self._state = self._reader.state
         self._progress = _Progress()
         self._stopping = threading.Event()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._reader.follow(self)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -456,17 +715,20 @@ class StreamPoller:
         self._prime()
         self._thread = threading.Thread(target=self._run, name=f"stream-{self.name}", daemon=True)
         self._thread.start()
+        self._reader.start(self)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop polling: a retry's backoff is cut short, a batch in flight finishes first."""
         thread = self._thread
         if thread is None:
             return
-        self._stopping.set()
-        self._wake.set()
+        with self._state:
+            self._stopping.set()
+            self._state.notify_all()
         thread.join(timeout)
         if thread.is_alive():
             self._log(f"[stream] {self.name}: still busy after {timeout:g} s; left behind")
+        self._reader.stop(self, timeout)
         with self._state:
             self._thread = None
             self._state.notify_all()
@@ -480,7 +742,7 @@ class StreamPoller:
     def idle(self) -> bool:
         """No batch in flight and the last poll found nothing new."""
         with self._state:
-            return self._progress.quiet and not self._progress.delivering
+            return self._reader.quiet and not self._progress.delivering and not self._pending()
 
     @property
     def consumed(self) -> int:
@@ -488,58 +750,66 @@ class StreamPoller:
         with self._state:
             return self._progress.consumed
 
+    def checkpoint(self, shard: _ShardLog) -> int:
+        """The position of the first record of ``shard`` not settled yet (``state`` held)."""
+        return max(self._checkpoints.get(shard.shard_id, 0), shard.base)
+
     def poll_once(self) -> int:
         """Process every record available now, synchronously; return how many were taken off
         the stream. For tests without the thread."""
         if self._thread is not None:
             raise RuntimeError(f"{self.name}: poll_once() while the poller's thread runs")
-        return self._cycle(refresh=True)
+        with self._cycle_lock:
+            self._prime()
+            self._reader.read(refresh=True)
+            return self._settle_pending()
 
     def wait_caught_up(self, timeout: float) -> bool:
-        """True once a poll that began after this call found nothing new: every record
-        written before the call has been processed. False after ``timeout`` seconds."""
+        """True once a poll that began after this call found nothing new and this mapping
+        settled everything it read: every record written before the call has been processed.
+        False after ``timeout`` seconds."""
         with self._state:
             if self._thread is None:
                 raise RuntimeError(f"{self.name}: the poller is not running")
-            target = self._progress.cycles + 1
-            self._progress.waiters += 1
-        self._wake.set()
-        try:
-            with self._state:
+            target = self._reader.request_cycle()
+            try:
                 self._state.wait_for(
-                    lambda: self._progress.last_drained >= target or self._thread is None,
-                    timeout,
+                    lambda: self._caught_up(target) or self._thread is None, timeout
                 )
-                return self._progress.last_drained >= target
-        finally:
-            with self._state:
-                self._progress.waiters -= 1
+                return self._caught_up(target)
+            finally:
+                self._reader.done_waiting()
 
     def wait_idle(self, timeout: float) -> None:
         """Block until caught up (see ``wait_caught_up``); ``TimeoutError`` after timeout."""
         if not self.wait_caught_up(timeout):
             raise TimeoutError(f"{self.name}: stream not drained within {timeout:g} s")
 
+    def _caught_up(self, target: int) -> bool:
+        # A drained cycle since the call, and everything it had read settled here.
+        ends = self._reader.drained_since(target)
+        if ends is None or self._progress.delivering:
+            return False
+        return all(
+            (shard := self._reader.shard(shard_id)) is None or self.checkpoint(shard) >= end
+            for shard_id, end in ends.items()
+        )
+
     def _run(self) -> None:
-        interval = self._poll_interval
-        failing = ""  # the error polling fails with, logged once until it recovers
+        failing = ""  # the error settling fails with, logged once until it recovers
         while not self._stopping.is_set():
+            with self._state:
+                self._state.wait_for(lambda: self._stopping.is_set() or self._pending())
+            if self._stopping.is_set():
+                break
             try:
-                refresh = time.monotonic() - self._refreshed_at >= SHARD_REFRESH_SECONDS
-                consumed = self._cycle(refresh=refresh)
+                self._settle_pending()
                 failing = ""
             except Exception as error:  # keep polling: a passing fault must not end it
                 if type(error).__name__ != failing:
                     failing = type(error).__name__
                     self._log(f"[stream] {self.name}: polling failed\n{error_trace(error)}")
-                consumed = 0
-                interval = MAX_IDLE_INTERVAL
-            if consumed:
-                interval = self._poll_interval
-                continue
-            self._wake.wait(interval)
-            self._wake.clear()
-            interval = min(interval * 2, MAX_IDLE_INTERVAL)
+                self._stopping.wait(MAX_IDLE_INTERVAL)
 
     # --- polling --------------------------------------------------------------------------
 
@@ -548,7 +818,15 @@ class StreamPoller:
             return
         if self.settings.on_failure_arn:
             self._queue_url = self._find_queue(self.settings.on_failure_arn)
-        self._refresh_shards()
+        if self.settings.starting_position == "LATEST":
+            # Everything written so far is read, then passed over.
+            self._reader.read(refresh=True)
+            with self._state:
+                for shard in self._reader.shards():
+                    self._checkpoints[shard.shard_id] = shard.end
+                self._reader.settled()
+        else:
+            self._reader.prime()
         self._primed = True
 
     def _find_queue(self, arn: str) -> str:
@@ -559,91 +837,48 @@ class StreamPoller:
             raise StreamMappingError(f"{self.name}: on-failure queue {arn} not found") from error
         return found["QueueUrl"]
 
-    def _cycle(self, *, refresh: bool) -> int:
-        with self._cycle_lock:
-            with self._state:
-                self._progress.cycles += 1
-                number = self._progress.cycles
-                refresh = refresh or self._progress.waiters > 0
-            if not self._primed:
-                self._prime()
-            elif refresh:
-                self._refresh_shards()
-            consumed = self._drain_shards()
-            with self._state:
-                self._progress.quiet = consumed == 0
-                if consumed == 0 and refresh:
-                    self._progress.last_drained = number
-                self._state.notify_all()
-            return consumed
+    def _pending(self) -> bool:
+        """Records read and not settled, in a shard this mapping may take from (``state``
+        held)."""
+        return bool(self._ready())
 
-    def _refresh_shards(self) -> None:
-        # Shards known when the poller starts begin at StartingPosition; shards that appear
-        # later (a split) are read from their start, after their parent, as Lambda does.
-        position = self.settings.starting_position if not self._primed else "TRIM_HORIZON"
-        for description in self._describe_shards():
-            shard_id = description["ShardId"]
-            if shard_id in self._shards:
-                continue
-            iterator = self._streams.get_shard_iterator(
-                StreamArn=self.source.stream_arn, ShardId=shard_id, ShardIteratorType=position
-            )["ShardIterator"]
-            self._shards[shard_id] = _Shard(shard_id, description.get("ParentShardId"), iterator)
-        self._refreshed_at = time.monotonic()
-
-    def _describe_shards(self) -> list[dict[str, Any]]:
-        shards: list[dict[str, Any]] = []
-        request: dict[str, Any] = {"StreamArn": self.source.stream_arn}
-        while True:
-            description = self._streams.describe_stream(**request)["StreamDescription"]
-            shards.extend(description.get("Shards", []))
-            last = description.get("LastEvaluatedShardId")
-            if not last:
-                return shards
-            request["ExclusiveStartShardId"] = last
-
-    def _drain_shards(self) -> int:
-        # A child shard becomes readable once its parent is read to its end, possibly in
-        # this very cycle.
-        consumed = 0
-        drained: set[str] = set()
-        while ready := [
+    def _ready(self) -> list[_ShardLog]:
+        # A child shard is taken from once its parent is read to its end and settled.
+        shards = {shard.shard_id: shard for shard in self._reader.shards()}
+        return [
             shard
-            for shard in self._shards.values()
-            if shard.iterator is not None
-            and shard.shard_id not in drained
-            and self._parent_done(shard)
-        ]:
-            for shard in ready:
-                consumed += self._drain(shard)
-                drained.add(shard.shard_id)
-        return consumed
+            for shard in shards.values()
+            if self.checkpoint(shard) < shard.end and self._parent_settled(shards, shard)
+        ]
 
-    def _parent_done(self, shard: _Shard) -> bool:
-        parent = self._shards.get(shard.parent_id or "")
-        return parent is None or parent.iterator is None
+    def _parent_settled(self, shards: Mapping[str, _ShardLog], shard: _ShardLog) -> bool:
+        parent = shards.get(shard.parent_id or "")
+        return parent is None or (parent.iterator is None and self.checkpoint(parent) >= parent.end)
 
-    def _drain(self, shard: _Shard) -> int:
+    def _settle_pending(self) -> int:
         consumed = 0
-        while shard.iterator is not None and not self._stopping.is_set():
-            page = self._streams.get_records(ShardIterator=shard.iterator, Limit=PAGE_LIMIT)
-            records = page.get("Records", [])
-            if records:
+        while not self._stopping.is_set():
+            with self._state:
+                ready = self._ready()
+                if not ready:
+                    break
+                shard = ready[0]
+                start = self.checkpoint(shard)
+                page = shard.records[start - shard.base : start - shard.base + PAGE_LIMIT]
+                self._progress.delivering = True
+            try:
+                self._process_page(shard.shard_id, page)
+            finally:
                 with self._state:
-                    self._progress.delivering = True
-                try:
-                    self._process_page(shard.shard_id, records)
-                finally:
-                    with self._state:
-                        self._progress.delivering = False
-                if self._stopping.is_set():
-                    break  # some records were not delivered: read them again if restarted
-                consumed += len(records)
-                with self._state:
-                    self._progress.consumed += len(records)
-            shard.iterator = page.get("NextShardIterator")
-            if not records:
-                break
+                    self._progress.delivering = False
+                    self._state.notify_all()
+            if self._stopping.is_set():
+                break  # some records were not delivered: settle them again if restarted
+            consumed += len(page)
+            with self._state:
+                self._checkpoints[shard.shard_id] = start + len(page)
+                self._progress.consumed += len(page)
+                self._reader.settled()
         return consumed
 
     def _process_page(self, shard_id: str, raw_records: list[dict[str, Any]]) -> None:

@@ -40,6 +40,20 @@ OPERATOR = iam_identity(
 )
 
 
+# The slow folders first: `make test` hands whole modules to pytest-xdist's workers in this
+# order (`--dist loadscope --no-loadscope-reorder`), so a module's local stack starts once and
+# no long module is left for last while the other worker idles.
+SLOW_FIRST = ("reliability", "e2e", "cli", "integration", "unit")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        folder = Path(item.path).relative_to(Path(__file__).parent).parts[0]
+        return SLOW_FIRST.index(folder) if folder in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: each folder keeps its own order
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
 from moto import mock_aws
 
@@ -25,6 +26,7 @@ from local.streams import (
     EventPattern,
     StreamMappingError,
     StreamPoller,
+    StreamReader,
     error_trace,
     passes,
     streams_client,
@@ -604,6 +606,91 @@ def test_a_child_shard_is_read_after_its_parent_is_finished(world):
     assert stream.reads.index("child") > stream.reads.index("parent")
 
 
+class CountingStreams:
+    """A DynamoDB Streams client that counts the records GetRecords hands out."""
+
+    def __init__(self, streams: Any) -> None:
+        self.streams = streams
+        self.records_read = 0
+
+    def describe_stream(self, **request: Any) -> dict[str, Any]:
+        return self.streams.describe_stream(**request)
+
+    def get_shard_iterator(self, **request: Any) -> dict[str, Any]:
+        return self.streams.get_shard_iterator(**request)
+
+    def get_records(self, **request: Any) -> dict[str, Any]:
+        page = self.streams.get_records(**request)
+        self.records_read += len(page.get("Records", []))
+        return page
+
+
+def test_mappings_of_one_stream_read_it_once_and_settle_from_their_own_checkpoints(world):
+    # Given two mappings of the probe table's stream sharing one reader: the probe, and a
+    # function that fails its first invocation and has a filter of its own
+    streams = CountingStreams(streams_client(world.session))
+    reader = StreamReader(streams, world.stream_arn)
+    failing = Scripted([{"batchItemFailures": [{"itemIdentifier": "unknown"}]}])
+    only_b = {"Filters": [{"Pattern": json.dumps({"dynamodb": {"Keys": {"pk": {"S": ["b"]}}}})}]}
+    probe = StreamPoller(
+        world.probe, world.source, reader=reader, sqs=world.session.client("sqs"), retry_delay=0
+    )
+    other = StreamPoller(
+        failing,
+        replace(world.source, properties={**world.source.properties, "FilterCriteria": only_b}),
+        reader=reader,
+        sqs=world.session.client("sqs"),
+        retry_delay=0,
+    )
+    for name in "abc":
+        world.put(name)
+
+    # When both poll
+    assert probe.poll_once() == 3
+    assert other.poll_once() == 3
+
+    # Then the stream was read once for both, each saw what its filter lets through, and
+    # the failing one's retry held up nobody else
+    assert streams.records_read == 3
+    assert [pk for event in world.probe.received for pk in pks(event)] == list("abc")
+    assert [pks(event) for event in failing.events] == [["b"], ["b"]]
+    # and what both settled is not kept
+    (shard,) = reader.shards()
+    assert (shard.base, shard.records) == (3, [])
+    world.put("d")
+    assert other.poll_once() == 1
+    assert streams.records_read == 4
+    (shard,) = reader.shards()
+    assert shard.base == 3
+    assert len(shard.records) == 1  # the probe has not settled it yet
+    assert probe.poll_once() == 1
+    assert reader.shards()[0].records == []
+
+
+def test_a_latest_mapping_joins_a_shared_reader_at_the_streams_end(world):
+    reader = StreamReader(streams_client(world.session), world.stream_arn)
+    early = StreamPoller(
+        world.probe, world.source, reader=reader, sqs=world.session.client("sqs"), retry_delay=0
+    )
+    world.put("before")
+    late = StreamPoller(
+        Scripted([]),
+        replace(world.source, properties={**world.source.properties, "StartingPosition": "LATEST"}),
+        reader=reader,
+        sqs=world.session.client("sqs"),
+    )
+    assert late.poll_once() == 0
+    world.put("after")
+    assert late.poll_once() == 1
+    assert early.poll_once() == 2  # the early one still has both
+
+
+def test_a_reader_of_another_stream_is_refused(world):
+    reader = StreamReader(None, "arn:aws:dynamodb:us-east-1:123456789012:table/x/stream/1")
+    with pytest.raises(StreamMappingError, match="another stream"):
+        StreamPoller(world.probe, world.source, reader=reader, sqs=None)
+
+
 # --- the thread ---------------------------------------------------------------------------
 
 
@@ -643,7 +730,7 @@ def test_stop_cuts_a_retry_backoff_short(world):
 # --- the local stack ----------------------------------------------------------------------
 
 
-def test_local_stack_polls_the_orders_stream_for_the_card_generator():
+def test_local_stack_polls_the_orders_stream_for_the_card_generator(monkeypatch):
     from local.stack import LocalStack  # noqa: PLC0415 (only this test needs moto's server)
 
     generator = REPO / "functions" / "card_generator" / "app.py"
@@ -663,8 +750,19 @@ def test_local_stack_polls_the_orders_stream_for_the_card_generator():
         assert poller.settings.max_retries == int(stack.stack.parameters["StreamMaxRetries"])
         assert poller.settings.batch_size == 1
         assert len(poller.settings.filters) == 2
+        # one reader per stream, shared by the mappings that follow it
+        arns = {source.stream_arn for source in (p.source for p in stack.pollers.values())}
+        assert set(stack.readers) == arns
+        assert len(stack.readers) < len(stack.pollers)
         stack.wait_idle(5)
         assert poller.idle
+        # what an invocation wrote is read at once: every reader is woken after it
+        woken: list[str] = []
+        for reader in stack.readers.values():
+            monkeypatch.setattr(reader, "wake", lambda arn=reader.stream_arn: woken.append(arn))
+        answer = requests.get(f"{stack.url}/orders/1", params={"own_sign": "daily"}, timeout=30)
+        assert answer.status_code == 404
+        assert sorted(woken) == sorted(arns)
     finally:
         stack.stop()
     assert not poller.running
