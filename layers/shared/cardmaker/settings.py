@@ -243,9 +243,17 @@ class GeneratorSettings(OrdersTable, CardsTable, CardKey, CardNumbering, StreamR
 
 
 class DeliverySettings(
-    OrdersTable, CardsTable, DeliveriesTable, CardKey, TopSecrets, TopOutbound, StreamRetries
+    OrdersTable,
+    CardsTable,
+    DeliveriesTable,
+    EticketTable,
+    CardKey,
+    TopSecrets,
+    TopOutbound,
+    StreamRetries,
 ):
-    """CardDeliveryFunction: hands cards out through TOP (ma.send, card.bind)."""
+    """CardDeliveryFunction: hands cards out through TOP (ma.send, card.bind, and for
+    send-code notices from their product's stock, ma.failsend when it has none)."""
 
     # card.bind's top_app_key: our own app key unless the platform assigned another one.
     card_bind_app_key: str = ""
@@ -255,6 +263,19 @@ class DeliverySettings(
     @property
     def bind_app_key(self) -> str:
         return self.card_bind_app_key or self.top_app_key
+
+
+class FulfilmentSettings(DeliveriesTable, EticketTable, StreamRetries):
+    """EticketFulfilmentFunction: acts on each recorded send-code notice (a send makes its
+    delivery)."""
+
+    # How long a send notice's delivery waits for stock (a mapping, enough cards) before
+    # ma.failsend.
+    eticket_stock_wait_seconds: int = Field(default=600, ge=0, le=86400)
+
+
+class StockDeadlineSettings(DeliveriesTable):
+    """StockDeadlineFunction: gives up on the notice deliveries past their stock deadline."""
 
 
 class LifecycleEventsSettings(_Settings):
@@ -278,6 +299,8 @@ FUNCTION_SETTINGS: dict[str, type[_Settings]] = {
     "OperatorApiFunction": OperatorApiSettings,
     "CardGeneratorFunction": GeneratorSettings,
     "CardDeliveryFunction": DeliverySettings,
+    "EticketFulfilmentFunction": FulfilmentSettings,
+    "StockDeadlineFunction": StockDeadlineSettings,
     "LifecycleEventsFunction": LifecycleEventsSettings,
     "PlatformNotifierFunction": NotifierSettings,
 }

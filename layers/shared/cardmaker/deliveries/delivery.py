@@ -58,6 +58,27 @@ class CardResult:
     message: str | None = None
 
 
+class FailsendState(StrEnum):
+    """Where a notice delivery's ma.failsend stands (an outbox: written PENDING with the
+    FAILED status in one update, then sent by the delivery function)."""
+
+    PENDING = "PENDING"
+    SENT = "SENT"  # the platform took it
+    FAILED = "FAILED"  # the platform refused it (its code recorded): not sent again
+
+
+@dataclass(frozen=True)
+class Failsend:
+    """A notice delivery's ma.failsend: the reason code sent, where it stands, how many
+    attempts it took and the platform's code when it refused."""
+
+    state: FailsendState
+    sub_err_code: str
+    attempts: int = 0
+    code: str | None = None
+    updated_at: str = ""
+
+
 @dataclass(frozen=True)
 class Requester:
     """Who asked for a delivery: the IAM principal API Gateway authenticated (its IAM
@@ -86,6 +107,9 @@ class Delivery:
     # A notice delivery's cards come from the product's stock: the order they were claimed
     # from is recorded with first_position. Operator deliveries name theirs in the request.
     card_order_id: int | None = None
+    # A notice delivery waiting for stock gives up (ma.failsend) at this ISO time.
+    stock_deadline: str | None = None
+    failsend: Failsend | None = None
 
     @classmethod
     def new(
