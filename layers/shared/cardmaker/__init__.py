@@ -44,6 +44,8 @@ from cardmaker.deliveries.delivery import (
     CardResult,
     Delivery,
     DeliveryStatus,
+    Failsend,
+    FailsendState,
     Requester,
     delivery_id,
     request_fingerprint,
@@ -53,6 +55,7 @@ from cardmaker.deliveries.models import (
     DeliveryId,
     DeliveryRequest,
     EticketDeliveryRequest,
+    NoticeDeliveryRequest,
 )
 from cardmaker.deliveries.sending import DeliveryAttempt, DeliverySender
 from cardmaker.deliveries.service import DeliveryReopened, DeliveryService, reopen_delivery
@@ -71,6 +74,7 @@ from cardmaker.errors import (
     InvalidSignature,
     InvalidTimestamp,
     NotFound,
+    NoticeSendUnsettled,
     NotificationDeferred,
     NumberingKeyChanged,
     OrderConflict,
@@ -80,6 +84,7 @@ from cardmaker.errors import (
     PageTokenInvalid,
     PlatformNoticeFailed,
     PrintRefused,
+    ProductNotFound,
     RequesterUnknown,
     SecretTampered,
     SequenceExhausted,
@@ -90,6 +95,16 @@ from cardmaker.errors import (
     TopUnavailable,
     UnprocessedItemsError,
 )
+from cardmaker.eticket.api_models import (
+    EXAMPLE_MERCHANT_CODE,
+    EXAMPLE_PRODUCT,
+    ProductList,
+    ProductMapped,
+    ProductView,
+)
+from cardmaker.eticket.catalogue import Mapped, ProductCatalogue
+from cardmaker.eticket.notice import NoticeMethod, NoticeOutcome
+from cardmaker.eticket.products import MerchantCode, Product, ProductMapping
 from cardmaker.events.bus import EventBridgeBus
 from cardmaker.events.envelope import (
     EVENT_DETAIL_TYPES,
@@ -175,16 +190,21 @@ from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import dynamodb_client, kms_client
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.lifecycle import DynamoDBLifecycleRepository, Transition
+from cardmaker.store.notice_deliveries import DynamoDBNoticeDeliveryRepository
 from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
+from cardmaker.store.products import DynamoDBProductRepository
 from cardmaker.store.stream import (
+    FulfilNotice,
     GenerateChunk,
     MakeTestOrder,
     NotifyPlatform,
     PlanOrder,
     SendDelivery,
+    SendFailsend,
     WakeDeliveries,
     delivery_task,
+    fulfilment_task,
     generation_task,
     lifecycle_change,
     notification_task,
@@ -206,8 +226,10 @@ __all__ = [
     "EXAMPLE_BIND",
     "EXAMPLE_DELIVERY_ID",
     "EXAMPLE_ETICKET",
+    "EXAMPLE_MERCHANT_CODE",
     "EXAMPLE_ORDER_ID",
     "EXAMPLE_OWN_SIGN",
+    "EXAMPLE_PRODUCT",
     "FINAL",
     "FUNCTION_SETTINGS",
     "IAM",
@@ -257,12 +279,17 @@ __all__ = [
     "DynamoDBDeliveryRepository",
     "DynamoDBGenerationRepository",
     "DynamoDBLifecycleRepository",
+    "DynamoDBNoticeDeliveryRepository",
     "DynamoDBOrderIndex",
     "DynamoDBOrderRepository",
+    "DynamoDBProductRepository",
     "DynamoDBTemplateRegistry",
     "EticketDeliveryRequest",
     "EventBridgeBus",
     "EventNotPublished",
+    "Failsend",
+    "FailsendState",
+    "FulfilNotice",
     "GenerateChunk",
     "InvalidAppKey",
     "InvalidMethod",
@@ -276,9 +303,15 @@ __all__ = [
     "ListedOrders",
     "LogisticsInfo",
     "MakeTestOrder",
+    "Mapped",
+    "MerchantCode",
     "NotFound",
     "NotFoundAnswer",
     "Notice",
+    "NoticeDeliveryRequest",
+    "NoticeMethod",
+    "NoticeOutcome",
+    "NoticeSendUnsettled",
     "NoticeState",
     "NotificationDeferred",
     "Notified",
@@ -315,6 +348,13 @@ __all__ = [
     "PrintRuns",
     "PrintedCard",
     "ProblemAnswer",
+    "Product",
+    "ProductCatalogue",
+    "ProductList",
+    "ProductMapped",
+    "ProductMapping",
+    "ProductNotFound",
+    "ProductView",
     "ReceiptNotice",
     "Requester",
     "RequesterUnknown",
@@ -322,6 +362,7 @@ __all__ = [
     "SecretOpener",
     "SecretTampered",
     "SendDelivery",
+    "SendFailsend",
     "SequenceExhausted",
     "ShipmentRequest",
     "SpiRefused",
@@ -342,6 +383,7 @@ __all__ = [
     "delivery_id",
     "delivery_task",
     "dynamodb_client",
+    "fulfilment_task",
     "generation_task",
     "json_content",
     "kms_client",

@@ -16,6 +16,8 @@ from cardmaker.deliveries.delivery import (
     CardResult,
     Delivery,
     DeliveryStatus,
+    Failsend,
+    FailsendState,
     Requester,
     delivery_id,
 )
@@ -141,8 +143,69 @@ class BindDeliveryView(_DeliveryProgress, BindDeliveryRequest, _DeliveryIdentity
     buyer_open_uid: str | SkipJsonSchema[None] = left_out("The buyer's open uid")
 
 
+class FailsendView(BaseModel):
+    """A notice delivery's ma.failsend (sent when it gave up on stock)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: FailsendState = Field(description="PENDING, SENT (the platform took it) or FAILED")
+    sub_err_code: str = Field(description="The reason code sent, e.g. isv.fail-send-no-stock")
+    attempts: int = Field(ge=0)
+    code: str | SkipJsonSchema[None] = left_out("The platform's code, when it refused")
+    updated_at: str | SkipJsonSchema[None] = left_out("ISO 8601, UTC")
+
+    @classmethod
+    def of(cls, failsend: Failsend) -> FailsendView:
+        return cls(
+            state=failsend.state,
+            sub_err_code=failsend.sub_err_code,
+            attempts=failsend.attempts,
+            code=failsend.code,
+            updated_at=failsend.updated_at or None,
+        )
+
+
+class _NoticeRequestShown(BaseModel):
+    """A notice delivery's request as answered: never its ``token``. ``own_sign`` and
+    ``template_no`` are absent while its merchant code is not mapped; ``card_order_id`` is
+    the order its cards were claimed from, once they are."""
+
+    type: Literal["notice"]
+    quantity: Annotated[int, Field(ge=1, le=MAX_ETICKET_CARDS, strict=True)]
+    outer_id: str = Field(description="The Taobao order id the send-code notice came with")
+    merchant_code: str
+    own_sign: OwnSign | SkipJsonSchema[None] = left_out("The product's environment, once mapped")
+    template_no: str | SkipJsonSchema[None] = left_out("The product's template, once mapped")
+    card_order_id: int | SkipJsonSchema[None] = left_out("The order the cards come from")
+    certificate_type: Literal[0, 1]
+    biz_type: int
+
+
+class _NoticeProgress(BaseModel):
+    stock_deadline: str | SkipJsonSchema[None] = left_out(
+        "When it stops waiting for stock and tells the platform (ma.failsend)"
+    )
+    failsend: FailsendView | SkipJsonSchema[None] = left_out(
+        "Its ma.failsend, once it gave up on stock"
+    )
+
+
+class NoticeDeliveryView(
+    _NoticeProgress, _DeliveryProgress, _NoticeRequestShown, _DeliveryIdentity
+):
+    """A delivery a send-code notice made: its request (never its token), its status, each
+    card's outcome, and its ma.failsend when it gave up on stock."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class DeliveryView(
-    RootModel[Annotated[EticketDeliveryView | BindDeliveryView, Field(discriminator="type")]]
+    RootModel[
+        Annotated[
+            EticketDeliveryView | BindDeliveryView | NoticeDeliveryView,
+            Field(discriminator="type"),
+        ]
+    ]
 ):
     """A delivery, by its type."""
 
@@ -163,8 +226,19 @@ class DeliveryView(
                 "updated_at": delivery.updated_at,
                 "cards": [CardOutcomeView.of(card) for card in delivery.cards],
                 "failure_reason": delivery.failure_reason or None,
+                **_notice_progress(delivery),
             }
         )
+
+
+def _notice_progress(delivery: Delivery) -> dict[str, Any]:
+    if delivery.request.type != "notice":
+        return {}
+    return {
+        "card_order_id": delivery.card_order_id,
+        "stock_deadline": delivery.stock_deadline,
+        "failsend": None if delivery.failsend is None else FailsendView.of(delivery.failsend),
+    }
 
 
 EXAMPLE_ETICKET: dict[str, Any] = {
