@@ -49,3 +49,47 @@ def sample_order(
     if logistics:
         order["logistics_info"] = dict(SAMPLE_RECEIVER)
     return order
+
+
+# The local stack's e-voucher notice secret (the TOP secret's notice_secret): 32 hex
+# characters, like the notice keys of the public integrations (platform-apis.md §4.3).
+DEMO_NOTICE_SECRET = "0123456789abcdef0123456789abcdef"  # noqa: S105
+SAMPLE_MERCHANT_CODE = "CM-EV-100"
+SAMPLE_NOTICE_ORDER_ID = "1753340805138544"
+SAMPLE_NOTICE_TOKEN = "31231231231"  # noqa: S105 (the platform's sample token, §3.2)
+
+
+def sample_notice(
+    method: str = "send",
+    order_id: str = SAMPLE_NOTICE_ORDER_ID,
+    *,
+    token: str = SAMPLE_NOTICE_TOKEN,
+    num: int = 1,
+    merchant_code: str | None = SAMPLE_MERCHANT_CODE,
+    **extra: str,
+) -> dict[str, str]:
+    """An unsigned notice's parameters like N2's sample ``send`` (platform-apis.md §4.2),
+    without ``timestamp`` and ``sign``; ``extra`` adds or replaces parameters (``cancel_num``,
+    ``valid_ends``...). The buyer's mobile is a sample number, masked as the platform does."""
+    notice = {
+        "method": method,
+        "order_id": order_id,
+        "token": token,
+        "num": str(num),
+        "type": "0",
+        "mobile": "15512345678",
+        "encrypt_mobile": "155****5678",
+        "taobao_sid": "2200000000001",
+        "seller_nick": "卡券专营店",
+        "item_title": "天猫超市购物卡 100元 电子卡",
+        "num_iid": "600000000001",
+        "sku_properties": "面值:100元",
+        "send_type": "2",
+        "consume_type": "0",
+        "sms_template": "您的卡密:$code",
+        "valid_start": "2026-01-01 00:00:00",
+        "valid_ends": "2027-12-31 23:59:59",
+    }
+    if merchant_code is not None:
+        notice["sub_outer_iid"] = merchant_code
+    return {**notice, **extra}

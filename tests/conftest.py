@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from cardmaker import logger, runtime, tracer
 from cardmaker.top import SpiCall
-from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_NOTICE_SECRET, DEMO_SECRET, sample_order
 from cardmaker_cli.stream_records import lambda_record
 from local.apigw import LambdaContext, http_api_event, iam_identity
 from local.platform import sign_demo_call
@@ -50,7 +50,13 @@ def _isolated_environment(
     if request.node.get_closest_marker("stack_owns_environment"):
         yield
         return
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "TOP_APP_SECRET", "TOP_SECRET_ID"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "TOP_APP_SECRET",
+        "TOP_SECRET_ID",
+        "ETICKET_NOTICE_SECRET",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -133,7 +139,11 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         created = create_resources(
             boto3.Session(),
             secret_values={
-                "TopSecret": {"app_secret": DEMO_SECRET, "session_key": SESSION_KEY},
+                "TopSecret": {
+                    "app_secret": DEMO_SECRET,
+                    "session_key": SESSION_KEY,
+                    "notice_secret": DEMO_NOTICE_SECRET,
+                },
                 "CardNumberSecret": {"key": CARD_NUMBER_KEY},
             },
             # The sandbox: it delivers every environment's orders (tests use daily ones).

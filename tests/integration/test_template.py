@@ -96,7 +96,11 @@ def test_orders_table_is_durable_and_streamed():
     assert properties["SSESpecification"]["SSEEnabled"] is True
 
 
-def test_only_the_spi_route_is_public():
+# The platform's two entry points, each protected by its own signature instead of IAM.
+PUBLIC_ROUTES = {"/top/spi", "/eticket/notices"}
+
+
+def test_only_the_platforms_routes_are_public():
     api = TEMPLATE["Resources"]["HttpApi"]["Properties"]
     assert api["Auth"]["DefaultAuthorizer"] == "AWS_IAM"
     for function in resources_of_type(TEMPLATE, "AWS::Serverless::Function").values():
@@ -104,7 +108,7 @@ def test_only_the_spi_route_is_public():
             if event["Type"] != "HttpApi":
                 continue
             public = event["Properties"].get("Auth", {}).get("Authorizer") == "NONE"
-            assert public == (event["Properties"]["Path"] == "/top/spi"), event
+            assert public == (event["Properties"]["Path"] in PUBLIC_ROUTES), event
 
 
 def _as_list(value):
@@ -177,9 +181,14 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/ByEnvironment"}),
         json.dumps({"Fn::GetAtt": ["DeliveriesTable", "Arn"]}),
-        # products, and the notice deliveries a mapping wakes
+        # products, and the notice deliveries a mapping wakes; the notices read
         json.dumps({"Fn::GetAtt": ["EticketTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/WaitingStock"}),
+    }
+    # and the public notice function only the e-voucher table and the TOP secret
+    assert _reached("EticketNoticeFunction") == {
+        json.dumps({"Fn::GetAtt": ["EticketTable", "Arn"]}),
+        json.dumps({"Ref": "TopSecret"}),
     }
 
 

@@ -43,7 +43,7 @@ _CODE = Path(
     "generated orders, oldest order first. Mapping again replaces the mapping (deliveries "
     "already resolved keep theirs); the notice deliveries waiting for this mapping go on at "
     "once. Nothing is written on a 422.",
-    tags=["products"],
+    tags=["eticket"],
     security=IAM,
     responses={
         200: {"description": "Mapped", "content": json_content(ProductMapped)},
@@ -77,7 +77,7 @@ def put_product(
     "/eticket/products",
     summary="List the products",
     description="IAM-authorized (SigV4). Every mapped merchant code and its stock.",
-    tags=["products"],
+    tags=["eticket"],
     security=IAM,
     responses={200: {"description": "The products", "content": json_content(ProductList)}},
 )
@@ -90,7 +90,7 @@ def list_products() -> dict[str, Any]:
     "/eticket/products/<merchant_code>",
     summary="Read a product",
     description="IAM-authorized (SigV4). The stock a merchant code's notices are served from.",
-    tags=["products"],
+    tags=["eticket"],
     security=IAM,
     responses={
         200: {"description": "The product", "content": json_content(ProductView)},

@@ -74,7 +74,11 @@ from cardmaker.errors import (
     InvalidSignature,
     InvalidTimestamp,
     NotFound,
+    NoticeMalformed,
+    NoticeRefused,
     NoticeSendUnsettled,
+    NoticesNotFound,
+    NoticeUnverified,
     NotificationDeferred,
     NumberingKeyChanged,
     OrderConflict,
@@ -96,15 +100,33 @@ from cardmaker.errors import (
     UnprocessedItemsError,
 )
 from cardmaker.eticket.api_models import (
+    NOTICE_ROUTE_DOCS,
+    NoticeAnswer,
+    NoticeCode,
+    NoticeOrderId,
+    NoticeSummary,
+    NoticesView,
+)
+from cardmaker.eticket.catalogue import Mapped, ProductCatalogue
+from cardmaker.eticket.notice import Notice as EticketNotice
+from cardmaker.eticket.notice import NoticeMethod, NoticeOutcome, NoticeRecord
+from cardmaker.eticket.product_models import (
     EXAMPLE_MERCHANT_CODE,
     EXAMPLE_PRODUCT,
     ProductList,
     ProductMapped,
     ProductView,
 )
-from cardmaker.eticket.catalogue import Mapped, ProductCatalogue
-from cardmaker.eticket.notice import NoticeMethod, NoticeOutcome
 from cardmaker.eticket.products import MerchantCode, Product, ProductMapping
+from cardmaker.eticket.wire import (
+    NoticePolicy,
+    notice_body,
+    notice_string_to_sign,
+    notice_timestamp,
+    read_notice,
+    sign_notice,
+    signed_notice,
+)
 from cardmaker.events.bus import EventBridgeBus
 from cardmaker.events.envelope import (
     EVENT_DETAIL_TYPES,
@@ -191,6 +213,7 @@ from cardmaker.store.clients import dynamodb_client, kms_client
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.lifecycle import DynamoDBLifecycleRepository, Transition
 from cardmaker.store.notice_deliveries import DynamoDBNoticeDeliveryRepository
+from cardmaker.store.notices import DynamoDBNoticeRepository
 from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.store.products import DynamoDBProductRepository
@@ -237,6 +260,7 @@ __all__ = [
     "MAX_ORDER_ID",
     "MAX_PAGE_SIZE",
     "MAX_TOKEN_LENGTH",
+    "NOTICE_ROUTE_DOCS",
     "PRINT_CLAIM",
     "RECEIPT_PARAMETERS",
     "SECURITY_SCHEMES",
@@ -280,11 +304,13 @@ __all__ = [
     "DynamoDBGenerationRepository",
     "DynamoDBLifecycleRepository",
     "DynamoDBNoticeDeliveryRepository",
+    "DynamoDBNoticeRepository",
     "DynamoDBOrderIndex",
     "DynamoDBOrderRepository",
     "DynamoDBProductRepository",
     "DynamoDBTemplateRegistry",
     "EticketDeliveryRequest",
+    "EticketNotice",
     "EventBridgeBus",
     "EventNotPublished",
     "Failsend",
@@ -308,11 +334,22 @@ __all__ = [
     "NotFound",
     "NotFoundAnswer",
     "Notice",
+    "NoticeAnswer",
+    "NoticeCode",
     "NoticeDeliveryRequest",
+    "NoticeMalformed",
     "NoticeMethod",
+    "NoticeOrderId",
     "NoticeOutcome",
+    "NoticePolicy",
+    "NoticeRecord",
+    "NoticeRefused",
     "NoticeSendUnsettled",
     "NoticeState",
+    "NoticeSummary",
+    "NoticeUnverified",
+    "NoticesNotFound",
+    "NoticesView",
     "NotificationDeferred",
     "Notified",
     "NotifyPlatform",
@@ -392,6 +429,9 @@ __all__ = [
     "logger",
     "metrics",
     "needs_no_physical_cards",
+    "notice_body",
+    "notice_string_to_sign",
+    "notice_timestamp",
     "notification_task",
     "parse_cardorder_make",
     "parse_receipt",
@@ -399,11 +439,14 @@ __all__ = [
     "parse_template_new",
     "plan_chunks",
     "platform_progress",
+    "read_notice",
     "reopen_delivery",
     "reopen_notices",
     "reopen_order",
     "request_fingerprint",
     "runtime",
+    "sign_notice",
+    "signed_notice",
     "spi_body_schemas",
     "tracer",
 ]

@@ -67,7 +67,7 @@ API_TAGS: list[Any] = [
     {"name": "platform", "description": "Called by Alibaba's fund platform (TOP SPI)"},
     {"name": "orders", "description": "Orders as received and generated"},
     {"name": "deliveries", "description": "Handing cards to buyers through TOP"},
-    {"name": "products", "description": "E-voucher products: merchant codes mapped to stock"},
+    {"name": "eticket", "description": "E-voucher send-code notices (发码通知) and products"},
 ]
 
 

@@ -84,6 +84,10 @@ class OrderNotFound(NotFound):
     pass
 
 
+class NoticesNotFound(NotFound):
+    """No notice was ever recorded for the Taobao order."""
+
+
 class DeliveryNotFound(NotFound):
     pass
 
