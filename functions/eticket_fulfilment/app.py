@@ -19,7 +19,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cardmaker import (
     NoticeMethod,
     NoticeOutcome,
-    about,
     fulfilment_task,
     logger,
     metrics,
@@ -41,7 +40,7 @@ def record_handler(record: DynamoDBRecord) -> None:
         return
     notice = task.notice
     # The order id and method only: never the token or the notice's other parameters.
-    about(order_id=notice.order_id, method=notice.kind.value)
+    logger.append_keys(notice_order_id=notice.order_id, notice_method=notice.kind.value)
     delivery_id: str | None = None
     if notice.kind is NoticeMethod.SEND:
         fulfilled = runtime.notice_fulfilment().send(notice)

@@ -19,7 +19,6 @@ from cardmaker import (
     ProductMapped,
     ProductMapping,
     ProductView,
-    about,
     answer_body,
     json_content,
     logger,
@@ -67,7 +66,7 @@ def put_product(
         ),
     ],
 ) -> dict[str, Any]:
-    about(merchant_code=merchant_code)
+    logger.append_keys(merchant_code=merchant_code)
     mapped = runtime.product_catalogue().map(merchant_code, mapping)
     logger.info("product mapped", woken=len(mapped.woken))
     return answer_body(ProductMapped.of_mapped(mapped))
@@ -100,5 +99,5 @@ def list_products() -> dict[str, Any]:
 )
 @tracer.capture_method(capture_response=False, capture_error=False)
 def get_product(merchant_code: Annotated[MerchantCode, _CODE]) -> dict[str, Any]:
-    about(merchant_code=merchant_code)
+    logger.append_keys(merchant_code=merchant_code)
     return answer_body(ProductView.of(runtime.product_catalogue().get(merchant_code)))

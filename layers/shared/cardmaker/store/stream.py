@@ -127,17 +127,22 @@ def delivery_task(
     ma.failsend, wake the deliveries of an order that just became GENERATED, or nothing."""
     image, before = _images(_record(record))
     entity = image.get("entity")
+    pending = DeliveryStatus.PENDING.value
     if (
         entity == delivery_schema.DELIVERY_ENTITY
-        and image.get("status") == DeliveryStatus.PENDING.value
+        and image.get("status") == pending
+        # Only as it becomes PENDING (new, or woken): a notice delivery records its product
+        # and its order while PENDING, and those writes must not carry it out again.
+        and before.get("status") != pending
     ):
         return SendDelivery(str(image["delivery_id"]))
-    failsend = image.get(delivery_schema.FAILSEND)
     if (
         entity == delivery_schema.DELIVERY_ENTITY
         and image.get("status") == DeliveryStatus.FAILED.value
-        and isinstance(failsend, Mapping)
-        and failsend.get("state") == FailsendState.PENDING.value
+        and _failsend_state(image) == FailsendState.PENDING.value
+        # Only as it is given up: each attempt counted on it streams too, and must not
+        # make an attempt of its own (the stream retries this record, bounded).
+        and _failsend_state(before) is None
     ):
         return SendFailsend(str(image["delivery_id"]))
     generated = OrderStatus.GENERATED.value
@@ -148,6 +153,11 @@ def delivery_task(
     ):
         return WakeDeliveries(schema.order_key_from_item(image))
     return None
+
+
+def _failsend_state(image: Mapping[str, Any]) -> str | None:
+    failsend = image.get(delivery_schema.FAILSEND)
+    return str(failsend.get("state")) if isinstance(failsend, Mapping) else None
 
 
 def fulfilment_task(record: StreamRecord) -> FulfilNotice | None:
