@@ -1,12 +1,12 @@
 """DynamoDB access: the only package that touches boto3 tables.
 
 Its public surface is for tools that inspect the tables' raw items (chaos's invariant checks,
-the benchmarks' raw baselines, tests that scan for ciphertext): the three table layouts (and
+the benchmarks' raw baselines, tests that scan for ciphertext): the four table layouts (and
 the orders list's index), the item conversions and the key names. The use cases'
 repositories are part of ``cardmaker``'s own surface.
 """
 
-from cardmaker.store import card_schema, delivery_schema, order_list, schema
+from cardmaker.store import card_schema, delivery_schema, eticket_schema, order_list, schema
 from cardmaker.store.batch import batch_put
 from cardmaker.store.cards import put_in_parallel
 from cardmaker.store.conditions import retry_unapplied
@@ -19,6 +19,7 @@ __all__ = [
     "batch_put",
     "card_schema",
     "delivery_schema",
+    "eticket_schema",
     "from_item",
     "key_of",
     "order_list",
