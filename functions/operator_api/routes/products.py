@@ -28,10 +28,7 @@ from cardmaker import (
 
 router = Router()
 
-_CODE = Path(
-    description="The item's merchant code: sub_outer_iid, else outer_iid",
-    openapi_examples={"gift": {"value": EXAMPLE_MERCHANT_CODE}},
-)
+_CODE_DESCRIPTION = "The item's merchant code: sub_outer_iid, else outer_iid"
 
 
 @router.put(
@@ -58,7 +55,13 @@ _CODE = Path(
 )
 @tracer.capture_method(capture_response=False, capture_error=False)
 def put_product(
-    merchant_code: Annotated[MerchantCode, _CODE],
+    merchant_code: Annotated[
+        MerchantCode,
+        Path(
+            description=_CODE_DESCRIPTION,
+            openapi_examples={"gift": {"value": EXAMPLE_MERCHANT_CODE}},
+        ),
+    ],
     mapping: Annotated[
         ProductMapping,
         Body(
@@ -98,6 +101,14 @@ def list_products() -> dict[str, Any]:
     },
 )
 @tracer.capture_method(capture_response=False, capture_error=False)
-def get_product(merchant_code: Annotated[MerchantCode, _CODE]) -> dict[str, Any]:
+def get_product(
+    merchant_code: Annotated[
+        MerchantCode,
+        Path(
+            description=_CODE_DESCRIPTION,
+            openapi_examples={"gift": {"value": EXAMPLE_MERCHANT_CODE}},
+        ),
+    ],
+) -> dict[str, Any]:
     logger.append_keys(merchant_code=merchant_code)
     return answer_body(ProductView.of(runtime.product_catalogue().get(merchant_code)))
