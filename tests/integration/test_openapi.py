@@ -31,12 +31,17 @@ def test_schemathesis_loads_every_operation(spec):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert sorted(operation.label for operation in operations) == [
         "GET /deliveries/{delivery_id}",
+        "GET /eticket/notices/{order_id}",
+        "GET /eticket/products",
+        "GET /eticket/products/{merchant_code}",
         "GET /orders",
         "GET /orders/{card_order_id}",
         "POST /deliveries",
+        "POST /eticket/notices",
         "POST /orders/{card_order_id}/made",
         "POST /orders/{card_order_id}/shipment",
         "POST /top/spi",
+        "PUT /eticket/products/{merchant_code}",
     ]
 
 
@@ -61,6 +66,8 @@ def test_only_the_spi_route_goes_without_sigv4(spec):
         for method, operation in item.items()
     }
     assert security.pop("POST /top/spi") is None
+    # the send-code notices: protected by the notice signature (the notice-in branch's route)
+    assert security.pop("POST /eticket/notices") is None
     assert set(map(json.dumps, security.values())) == {json.dumps([{"sigv4": []}])}
 
 
