@@ -8,6 +8,7 @@ import time
 
 from cardmaker import DynamoDBNoticeRepository, EticketNotice
 from cardmaker.top import format_timestamp, utc_now
+from cardmaker_cli.deliveries import show_delivery
 from cardmaker_cli.samples import sample_notice
 from tests.cli.conftest import json_output
 from tests.conftest import send_accepted_order
@@ -102,3 +103,18 @@ def test_the_local_stack_serves_a_send_notice_by_itself(cli, local_stack):
     ]
     assert len(sent) == 1
     assert sent[0].params["token"] == "tok-8801-abc"
+
+
+def test_a_given_up_notice_delivery_shows_whether_the_platform_was_told(capsys):
+    view = {
+        "delivery_id": "EN-0123456789abcdef01234567",
+        "status": "FAILED",
+        "type": "notice",
+        "outer_id": "8802",
+        "failure_reason": "no stock: not enough cards of the product's template within the wait",
+        "failsend": {"state": "SENT", "sub_err_code": "isv.fail-send-no-stock", "attempts": 1},
+        "cards": [],
+    }
+    show_delivery(view)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "SENT isv.fail-send-no-stock (1 attempt(s))" in printed

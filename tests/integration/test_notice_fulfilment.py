@@ -21,6 +21,7 @@ from cardmaker import (
     OrderKey,
     delivery_id,
     notice_body,
+    notice_delivery_id,
     reopen_delivery,
     runtime,
 )
@@ -174,11 +175,11 @@ def receive_and_generate(invoke, card_order_id: int, count: int, template_no: st
     time.sleep(0.002)  # the next order is received later (orders are listed by arrival)
 
 
-def notice_delivery_id(order_id: str) -> str:
+def test_a_notice_deliverys_id_depends_on_the_order_id_alone():
     request = NoticeDeliveryRequest(
-        type="notice", quantity=1, outer_id=order_id, token="t", merchant_code="m"
+        type="notice", quantity=3, outer_id="7000", token="t", merchant_code="m", own_sign="pre"
     )
-    return delivery_id(request)
+    assert delivery_id(request) == notice_delivery_id("7000") != notice_delivery_id("7001")
 
 
 def view(invoke, order_id: str) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from cardmaker.deliveries.delivery import (
     FailsendState,
     Requester,
     delivery_id,
+    notice_delivery_id,
     request_fingerprint,
 )
 from cardmaker.deliveries.models import (
@@ -430,6 +431,7 @@ __all__ = [
     "metrics",
     "needs_no_physical_cards",
     "notice_body",
+    "notice_delivery_id",
     "notice_string_to_sign",
     "notice_timestamp",
     "notification_task",

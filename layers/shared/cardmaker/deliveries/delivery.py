@@ -169,5 +169,12 @@ def delivery_id(request: AnyDeliveryRequest) -> str:
     return f"{_ID_PREFIXES[request.type]}-{digest[:24]}"
 
 
+def notice_delivery_id(order_id: str) -> str:
+    """The id of the delivery a send-code notice for Taobao order ``order_id`` makes (the
+    same as ``delivery_id`` of its request: it depends on the order id alone)."""
+    digest = hashlib.sha256(f"notice\x00\x00{order_id}".encode()).hexdigest()
+    return f"{_ID_PREFIXES['notice']}-{digest[:24]}"
+
+
 def request_fingerprint(request: AnyDeliveryRequest) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()

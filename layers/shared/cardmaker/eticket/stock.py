@@ -40,6 +40,9 @@ def product_key(merchant_code: str) -> str:
 
 
 UNMAPPED_PREFIX = "PRODUCT#"
+# Template sizes of orders that have their cards, kept per execution environment: they never
+# change once an order is GENERATED, and reading an order is a Query of its item collection.
+REMEMBERED_TEMPLATES = 4096
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class NoticeStock:
         self._orders = orders
         self._stock_orders = stock_orders
         self._cards = cards
+        self._template_counts: dict[tuple[OrderKey, str], int | None] = {}
 
     def claim(self, delivery: Delivery) -> Claimed | NoStock:
         """The delivery's cards, claimed from the oldest order that has enough of them."""
@@ -158,11 +162,20 @@ class NoticeStock:
         return self._deliveries.resolve_product(delivery.delivery_id, mapping) or delivery
 
     def _template_count(self, order: OrderKey, template_no: str) -> int | None:
+        """How many cards the order's template has (None: no such template, or its cards do
+        not all exist yet)."""
+        known = (order, template_no)
+        if known in self._template_counts:
+            return self._template_counts[known]
         stored = self._orders.get(order)
         if stored is None or not stored.order.status.has_cards:
-            return None
+            return None  # not remembered: it may be generated later
         template = stored.order.template(template_no)
-        return None if template is None else template.count
+        count = None if template is None else template.count
+        if len(self._template_counts) >= REMEMBERED_TEMPLATES:
+            self._template_counts.clear()
+        self._template_counts[known] = count
+        return count
 
 
 def _notice(delivery: Delivery) -> NoticeDeliveryRequest:
