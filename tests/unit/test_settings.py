@@ -9,11 +9,14 @@ from pydantic import ValidationError
 from cardmaker import FUNCTION_SETTINGS, runtime
 from cardmaker.settings import (
     DeliverySettings,
+    FulfilmentSettings,
     GeneratorSettings,
     LifecycleEventsSettings,
+    NoticeSettings,
     NotifierSettings,
     OperatorApiSettings,
     SpiSettings,
+    StockDeadlineSettings,
 )
 
 SPI = {"ORDERS_TABLE_NAME": "orders", "TOP_SECRET_ID": "arn:top", "TOP_APP_KEY": "12345678"}
@@ -21,6 +24,7 @@ DELIVERY = {
     "ORDERS_TABLE_NAME": "orders",
     "CARDS_TABLE_NAME": "cards",
     "DELIVERIES_TABLE_NAME": "deliveries",
+    "ETICKET_TABLE_NAME": "eticket",
     "CARD_KEY_ID": "key",
     "TOP_SECRET_ID": "arn:top",
 }
@@ -32,7 +36,7 @@ def _problems(error: pytest.ExceptionInfo[ValidationError]) -> dict[str, str]:
 
 def test_a_missing_variable_is_named():
     with pytest.raises(ValidationError) as raised:
-        OperatorApiSettings.from_env({"ORDERS_TABLE_NAME": "orders"})
+        OperatorApiSettings.from_env({"ORDERS_TABLE_NAME": "orders", "ETICKET_TABLE_NAME": "e"})
     assert set(_problems(raised)) == {"DELIVERIES_TABLE_NAME"}
     assert "DELIVERIES_TABLE_NAME" in str(raised.value)
 
@@ -89,7 +93,11 @@ def test_the_delivery_function_needs_no_session_key():
         DeliverySettings.from_env({**without_secret, "TOP_APP_SECRET": ""})
 
 
-OPERATOR_API = {"ORDERS_TABLE_NAME": "orders", "DELIVERIES_TABLE_NAME": "deliveries"}
+OPERATOR_API = {
+    "ORDERS_TABLE_NAME": "orders",
+    "DELIVERIES_TABLE_NAME": "deliveries",
+    "ETICKET_TABLE_NAME": "eticket",
+}
 
 
 @pytest.mark.parametrize("settings", [DeliverySettings, OperatorApiSettings])
@@ -139,6 +147,7 @@ def test_parts_compose_into_each_functions_variables():
     assert OperatorApiSettings.variables() == {
         "ORDERS_TABLE_NAME",
         "DELIVERIES_TABLE_NAME",
+        "ETICKET_TABLE_NAME",  # products, and the notices received
         "TOP_GATEWAY_URL",  # which orders its gateway may deliver; it never calls it
     }
     # the public SPI function reads nothing of cards, deliveries or outbound TOP calls
@@ -152,7 +161,13 @@ def test_parts_compose_into_each_functions_variables():
         DeliverySettings,
         LifecycleEventsSettings,
         NotifierSettings,
+        NoticeSettings,
+        FulfilmentSettings,
+        StockDeadlineSettings,
     }
+    # e-voucher fulfilment reads no cards, keys or TOP secret; the deadline only deliveries
+    assert not {name for name in FulfilmentSettings.variables() if name.startswith(("CARD", "TOP"))}
+    assert StockDeadlineSettings.variables() == {"DELIVERIES_TABLE_NAME"}
     # the lifecycle events are built from stream records alone: no table, key or secret
     assert LifecycleEventsSettings.variables() == {"LIFECYCLE_BUS_NAME"}
     # the notifier reads no cards, no deliveries, no card key
@@ -177,6 +192,7 @@ def test_the_bind_app_key_defaults_to_our_own():
 def test_a_function_validates_its_own_settings_at_its_first_service(monkeypatch):
     # Given the operator API's environment without its deliveries table
     monkeypatch.setenv("ORDERS_TABLE_NAME", "orders")
+    monkeypatch.setenv("ETICKET_TABLE_NAME", "eticket")
     monkeypatch.delenv("DELIVERIES_TABLE_NAME", raising=False)
     runtime.reset()
     # When its first service is built, even one that needs only the orders table
