@@ -25,6 +25,7 @@ BENCHMARKS = (
     "bench.export",
     "bench.notify",
     "bench.status_query",
+    "bench.notice",
 )
 FIGURES_FILE = FIGURES_DIR / "bench.md"
 PREAMBLE = """\

@@ -15,6 +15,7 @@ from cardmaker_cli.context import LazyTarget, TargetOptions
 from cardmaker_cli.deliveries import deliveries_app
 from cardmaker_cli.dlq import dlq_app
 from cardmaker_cli.errors import AWS_ERRORS, CliError, from_aws_error
+from cardmaker_cli.eticket import eticket_app
 from cardmaker_cli.events import show_events
 from cardmaker_cli.orders import orders_app
 from cardmaker_cli.output import print_error
@@ -93,6 +94,7 @@ def root(
 app.add_typer(platform_app, name="platform")
 app.add_typer(orders_app, name="orders")
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(eticket_app, name="eticket")
 app.add_typer(cards_app, name="cards")
 app.add_typer(dlq_app, name="dlq", help="Failed stream batches: list and replay them.")
 app.add_typer(secrets_app, name="secrets")

@@ -24,6 +24,7 @@ from cardmaker.top import SpiCall, sign_spi_call
 from cardmaker_cli.api import Api
 from cardmaker_cli.context import target
 from cardmaker_cli.errors import CliError
+from cardmaker_cli.notice import notice_app
 from cardmaker_cli.options import (
     OrderArgument,
     OwnSign,
@@ -35,7 +36,10 @@ from cardmaker_cli.output import print_json, stdout
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from cardmaker_cli.target import Target
 
-platform_app = typer.Typer(no_args_is_help=True, help="Play the platform: signed SPI calls.")
+platform_app = typer.Typer(
+    no_args_is_help=True, help="Play the platform: signed SPI calls and e-voucher notices."
+)
+platform_app.add_typer(notice_app, name="notice")
 
 DEFAULT_FACE_VALUE = "100"
 

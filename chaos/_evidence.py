@@ -23,7 +23,7 @@ from local.template import REGION
 
 # The tables an HTTP request can write to (the cards table is written only by the functions
 # behind the streams).
-HTTP_TABLES = ("OrdersTable", "DeliveriesTable")
+HTTP_TABLES = ("OrdersTable", "DeliveriesTable", "EticketTable")
 _SHORTEST_SECRET = 8  # shorter strings would be found by chance
 
 
@@ -100,7 +100,12 @@ def stack_secrets(stack: LocalStack) -> list[bytes]:
     """Every secret the stack holds, in each form an answer could carry it: the TOP app
     secret and session key, the card-number key, every card secret generated so far, and
     every chunk's data key (raw, hex, base64)."""
-    found = [stack.top.app_secret, stack.top.session_key, _card_number_key(stack)]
+    found = [
+        stack.top.app_secret,
+        stack.top.session_key,
+        stack.top.notice_secret,
+        _card_number_key(stack),
+    ]
     keys: dict[str, bytes] = {}
     for data_key in _data_keys(stack).values():
         keys[data_key.hex()] = data_key

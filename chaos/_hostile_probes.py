@@ -21,9 +21,21 @@ from urllib.parse import quote, quote_plus, urlencode
 
 from hypothesis import strategies as st
 
-from cardmaker import CARD_TEMPLATE_NEW, CARDORDER_MAKE, CARDORDER_RECEIPT, CARDORDER_STATUS_QUERY
+from cardmaker import (
+    CARD_TEMPLATE_NEW,
+    CARDORDER_MAKE,
+    CARDORDER_RECEIPT,
+    CARDORDER_STATUS_QUERY,
+    sign_notice,
+)
 from cardmaker.top import format_timestamp, sign_spi, utc_now
-from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
+from cardmaker_cli.samples import (
+    DEMO_APP_KEY,
+    DEMO_NOTICE_SECRET,
+    DEMO_SECRET,
+    sample_notice,
+    sample_order,
+)
 from local.platform import sample_delivery
 
 SPI = "POST /top/spi"
@@ -33,6 +45,8 @@ GET_DELIVERY = "GET /deliveries/{delivery_id}"
 LIST_ORDERS = "GET /orders"
 POST_MADE = "POST /orders/{card_order_id}/made"
 POST_SHIPMENT = "POST /orders/{card_order_id}/shipment"
+NOTICE = "POST /eticket/notices"
+GET_NOTICES = "GET /eticket/notices/{order_id}"
 ANY_ROUTE = "other method or path"
 
 SPI_MAX_BODY_BYTES = 1024 * 1024  # the template's default SPI_MAX_BODY_BYTES
@@ -44,6 +58,9 @@ _ORDER_IDS = itertools.count(300_000)
 _DELIVERY_IDS = itertools.count(1)
 # Fresh waybill numbers (the first accepted one fixes the seed order's waybill).
 _WAYBILLS = itertools.count(1)
+# Fresh Taobao order ids for notices.
+_NOTICE_ORDERS = itertools.count(900_000_000)
+NOTICE_MAX_BODY_BYTES = 32 * 1024  # the notice adapter's bound
 
 
 @dataclass(frozen=True)
@@ -672,6 +689,7 @@ def fixed_probes() -> list[Probe]:
     order = compact(fresh_order())
     padded = order[:-1] + ',"pad":"' + "x" * SPI_MAX_BODY_BYTES + '"}'
     return [
+        *notice_fixed_probes(),
         # Signed, but one byte over the SPI body limit (refused before anything else).
         Probe("oversized_spi_signed", SPI, lambda: signed_call(padded).request(), True),
         # Over API Gateway's 10 MiB: the gateway answers 413, no function runs.
@@ -700,6 +718,186 @@ def fixed_probes() -> list[Probe]:
     ]
 
 
+# --- send-code notices (POST /eticket/notices) --------------------------------------------
+
+
+@dataclass
+class SignedNotice:
+    """A notice as (parameters in order, charset), signed, then open to tampering."""
+
+    pairs: list[tuple[str, str]]
+    charset: str = "gbk"
+    content_type: str = "application/x-www-form-urlencoded; charset=GBK"
+
+    def request(self) -> Request:
+        body = "&".join(
+            f"{quote_plus(k, encoding=self.charset, errors='replace')}="
+            f"{quote_plus(v, encoding=self.charset, errors='replace')}"
+            for k, v in self.pairs
+        )
+        return Request(
+            b"POST",
+            b"/eticket/notices",
+            [(b"Content-Type", self.content_type.encode("latin-1"))],
+            body.encode("ascii"),
+        )
+
+
+def signed_notice_call(
+    parameters: dict[str, str],
+    *,
+    secret: str = DEMO_NOTICE_SECRET,
+    age: timedelta = timedelta(0),
+    charset: str = "gbk",
+) -> SignedNotice:
+    """``parameters`` timestamped and signed as the platform signs a notice (GBK)."""
+    stamped = {"timestamp": format_timestamp(utc_now() - age), **parameters}
+    try:
+        sign = sign_notice(stamped, secret)
+    except ValueError:  # a value GBK cannot hold: the platform could not have signed it
+        sign = "0" * 32
+    return SignedNotice(
+        [*stamped.items(), ("sign", sign)],
+        charset,
+        f"application/x-www-form-urlencoded; charset={charset.upper()}",
+    )
+
+
+def fresh_notice(method: str = "send") -> dict[str, str]:
+    """The sample notice (Chinese values included) for a fresh Taobao order."""
+    return sample_notice(method, str(next(_NOTICE_ORDERS)), token="hostile-token")
+
+
+@st.composite
+def tampered_notices(draw: st.DrawFn) -> Probe:
+    """A valid notice, correctly signed, then changed where the sign covers it (or signed
+    with another key, or outside the window): must be refused, nothing written."""
+    index = draw(st.integers(min_value=0, max_value=10_000))
+    char = draw(st.characters(codec="gbk", exclude_characters="\r\n"))
+    choice = draw(
+        st.sampled_from(
+            [
+                "sign_char",
+                "sign_missing",
+                "param_char",
+                "extra_param",
+                "param_dropped",
+                "stale_timestamp",
+                "future_timestamp",
+                "wrong_secret",
+                "utf8_bytes_gbk_label",
+            ]
+        )
+    )
+    seconds = draw(st.integers(min_value=1, max_value=10**8))
+    other_secret = draw(st.text(min_size=1, max_size=40).filter(lambda s: s != DEMO_NOTICE_SECRET))
+    method = draw(st.sampled_from(["send", "resend", "cancel", "modified", "order_modify"]))
+
+    def build() -> Request:
+        notice = fresh_notice(method)
+        if choice == "stale_timestamp":
+            return signed_notice_call(notice, age=timedelta(seconds=600 + seconds)).request()
+        if choice == "future_timestamp":
+            return signed_notice_call(notice, age=-timedelta(seconds=600 + seconds)).request()
+        if choice == "wrong_secret":
+            return signed_notice_call(notice, secret=other_secret).request()
+        call = signed_notice_call(notice)
+        pairs = call.pairs
+        if choice == "sign_char":
+            changed = _change_char(pairs[-1][1], index, char)
+            if changed.upper() == pairs[-1][1].upper():  # signs compare case-insensitively
+                changed = _change_char(pairs[-1][1], index, "x")
+            pairs[-1] = ("sign", changed)
+        elif choice == "sign_missing":
+            pairs.pop()
+        elif choice == "param_char":
+            position = index % (len(pairs) - 1)
+            name, value = pairs[position]
+            pairs[position] = (name, _change_char(value, index // 7, char))
+        elif choice == "extra_param":
+            pairs.insert(index % len(pairs), ("extra_field", "x"))
+        elif choice == "param_dropped":
+            pairs.pop(index % (len(pairs) - 1))
+        else:  # utf8_bytes_gbk_label: the same text in UTF-8 under a GBK label
+            call.charset = "utf-8"
+        return call.request()
+
+    return Probe(f"notice_tampered_{choice}", NOTICE, build, must_refuse=True)
+
+
+@st.composite
+def signed_hostile_notices(draw: st.DrawFn) -> Probe:
+    """Correctly signed notices with hostile content: a hostile method, order id, token,
+    num or extra parameter. Recorded (then a replay must change nothing) or refused (with
+    nothing written); never a 5xx."""
+    method = draw(
+        st.sampled_from(["send", "resend", "cancel", "modified", "order_modify", "heartBeatCheck"])
+        | st.text(max_size=20)
+    )
+    field_name = draw(st.sampled_from(["order_id", "token", "num", "sub_outer_iid", "extra"]))
+    value = draw(st.text(max_size=60) | st.sampled_from(_NASTY_STRINGS))
+    charset = draw(st.sampled_from(["gbk", "utf-8"]))
+
+    def build() -> Request:
+        notice = fresh_notice()
+        notice["method"] = method
+        if field_name == "extra":
+            notice["x_hostile"] = value
+        elif field_name == "num":
+            # a valid count stays small: it may become a delivery once fulfilment runs
+            notice["num"] = value if not value.strip().isdigit() else "1"
+        else:
+            notice[field_name] = value
+        return signed_notice_call(notice, charset=charset).request()
+
+    return Probe(f"notice_signed_hostile_{field_name}", NOTICE, build, must_refuse=False)
+
+
+@st.composite
+def unsigned_notices(draw: st.DrawFn) -> Probe:
+    """Hostile bodies, headers and charsets with no valid sign: every one refused."""
+    headers, body = draw(hostile_headers), draw(hostile_bodies)
+    request = Request(b"POST", b"/eticket/notices", headers, body)
+    return Probe("notice_unsigned", NOTICE, lambda: request, must_refuse=True)
+
+
+@st.composite
+def hostile_notice_lookups(draw: st.DrawFn) -> Probe:
+    """GET /eticket/notices/{order_id} with a hostile id: a read, nothing written."""
+    segment, query = draw(_path_segments), draw(hostile_queries)
+    request = Request(b"GET", b"/eticket/notices/" + segment + b"?" + query, draw(hostile_headers))
+    return Probe("notice_lookup", GET_NOTICES, lambda: request, must_refuse=False)
+
+
+def notice_fixed_probes() -> list[Probe]:
+    """Notices random generation would rarely build: over the size bound, signed; a send
+    without its token or quantity, signed; a body that is not valid GBK."""
+
+    def oversized() -> Request:
+        notice = {**fresh_notice(), "sms_template": "x" * NOTICE_MAX_BODY_BYTES}
+        return signed_notice_call(notice).request()
+
+    def without(name: str) -> Callable[[], Request]:
+        def build() -> Request:
+            notice = {k: v for k, v in fresh_notice().items() if k != name}
+            return signed_notice_call(notice).request()
+
+        return build
+
+    def not_gbk() -> Request:
+        call = signed_notice_call(fresh_notice())
+        request = call.request()
+        return Request(request.method, request.target, request.headers, request.body + b"%FF")
+
+    return [
+        Probe("notice_oversized_signed", NOTICE, oversized, True),
+        Probe("notice_send_without_token", NOTICE, without("token"), True),
+        Probe("notice_send_without_num", NOTICE, without("num"), True),
+        Probe("notice_without_order_id", NOTICE, without("order_id"), True),
+        Probe("notice_not_gbk", NOTICE, not_gbk, True),
+    ]
+
+
 # Every strategy, by the name the scenario reports it under.
 STRATEGIES: dict[str, st.SearchStrategy[Probe]] = {
     "spi_tampered": tampered_spi_calls(),
@@ -711,4 +909,8 @@ STRATEGIES: dict[str, st.SearchStrategy[Probe]] = {
     "listings": hostile_listings(),
     "order_steps": hostile_order_steps(),
     "other_routes": other_routes(),
+    "notice_tampered": tampered_notices(),
+    "notice_signed_hostile": signed_hostile_notices(),
+    "notice_unsigned": unsigned_notices(),
+    "notice_lookups": hostile_notice_lookups(),
 }

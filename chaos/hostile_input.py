@@ -6,6 +6,7 @@ tampering, and replays of every accepted call.
 Invariants (any break fails the scenario): a refused input writes nothing (the tables the
 HTTP functions write are scanned before and after each input); no answer is a 5xx (nothing
 is injected here); no answer holds a secret byte (the app secret, the session key, the
+notice secret, the
 card-number key, any card secret or data key made so far); every tampered or unsigned call
 is refused; an SPI replay gets the very same answer, a repeated delivery the same
 delivery, and neither writes anything.
@@ -36,6 +37,7 @@ from chaos._evidence import (
 )
 from chaos._hostile_probes import (
     LIST_ORDERS,
+    NOTICE,
     POST_DELIVERY,
     POST_MADE,
     POST_SHIPMENT,
@@ -260,6 +262,12 @@ def accepted(probe: Probe, answer: RawAnswer) -> bool:
         )
     if probe.route in (POST_DELIVERY, POST_MADE, POST_SHIPMENT):
         return answer.status == 202
+    if probe.route == NOTICE:
+        # Recorded (or already was): the one answer after which a notice may have written.
+        try:
+            return answer.status == 200 and json.loads(answer.body) == {"code": 200}
+        except ValueError:
+            return False
     return False
 
 
@@ -318,8 +326,8 @@ def main() -> int:
         [
             "hostile input over real HTTP to every route of the local stack "
             f"({EXAMPLES} hypothesis examples per strategy, random seed, plus fixed probes)",
-            "refused inputs are checked to write nothing by scanning the orders and "
-            "deliveries tables before and after each one",
+            "refused inputs are checked to write nothing by scanning the orders, "
+            "deliveries and e-voucher tables before and after each one",
         ],
         {**figures.figures(), "elapsed_s": round(time.monotonic() - started)},
     )

@@ -38,12 +38,13 @@ from cardmaker import (
     OrderStatus,
     Requester,
     delivery_id,
+    notice_body,
     plan_chunks,
     request_fingerprint,
 )
 from cardmaker.store import delivery_schema, eticket_schema, from_item, key_of, schema, to_item
 from cardmaker.top import sign_spi
-from cardmaker_cli.samples import sample_notice
+from cardmaker_cli.samples import DEMO_NOTICE_SECRET, SAMPLE_NOTICE_ORDER_ID, sample_notice
 from cardmaker_cli.stream_records import lambda_record
 from local.apigw import http_api_event, iam_identity
 from local.platform import sample_delivery
@@ -153,6 +154,25 @@ def _json_post(
     )
 
 
+# The e-voucher platform's send notice for the sample Taobao order, at the same moment, signed
+# as the platform signs it (GBK) with the local stack's demo notice secret.
+_NOTICE_TIMESTAMP = "2026-11-22 20:30:00"
+
+
+def _notice_post(secret: str) -> dict[str, Any]:
+    body, content_type = notice_body(
+        {"timestamp": _NOTICE_TIMESTAMP, **sample_notice()}, secret, "gbk"
+    )
+    return http_api_event(
+        "POST",
+        "/eticket/notices",
+        headers=[("content-type", content_type)],
+        body=body,
+        route_key="POST /eticket/notices",
+        source_ip="140.205.0.1",
+    )
+
+
 def sample_events() -> dict[str, dict[str, Any]]:
     events = {
         "spi_order_json.json": _spi(
@@ -210,6 +230,15 @@ def sample_events() -> dict[str, dict[str, Any]]:
         "spi_status_query_form.json": _signed_spi(CARDORDER_STATUS_QUERY, form=_STATUS_QUERY_FORM),
         "spi_template_new_json.json": _signed_spi(CARD_TEMPLATE_NEW, body=_TEMPLATE_NEW),
         "spi_receipt_form.json": _signed_spi(CARDORDER_RECEIPT, form=_RECEIPT_FORM),
+        "eticket_notice_send.json": _notice_post(DEMO_NOTICE_SECRET),
+        "eticket_notice_forged.json": _notice_post("f" * 32),
+        "get_eticket_notices.json": http_api_event(
+            "GET",
+            f"/eticket/notices/{SAMPLE_NOTICE_ORDER_ID}",
+            route_key="GET /eticket/notices/{order_id}",
+            path_parameters={"order_id": SAMPLE_NOTICE_ORDER_ID},
+            iam=OPERATOR,
+        ),
     }
     for number, event in enumerate(events.values()):
         context = event["requestContext"]

@@ -3,13 +3,14 @@
 ``python -m local.openapi`` writes docs/openapi.json; ``--check`` only says whether the file
 is up to date. The document is what Powertools generates from the resolver (routes, their
 validation models, the answer models of ``responses=``) for the routes of every function
-behind the API (TopSpiFunction and OperatorApiFunction), with three corrections Powertools
-cannot be told about:
+behind the API (TopSpiFunction, EticketNoticeFunction and OperatorApiFunction), with three
+corrections Powertools cannot be told about:
 
 - bounds come back as JSON integers (Powertools' OpenAPI models store them as floats, which
   also rounds the largest ``card_order_id``, 2^63 - 1, up to 2^63);
-- ``POST /top/spi`` loses the 422 Powertools lists on every validated route: the SPI route
-  declares nothing for the resolver to validate, and answers every refusal itself (200);
+- ``POST /top/spi`` and ``POST /eticket/notices`` lose the 422 Powertools lists on every
+  validated route: the platform's routes declare nothing for the resolver to validate, and
+  answer every refusal themselves (200);
 - component schemas no route refers to any more are dropped (Powertools' own 422 shape).
 """
 
@@ -36,7 +37,7 @@ from local.template import (
 SPEC_PATH = REPO / "docs" / "openapi.json"
 COMMAND = "make openapi"
 # Routes whose requests the resolver does not validate (their refusals are their own).
-UNVALIDATED = {("/top/spi", "post")}
+UNVALIDATED = {("/top/spi", "post"), ("/eticket/notices", "post")}
 # Integers a float cannot hold exactly, by the float Powertools turned them into.
 _EXACT_INTEGERS = {float(MAX_ORDER_ID): MAX_ORDER_ID}
 

@@ -38,7 +38,7 @@ from moto.server import ThreadedMotoServer
 
 from cardmaker import TopConfigError, logger, runtime
 from cardmaker.top import check_gateway_url
-from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_NOTICE_SECRET, DEMO_SECRET
 from local.apigw import LambdaContext
 from local.http_api import ApiGatewayServer
 from local.lambda_api import LambdaApiServer
@@ -80,6 +80,7 @@ _UNSET = (
     "AWS_SECURITY_TOKEN",
     "TOP_APP_SECRET",
     "TOP_SESSION_KEY",
+    "ETICKET_NOTICE_SECRET",
 )
 _UNSET_PREFIXES = ("AWS_ENDPOINT_URL_",)  # per-service endpoints win over AWS_ENDPOINT_URL
 
@@ -95,6 +96,7 @@ class TopConfig:
     app_key: str = DEMO_APP_KEY
     app_secret: str = field(default=DEMO_SECRET, repr=False)
     session_key: str = field(default=DEMO_SESSION_KEY, repr=False)
+    notice_secret: str = field(default=DEMO_NOTICE_SECRET, repr=False)
     gateway_url: str | None = None
     sign_method: str | None = None
 
@@ -108,12 +110,14 @@ class TopConfig:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> TopConfig:
-        """``TOP_APP_KEY``, ``TOP_APP_SECRET``, ``TOP_SESSION_KEY``, ``TOP_GATEWAY_URL`` and
-        ``TOP_SIGN_METHOD``; unset or empty ones keep their defaults."""
+        """``TOP_APP_KEY``, ``TOP_APP_SECRET``, ``TOP_SESSION_KEY``, ``TOP_GATEWAY_URL``,
+        ``TOP_SIGN_METHOD`` and ``ETICKET_NOTICE_SECRET``; unset or empty ones keep their
+        defaults."""
         return cls(
             app_key=environ.get("TOP_APP_KEY") or DEMO_APP_KEY,
             app_secret=environ.get("TOP_APP_SECRET") or DEMO_SECRET,
             session_key=environ.get("TOP_SESSION_KEY") or DEMO_SESSION_KEY,
+            notice_secret=environ.get("ETICKET_NOTICE_SECRET") or DEMO_NOTICE_SECRET,
             gateway_url=environ.get("TOP_GATEWAY_URL") or None,
             sign_method=environ.get("TOP_SIGN_METHOD") or None,
         )
@@ -318,6 +322,9 @@ class LocalStack:
                 "TopSecret": {
                     "app_secret": self.top.app_secret,
                     "session_key": self.top.session_key,
+                    # What `make serve` verifies e-voucher notices with (the platform
+                    # simulator signs with the same: `cardmaker platform notice`).
+                    "notice_secret": self.top.notice_secret,
                 },
                 # A fresh card-number permutation key per local stack: local cards never
                 # outlive it (moto forgets them on stop).

@@ -46,7 +46,13 @@ class Cli:
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replaces the suite's: the session's local stack owns the AWS environment (endpoint,
     fake credentials) for as long as it runs. Only the CLI's own variables are cleared."""
-    for name in ("TOP_APP_KEY", "TOP_APP_SECRET", "AWS_PROFILE", "CARDMAKER_EXPORT_PASSWORD"):
+    for name in (
+        "TOP_APP_KEY",
+        "TOP_APP_SECRET",
+        "ETICKET_NOTICE_SECRET",
+        "AWS_PROFILE",
+        "CARDMAKER_EXPORT_PASSWORD",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name in ("CARDMAKER_STACK", "CARDMAKER_LOCAL_STATE", "CARDMAKER_API_URL"):
         monkeypatch.delenv(name, raising=False)

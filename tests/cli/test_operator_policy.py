@@ -348,6 +348,9 @@ def operator_calls(
             # The platform's other calls go to the same public route: no grant of their own
             ("platform", "template-new", "--template-no", "T9", "--card-name", "T9 card"),
             ("platform", "status-query", "CM-daily-17902"),
+            # The notice route is public too: no grant; reading the notices back is IAM
+            ("platform", "notice", "send", "--order-id", "17905"),
+            ("eticket", "notices", "17905", "--json"),
             ("orders", "show", order, "--json"),
             ("deliveries", "create", "eticket", "--order", order, "--template", "T2",
              "--quantity", "1", "--outer-id", "OPERATOR-POLICY-2", "--token", "tk", "--wait",

@@ -24,10 +24,13 @@ from cardmaker import (
     CARDORDER_RECEIPT,
     CARDORDER_STATUS_QUERY,
     EXAMPLE_DELIVERY_ID,
+    DynamoDBNoticeRepository,
     OrderService,
+    notice_timestamp,
+    signed_notice,
 )
 from cardmaker.top import SpiAnswerFields, SpiCall
-from cardmaker_cli.samples import sample_order
+from cardmaker_cli.samples import DEMO_NOTICE_SECRET, sample_order
 from local.platform import sample_delivery, sign_demo_call
 from local.stack import LocalStack
 from local.template import REPO
@@ -47,6 +50,8 @@ ORDER_ID, OWN_SIGN, TEMPLATE = 16002, "daily", "3010030E02"  # the spec's exampl
 NOT_REACHED_BY_REQUESTS = {
     ("POST /top/spi", 500): "only on an internal failure: "
     "test_an_internal_failure_is_a_documented_500 injects one",
+    ("POST /eticket/notices", 500): "only on an internal failure: "
+    "test_an_internal_failure_of_a_notice_is_a_documented_500 injects one",
     ("POST /deliveries", 403): "only for a request with no IAM identity, and the local API "
     "names the local user on every IAM route: tests/integration/test_deliveries_api.py sends "
     "one to the handler",
@@ -126,6 +131,53 @@ def test_an_internal_failure_is_a_documented_500(local_stack, monkeypatch, answe
     case.validate_response(response, checks=[c for c in CHECKS if c is not not_a_server_error])
 
 
+def test_an_internal_failure_of_a_notice_is_a_documented_500(local_stack, monkeypatch):
+    # Given a notice store that fails inside the handler (the stack runs it in-process)
+    def record(self: DynamoDBNoticeRepository, notice: Any) -> bool:
+        raise RuntimeError("the table is gone")
+
+    monkeypatch.setattr(DynamoDBNoticeRepository, "record", record)
+    # When the platform sends a valid notice
+    case = _notice_case(_operation(_schema(), "POST /eticket/notices"), "880099")
+    response = case.call(base_url=local_stack.url, timeout=10)
+    # Then the answer is the documented 500 {"code": 500}
+    assert (response.status_code, response.json()) == (500, {"code": 500})
+    case.validate_response(response, checks=[c for c in CHECKS if c is not not_a_server_error])
+
+
+def _notice_case(operation: Any, order_id: str, secret: str = DEMO_NOTICE_SECRET) -> Any:
+    """A signed send notice as a schemathesis case: ASCII values only, since schemathesis
+    names no charset and the endpoint then reads the form as GBK (UTF-8 alike for ASCII)."""
+    notice = {
+        "method": "send",
+        "timestamp": notice_timestamp(),
+        "order_id": order_id,
+        "token": "fuzz-token",
+        "num": "1",
+        "sub_outer_iid": "CM-EV-100",
+    }
+    return operation.Case(
+        body=signed_notice(notice, secret), media_type="application/x-www-form-urlencoded"
+    )
+
+
+def _reach_the_notice_answers(stack: LocalStack, schema: Any, observed: Observed) -> None:
+    """A notice recorded, repeated, forged and malformed; the order's notices read back."""
+    post = _operation(schema, "POST /eticket/notices")
+    for case, code in (
+        (_notice_case(post, "880001"), 200),
+        (_notice_case(post, "880001"), 200),  # the platform's duplicate send
+        (_notice_case(post, "880002", secret="f" * 32), 501),
+        (_notice_case(post, "bad/id"), 400),
+    ):
+        answer = _check(stack, case, observed)
+        assert (answer.status_code, answer.json()) == (200, {"code": code}), answer.text
+    notices = _operation(schema, "GET /eticket/notices/{order_id}")
+    for order_id, status in (("880001", 200), ("880003", 404), ("bad id", 422)):
+        case = notices.Case(path_parameters={"order_id": order_id})
+        assert _check(stack, case, observed).status_code == status
+
+
 def _reach_the_documented_answers(stack: LocalStack, schema: Any, observed: Observed) -> None:
     """One request per documented answer that random input rarely provokes."""
     spi = _operation(schema, "POST /top/spi")
@@ -199,6 +251,7 @@ def _reach_the_documented_answers(stack: LocalStack, schema: Any, observed: Obse
         assert response.status_code == status, response.text
 
     _reach_the_lifecycle_answers(stack, schema, observed)
+    _reach_the_notice_answers(stack, schema, observed)
 
 
 def _reach_the_lifecycle_answers(stack: LocalStack, schema: Any, observed: Observed) -> None:

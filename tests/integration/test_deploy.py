@@ -231,6 +231,7 @@ def test_delete_says_what_it_keeps_before_deleting(tmp_path):
             "OrdersTable",
             "CardsTable",
             "DeliveriesTable",
+            "EticketTable",
             "CardDataKey",
             "CardNumberSecret",
             "TopSecret",

@@ -56,7 +56,7 @@ def test_the_document_and_the_templates_http_api_have_the_same_routes(spec):
     assert documented == deployed
 
 
-def test_only_the_spi_route_goes_without_sigv4(spec):
+def test_only_the_platforms_routes_go_without_sigv4(spec):
     assert spec["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == (
         "awsSigv4"
     )
@@ -66,9 +66,14 @@ def test_only_the_spi_route_goes_without_sigv4(spec):
         for method, operation in item.items()
     }
     assert security.pop("POST /top/spi") is None
-    # the send-code notices: protected by the notice signature (the notice-in branch's route)
     assert security.pop("POST /eticket/notices") is None
     assert set(map(json.dumps, security.values())) == {json.dumps([{"sigv4": []}])}
+
+
+def test_the_notice_route_documents_its_codes_not_the_resolvers_422(spec):
+    operation = spec["paths"]["/eticket/notices"]["post"]
+    assert set(operation["responses"]) == {"200", "500"}
+    assert set(operation["requestBody"]["content"]) == {"application/x-www-form-urlencoded"}
 
 
 def test_every_status_has_a_described_json_answer(spec):

@@ -92,10 +92,18 @@ ETICKET_EVENTS = {
     "schedule_stock_deadline.json",
 }
 
+# The e-voucher platform's notices and the operator's view of them: test_notice_events.
+NOTICE_EVENTS = {
+    "eticket_notice_send.json",
+    "eticket_notice_forged.json",
+    "get_eticket_notices.json",
+}
+
 
 def test_every_event_file_is_exercised():
     assert {path.name for path in Path(EVENTS).glob("*.json")} - {"env.json"} == {
         *EXPECTED_SPI,
+        *NOTICE_EVENTS,
         "get_order.json",
         "stream_order_received.json",
         "stream_chunk_created.json",
@@ -400,3 +408,30 @@ def test_eticket_events(sam_local_env, stack, dynamodb, invoke_delivery):
     assert deadline(schedule, LambdaContext(function_name="StockDeadlineFunction")) == {
         "given_up": 0
     }
+
+
+def test_notice_events(stack, invoke, dynamodb, monkeypatch):
+    # Given `sam local invoke --env-vars events/env.json` (the dated events' wide window)
+    overrides = json.loads((EVENTS / "env.json").read_text(encoding="utf-8"))
+    for name, value in overrides["EticketNoticeFunction"].items():
+        if not value.startswith("<"):
+            monkeypatch.setenv(name, value)
+    runtime.reset()
+
+    def notices() -> list[dict]:
+        table = stack.physical["EticketTable"]
+        return dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
+
+    # A forged notice is refused with nothing written
+    forged = invoke(load("eticket_notice_forged.json"))
+    assert (forged["statusCode"], json.loads(forged["body"])) == (200, {"code": 501})
+    assert notices() == []
+    # the platform's send is recorded, once however often it comes
+    for _ in range(2):
+        sent = invoke(load("eticket_notice_send.json"))
+        assert (sent["statusCode"], json.loads(sent["body"])) == (200, {"code": 200})
+    assert [item["sk"]["S"] for item in notices()] == ["SEND"]
+    # and the operator reads it back
+    shown = invoke(load("get_eticket_notices.json"))
+    assert shown["statusCode"] == 200
+    assert [n["method"] for n in json.loads(shown["body"])["notices"]] == ["send"]

@@ -14,8 +14,10 @@ import requests
 from chaos._evidence import changed_items, leaked, snapshot, stack_secrets
 from chaos._hostile_probes import (
     GET_DELIVERY,
+    GET_NOTICES,
     GET_ORDER,
     LIST_ORDERS,
+    NOTICE,
     POST_DELIVERY,
     POST_MADE,
     POST_SHIPMENT,
@@ -55,7 +57,17 @@ def test_hostile_input_is_refused_without_writes_5xx_or_secrets(stack):
     figures = attack(stack, EXAMPLES, derandomize=True)
     # Then the attack reached every route and both outcomes
     assert figures.tried >= 6 * EXAMPLES
-    routes = {SPI, GET_ORDER, POST_DELIVERY, GET_DELIVERY, LIST_ORDERS, POST_MADE, POST_SHIPMENT}
+    routes = {
+        SPI,
+        GET_ORDER,
+        POST_DELIVERY,
+        GET_DELIVERY,
+        LIST_ORDERS,
+        POST_MADE,
+        POST_SHIPMENT,
+        NOTICE,
+        GET_NOTICES,
+    }
     assert routes <= set(figures.by_route)
     assert figures.refused > figures.accepted > 0, figures.figures()
     # And every invariant held
@@ -76,6 +88,23 @@ def test_hostile_input_is_refused_without_writes_5xx_or_secrets(stack):
     lifecycle = [kind for kind in figures.by_kind if kind.startswith("spi_signed_")]
     for method in ("status_query", "template_new", "receipt"):
         assert any(kind.startswith(f"spi_signed_{method}_") for kind in lifecycle), lifecycle
+    # and notices: forged, stale, replayed (each accepted one), oversized, wrong charset,
+    # missing fields, each refused or recorded, none lost (a recorded one is there)
+    kinds = set(figures.by_kind)
+    for kind in (
+        "notice_tampered_wrong_secret",
+        "notice_tampered_stale_timestamp",
+        "notice_oversized_signed",
+        "notice_not_gbk",
+        "notice_send_without_token",
+        "notice_unsigned",
+    ):
+        assert kind in kinds, sorted(kinds)
+    assert any(kind.startswith("notice_signed_hostile_") for kind in kinds)
+    recorded = stack.client("dynamodb").scan(
+        TableName=stack.stack.physical["EticketTable"], Select="COUNT", ConsistentRead=True
+    )
+    assert recorded["Count"] > 0  # some signed hostile notices were valid, and recorded
 
 
 def test_a_tampered_probe_that_is_accepted_is_caught(stack):

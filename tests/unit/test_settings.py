@@ -147,8 +147,16 @@ def test_parts_compose_into_each_functions_variables():
     assert OperatorApiSettings.variables() == {
         "ORDERS_TABLE_NAME",
         "DELIVERIES_TABLE_NAME",
-        "ETICKET_TABLE_NAME",  # products, and the notices received
+        "ETICKET_TABLE_NAME",  # products, and a Taobao order's notices
         "TOP_GATEWAY_URL",  # which orders its gateway may deliver; it never calls it
+    }
+    # the public notice function reads the e-voucher table and its secret, nothing else
+    assert NoticeSettings.variables() == {
+        "ETICKET_TABLE_NAME",
+        "TOP_SECRET_ID",
+        "ETICKET_NOTICE_SECRET",
+        "SECRET_MAX_AGE_SECONDS",
+        "ETICKET_NOTICE_WINDOW_SECONDS",
     }
     # the public SPI function reads nothing of cards, deliveries or outbound TOP calls
     assert not {name for name in SpiSettings.variables() if name.startswith(("CARD", "DELIVER"))}
@@ -156,6 +164,7 @@ def test_parts_compose_into_each_functions_variables():
     assert "TOP_SECRET_ID" not in GeneratorSettings.variables()
     assert set(FUNCTION_SETTINGS.values()) == {
         SpiSettings,
+        NoticeSettings,
         OperatorApiSettings,
         GeneratorSettings,
         DeliverySettings,
@@ -261,3 +270,14 @@ def test_the_edges_of_the_card_number_bound_are_accepted(length, prefix, check_d
     settings = GeneratorSettings.from_env(environ)
     assert settings.card_number_scheme.free_digits == free_digits
     assert GeneratorSettings.from_env(GENERATOR).card_number_scheme.free_digits == 15
+
+
+def test_the_notice_function_needs_a_source_for_its_secret():
+    with pytest.raises(ValidationError) as raised:
+        NoticeSettings.from_env({"ETICKET_TABLE_NAME": "eticket"})
+    assert "TOP_SECRET_ID" in str(raised.value)
+    local = NoticeSettings.from_env(
+        {"ETICKET_TABLE_NAME": "eticket", "ETICKET_NOTICE_SECRET": "s3cr3t-notice"}
+    )
+    assert local.notice_policy.window_seconds == 600
+    assert "s3cr3t-notice" not in repr(local)

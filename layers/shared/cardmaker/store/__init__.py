@@ -1,7 +1,7 @@
 """DynamoDB access: the only package that touches boto3 tables.
 
 Its public surface is for tools that inspect the tables' raw items (chaos's invariant checks,
-the benchmarks' raw baselines, tests that scan for ciphertext): the four table layouts (and
+the benchmarks' raw baselines, tests that scan for ciphertext): the table layouts (and
 the orders list's index), the item conversions and the key names. The use cases'
 repositories are part of ``cardmaker``'s own surface.
 """
