@@ -192,6 +192,19 @@ def show_delivery(view: dict[str, Any]) -> None:
     if isinstance(requester, dict):
         # Its ARN says who; the caller id, account and organisation are in --json.
         request["requested_by"] = requester.get("user_arn")
+    failsend = view.get("failsend")
+    if isinstance(failsend, dict):
+        # A notice delivery that gave up on stock: whether the platform was told.
+        request["failsend"] = " ".join(
+            str(part)
+            for part in (
+                failsend.get("state"),
+                failsend.get("sub_err_code"),
+                failsend.get("code") or "",
+                f"({failsend.get('attempts', 0)} attempt(s))",
+            )
+            if part
+        )
     stdout.print(fields_table(f"delivery {view.get('delivery_id')}", request.items()))
     columns = ["card_no", "position", "outcome", "code", "message"]
     rows = ([card.get(name) for name in columns] for card in view.get("cards", []))

@@ -1,6 +1,6 @@
 """`cardmaker dlq`: the stream batches the functions gave up on (the GeneratorFailures,
-DeliveryFailures and EventsFailures queues), listed and replayed.
-DeliveryFailures and NotifierFailures queues), listed and replayed.
+DeliveryFailures, EventsFailures, NotifierFailures and FulfilmentFailures queues), listed and
+replayed.
 
 Replaying a batch reads its records back from the stream, invokes the function with them
 synchronously, and deletes the message only if the function succeeded with no failed
@@ -37,6 +37,7 @@ from cardmaker import (
     PlanOrder,
     SendDelivery,
     delivery_task,
+    fulfilment_task,
     generation_task,
     lifecycle_change,
     notification_task,
@@ -78,6 +79,7 @@ class QueueChoice(StrEnum):
     delivery = "delivery"
     events = "events"
     notifier = "notifier"
+    fulfilment = "fulfilment"
     all = "all"
 
 
@@ -108,6 +110,10 @@ def _notifier_wants(record: dict[str, Any]) -> bool:
     return notification_task(record) is not None
 
 
+def _fulfilment_wants(record: dict[str, Any]) -> bool:
+    return fulfilment_task(record) is not None
+
+
 QUEUES = {
     "generator": FailureQueue(
         "generator", "GeneratorFailuresQueueUrl", "CardGeneratorFunctionName", _generator_wants
@@ -122,6 +128,14 @@ QUEUES = {
     ),
     "notifier": FailureQueue(
         "notifier", "NotifierFailuresQueueUrl", "PlatformNotifierFunctionName", _notifier_wants
+    ),
+    # Acting on a notice is idempotent (a send's delivery is created once per order): a
+    # replay acts again, with nothing to reopen.
+    "fulfilment": FailureQueue(
+        "fulfilment",
+        "FulfilmentFailuresQueueUrl",
+        "EticketFulfilmentFunctionName",
+        _fulfilment_wants,
     ),
 }
 

@@ -20,6 +20,7 @@ from cardmaker_cli.events import show_events
 from cardmaker_cli.orders import orders_app
 from cardmaker_cli.output import print_error
 from cardmaker_cli.platform import platform_app
+from cardmaker_cli.products import products_app
 from cardmaker_cli.top_secret import secrets_app
 
 if TYPE_CHECKING:
@@ -97,6 +98,9 @@ app.add_typer(eticket_app, name="eticket")
 app.add_typer(cards_app, name="cards")
 app.add_typer(dlq_app, name="dlq", help="Failed stream batches: list and replay them.")
 app.add_typer(secrets_app, name="secrets")
+eticket_app = typer.Typer(no_args_is_help=True, help="E-voucher products (and notices).")
+eticket_app.add_typer(products_app, name="products")
+app.add_typer(eticket_app, name="eticket")
 app.command("events")(show_events)
 
 

@@ -30,7 +30,9 @@ from cardmaker import (
     Delivery,
     DeliveryStatus,
     EticketDeliveryRequest,
+    EticketNotice,
     Notice,
+    NoticeDeliveryRequest,
     NoticeState,
     Order,
     OrderStatus,
@@ -40,12 +42,13 @@ from cardmaker import (
     plan_chunks,
     request_fingerprint,
 )
-from cardmaker.store import delivery_schema, from_item, key_of, schema, to_item
+from cardmaker.store import delivery_schema, eticket_schema, from_item, key_of, schema, to_item
 from cardmaker.top import sign_spi
 from cardmaker_cli.samples import DEMO_NOTICE_SECRET, SAMPLE_NOTICE_ORDER_ID, sample_notice
 from cardmaker_cli.stream_records import lambda_record
 from local.apigw import http_api_event, iam_identity
 from local.platform import sample_delivery
+from local.schedules import scheduled_event
 from local.template import REPO
 
 EVENTS = REPO / "events"
@@ -390,12 +393,68 @@ def _delivery_events(pending: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def eticket_events() -> dict[str, dict[str, Any]]:
+    """What e-voucher fulfilment receives: the sample send notice recorded (the e-voucher
+    table's INSERT, for EticketFulfilmentFunction), its delivery given up on stock with its
+    ma.failsend PENDING (for CardDeliveryFunction), and the stock deadline's schedule."""
+    received_at = "2026-11-22T12:40:00.000+00:00"
+    notice = EticketNotice.of(
+        {"timestamp": "2026-11-22 20:40:00", **sample_notice(num=2)}, received_at
+    )
+    request = NoticeDeliveryRequest(
+        type="notice",
+        quantity=2,
+        outer_id=notice.order_id,
+        token=notice.token or "",
+        merchant_code=notice.merchant_code or "",
+    )
+    waiting = {
+        **delivery_schema.delivery_item(
+            replace(
+                Delivery.new(request, received_at, Requester("taobao:eticket-notice")),
+                status=DeliveryStatus.WAITING_STOCK,
+                stock_deadline="2026-11-22T12:50:00.000+00:00",
+            ),
+            request_fingerprint(request),
+        ),
+        **to_item({"stock_key": f"PRODUCT#{request.merchant_code}"}),
+    }
+    given_up_at = "2026-11-22T12:50:00.500+00:00"
+    failed = {
+        **{name: value for name, value in waiting.items() if name != "stock_key"},
+        **to_item(
+            {
+                "status": DeliveryStatus.FAILED.value,
+                "failure_reason": "no product mapping: the merchant code was not mapped"
+                " within the wait",
+                "failsend": {
+                    "state": "PENDING",
+                    "sub_err_code": "isv.fail-send-no-stock",
+                    "attempts": 0,
+                    "updated_at": given_up_at,
+                },
+                "updated_at": given_up_at,
+            }
+        ),
+    }
+    return {
+        "stream_notice_send.json": _stream_event(
+            eticket_schema.notice_item(notice), "300000001", table="EticketTable"
+        ),
+        "stream_delivery_failsend.json": _stream_event(
+            failed, "200000003", old=waiting, name="MODIFY", table="DeliveriesTable"
+        ),
+        "schedule_stock_deadline.json": scheduled_event("StockDeadlineFunctionEveryMinute")
+        | {"id": "sample-stock-deadline", "time": "2026-11-22T12:50:00Z"},
+    }
+
+
 def render(event: dict[str, Any]) -> str:
     return json.dumps(event, ensure_ascii=False, indent=2) + "\n"
 
 
 def main() -> None:
-    for name, event in {**sample_events(), **stream_events()}.items():
+    for name, event in {**sample_events(), **stream_events(), **eticket_events()}.items():
         Path(EVENTS / name).write_text(render(event), encoding="utf-8")
         print(f"wrote events/{name}")
 

@@ -45,6 +45,7 @@ from local.http_api import ApiGatewayServer
 from local.lambda_api import LambdaApiServer
 from local.moto_dynamodb import install as install_moto_fixes
 from local.moto_kms import install as install_moto_kms
+from local.schedules import DEFAULT_PERIOD_SECONDS, Scheduler
 from local.streams import StreamPoller, StreamReader, streams_client
 from local.template import (
     REGION,
@@ -214,6 +215,8 @@ class LocalStack:
         self.pollers: dict[tuple[str, str], StreamPoller] = {}
         # stream ARN -> its reader, shared by the pollers of the mappings that follow it
         self.readers: dict[str, StreamReader] = {}
+        # (function, schedule event) -> the thread playing that schedule
+        self.schedulers: dict[tuple[str, str], Scheduler] = {}
         # The fake TOP gateway, while running without an external TOP_GATEWAY_URL.
         self.top_gateway: FakeTopGateway | None = None
         self._external_moto_url = moto_url.rstrip("/") if moto_url else None
@@ -285,19 +288,23 @@ class LocalStack:
             for name, spec in specs.items()
         }
         self._start_pollers()
+        self._start_schedules()
         self._start_http()
         self._start_lambda_api()
 
     def stop(self) -> None:
         """Stop serving, forget moto's state and put the previous environment back.
         Safe to call more than once, and after a failed ``start()``."""
-        # Pollers first: they invoke functions and call moto, both about to go.
+        # Pollers and schedules first: they invoke functions and call moto, both about to go.
         for poller in self.pollers.values():
             poller.stop()
         for reader in self.readers.values():
             reader.stop()
         self.pollers = {}
         self.readers = {}
+        for scheduler in self.schedulers.values():
+            scheduler.stop()
+        self.schedulers = {}
         for server in (self._http, self._lambda_api):
             if server is not None:
                 server.close()
@@ -441,6 +448,16 @@ class LocalStack:
         # after the readers' idle wait.
         for reader in list(self.readers.values()):
             reader.wake()
+
+    def _start_schedules(self) -> None:
+        """One thread per (function, ``Type: Schedule`` event), on a short period
+        (``LOCAL_SCHEDULE_SECONDS``, default 1 s): moto runs no EventBridge schedules."""
+        period = float(os.environ.get("LOCAL_SCHEDULE_SECONDS", DEFAULT_PERIOD_SECONDS))
+        for function in self.functions.values():
+            for rule in function.spec.schedules:
+                scheduler = Scheduler(function, rule, period, log=self.log)
+                self.schedulers[(function.name, rule)] = scheduler
+                scheduler.start()
 
     def _start_http(self) -> None:
         endpoints = [

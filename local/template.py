@@ -352,6 +352,8 @@ class FunctionSpec:
     routes: tuple[Route, ...]
     timeout: int
     stream_sources: tuple[StreamSource, ...] = ()
+    # The names of its ``Type: Schedule`` events (the local stack runs them on a short period).
+    schedules: tuple[str, ...] = ()
 
     def load_handler(self) -> Handler:
         """Import ``app.py`` of the function as Lambda would, under a module name of its own
@@ -429,5 +431,10 @@ def functions(stack: Stack, template: Mapping[str, Any] | None = None) -> dict[s
             routes=routes,
             timeout=int(properties.get("Timeout", globals_.get("Timeout", 3))),
             stream_sources=streams,
+            schedules=tuple(
+                event_name
+                for event_name, event in properties.get("Events", {}).items()
+                if event["Type"] == "Schedule"
+            ),
         )
     return specs

@@ -73,7 +73,12 @@ MAKE_FINISH = MakeFinishRequest.METHOD
 STATUS_SENDED = StatusSendedRequest.METHOD
 # The fund platform's lifecycle notices: one card order each, no cards.
 NOTICES = (MAKE_FINISH, STATUS_SENDED)
-METHODS = (MA_SEND, CARD_BIND, *NOTICES, MA_RESEND)
+# A send-code notice that cannot be served (platform-apis.md §3.1): any token is taken (the
+# gateway does not know the notices' tokens); recorded for tests like every call.
+MA_FAILSEND = "taobao.eticket.merchant.ma.failsend"
+# E-voucher callbacks: they need the session, as ma.send does.
+WITH_SESSION = frozenset({MA_SEND, MA_RESEND, MA_FAILSEND})
+METHODS = (MA_SEND, CARD_BIND, *NOTICES, MA_RESEND, MA_FAILSEND)
 MAX_SKEW = timedelta(minutes=10)
 DEFAULT_SIGN_METHOD = "md5"  # what TOP assumes when sign_method is absent
 STRUCT_PARAMS = ("card_bind_req_dto", "isv_ma_list", "isv_ka_list")
@@ -500,8 +505,8 @@ class FakeTopGateway:
         _check_sign(params, sign_valid)
         _check_timestamp(params.get("timestamp"), self._clock())
         _check_method(request.method)
-        if request.method in {MA_SEND, MA_RESEND} or params.get("session"):
-            # ma.send and ma.resend need one; any other call that carries one has it checked.
+        if request.method in WITH_SESSION or params.get("session"):
+            # The e-voucher callbacks need one; any other call that carries one has it checked.
             _check_session(params.get("session"), self._session_key)
         _check_business(request)
         if request.method == MA_RESEND:
@@ -562,7 +567,7 @@ def _describe_call(call: RecordedCall) -> str:
 
 
 def _business_id(method: str, params: dict[str, str], structs: dict[str, Any]) -> str:
-    if method in {MA_SEND, MA_RESEND}:
+    if method in WITH_SESSION:
         return params.get("outer_id", "")
     if method in NOTICES:
         return params.get("card_order_id", "")
@@ -599,6 +604,9 @@ def _taken_by(request: _Request, answer: dict[str, Any] | None) -> tuple[str, ..
     if request.method in {MA_SEND, MA_RESEND}:
         sent = _cards(request.method, request.structs)
         return sent if body.get("ret_code") == SUCCESS_ALL else ()
+    if request.method == MA_FAILSEND:
+        # The notice's order, told it cannot be served: what a repeat is recognised by.
+        return (request.params["outer_id"],) if body.get("ret_code") == SUCCESS_ALL else ()
     result = body.get("result") or {}
     if not result.get("success"):
         return ()
@@ -734,6 +742,8 @@ def _check_business(request: _Request) -> None:
         required: tuple[str, ...] = ("outer_id", "token", list_name)
     elif request.method == MA_RESEND:
         required = ("outer_id", "token", "isv_ma_list")
+    elif request.method == MA_FAILSEND:
+        required = ("outer_id", "token", "sub_err_code", "sub_err_msg")
     elif request.method == MAKE_FINISH:
         required = ("card_order_id",)
     elif request.method == STATUS_SENDED:
@@ -788,7 +798,7 @@ def _success_body(request: _Request, fault: Fault | None, simplify: bool) -> dic
         # CardMakingInformResponse: result.success alone, in either answer style.
         noticed = fault if fault is not None and fault.kind == "notice_result" else None
         return {"result": {"success": noticed.success if noticed else True}}
-    if request.method in {MA_SEND, MA_RESEND}:
+    if request.method in WITH_SESSION:
         ma_ret = fault if fault is not None and fault.kind == "ma_ret" else None
         return {
             "resp_body": {"attribute_map": "{}"},

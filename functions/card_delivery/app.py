@@ -1,6 +1,7 @@
-"""The delivery function: carries out deliveries as they arrive on the deliveries stream, and
-wakes those waiting for stock when their order's GENERATED arrives on the orders stream.
-Thin on purpose: the layer does the work."""
+"""The delivery function: carries out deliveries as they arrive on the deliveries stream (and
+the ma.failsend of notice deliveries that gave up on stock), and wakes those waiting for
+stock when their order's GENERATED arrives on the orders stream. Thin on purpose: the layer
+does the work."""
 
 # No `from __future__ import annotations`: Powertools reads annotations at runtime.
 from typing import Any
@@ -18,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cardmaker import (
     DeliveryStatus,
     SendDelivery,
+    SendFailsend,
     WakeDeliveries,
     about,
     delivery_task,
@@ -53,6 +55,10 @@ def record_handler(record: DynamoDBRecord) -> None:
             status=attempt.status.value if attempt.status else None,
             acted=attempt.acted,
         )
+    elif isinstance(task, SendFailsend):
+        about(delivery_id=task.delivery_id)
+        state = runtime.failsend_sender().send(task.delivery_id)
+        logger.info("failsend processed", failsend=state.value if state else None)
     elif isinstance(task, WakeDeliveries):
         about(card_order_id=task.order.card_order_id, own_sign=task.order.own_sign)
         woken = runtime.delivery_sender().wake_waiting(task.order)

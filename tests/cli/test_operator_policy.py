@@ -26,6 +26,9 @@ import requests
 from cardmaker import (
     DynamoDBDeliveryRepository,
     DynamoDBLifecycleRepository,
+    DynamoDBNoticeDeliveryRepository,
+    DynamoDBNoticeRepository,
+    EticketNotice,
     NoticeState,
     OrderKey,
     PlatformNotice,
@@ -33,6 +36,7 @@ from cardmaker import (
 from cardmaker.store import cards as cards_store
 from cardmaker.top import MakeFinishRequest, utc_now
 from cardmaker_cli.api import Api
+from cardmaker_cli.samples import sample_notice
 from local.platform import sample_delivery
 from local.stack import LocalStack
 from local.template import load_template
@@ -258,6 +262,33 @@ def failed_delivery(stack: LocalStack) -> tuple[str, str]:
     return answer.json()["delivery_id"], message_id
 
 
+def failed_fulfilment(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A send notice the fulfilment function gave up on (making its delivery failed on
+    every attempt): its batch's message id. The fault is lifted for the redrive."""
+    before = set(messages(stack, "FulfilmentFailures"))
+    real = DynamoDBNoticeDeliveryRepository.create_once
+
+    def failing(self: Any, delivery: Any, fingerprint: str) -> Any:
+        raise RuntimeError("the deliveries table is unavailable")
+
+    monkeypatch.setattr(DynamoDBNoticeDeliveryRepository, "create_once", failing)
+    notices = DynamoDBNoticeRepository(
+        stack.stack.physical["EticketTable"], stack.client("dynamodb")
+    )
+    parameters = sample_notice(order_id="17905", token="tok-17905-policy", num=1)
+    notice = EticketNotice.of(
+        {"timestamp": "2026-11-30 12:00:00", **parameters},
+        utc_now().isoformat(timespec="milliseconds"),
+    )
+    try:
+        assert notices.record(notice)
+        stack.wait_idle(60)
+    finally:
+        monkeypatch.setattr(DynamoDBNoticeDeliveryRepository, "create_once", real)
+    (message_id,) = set(messages(stack, "FulfilmentFailures")) - before
+    return message_id
+
+
 def failed_notification(stack: LocalStack, order_id: int) -> set[str]:
     """A made order whose make.finish the platform refused (FAILED, its records in the
     notifier's queue): their message ids."""
@@ -292,6 +323,7 @@ def operator_calls(
     failing_cards: set[Any],  # noqa: F811 (the fixture of tests/cli/test_dlq.py)
     failing_events: set[int],  # noqa: F811 (the fixture of tests/cli/test_dlq.py)
     tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[set[tuple[str, str]]]:
     """Every command an operator runs, once, recorded."""
     # An order of its own: the print run takes every card left of its template, which the
@@ -303,6 +335,7 @@ def operator_calls(
     delivery_id, delivery_message = failed_delivery(local_stack)
     events_messages = failed_events(local_stack, failing_events, 17904)
     notifier_messages = failed_notification(local_stack, 17904)
+    fulfilment_message = failed_fulfilment(local_stack, monkeypatch)
     deliveries = DynamoDBDeliveryRepository(
         local_stack.stack.physical["DeliveriesTable"], local_stack.client("dynamodb")
     )
@@ -329,6 +362,10 @@ def operator_calls(
              "--json"),
             ("orders", "list", "--own-sign", "daily", "--status", "SHIPPED", "--all",
              "--json"),
+            ("eticket", "products", "put", "POLICY-CODE", "--template", "T1",
+             "--own-sign", "daily", "--json"),
+            ("eticket", "products", "show", "POLICY-CODE", "--json"),
+            ("eticket", "products", "list", "--json"),
             ("dlq", "list", "--json"),
             ("dlq", "redrive", "--dry-run", "--reopen", "--json"),
             ("dlq", "redrive", "--reopen", "--json"),
@@ -344,12 +381,14 @@ def operator_calls(
         assert delivery_message not in messages(local_stack, "DeliveryFailures")
         assert events_messages.isdisjoint(messages(local_stack, "EventsFailures"))
         assert not notifier_messages & set(messages(local_stack, "NotifierFailures"))
+        assert fulfilment_message not in messages(local_stack, "FulfilmentFailures")
         yield recorder.calls
     finally:
         delete_messages(local_stack, {generation_message})
         delete_messages(local_stack, {delivery_message}, "DeliveryFailures")
         delete_messages(local_stack, events_messages, "EventsFailures")
         delete_messages(local_stack, notifier_messages, "NotifierFailures")
+        delete_messages(local_stack, {fulfilment_message}, "FulfilmentFailures")
 
 
 def test_the_operator_policy_grants_every_call_of_the_commands_and_nothing_else(operator_calls):

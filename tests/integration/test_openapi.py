@@ -32,6 +32,8 @@ def test_schemathesis_loads_every_operation(spec):
     assert sorted(operation.label for operation in operations) == [
         "GET /deliveries/{delivery_id}",
         "GET /eticket/notices/{order_id}",
+        "GET /eticket/products",
+        "GET /eticket/products/{merchant_code}",
         "GET /orders",
         "GET /orders/{card_order_id}",
         "POST /deliveries",
@@ -39,6 +41,7 @@ def test_schemathesis_loads_every_operation(spec):
         "POST /orders/{card_order_id}/made",
         "POST /orders/{card_order_id}/shipment",
         "POST /top/spi",
+        "PUT /eticket/products/{merchant_code}",
     ]
 
 

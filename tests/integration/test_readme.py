@@ -63,6 +63,12 @@ def _handled_by(event_file: str) -> set[str]:
     event = json.loads((REPO / "events" / event_file).read_text(encoding="utf-8"))
     if "routeKey" in event:
         return _route_owner(event["routeKey"])
+    if event.get("detail-type") == "Scheduled Event":
+        return {
+            name
+            for name, function in _functions().items()
+            if any(source["Type"] == "Schedule" for source in function.get("Events", {}).values())
+        }
     arns = {record["eventSourceARN"] for record in event["Records"]}
     functions = set()
     for name, function in _functions().items():

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from cardmaker import (
+    DynamoDBDeliveryRepository,
     DynamoDBGenerationRepository,
     DynamoDBLifecycleRepository,
     DynamoDBOrderRepository,
@@ -84,6 +85,13 @@ LIFECYCLE_SPI = {
 }
 
 
+# E-voucher fulfilment: test_eticket_events.
+ETICKET_EVENTS = {
+    "stream_notice_send.json",
+    "stream_delivery_failsend.json",
+    "schedule_stock_deadline.json",
+}
+
 # The e-voucher platform's notices and the operator's view of them: test_notice_events.
 NOTICE_EVENTS = {
     "eticket_notice_send.json",
@@ -111,6 +119,7 @@ def test_every_event_file_is_exercised():
         "post_order_made.json",
         "post_order_shipment.json",
         *LIFECYCLE_SPI,
+        *ETICKET_EVENTS,
     }
 
 
@@ -364,6 +373,41 @@ def test_lifecycle_spi_events(sam_local_env, invoke, table_items, dynamodb, orde
     view = json.loads(invoke(load("get_order.json"))["body"])
     assert view["status"] == "CONFIRMED"
     assert view["templates"][0]["registered"] is True
+
+
+def test_eticket_events(sam_local_env, stack, dynamodb, invoke_delivery):
+    """The fulfilment function makes the sample send's delivery; the delivery function sends
+    the ma.failsend of one given up on stock; the deadline's schedule finds nothing due."""
+    deliver, gateway = invoke_delivery
+    specs = functions(stack)
+    # Given the sample notice recorded, its INSERT makes its delivery (PENDING, unmapped)
+    notice = load("stream_notice_send.json")
+    item = notice["Records"][0]["dynamodb"]["NewImage"]
+    dynamodb.put_item(TableName=stack.physical["EticketTable"], Item=item)
+    fulfil = specs["EticketFulfilmentFunction"].load_handler()
+    context = LambdaContext(function_name="EticketFulfilmentFunction")
+    assert fulfil(notice, context) == {"batchItemFailures": []}
+    notices = runtime.fulfilment_notices().notices(item["order_id"]["S"])
+    assert [record.outcome.value for record in notices] == ["DELIVERY_CREATED"]
+    deliveries = DynamoDBDeliveryRepository(stack.physical["DeliveriesTable"])
+    delivery = deliveries.get(notices[0].delivery_id)
+    assert delivery is not None
+    assert delivery.status.value == "PENDING"
+    # Given a notice delivery given up on stock, its failsend goes out once
+    failsend = load("stream_delivery_failsend.json")
+    failed = failsend["Records"][0]["dynamodb"]["NewImage"]
+    dynamodb.put_item(TableName=stack.physical["DeliveriesTable"], Item=failed)
+    assert deliver(failsend) == {"batchItemFailures": []}
+    (call,) = gateway.calls_of("taobao.eticket.merchant.ma.failsend")
+    assert call.params["sub_err_code"] == "isv.fail-send-no-stock"
+    assert deliver(failsend) == {"batchItemFailures": []}  # a replay: already SENT
+    assert len(gateway.calls_of("taobao.eticket.merchant.ma.failsend")) == 1
+    # The schedule: nothing is waiting past its deadline
+    deadline = specs["StockDeadlineFunction"].load_handler()
+    schedule = load("schedule_stock_deadline.json")
+    assert deadline(schedule, LambdaContext(function_name="StockDeadlineFunction")) == {
+        "given_up": 0
+    }
 
 
 def test_notice_events(stack, invoke, dynamodb, monkeypatch):

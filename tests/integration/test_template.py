@@ -181,7 +181,9 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/ByEnvironment"}),
         json.dumps({"Fn::GetAtt": ["DeliveriesTable", "Arn"]}),
+        # products, and the notice deliveries a mapping wakes; the notices read
         json.dumps({"Fn::GetAtt": ["EticketTable", "Arn"]}),
+        json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/WaitingStock"}),
     }
     # and the public notice function only the e-voucher table and the TOP secret
     assert _reached("EticketNoticeFunction") == {
@@ -411,6 +413,7 @@ def test_every_failure_queue_has_an_alarm_on_its_first_message():
         "DeliveryFailures",
         "EventsFailures",
         "NotifierFailures",
+        "FulfilmentFailures",
     }
     # Then each queue alarms as soon as one batch lands in it
     alarmed = _alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible")
@@ -435,6 +438,7 @@ def test_every_stream_function_has_an_iterator_age_alarm_and_every_function_an_e
         "CardDeliveryFunction",
         "LifecycleEventsFunction",
         "PlatformNotifierFunction",
+        "EticketFulfilmentFunction",
     }
     assert sorted(str(v) for v in _alarmed("AWS/Lambda", "IteratorAge")) == sorted(
         str({"Ref": name}) for name in streamed
@@ -728,6 +732,7 @@ def test_the_dashboard_shows_failures_and_how_far_each_stream_function_is_behind
         "CardDeliveryFunction",
         "LifecycleEventsFunction",
         "PlatformNotifierFunction",
+        "EticketFulfilmentFunction",
     }
     shown = {(line[0], line[1], line[3]) for line in lines if line[0] != "Cardmaker"}
     for function in stream_functions:

@@ -15,6 +15,9 @@ FUNCTIONS = (
     "CardDeliveryFunction",
     "LifecycleEventsFunction",
     "PlatformNotifierFunction",
+    "EticketNoticeFunction",
+    "EticketFulfilmentFunction",
+    "StockDeadlineFunction",
 )
 
 

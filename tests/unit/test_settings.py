@@ -9,12 +9,14 @@ from pydantic import ValidationError
 from cardmaker import FUNCTION_SETTINGS, runtime
 from cardmaker.settings import (
     DeliverySettings,
+    FulfilmentSettings,
     GeneratorSettings,
     LifecycleEventsSettings,
     NoticeSettings,
     NotifierSettings,
     OperatorApiSettings,
     SpiSettings,
+    StockDeadlineSettings,
 )
 
 SPI = {"ORDERS_TABLE_NAME": "orders", "TOP_SECRET_ID": "arn:top", "TOP_APP_KEY": "12345678"}
@@ -22,6 +24,7 @@ DELIVERY = {
     "ORDERS_TABLE_NAME": "orders",
     "CARDS_TABLE_NAME": "cards",
     "DELIVERIES_TABLE_NAME": "deliveries",
+    "ETICKET_TABLE_NAME": "eticket",
     "CARD_KEY_ID": "key",
     "TOP_SECRET_ID": "arn:top",
 }
@@ -144,7 +147,7 @@ def test_parts_compose_into_each_functions_variables():
     assert OperatorApiSettings.variables() == {
         "ORDERS_TABLE_NAME",
         "DELIVERIES_TABLE_NAME",
-        "ETICKET_TABLE_NAME",  # a Taobao order's notices (GET /eticket/notices/{order_id})
+        "ETICKET_TABLE_NAME",  # products, and a Taobao order's notices
         "TOP_GATEWAY_URL",  # which orders its gateway may deliver; it never calls it
     }
     # the public notice function reads the e-voucher table and its secret, nothing else
@@ -167,7 +170,13 @@ def test_parts_compose_into_each_functions_variables():
         DeliverySettings,
         LifecycleEventsSettings,
         NotifierSettings,
+        NoticeSettings,
+        FulfilmentSettings,
+        StockDeadlineSettings,
     }
+    # e-voucher fulfilment reads no cards, keys or TOP secret; the deadline only deliveries
+    assert not {name for name in FulfilmentSettings.variables() if name.startswith(("CARD", "TOP"))}
+    assert StockDeadlineSettings.variables() == {"DELIVERIES_TABLE_NAME"}
     # the lifecycle events are built from stream records alone: no table, key or secret
     assert LifecycleEventsSettings.variables() == {"LIFECYCLE_BUS_NAME"}
     # the notifier reads no cards, no deliveries, no card key

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from cardmaker import (
     Chunk,
+    FulfilNotice,
     GenerateChunk,
     MakeTestOrder,
     NotifyPlatform,
@@ -17,12 +18,15 @@ from cardmaker import (
     PlanOrder,
     PlatformNotice,
     SendDelivery,
+    SendFailsend,
     WakeDeliveries,
     delivery_task,
+    fulfilment_task,
     generation_task,
+    lifecycle_change,
     notification_task,
 )
-from local.events import ETICKET_DELIVERY_ID, stream_events
+from local.events import ETICKET_DELIVERY_ID, eticket_events, stream_events
 
 KEY = OrderKey("daily", 16002)
 
@@ -134,3 +138,72 @@ def test_the_notifier_leaves_everything_else_alone(records):
         record(records, "delivery_pending"),
     ):
         assert notification_task(other) is None
+
+
+# --- e-voucher fulfilment ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def eticket_records() -> dict[str, dict]:
+    return {
+        name: event["Records"][0] for name, event in eticket_events().items() if "Records" in event
+    }
+
+
+def test_a_delivery_is_carried_out_only_as_it_becomes_pending(records):
+    # A notice delivery records its product and order while PENDING: a MODIFY that leaves it
+    # PENDING is not a second task
+    still_pending = record(records, "delivery_pending")
+    still_pending["eventName"] = "MODIFY"
+    still_pending["dynamodb"]["OldImage"] = copy.deepcopy(still_pending["dynamodb"]["NewImage"])
+    assert delivery_task(still_pending) is None
+    woken = copy.deepcopy(still_pending)
+    woken["dynamodb"]["OldImage"]["status"] = {"S": "WAITING_STOCK"}
+    assert delivery_task(woken) == SendDelivery(ETICKET_DELIVERY_ID)
+
+
+def test_a_failsend_is_sent_only_as_its_delivery_gives_up(eticket_records):
+    given_up = copy.deepcopy(eticket_records["stream_delivery_failsend.json"])
+    task = delivery_task(given_up)
+    assert isinstance(task, SendFailsend)
+    # each attempt counted on it streams too: not an attempt of its own
+    counted = copy.deepcopy(given_up)
+    counted["dynamodb"]["OldImage"] = copy.deepcopy(counted["dynamodb"]["NewImage"])
+    counted["dynamodb"]["NewImage"]["failsend"]["M"]["attempts"] = {"N": "1"}
+    assert delivery_task(counted) is None
+    sent = copy.deepcopy(counted)
+    sent["dynamodb"]["NewImage"]["failsend"]["M"]["state"] = {"S": "SENT"}
+    assert delivery_task(sent) is None
+
+
+def test_fulfilment_acts_on_a_notice_as_it_is_recorded_only(eticket_records):
+    inserted = copy.deepcopy(eticket_records["stream_notice_send.json"])
+    task = fulfilment_task(inserted)
+    assert isinstance(task, FulfilNotice)
+    assert (task.notice.method, task.notice.order_id, task.notice.num) == (
+        "send",
+        "1753340805138544",
+        2,
+    )
+    assert "mobile" not in task.notice.parameters
+    outcome_written = copy.deepcopy(inserted)
+    outcome_written["eventName"] = "MODIFY"
+    assert fulfilment_task(outcome_written) is None
+    assert fulfilment_task(copy.deepcopy(eticket_records["stream_delivery_failsend.json"])) is None
+
+
+def test_a_notice_delivery_without_cards_publishes_no_lifecycle_event(eticket_records):
+    given_up = copy.deepcopy(eticket_records["stream_delivery_failsend.json"])
+    assert lifecycle_change(given_up) is None
+    claimed = copy.deepcopy(given_up)
+    image = claimed["dynamodb"]["NewImage"]
+    image["card_order_id"] = {"N": "16002"}
+    image["request"]["M"]["own_sign"] = {"S": "daily"}
+    image["request"]["M"]["template_no"] = {"S": "3010030E05"}
+    change = lifecycle_change(claimed)
+    assert change is not None
+    assert (change.kind, change.order, change.template_no) == (
+        "notice",
+        KEY,
+        "3010030E05",
+    )

@@ -45,8 +45,11 @@ from cardmaker.deliveries.delivery import (
     CardResult,
     Delivery,
     DeliveryStatus,
+    Failsend,
+    FailsendState,
     Requester,
     delivery_id,
+    notice_delivery_id,
     request_fingerprint,
 )
 from cardmaker.deliveries.models import (
@@ -77,6 +80,7 @@ from cardmaker.errors import (
     NotFound,
     NoticeMalformed,
     NoticeRefused,
+    NoticeSendUnsettled,
     NoticesNotFound,
     NoticeUnverified,
     NotificationDeferred,
@@ -88,6 +92,7 @@ from cardmaker.errors import (
     PageTokenInvalid,
     PlatformNoticeFailed,
     PrintRefused,
+    ProductNotFound,
     RequesterUnknown,
     SecretTampered,
     SequenceExhausted,
@@ -98,7 +103,7 @@ from cardmaker.errors import (
     TopUnavailable,
     UnprocessedItemsError,
 )
-from cardmaker.eticket.aftercare import NoticeAftercare, notice_delivery_id
+from cardmaker.eticket.aftercare import NoticeAftercare
 from cardmaker.eticket.api_models import (
     NOTICE_ROUTE_DOCS,
     NoticeAnswer,
@@ -107,8 +112,17 @@ from cardmaker.eticket.api_models import (
     NoticeSummary,
     NoticesView,
 )
+from cardmaker.eticket.catalogue import Mapped, ProductCatalogue
 from cardmaker.eticket.notice import Notice as EticketNotice
 from cardmaker.eticket.notice import NoticeMethod, NoticeOutcome, NoticeRecord
+from cardmaker.eticket.product_models import (
+    EXAMPLE_MERCHANT_CODE,
+    EXAMPLE_PRODUCT,
+    ProductList,
+    ProductMapped,
+    ProductView,
+)
+from cardmaker.eticket.products import MerchantCode, Product, ProductMapping
 from cardmaker.eticket.wire import (
     NoticePolicy,
     notice_body,
@@ -203,17 +217,22 @@ from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import dynamodb_client, kms_client
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.lifecycle import DynamoDBLifecycleRepository, Transition
+from cardmaker.store.notice_deliveries import DynamoDBNoticeDeliveryRepository
 from cardmaker.store.notices import DynamoDBNoticeRepository
 from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
+from cardmaker.store.products import DynamoDBProductRepository
 from cardmaker.store.stream import (
+    FulfilNotice,
     GenerateChunk,
     MakeTestOrder,
     NotifyPlatform,
     PlanOrder,
     SendDelivery,
+    SendFailsend,
     WakeDeliveries,
     delivery_task,
+    fulfilment_task,
     generation_task,
     lifecycle_change,
     notification_task,
@@ -235,8 +254,10 @@ __all__ = [
     "EXAMPLE_BIND",
     "EXAMPLE_DELIVERY_ID",
     "EXAMPLE_ETICKET",
+    "EXAMPLE_MERCHANT_CODE",
     "EXAMPLE_ORDER_ID",
     "EXAMPLE_OWN_SIGN",
+    "EXAMPLE_PRODUCT",
     "FINAL",
     "FUNCTION_SETTINGS",
     "IAM",
@@ -289,14 +310,19 @@ __all__ = [
     "DynamoDBDeliveryRepository",
     "DynamoDBGenerationRepository",
     "DynamoDBLifecycleRepository",
+    "DynamoDBNoticeDeliveryRepository",
     "DynamoDBNoticeRepository",
     "DynamoDBOrderIndex",
     "DynamoDBOrderRepository",
+    "DynamoDBProductRepository",
     "DynamoDBTemplateRegistry",
     "EticketDeliveryRequest",
     "EticketNotice",
     "EventBridgeBus",
     "EventNotPublished",
+    "Failsend",
+    "FailsendState",
+    "FulfilNotice",
     "GenerateChunk",
     "InvalidAppKey",
     "InvalidMethod",
@@ -310,6 +336,8 @@ __all__ = [
     "ListedOrders",
     "LogisticsInfo",
     "MakeTestOrder",
+    "Mapped",
+    "MerchantCode",
     "NotFound",
     "NotFoundAnswer",
     "Notice",
@@ -325,6 +353,7 @@ __all__ = [
     "NoticePolicy",
     "NoticeRecord",
     "NoticeRefused",
+    "NoticeSendUnsettled",
     "NoticeState",
     "NoticeSummary",
     "NoticeUnverified",
@@ -365,6 +394,13 @@ __all__ = [
     "PrintRuns",
     "PrintedCard",
     "ProblemAnswer",
+    "Product",
+    "ProductCatalogue",
+    "ProductList",
+    "ProductMapped",
+    "ProductMapping",
+    "ProductNotFound",
+    "ProductView",
     "ReceiptNotice",
     "Requester",
     "RequesterUnknown",
@@ -372,6 +408,7 @@ __all__ = [
     "SecretOpener",
     "SecretTampered",
     "SendDelivery",
+    "SendFailsend",
     "SequenceExhausted",
     "ShipmentRequest",
     "SpiRefused",
@@ -392,6 +429,7 @@ __all__ = [
     "delivery_id",
     "delivery_task",
     "dynamodb_client",
+    "fulfilment_task",
     "generation_task",
     "json_content",
     "kms_client",

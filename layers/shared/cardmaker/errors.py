@@ -313,3 +313,17 @@ class TopOutcomeUnknown(CardmakerError):
         self.method = method
         self.attempts = attempts
         self.reason = reason
+
+
+class NoticeSendUnsettled(CardmakerError):
+    """A notice delivery's ma.send answered neither success nor one of the codes that end it
+    (platform-apis.md §4.5): tried again (bounded), then the delivery gives up, redrivable.
+    ``code`` is the answer's code as it may be recorded (never its message)."""
+
+    def __init__(self, code: str | None) -> None:
+        super().__init__(f"ma.send not settled ({code or 'no code'})")
+        self.code = code
+
+
+class ProductNotFound(NotFound):
+    """No product is mapped to that merchant code."""

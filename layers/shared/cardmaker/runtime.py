@@ -19,6 +19,11 @@ from cardmaker.cards.opening import SecretOpener
 from cardmaker.deliveries.sending import DeliverySender
 from cardmaker.deliveries.service import DeliveryService
 from cardmaker.eticket.aftercare import NoticeAftercare
+from cardmaker.eticket.catalogue import ProductCatalogue
+from cardmaker.eticket.deadline import StockDeadline
+from cardmaker.eticket.failsend import FailsendSender
+from cardmaker.eticket.fulfilment import NoticeFulfilment
+from cardmaker.eticket.stock import NoticeStock
 from cardmaker.eticket.wire import NoticePolicy
 from cardmaker.events.bus import EventBridgeBus
 from cardmaker.generation.service import CardGenerator
@@ -29,12 +34,14 @@ from cardmaker.orders.service import OrderService
 from cardmaker.settings import (
     AftercareSettings,
     DeliverySettings,
+    FulfilmentSettings,
     GeneratorSettings,
     LifecycleEventsSettings,
     NoticeSettings,
     NotifierSettings,
     OperatorApiSettings,
     SpiSettings,
+    StockDeadlineSettings,
     TopSecrets,
 )
 from cardmaker.store.aftercare import DynamoDBAftercareRepository
@@ -47,10 +54,13 @@ from cardmaker.store.clients import (
 )
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.lifecycle import DynamoDBLifecycleRepository
+from cardmaker.store.notice_deliveries import DynamoDBNoticeDeliveryRepository
 from cardmaker.store.notices import DynamoDBNoticeRepository
 from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
+from cardmaker.store.products import DynamoDBProductRepository
 from cardmaker.store.schema import now_iso
+from cardmaker.store.stock import DynamoDBStockOrders
 from cardmaker.store.templates import DynamoDBTemplateRegistry
 from cardmaker.top.client import TopClient
 from cardmaker.top.credentials import FixedCredentials, StoredCredentials, TopCredentials
@@ -169,6 +179,16 @@ def notice_lookup() -> DynamoDBNoticeRepository:
 
 
 @cache
+def product_catalogue() -> ProductCatalogue:
+    """Maps merchant codes to stocks, for the operators."""
+    settings = operator_api_settings()
+    return ProductCatalogue(
+        DynamoDBProductRepository(settings.eticket_table_name),
+        DynamoDBNoticeDeliveryRepository(settings.deliveries_table_name),
+    )
+
+
+@cache
 def delivery_service() -> DeliveryService:
     settings = operator_api_settings()
     return DeliveryService(
@@ -219,18 +239,81 @@ def delivery_settings() -> DeliverySettings:
 @cache
 def delivery_sender() -> DeliverySender:
     settings = delivery_settings()
-    top = _top_client(settings)
     cards = DynamoDBCardRepository(settings.cards_table_name)
+    deliveries = DynamoDBNoticeDeliveryRepository(settings.deliveries_table_name)
+    orders = DynamoDBOrderRepository(settings.orders_table_name)
     return DeliverySender(
-        DynamoDBDeliveryRepository(settings.deliveries_table_name),
-        DynamoDBOrderRepository(settings.orders_table_name),
+        deliveries,
+        orders,
         cards,
         SecretOpener(cards, KmsDataKeys(kms_client(), settings.card_key_id)),
-        top,
+        _delivery_top(),
         bind_app_key=settings.bind_app_key,
         ka_list_shape=settings.eticket_ka_list_shape,
         max_attempts=settings.max_attempts,
         serves_environment=settings.serves_environment,
+        notice_stock=NoticeStock(
+            deliveries,
+            DynamoDBProductRepository(settings.eticket_table_name),
+            orders,
+            DynamoDBStockOrders(settings.orders_table_name),
+            cards,
+        ),
+    )
+
+
+@cache
+def failsend_sender() -> FailsendSender:
+    """Sends the ma.failsend of the notice deliveries that gave up on stock."""
+    return FailsendSender(
+        DynamoDBNoticeDeliveryRepository(delivery_settings().deliveries_table_name),
+        _delivery_top(),
+    )
+
+
+@cache
+def _delivery_top() -> TopClient:
+    return _top_client(delivery_settings())
+
+
+# --- EticketFulfilmentFunction --------------------------------------------------------------
+
+
+@cache
+def fulfilment_settings() -> FulfilmentSettings:
+    return FulfilmentSettings.from_env(os.environ)
+
+
+@cache
+def notice_fulfilment() -> NoticeFulfilment:
+    """Turns a send notice into its delivery."""
+    settings = fulfilment_settings()
+    return NoticeFulfilment(
+        DynamoDBNoticeDeliveryRepository(settings.deliveries_table_name),
+        DynamoDBProductRepository(settings.eticket_table_name),
+        stock_wait_seconds=settings.eticket_stock_wait_seconds,
+    )
+
+
+@cache
+def fulfilment_notices() -> DynamoDBNoticeRepository:
+    """Records what became of each notice."""
+    return DynamoDBNoticeRepository(fulfilment_settings().eticket_table_name)
+
+
+# --- StockDeadlineFunction ------------------------------------------------------------------
+
+
+@cache
+def stock_deadline_settings() -> StockDeadlineSettings:
+    return StockDeadlineSettings.from_env(os.environ)
+
+
+@cache
+def stock_deadline() -> StockDeadline:
+    """Gives up on the notice deliveries past their stock deadline."""
+    return StockDeadline(
+        DynamoDBNoticeDeliveryRepository(stock_deadline_settings().deliveries_table_name)
     )
 
 
@@ -393,6 +476,14 @@ def reset() -> None:
         delivery_sender,
         aftercare_settings,
         notice_aftercare,
+        failsend_sender,
+        _delivery_top,
+        fulfilment_settings,
+        notice_fulfilment,
+        fulfilment_notices,
+        stock_deadline_settings,
+        stock_deadline,
+        product_catalogue,
         lifecycle_events_settings,
         lifecycle_bus,
         notifier_settings,

@@ -244,9 +244,17 @@ class GeneratorSettings(OrdersTable, CardsTable, CardKey, CardNumbering, StreamR
 
 
 class DeliverySettings(
-    OrdersTable, CardsTable, DeliveriesTable, CardKey, TopSecrets, TopOutbound, StreamRetries
+    OrdersTable,
+    CardsTable,
+    DeliveriesTable,
+    EticketTable,
+    CardKey,
+    TopSecrets,
+    TopOutbound,
+    StreamRetries,
 ):
-    """CardDeliveryFunction: hands cards out through TOP (ma.send, card.bind)."""
+    """CardDeliveryFunction: hands cards out through TOP (ma.send, card.bind, and for
+    send-code notices from their product's stock, ma.failsend when it has none)."""
 
     # card.bind's top_app_key: our own app key unless the platform assigned another one.
     card_bind_app_key: str = ""
@@ -264,6 +272,19 @@ class AftercareSettings(CardsTable, DeliveriesTable, CardKey, TopSecrets, TopOut
     open secrets for a resend, and the TOP client's settings for ma.resend / ma.send."""
 
     eticket_ka_list_shape: Literal["array", "object"] = "array"
+
+
+class FulfilmentSettings(AftercareSettings, EticketTable, StreamRetries):
+    """EticketFulfilmentFunction: acts on each recorded send-code notice (a send makes its
+    delivery; resend, cancel and changes go to the aftercare)."""
+
+    # How long a send notice's delivery waits for stock (a mapping, enough cards) before
+    # ma.failsend.
+    eticket_stock_wait_seconds: int = Field(default=600, ge=0, le=86400)
+
+
+class StockDeadlineSettings(DeliveriesTable):
+    """StockDeadlineFunction: gives up on the notice deliveries past their stock deadline."""
 
 
 class LifecycleEventsSettings(_Settings):
@@ -287,6 +308,8 @@ FUNCTION_SETTINGS: dict[str, type[_Settings]] = {
     "OperatorApiFunction": OperatorApiSettings,
     "CardGeneratorFunction": GeneratorSettings,
     "CardDeliveryFunction": DeliverySettings,
+    "EticketFulfilmentFunction": FulfilmentSettings,
+    "StockDeadlineFunction": StockDeadlineSettings,
     "LifecycleEventsFunction": LifecycleEventsSettings,
     "PlatformNotifierFunction": NotifierSettings,
 }

@@ -18,6 +18,8 @@ from cardmaker.deliveries.delivery import (
     CardResult,
     Delivery,
     DeliveryStatus,
+    Failsend,
+    FailsendState,
     Requester,
     delivery_id,
 )
@@ -147,18 +149,51 @@ class BindDeliveryView(_DeliveryProgress, BindDeliveryRequest, _DeliveryIdentity
     buyer_open_uid: str | SkipJsonSchema[None] = left_out("The buyer's open uid")
 
 
+class FailsendView(BaseModel):
+    """A notice delivery's ma.failsend (sent when it gave up on stock)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: FailsendState = Field(description="PENDING, SENT (the platform took it) or FAILED")
+    sub_err_code: str = Field(description="The reason code sent, e.g. isv.fail-send-no-stock")
+    attempts: int = Field(ge=0)
+    code: str | SkipJsonSchema[None] = left_out("The platform's code, when it refused")
+    updated_at: str | SkipJsonSchema[None] = left_out("ISO 8601, UTC")
+
+    @classmethod
+    def of(cls, failsend: Failsend) -> FailsendView:
+        return cls(
+            state=failsend.state,
+            sub_err_code=failsend.sub_err_code,
+            attempts=failsend.attempts,
+            code=failsend.code,
+            updated_at=failsend.updated_at or None,
+        )
+
+
 class _NoticeRequestShown(BaseModel):
-    """A notice delivery's request as answered: all of ``NoticeDeliveryRequest`` but its
-    ``token`` (never shown, as for an operator's e-voucher delivery)."""
+    """A notice delivery's request as answered: never its ``token``. ``own_sign`` and
+    ``template_no`` are absent while its merchant code is not mapped; ``card_order_id`` is
+    the order its cards were claimed from, once they are."""
 
     type: Literal["notice"]
     quantity: Annotated[int, Field(ge=1, le=MAX_ETICKET_CARDS, strict=True)]
-    outer_id: str = Field(description="The Taobao order id of the send-code notice")
-    merchant_code: str = Field(description="The item's merchant code the notice named")
+    outer_id: str = Field(description="The Taobao order id the send-code notice came with")
+    merchant_code: str
     own_sign: OwnSign | SkipJsonSchema[None] = left_out("The product's environment, once mapped")
-    template_no: TemplateNo | SkipJsonSchema[None] = left_out("The product's template, once mapped")
+    template_no: str | SkipJsonSchema[None] = left_out("The product's template, once mapped")
+    card_order_id: int | SkipJsonSchema[None] = left_out("The order the cards come from")
     certificate_type: Literal[0, 1]
-    biz_type: Annotated[int, Field(ge=0, le=99_999, strict=True)]
+    biz_type: int
+
+
+class _NoticeProgress(BaseModel):
+    stock_deadline: str | SkipJsonSchema[None] = left_out(
+        "When it stops waiting for stock and tells the platform (ma.failsend)"
+    )
+    failsend: FailsendView | SkipJsonSchema[None] = left_out(
+        "Its ma.failsend, once it gave up on stock"
+    )
 
 
 class ResendView(BaseModel):
@@ -209,9 +244,6 @@ class RefundView(BaseModel):
 
 
 class _NoticeAftercareShown(BaseModel):
-    card_order_id: int | SkipJsonSchema[None] = left_out(
-        "The order the cards were claimed from, once claimed"
-    )
     resend: ResendView | SkipJsonSchema[None] = left_out("Resends, once there was one")
     validity: ValidityView | SkipJsonSchema[None] = left_out("Validity dates, once changed")
     last_change: ChangeView | SkipJsonSchema[None] = left_out("The last change notice")
@@ -219,10 +251,15 @@ class _NoticeAftercareShown(BaseModel):
 
 
 class NoticeDeliveryView(
-    _NoticeAftercareShown, _DeliveryProgress, _NoticeRequestShown, _DeliveryIdentity
+    _NoticeAftercareShown,
+    _NoticeProgress,
+    _DeliveryProgress,
+    _NoticeRequestShown,
+    _DeliveryIdentity,
 ):
     """A delivery a send-code notice made: its request (never its token), its status, each
-    card's outcome (VOIDED once refunded), and what later notices left on it."""
+    card's outcome (VOIDED once refunded), its ma.failsend when it gave up on stock, and what
+    later notices left on it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -259,6 +296,7 @@ class DeliveryView(
                     if isinstance(delivery.request, NoticeDeliveryRequest)
                     else {}
                 ),
+                **_notice_progress(delivery),
             }
         )
 
@@ -274,7 +312,6 @@ def _aftercare(delivery: Delivery) -> dict[str, Any]:
         return None if record is None else asdict(record)
 
     return {
-        "card_order_id": delivery.card_order_id,
         "resend": None
         if aftercare.resend is None
         else {
@@ -285,6 +322,16 @@ def _aftercare(delivery: Delivery) -> dict[str, Any]:
         "validity": shown(aftercare.validity),
         "last_change": shown(aftercare.last_change),
         "refund": shown(aftercare.refund),
+    }
+
+
+def _notice_progress(delivery: Delivery) -> dict[str, Any]:
+    if delivery.request.type != "notice":
+        return {}
+    return {
+        "card_order_id": delivery.card_order_id,
+        "stock_deadline": delivery.stock_deadline,
+        "failsend": None if delivery.failsend is None else FailsendView.of(delivery.failsend),
     }
 
 

@@ -59,6 +59,27 @@ class CardResult:
     message: str | None = None
 
 
+class FailsendState(StrEnum):
+    """Where a notice delivery's ma.failsend stands (an outbox: written PENDING with the
+    FAILED status in one update, then sent by the delivery function)."""
+
+    PENDING = "PENDING"
+    SENT = "SENT"  # the platform took it
+    FAILED = "FAILED"  # the platform refused it (its code recorded): not sent again
+
+
+@dataclass(frozen=True)
+class Failsend:
+    """A notice delivery's ma.failsend: the reason code sent, where it stands, how many
+    attempts it took and the platform's code when it refused."""
+
+    state: FailsendState
+    sub_err_code: str
+    attempts: int = 0
+    code: str | None = None
+    updated_at: str = ""
+
+
 @dataclass(frozen=True)
 class Requester:
     """Who asked for a delivery: the IAM principal API Gateway authenticated (its IAM
@@ -89,6 +110,9 @@ class Delivery:
     card_order_id: int | None = None
     # What the platform's later notices left on a notice delivery (resend, cancel, changes).
     aftercare: Aftercare = field(default_factory=Aftercare)
+    # A notice delivery waiting for stock gives up (ma.failsend) at this ISO time.
+    stock_deadline: str | None = None
+    failsend: Failsend | None = None
 
     @classmethod
     def new(
@@ -146,6 +170,13 @@ def delivery_id(request: AnyDeliveryRequest) -> str:
         f"{request.type}\x00{scope}\x00{request.idempotency_key}".encode()
     ).hexdigest()
     return f"{_ID_PREFIXES[request.type]}-{digest[:24]}"
+
+
+def notice_delivery_id(order_id: str) -> str:
+    """The id of the delivery a send-code notice for Taobao order ``order_id`` makes (the
+    same as ``delivery_id`` of its request: it depends on the order id alone)."""
+    digest = hashlib.sha256(f"notice\x00\x00{order_id}".encode()).hexdigest()
+    return f"{_ID_PREFIXES['notice']}-{digest[:24]}"
 
 
 def request_fingerprint(request: AnyDeliveryRequest) -> str:

@@ -58,3 +58,29 @@ def recorded_code(code: str | None, withheld: Iterable[str] = ()) -> str | None:
     ):
         return UNREADABLE_CODE
     return code
+
+
+# --- a send-code notice's ma.send (platform-apis.md §4.5) -----------------------------------
+# The old e-voucher docs (quoted by a public integration, confidence L-M): retry the send
+# callback "until it succeeds or the sub_code is isv.eticket-order-status-error:
+# invalid-order-status or isv.eticket-send-error:code-alreay-send" (sic). The first says the
+# order can no longer take codes (refunded, closed): the delivery ends FAILED and is never
+# sent again. The second says the codes went out already (a send whose answer was lost): the
+# cards count as issued. Any other refusal is retried, bounded by the stream's attempts.
+ORDER_STATUS_INVALID = "isv.eticket-order-status-error:invalid-order-status"
+CODES_ALREADY_SENT = "isv.eticket-send-error:code-alreay-send"
+ORDER_CANNOT_TAKE_CODES = "the platform says the order can no longer take codes"
+ALREADY_SENT = "the platform says the codes were sent already"
+# ma.failsend: the only reason code any source names (platform-apis.md §3.1).
+FAIL_SEND_NO_STOCK = "isv.fail-send-no-stock"
+
+
+def notice_send_final(code: str | None) -> bool | None:
+    """What a notice's ma.send answered with ``code`` (an error's sub_code, or ret_code)
+    settles: True (already sent: the cards are issued), False (impossible: the cards are
+    not, and it is not retried), None (neither: try again)."""
+    if code == CODES_ALREADY_SENT:
+        return True
+    if code == ORDER_STATUS_INVALID:
+        return False
+    return None

@@ -36,7 +36,7 @@ from cardmaker.deliveries.delivery import (
     Delivery,
     DeliveryStatus,
     Requester,
-    delivery_id,
+    notice_delivery_id,
     request_fingerprint,
 )
 from cardmaker.deliveries.models import NoticeDeliveryRequest
@@ -60,15 +60,6 @@ _REFUND_ROUNDS = 4
 # What a voided card's record says (its code names the refund notice, for replays).
 VOIDED_BY_REFUND = "voided by a refund (cancel notice): never handed out again"
 _REFUND_CODE = "refund:"
-
-
-def notice_delivery_id(order_id: str) -> str:
-    """The id of a Taobao order's notice delivery (it depends on the order id alone)."""
-    return delivery_id(
-        NoticeDeliveryRequest.model_construct(
-            type="notice", quantity=1, outer_id=order_id, token="", merchant_code=""
-        )
-    )
 
 
 class NoticeAftercare:

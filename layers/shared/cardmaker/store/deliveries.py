@@ -77,8 +77,20 @@ class DynamoDBDeliveryRepository:
         return self._move(delivery_id, DeliveryStatus.WAITING_STOCK, [DeliveryStatus.PENDING])
 
     def wake(self, delivery_id: str) -> bool:
-        """WAITING_STOCK -> PENDING: the stream brings the delivery back to the function."""
-        return self._move(delivery_id, DeliveryStatus.PENDING, [DeliveryStatus.WAITING_STOCK])
+        """WAITING_STOCK -> PENDING: the stream brings the delivery back to the function (a
+        notice delivery leaves the WaitingStock index until it waits again)."""
+        return (
+            self._update(
+                delivery_id,
+                "SET #status = :to, updated_at = :now REMOVE stock_key",
+                "#status = :waiting",
+                {
+                    ":to": {"S": DeliveryStatus.PENDING.value},
+                    ":waiting": {"S": DeliveryStatus.WAITING_STOCK.value},
+                },
+            )
+            is not None
+        )
 
     def start_sending(self, delivery_id: str, first_position: int) -> Delivery | None:
         """PENDING or SENDING -> SENDING with its cards' range (fixed at the first attempt)
@@ -171,13 +183,14 @@ class DynamoDBDeliveryRepository:
         values: dict[str, Any],
         *,
         return_values: ReturnValueType = "NONE",
+        names: dict[str, str] | None = None,
     ) -> dict[str, Any] | None:
         request: UpdateItemInputTypeDef = {
             "TableName": self._table,
             "Key": delivery_schema.delivery_key(delivery_id),
             "UpdateExpression": expression,
             "ConditionExpression": condition,
-            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeNames": {"#status": "status", **(names or {})},
             "ExpressionAttributeValues": {**values, ":now": {"S": now_iso()}},
             "ReturnValues": return_values,
         }

@@ -12,6 +12,8 @@ from cardmaker.deliveries.delivery import (
     CardResult,
     Delivery,
     DeliveryStatus,
+    Failsend,
+    FailsendState,
     Requester,
 )
 from cardmaker.deliveries.models import StoredDeliveryRequest
@@ -23,6 +25,9 @@ from cardmaker.store.keys import PK, item_key
 DELIVERY_ENTITY = "DELIVERY"
 PK_PREFIX = "DELIVERY#"
 BY_ORDER = "ByOrder"
+# Sparse: notice deliveries waiting for stock, by ``stock_key`` and ``stock_deadline``.
+WAITING_STOCK = "WaitingStock"
+FAILSEND = "failsend"
 _REQUEST = TypeAdapter(StoredDeliveryRequest)
 
 
@@ -57,6 +62,7 @@ def delivery_item(delivery: Delivery, fingerprint: str) -> dict[str, Any]:
                 "cards": [],
                 "created_at": delivery.created_at,
                 "updated_at": delivery.updated_at,
+                "stock_deadline": delivery.stock_deadline,
                 **_requested_by(delivery.requested_by),
             }
         ),
@@ -130,5 +136,19 @@ def delivery_from_item(raw: dict[str, Any]) -> tuple[Delivery, str]:
         requested_by=_requester(item.get("requested_by")),
         card_order_id=item.get("card_order_id"),
         aftercare=aftercare_schema.aftercare_of(item),
+        stock_deadline=item.get("stock_deadline"),
+        failsend=_failsend(item.get(FAILSEND)),
     )
     return delivery, item["fingerprint"]
+
+
+def _failsend(value: Any) -> Failsend | None:
+    if not isinstance(value, dict) or "state" not in value:
+        return None
+    return Failsend(
+        state=FailsendState(value["state"]),
+        sub_err_code=str(value.get("sub_err_code", "")),
+        attempts=int(value.get("attempts", 0)),
+        code=value.get("code"),
+        updated_at=str(value.get("updated_at", "")),
+    )

@@ -23,7 +23,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from cardmaker.deliveries.delivery import FINAL, DeliveryStatus
+from cardmaker.deliveries.delivery import FINAL, DeliveryStatus, FailsendState
+from cardmaker.eticket.notice import Notice
 from cardmaker.events.envelope import (
     ORDER_DETAIL_TYPES,
     DeliveryFinished,
@@ -32,7 +33,7 @@ from cardmaker.events.envelope import (
 )
 from cardmaker.generation.plan import Chunk
 from cardmaker.orders.order import NoticeState, OrderKey, OrderStatus, PlatformNotice
-from cardmaker.store import delivery_schema, schema
+from cardmaker.store import delivery_schema, eticket_schema, schema
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,20 @@ class SendDelivery:
     """A PENDING delivery: carry it out."""
 
     delivery_id: str
+
+
+@dataclass(frozen=True)
+class SendFailsend:
+    """A notice delivery that gave up on stock, its ma.failsend PENDING: send it."""
+
+    delivery_id: str
+
+
+@dataclass(frozen=True)
+class FulfilNotice:
+    """A newly recorded send-code notice: act on it."""
+
+    notice: Notice
 
 
 @dataclass(frozen=True)
@@ -104,17 +119,32 @@ def generation_task(record: StreamRecord) -> PlanOrder | GenerateChunk | None:
     return None
 
 
-def delivery_task(record: StreamRecord) -> SendDelivery | WakeDeliveries | None:
+def delivery_task(
+    record: StreamRecord,
+) -> SendDelivery | SendFailsend | WakeDeliveries | None:
     """What a record of the deliveries or the orders table's stream asks of the delivery
-    function: carry out a PENDING delivery, wake the deliveries of an order that just became
-    GENERATED, or nothing."""
+    function: carry out a PENDING delivery, send a gave-up notice delivery's PENDING
+    ma.failsend, wake the deliveries of an order that just became GENERATED, or nothing."""
     image, before = _images(_record(record))
     entity = image.get("entity")
+    pending = DeliveryStatus.PENDING.value
     if (
         entity == delivery_schema.DELIVERY_ENTITY
-        and image.get("status") == DeliveryStatus.PENDING.value
+        and image.get("status") == pending
+        # Only as it becomes PENDING (new, or woken): a notice delivery records its product
+        # and its order while PENDING, and those writes must not carry it out again.
+        and before.get("status") != pending
     ):
         return SendDelivery(str(image["delivery_id"]))
+    if (
+        entity == delivery_schema.DELIVERY_ENTITY
+        and image.get("status") == DeliveryStatus.FAILED.value
+        and _failsend_state(image) == FailsendState.PENDING.value
+        # Only as it is given up: each attempt counted on it streams too, and must not
+        # make an attempt of its own (the stream retries this record, bounded).
+        and _failsend_state(before) is None
+    ):
+        return SendFailsend(str(image["delivery_id"]))
     generated = OrderStatus.GENERATED.value
     if (
         entity == schema.ORDER_ENTITY
@@ -123,6 +153,34 @@ def delivery_task(record: StreamRecord) -> SendDelivery | WakeDeliveries | None:
     ):
         return WakeDeliveries(schema.order_key_from_item(image))
     return None
+
+
+def _failsend_state(image: Mapping[str, Any]) -> str | None:
+    failsend = image.get(delivery_schema.FAILSEND)
+    return str(failsend.get("state")) if isinstance(failsend, Mapping) else None
+
+
+def fulfilment_task(record: StreamRecord) -> FulfilNotice | None:
+    """What a record of the e-voucher table's stream asks of the fulfilment function: act on
+    a notice just recorded (its INSERT; the outcome written on it afterwards streams as
+    MODIFY and is nothing), or nothing (a product)."""
+    change = _record(record)
+    image, _ = _images(change)
+    if (
+        image.get("entity") != eticket_schema.NOTICE_ENTITY
+        or change.event_name is not DynamoDBRecordEventName.INSERT
+    ):
+        return None
+    parameters = image.get("parameters") or {}
+    return FulfilNotice(
+        Notice(
+            method=str(image["method"]),
+            order_id=str(image["order_id"]),
+            received_at=str(image["received_at"]),
+            parameters={str(name): str(value) for name, value in parameters.items()},
+            digest=str(image.get("digest", "")),
+        )
+    )
 
 
 def lifecycle_change(record: StreamRecord) -> LifecycleChange | None:
@@ -140,6 +198,13 @@ def lifecycle_change(record: StreamRecord) -> LifecycleChange | None:
         return _order_change(image, status, previous)
     # CANCELLED (an e-voucher refund before any card went out) has no event type yet.
     if entity == delivery_schema.DELIVERY_ENTITY and status in FINAL - {DeliveryStatus.CANCELLED}:
+        request = image["request"]
+        if request.get("type") == "notice" and (
+            image.get("card_order_id") is None or request.get("template_no") is None
+        ):
+            # A notice delivery that never claimed cards (no stock) has no order to publish it
+            # under; GET /deliveries/{id} shows it.
+            return None
         return _delivery_finished(image, DeliveryStatus(status), previous)
     return None
 
