@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from cardmaker import FUNCTION_SETTINGS, runtime
 from cardmaker.settings import (
+    AftercareSettings,
     DeliverySettings,
     FulfilmentSettings,
     GeneratorSettings,
@@ -174,8 +175,12 @@ def test_parts_compose_into_each_functions_variables():
         FulfilmentSettings,
         StockDeadlineSettings,
     }
-    # e-voucher fulfilment reads no cards, keys or TOP secret; the deadline only deliveries
-    assert not {name for name in FulfilmentSettings.variables() if name.startswith(("CARD", "TOP"))}
+    # e-voucher fulfilment reads what its aftercare needs (cards, the card key and the TOP
+    # client's settings: a resend sends the same cards again) and never the SPI's app key
+    # rules; the deadline only deliveries
+    assert AftercareSettings.variables() <= FulfilmentSettings.variables()
+    assert {"CARDS_TABLE_NAME", "CARD_KEY_ID", "TOP_SECRET_ID"} <= FulfilmentSettings.variables()
+    assert "ETICKET_NOTICE_SECRET" not in FulfilmentSettings.variables()
     assert StockDeadlineSettings.variables() == {"DELIVERIES_TABLE_NAME"}
     # the lifecycle events are built from stream records alone: no table, key or secret
     assert LifecycleEventsSettings.variables() == {"LIFECYCLE_BUS_NAME"}
