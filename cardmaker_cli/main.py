@@ -94,13 +94,11 @@ def root(
 app.add_typer(platform_app, name="platform")
 app.add_typer(orders_app, name="orders")
 app.add_typer(deliveries_app, name="deliveries")
+eticket_app.add_typer(products_app, name="products")  # beside notices
 app.add_typer(eticket_app, name="eticket")
 app.add_typer(cards_app, name="cards")
 app.add_typer(dlq_app, name="dlq", help="Failed stream batches: list and replay them.")
 app.add_typer(secrets_app, name="secrets")
-eticket_app = typer.Typer(no_args_is_help=True, help="E-voucher products (and notices).")
-eticket_app.add_typer(products_app, name="products")
-app.add_typer(eticket_app, name="eticket")
 app.command("events")(show_events)
 
 
