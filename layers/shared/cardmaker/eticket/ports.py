@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+# A base class, so imported at run time (not only for type checking).
+from cardmaker.ports import DeliveryProgress
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from cardmaker.deliveries.delivery import Delivery, FailsendState
     from cardmaker.eticket.products import Product, ProductMapping
     from cardmaker.orders.order import OrderKey
-    from cardmaker.ports import DeliveryProgress
 
 
 class ProductReader(Protocol):
