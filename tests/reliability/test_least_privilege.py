@@ -19,6 +19,7 @@ in the template.
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,16 +41,20 @@ from cardmaker import (
     OrderKey,
     PlatformNotice,
     Waybill,
+    notice_body,
+    notice_delivery_id,
+    notice_timestamp,
     runtime,
 )
 from cardmaker.store import cards as cards_store
-from cardmaker.top import utc_now
-from cardmaker_cli.samples import sample_order
+from cardmaker.top import MaSendRequest, utc_now
+from cardmaker_cli.samples import DEMO_NOTICE_SECRET, sample_notice, sample_order
 from chaos._dynamodb_faults import DynamoDBFaults
 from chaos._store_checks import Sent, bind, create_delivery, eticket, send_order
 from local.platform import sign_demo_call
 from local.stack import LocalStack
 from local.template import load_template, resources_of_type
+from local.top_gateway import Fault
 from tests.policies import as_list, resource_key, transaction_writes
 
 TEMPLATE = load_template()
@@ -375,6 +380,7 @@ def exercise_every_path(stack: LocalStack) -> None:
     listed = requests.get(f"{stack.url}/orders?own_sign=daily&status=SHIPPED", timeout=30)
     assert [order["card_order_id"] for order in listed.json()["orders"]] == [1]
     notify_the_platform(stack, sent)
+    serve_evouchers(stack)
     # Last, a large order (paged templates), without generating its 500 chunks.
     for poller in stack.pollers.values():
         poller.stop()
@@ -385,6 +391,89 @@ def exercise_every_path(stack: LocalStack) -> None:
     answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=30)
     assert answer.json()["response"]["result_code"] == "SUCCESS"
     assert conflicted["done"]
+
+
+def serve_evouchers(stack: LocalStack) -> None:
+    """Send-code notices end to end: a product mapped, a send served from it; one waiting for
+    its code to be mapped (woken by the mapping); one given up with a failsend; a resend, a
+    change and a refund of the first; the operator's views."""
+    mapped = _map_product(stack, "EV-T1", "T1")
+    assert mapped["woken"] == 0
+    _notice(stack, sample_notice("send", "81001", token="tk81001", merchant_code="EV-T1"))
+    _notice(stack, sample_notice("send", "81002", token="tk81002", merchant_code="EV-LATE"))
+    _notice(stack, sample_notice("send", "81003", token="tk81003", merchant_code="EV-NONE"))
+    stack.wait_idle(60)
+    assert _map_product(stack, "EV-LATE", "T1")["woken"] == 1
+    stack.wait_idle(60)
+    for method, extra in (
+        ("resend", {}),
+        ("modified", {"left_num": "1"}),
+        ("cancel", {"cancel_num": "1"}),
+    ):
+        _notice(
+            stack, sample_notice(method, "81001", token="tk81001", merchant_code="EV-T1", **extra)
+        )
+        stack.wait_idle(60)
+    # 81004's ma.send is refused until it gives up (its cards' outcomes unknown); a refund then
+    # voids every card it claimed, read from the cards table.
+    gateway = stack.top_gateway
+    assert gateway is not None
+    gateway.fail_always(Fault.ma_ret("isv.eticket-busy"), method=MaSendRequest.METHOD)
+    _notice(stack, sample_notice("send", "81004", token="tk81004", merchant_code="EV-T1"))
+    stack.wait_idle(120)
+    gateway.reset()
+    assert _delivery(stack, notice_delivery_id("81004"))["status"] == "FAILED"
+    _notice(stack, sample_notice("cancel", "81004", token="tk81004", merchant_code="EV-T1"))
+    stack.wait_idle(60)
+    # 81003's code is never mapped: its deadline is moved to the past (as if the wait had run
+    # out), and the stock deadline's schedule gives it up with a ma.failsend.
+    deliveries = stack.stack.physical["DeliveriesTable"]
+    stack.client("dynamodb").update_item(
+        TableName=deliveries,
+        Key={"pk": {"S": f"DELIVERY#{notice_delivery_id('81003')}"}, "sk": {"S": "DELIVERY"}},
+        UpdateExpression="SET stock_deadline = :past",
+        ExpressionAttributeValues={":past": {"S": "2000-01-01T00:00:00.000+00:00"}},
+    )
+    deadline = time.monotonic() + 60
+    while _delivery(stack, notice_delivery_id("81003")).get("failsend", {}).get("state") != "SENT":
+        assert time.monotonic() < deadline, "the stock deadline never gave 81003 up"
+        time.sleep(0.5)
+    refunded = _delivery(stack, notice_delivery_id("81004"))
+    assert [card["outcome"] for card in refunded["cards"]] == ["VOIDED"]
+    served = _delivery(stack, notice_delivery_id("81001"))
+    assert (served["resend"]["outcome"], served["cards"][0]["outcome"]) == ("RESENT", "VOIDED")
+    assert _delivery(stack, notice_delivery_id("81002"))["status"] == "DELIVERED"
+    for path in ("/eticket/notices/81001", "/eticket/products", "/eticket/products/EV-T1"):
+        assert requests.get(f"{stack.url}{path}", timeout=30).status_code == 200
+
+
+def _map_product(stack: LocalStack, code: str, template_no: str) -> dict[str, Any]:
+    answer = requests.put(
+        f"{stack.url}/eticket/products/{code}",
+        json={"own_sign": "daily", "template_no": template_no, "certificate_type": 1},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def _notice(stack: LocalStack, parameters: dict[str, str]) -> None:
+    body, content_type = notice_body(
+        {"timestamp": notice_timestamp(), **parameters}, DEMO_NOTICE_SECRET, "gbk"
+    )
+    answer = requests.post(
+        f"{stack.url}/eticket/notices",
+        data=body,
+        headers={"content-type": content_type},
+        timeout=30,
+    )
+    assert answer.json() == {"code": 200}, answer.text
+
+
+def _delivery(stack: LocalStack, delivery_id: str) -> dict[str, Any]:
+    answer = requests.get(f"{stack.url}/deliveries/{delivery_id}", timeout=30)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
 
 
 def notify_the_platform(stack: LocalStack, sent: Sent) -> None:
