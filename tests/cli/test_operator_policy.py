@@ -275,7 +275,7 @@ def failed_fulfilment(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> str
     notices = DynamoDBNoticeRepository(
         stack.stack.physical["EticketTable"], stack.client("dynamodb")
     )
-    parameters = sample_notice(order_id="17905", token="tok-17905-policy", num=1)
+    parameters = sample_notice(order_id="17906", token="tok-17906-policy", num=1)
     notice = EticketNotice.of(
         {"timestamp": "2026-11-30 12:00:00", **parameters},
         utc_now().isoformat(timespec="milliseconds"),

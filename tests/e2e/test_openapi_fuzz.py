@@ -52,6 +52,8 @@ NOT_REACHED_BY_REQUESTS = {
     "test_an_internal_failure_is_a_documented_500 injects one",
     ("POST /eticket/notices", 500): "only on an internal failure: "
     "test_an_internal_failure_of_a_notice_is_a_documented_500 injects one",
+    ("GET /eticket/products", 422): "the list takes no parameters: nothing to refuse (the "
+    "resolver documents a 422 on every validated route)",
     ("POST /deliveries", 403): "only for a request with no IAM identity, and the local API "
     "names the local user on every IAM route: tests/integration/test_deliveries_api.py sends "
     "one to the handler",
@@ -91,6 +93,7 @@ def test_every_answer_is_documented_and_every_documented_status_is_reached(stack
     observed: Observed = set()
     # When a few deterministic requests aim at each documented answer
     _reach_the_documented_answers(stack, schema, observed)
+    _reach_the_product_answers(stack, schema, observed)
     # And schemathesis sends valid and invalid requests to every operation
     for operation in _operations(schema):
         for mode in MODES:
@@ -176,6 +179,28 @@ def _reach_the_notice_answers(stack: LocalStack, schema: Any, observed: Observed
     for order_id, status in (("880001", 200), ("880003", 404), ("bad id", 422)):
         case = notices.Case(path_parameters={"order_id": order_id})
         assert _check(stack, case, observed).status_code == status
+
+
+def _reach_the_product_answers(stack: LocalStack, schema: Any, observed: Observed) -> None:
+    """A product mapped and read back; a mapping in another media type."""
+    put = _operation(schema, "PUT /eticket/products/{merchant_code}")
+    mapping = {"own_sign": OWN_SIGN, "template_no": TEMPLATE, "certificate_type": 1}
+    case = put.Case(
+        path_parameters={"merchant_code": "FUZZ-1"}, body=mapping, media_type="application/json"
+    )
+    assert _check(stack, case, observed).status_code == 200
+    read = _operation(schema, "GET /eticket/products/{merchant_code}")
+    for code, status in (("FUZZ-1", 200), ("FUZZ-2", 404)):
+        case = read.Case(path_parameters={"merchant_code": code})
+        assert _check(stack, case, observed).status_code == status
+    response = requests.put(
+        f"{stack.url}/eticket/products/FUZZ-3",
+        data=b"own_sign=daily",
+        headers={"content-type": "text/plain"},
+        timeout=10,
+    )
+    observed.add((put.label, response.status_code))
+    assert response.status_code == 415
 
 
 def _reach_the_documented_answers(stack: LocalStack, schema: Any, observed: Observed) -> None:
