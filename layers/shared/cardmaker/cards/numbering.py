@@ -31,7 +31,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import repeat
+from itertools import compress, repeat
 from operator import add
 from typing import Literal
 
@@ -129,20 +129,27 @@ class CardNumberer:
 
     def _walk(self, values: list[int], step: Callable[[list[int]], list[int]]) -> list[int]:
         result = step(values)
-        outside = [index for index, value in enumerate(result) if value >= self._domain]
+        domain = self._domain
+        # which values landed outside, found at C speed (a comprehension over a whole batch
+        # cost as much as two of its rounds)
+        outside = list(compress(range(len(result)), map(domain.__le__, result)))
         while outside:
             again = step([result[index] for index in outside])
             for index, value in zip(outside, again, strict=True):
                 result[index] = value
-            outside = [index for index in outside if result[index] >= self._domain]
+            outside = [index for index in outside if result[index] >= domain]
         return result
 
     def _feistel(self, values: list[int]) -> list[int]:
+        # The rounds are inlined (not ``_round``): on the short lists of cycle walking a
+        # call per round costs as much as the round's work.
         count = len(values)
+        size = count * _SLOT
         high, low = self._split(values)
-        for round_number in range(ROUNDS):
-            width = self._high_bits if round_number % 2 == 0 else self._low_bits
-            high, low = low, high ^ self._round(round_number, low, count, width)
+        masks = (_slot_mask(count, self._high_bits), _slot_mask(count, self._low_bits))
+        for round_number, encryptor in enumerate(self._rounds):
+            mixed = int.from_bytes(encryptor.update(low.to_bytes(size, "big")), "big")
+            high, low = low, high ^ (mixed & masks[round_number % 2])
         return self._join(high, low, count)
 
     def _feistel_inverse(self, values: list[int]) -> list[int]:
