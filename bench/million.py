@@ -373,7 +373,8 @@ def simulate(model: TableModel, max_attempts: int = 5) -> Outcome:
     planned = dynamodb.timeline.now
     slots = [(planned + STREAM_POLL_S, slot) for slot in range(concurrency())]
     heapq.heapify(slots)
-    invocations, finished = 0, planned
+    invocations, finished, timeouts = 0, planned, 0
+    timeout = invocation_timeout()
     for chunk in chunks:
         free, slot = heapq.heappop(slots)
         while True:  # the stream retries a failed record in its place, in order
@@ -382,10 +383,17 @@ def simulate(model: TableModel, max_attempts: int = 5) -> Outcome:
             SimulatedWriters.timeline = dynamodb.timeline
             try:
                 generator.generate(chunk)
-            except Exception:
-                free = dynamodb.timeline.now + STREAM_POLL_S
+            except Exception:  # what the stream sees: the invocation failed
+                free = min(dynamodb.timeline.now, free + timeout) + STREAM_POLL_S
                 if orders.failed:
                     break
+                continue
+            if dynamodb.timeline.now - free > timeout:
+                # Stopped at its timeout: its record comes again (the simulation ran it to its
+                # end, so the retry finds the chunk counted; what a real retry rewrites is
+                # not counted here).
+                timeouts += 1
+                free += timeout + STREAM_POLL_S
                 continue
             break
         free = dynamodb.timeline.now
