@@ -82,7 +82,7 @@ def test_parameter_order_never_changes_a_sign(params, method, data):
     assert sign_spi(shuffled, "body", "secret") == sign_spi(params, "body", "secret")
 
 
-@pytest.mark.parametrize("sign_method,digest", [("hmac", "md5"), ("hmac-sha256", "sha256")])
+@pytest.mark.parametrize(("sign_method", "digest"), [("hmac", "md5"), ("hmac-sha256", "sha256")])
 @pytest.mark.parametrize("secret_length", [0, 1, 16, 63, 64, 65, 128, 200])
 def test_hmac_signs_are_the_standard_hmac_whatever_the_secrets_length(
     sign_method: SignMethod, digest: str, secret_length: int
