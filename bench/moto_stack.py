@@ -60,6 +60,8 @@ def generator_stack() -> Iterator[Stack]:
                 "CardNumberSecret": {"key": os.urandom(32).hex()},
                 "TopSecret": {"app_secret": "x"},
             },
+            # The SPI's services take calls for one app key: without it they do not start.
+            parameters={"TopAppKey": "12345678"},
         )
         # Every function's variables: a bench receives orders (the SPI's services) and
         # generates them (the generator's).
