@@ -350,14 +350,17 @@ def concurrency() -> int:
     return int(properties["ParallelizationFactor"]) * ORDERS_STREAM_SHARDS
 
 
-def simulate(model: TableModel, max_attempts: int = 5) -> Outcome:
-    """One million-card order through the real planner and generator against the stand-in."""
+def simulate(
+    model: TableModel, max_attempts: int = 5, *, cards: int = CARDS, templates: int = TEMPLATES
+) -> Outcome:
+    """One order (a million cards unless told) through the real planner and generator
+    against the stand-in."""
     dynamodb = SimulatedDynamoDB(model)
     # The store's writers, played in simulated time (the store's own code runs unchanged).
     card_store.ThreadPoolExecutor = SimulatedWriters  # type: ignore[attr-defined,assignment]
     clock = lambda: dynamodb.timeline  # noqa: E731 (the invocation running now)
-    templates = [(f"T{index:03d}", CARDS // TEMPLATES, "100") for index in range(TEMPLATES)]
-    request = CardOrderMakeRequest.model_validate(sample_order(9_000_001, templates=templates))
+    counts = [(f"T{index:03d}", cards // templates, "100") for index in range(templates)]
+    request = CardOrderMakeRequest.model_validate(sample_order(9_000_001, templates=counts))
     order = Order.receive(request, datetime.now(UTC))
     orders = SimulatedOrders(order, clock)
     cards = DynamoDBCardRepository("cards", dynamodb, sleep=dynamodb.sleep)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from bench.million import (
     TableModel,
     Timeline,
     concurrency,
+    simulate,
     write_units,
 )
 
@@ -86,3 +87,16 @@ def test_an_item_costs_a_write_unit_per_kilobyte():
 def test_chunks_run_as_the_template_fans_them_out():
     # ParallelizationFactor 10 per orders-stream shard, 4 shards on a new on-demand table
     assert concurrency() == 40
+
+
+def test_chunks_ride_out_throttling_instead_of_failing():
+    # Four chunks at once on a new on-demand table (4,000 writes a second between them): each
+    # is throttled for seconds. The card writer's backoff must absorb that, not fail the chunk
+    # (with 8 attempts a BatchWriteItem gave up: 3 of the 4 chunks failed once and were
+    # generated and written again; on a million cards, the order failed).
+    outcome = simulate(TableModel.new_on_demand(), cards=20_000, templates=4)
+
+    assert outcome.failed is None
+    assert outcome.invocations == 4  # every chunk in one invocation
+    assert outcome.ledger.accepted == 20_000  # every card written once
+    assert outcome.ledger.throttled > 5000  # and it was throttled, hard
