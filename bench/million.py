@@ -356,24 +356,37 @@ def simulate(
     """One order (a million cards unless told) through the real planner and generator
     against the stand-in."""
     dynamodb = SimulatedDynamoDB(model)
-    # The store's writers, played in simulated time (the store's own code runs unchanged).
-    card_store.ThreadPoolExecutor = SimulatedWriters  # type: ignore[attr-defined,assignment]
     clock = lambda: dynamodb.timeline  # noqa: E731 (the invocation running now)
     counts = [(f"T{index:03d}", cards // templates, "100") for index in range(templates)]
     request = CardOrderMakeRequest.model_validate(sample_order(9_000_001, templates=counts))
     order = Order.receive(request, datetime.now(UTC))
     orders = SimulatedOrders(order, clock)
-    cards = DynamoDBCardRepository("cards", dynamodb, sleep=dynamodb.sleep)  # type: ignore[arg-type]
+    store = DynamoDBCardRepository("cards", dynamodb, sleep=dynamodb.sleep)  # type: ignore[arg-type]
     generator = CardGenerator(
         orders,
-        cards,
+        store,
         CardNumberer(CardNumberScheme(), bytes(32)),
         SimulatedKeys(clock),
         chunk_size=CHUNK_SIZE,
         max_attempts=max_attempts,
     )
+    # The store's writers, played in simulated time (the store's own code runs unchanged),
+    # for this simulation only.
+    threads = card_store.ThreadPoolExecutor  # type: ignore[attr-defined]
+    card_store.ThreadPoolExecutor = SimulatedWriters  # type: ignore[attr-defined,assignment]
+    try:
+        return _run(generator, orders, dynamodb, order.key)
+    finally:
+        card_store.ThreadPoolExecutor = threads  # type: ignore[attr-defined]
+
+
+def _run(
+    generator: CardGenerator, orders: SimulatedOrders, dynamodb: SimulatedDynamoDB, key: OrderKey
+) -> Outcome:
+    """Plan the order, then run its chunks as the stream fans them out."""
+    model = dynamodb.model
     dynamodb.timeline = Timeline(STREAM_POLL_S)  # the order's record: one invocation
-    chunks = generator.plan(order.key).chunks
+    chunks = generator.plan(key).chunks
     planned = dynamodb.timeline.now
     slots = [(planned + STREAM_POLL_S, slot) for slot in range(concurrency())]
     heapq.heapify(slots)
