@@ -36,7 +36,11 @@ def moto_server() -> Iterator[str]:
         yield url
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:  # a loaded machine: it was told; now make it
+            server.kill()
+            server.wait(10)
 
 
 @contextlib.contextmanager
