@@ -42,7 +42,7 @@ def checked_goals(figures_file: Path) -> list[Checked]:
     found = []
     for module, text in read_sections(figures_file).items():
         run = _RUN.search(text)
-        when = f"{run['when']}, {run['rest']}" if run else "unknown run"
+        when = f"{run['when']}, {run['rest'].rstrip('.')}" if run else "unknown run"
         figures = [
             (match["name"], match["value"].strip())
             for match in _FIGURE.finditer(text)
