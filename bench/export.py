@@ -22,6 +22,7 @@ from pathlib import Path
 
 import boto3
 
+from bench.goals import Goal, report
 from bench.moto_stack import generator_stack
 from cardmaker import (
     CardOrderMakeRequest,
@@ -118,4 +119,8 @@ def main() -> int:
     print(f"zip_peak_memory_mb_n={zip_n:.2f}")
     print(f"zip_peak_memory_mb_4n={zip_4n:.2f}")
     print(f"zip_memory_4n_vs_n_ratio={zip_4n / zip_n:.2f}  (goal <= 1.2)")
+    report(
+        (Goal("export_memory_4n_vs_n_ratio", "<=", 1.2), peak_4n / peak_n),
+        (Goal("zip_memory_4n_vs_n_ratio", "<=", 1.2), zip_4n / zip_n),
+    )
     return 0

@@ -36,7 +36,11 @@ def moto_server() -> Iterator[str]:
         yield url
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:  # a loaded machine: it was told; now make it
+            server.kill()
+            server.wait(10)
 
 
 @contextlib.contextmanager
@@ -60,6 +64,8 @@ def generator_stack() -> Iterator[Stack]:
                 "CardNumberSecret": {"key": os.urandom(32).hex()},
                 "TopSecret": {"app_secret": "x"},
             },
+            # The SPI's services take calls for one app key: without it they do not start.
+            parameters={"TopAppKey": "12345678"},
         )
         # Every function's variables: a bench receives orders (the SPI's services) and
         # generates them (the generator's).

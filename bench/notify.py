@@ -29,6 +29,7 @@ import boto3
 import requests
 from moto import mock_aws
 
+from bench.goals import Goal, report
 from cardmaker import (
     CardOrderMakeRequest,
     DynamoDBLifecycleRepository,
@@ -86,6 +87,7 @@ def main() -> int:
     print(f"raw_posts_per_s={raw_rate:.0f}")
     print(f"notify_vs_raw_ratio={ratio:.2f}")
     print(f"goal notify_vs_raw_ratio >= {GOAL}: {verdict}")
+    report((Goal("notify_vs_raw_ratio", ">=", GOAL), ratio))
     return 0
 
 

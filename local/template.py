@@ -131,7 +131,11 @@ def create_resources(
     dynamodb = session.client("dynamodb", region_name=REGION)
     for name, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
         table_name = f"{LOCAL_STACK}-{name}"
-        properties = stack.resolve(resource["Properties"])
+        # Warm throughput (an Fn::If on a parameter) means nothing to moto: left out.
+        wanted = {
+            key: value for key, value in resource["Properties"].items() if key != "WarmThroughput"
+        }
+        properties = stack.resolve(wanted)
         table = dynamodb.create_table(**_table_request(table_name, properties))
         stack.physical[name] = table_name
         stack.attributes[name] = {"Arn": table["TableDescription"]["TableArn"]}

@@ -826,3 +826,24 @@ def test_every_lifecycle_event_is_archived_to_a_log_group_only_eventbridge_write
     assert outputs["LifecycleBusArn"]["Value"] == {"Fn::GetAtt": ["LifecycleBus", "Arn"]}
     assert outputs["LifecycleEventsLogGroupName"]["Value"] == {"Ref": "LifecycleEventsLog"}
     assert outputs["EventsFailuresQueueUrl"]["Value"] == {"Ref": "EventsFailures"}
+
+
+def test_the_cards_table_is_pre_warmed_only_when_asked_and_says_what_it_costs():
+    # Warm throughput costs money once raised and cannot be lowered: off unless asked for.
+    parameter = TEMPLATE["Parameters"]["CardsTableWarmWrites"]
+    assert parameter["Type"] == "Number"
+    assert parameter["Default"] == 0
+    assert parameter["MinValue"] == 0
+    assert "cost" in parameter["Description"].lower()
+    assert TEMPLATE["Conditions"]["WarmCardsTable"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "CardsTableWarmWrites"}, 0]}]
+    }
+    warm = TEMPLATE["Resources"]["CardsTable"]["Properties"]["WarmThroughput"]
+    when_on, when_off = warm["Fn::If"][1:]
+    assert warm["Fn::If"][0] == "WarmCardsTable"
+    assert when_on == {
+        "WriteUnitsPerSecond": {"Ref": "CardsTableWarmWrites"},
+        # a new on-demand table's own read value: asking for it costs nothing
+        "ReadUnitsPerSecond": 12000,
+    }
+    assert when_off == {"Ref": "AWS::NoValue"}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import bench.__main__ as bench_main
+import bench.readme as bench_readme
 import chaos.__main__ as chaos_main
 from bench.figures_file import (
     Figure,
@@ -21,6 +22,7 @@ from bench.figures_file import (
     read_sections,
     write_figures,
 )
+from bench.goals import Goal, report
 from local.template import REPO
 
 MACHINE = Machine(python="CPython 3.13.1", cores=2, architecture="arm64", commit="abc1234")
@@ -183,4 +185,87 @@ def test_the_committed_figures_files_cover_every_benchmark_and_scenario():
     explained = (REPO / "docs" / "figures.md").read_text(encoding="utf-8")
     for text in bench.values():
         for name in re.findall(r"^\| `(\w+)` \|", text, re.MULTILINE):
+            if name.startswith("goal_"):  # a goal's verdict: explained once, as goal_<figure>
+                assert f"`{name[5:]}`" in explained, name
+                continue
             assert f"`{name}`" in explained, name
+
+
+def test_a_goal_line_is_a_figure_saying_met_or_missed_with_its_comparison(
+    capsys: pytest.CaptureFixture[str],
+):
+    # When a benchmark reports its goals
+    report(
+        (Goal("sign_vs_hmac_floor_ratio", ">=", 0.7), 0.8249),
+        (Goal("spi_vs_put_item_ratio", "<=", 2.0), 2.31),
+    )
+
+    # Then each is one name=value line, met or missed, parsed as a figure whose value says why
+    figures, context = parse_output(capsys.readouterr().out.splitlines())
+    assert context == []
+    assert figures == [
+        Figure("goal_sign_vs_hmac_floor_ratio", "met (0.82 >= 0.7)"),
+        Figure("goal_spi_vs_put_item_ratio", "missed (2.31 > 2)"),
+    ]
+
+
+def test_the_readme_performance_section_is_written_from_the_figures_file(tmp_path: Path):
+    # Given a run's figures, one goal met and one missed
+    figures_file = tmp_path / "bench.md"
+    lines = [
+        "sign_per_s=230000\n",
+        "hmac_floor_per_s=400000\n",
+        "sign_vs_hmac_floor_ratio=0.58  (goal >= 0.7)\n",
+        "goal_sign_vs_hmac_floor_ratio=missed (0.58 < 0.7)\n",
+        "top_client_vs_raw_ratio=0.97  (goal >= 0.9)\n",
+        "goal_top_client_vs_raw_ratio=met (0.97 >= 0.9)\n",
+    ]
+    figures, context = parse_output(lines)
+    write_figures(
+        figures_file,
+        title="Benchmark figures",
+        preamble="",
+        sections=[Section("bench.top_client", 0, figures, context)],
+        command="make bench",
+        when=WHEN,
+        machine=MACHINE,
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{bench_readme.BEGIN}\nstale\n{bench_readme.END}\n\nrest\n")
+
+    # When the README is rewritten from them
+    bench_readme.write(figures_file, readme)
+
+    # Then its section shows every goal with its verdict and the figures beside it, and
+    # nothing else in the README changed
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith(f"# Title\n\n{bench_readme.BEGIN}\n")
+    assert text.endswith(f"{bench_readme.END}\n\nrest\n")
+    assert "stale" not in text
+    assert "1 of 2 goals met" in text
+    assert (
+        "| `bench.top_client` | `sign_vs_hmac_floor_ratio`: 0.58 < 0.7 | **missed** | "
+        "`sign_per_s` 230000, `hmac_floor_per_s` 400000, `top_client_vs_raw_ratio` 0.97 |"
+    ) in text
+    assert "| `top_client_vs_raw_ratio`: 0.97 >= 0.9 | met |" in text
+    assert "Runs: 2026-11-22 12:30 UTC, passed (exit 0); CPython 3.13.1" in text
+
+
+def test_the_readme_shows_the_committed_figures():
+    # make bench rewrites both; a hand edit of either shows here
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index(bench_readme.BEGIN) : readme.index(bench_readme.END)]
+    assert section + bench_readme.END == bench_readme.render(REPO / "docs" / "figures" / "bench.md")
+
+
+def test_every_benchmark_goal_has_its_summary_line_in_the_committed_figures():
+    bench = read_sections(REPO / "docs" / "figures" / "bench.md")
+    for module, text in bench.items():
+        goals = re.findall(r"^\| `(\w+)` \| [^|]* \| \(goal ", text, re.MULTILINE)
+        for figure in goals:
+            assert (
+                f"| `goal_{figure}` | met (" in text or f"| `goal_{figure}` | missed (" in text
+            ), (
+                module,
+                figure,
+            )

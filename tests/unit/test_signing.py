@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardmaker.top import sign_request, sign_spi, signs_match
+from cardmaker.top import SignMethod, sign_request, sign_spi, signs_match
 from cardmaker.top.signing import canonical_params
 
 
@@ -78,3 +80,19 @@ def test_parameter_order_never_changes_a_sign(params, method, data):
     shuffled = dict(data.draw(st.permutations(list(params.items()))))
     assert sign_request(shuffled, "secret", method) == sign_request(params, "secret", method)
     assert sign_spi(shuffled, "body", "secret") == sign_spi(params, "body", "secret")
+
+
+@pytest.mark.parametrize(("sign_method", "digest"), [("hmac", "md5"), ("hmac-sha256", "sha256")])
+@pytest.mark.parametrize("secret_length", [0, 1, 16, 63, 64, 65, 128, 200])
+def test_hmac_signs_are_the_standard_hmac_whatever_the_secrets_length(
+    sign_method: SignMethod, digest: str, secret_length: int
+):
+    # The signer keys HMAC once per secret (RFC 2104's padded states, kept): the same bytes as
+    # the standard library's HMAC, for secrets shorter and longer than a block alike, and for
+    # several secrets in turn (a rotation), each its own.
+    params = {"method": "tmall.purchase.card.bind", "v": "2.0", "b": "x" * 300}
+    content = canonical_params(params, skip_empty=True).encode("utf-8")
+    for variant in ("a", "b", "a"):
+        secret = (variant * secret_length)[:secret_length] + "密"
+        expected = hmac.digest(secret.encode("utf-8"), content, digest).hex().upper()
+        assert sign_request(params, secret, sign_method) == expected

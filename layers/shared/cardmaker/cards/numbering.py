@@ -31,8 +31,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import repeat
-from operator import add
+from itertools import compress
 from typing import Literal
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -109,12 +108,9 @@ class CardNumberer:
         if first_sequence < 0 or first_sequence + count > self._domain:
             raise ValueError(f"sequence numbers must stay within 0..{self._domain - 1}")
         values = self.permute(range(first_sequence, first_sequence + count))
-        prefix = self.scheme.prefix
-        if prefix and prefix[0] != "0":
-            # prefix * 10**free + value prints as prefix + zero-padded value, at C speed
-            bodies = list(map(str, map(add, values, repeat(int(prefix) * self._domain))))
-        else:
-            bodies = list(map(f"{prefix}%0{self.scheme.free_digits}d".__mod__, values))
+        # One format of the whole batch, split: a third cheaper than a str() call per number.
+        text = _batch_format(self.scheme.prefix, self.scheme.free_digits, count) % tuple(values)
+        bodies = text.split(",") if count else []
         if self.scheme.check_digit == "luhn":
             return [body + luhn_digit(body) for body in bodies]
         return bodies
@@ -129,20 +125,27 @@ class CardNumberer:
 
     def _walk(self, values: list[int], step: Callable[[list[int]], list[int]]) -> list[int]:
         result = step(values)
-        outside = [index for index, value in enumerate(result) if value >= self._domain]
+        domain = self._domain
+        # which values landed outside, found at C speed (a comprehension over a whole batch
+        # cost as much as two of its rounds)
+        outside = list(compress(range(len(result)), map(domain.__le__, result)))
         while outside:
             again = step([result[index] for index in outside])
             for index, value in zip(outside, again, strict=True):
                 result[index] = value
-            outside = [index for index in outside if result[index] >= self._domain]
+            outside = [index for index in outside if result[index] >= domain]
         return result
 
     def _feistel(self, values: list[int]) -> list[int]:
+        # The rounds are inlined (not ``_round``): on the short lists of cycle walking a
+        # call per round costs as much as the round's work.
         count = len(values)
+        size = count * _SLOT
         high, low = self._split(values)
-        for round_number in range(ROUNDS):
-            width = self._high_bits if round_number % 2 == 0 else self._low_bits
-            high, low = low, high ^ self._round(round_number, low, count, width)
+        masks = (_slot_mask(count, self._high_bits), _slot_mask(count, self._low_bits))
+        for round_number, encryptor in enumerate(self._rounds):
+            mixed = int.from_bytes(encryptor.update(low.to_bytes(size, "big")), "big")
+            high, low = low, high ^ (mixed & masks[round_number % 2])
         return self._join(high, low, count)
 
     def _feistel_inverse(self, values: list[int]) -> list[int]:
@@ -185,6 +188,13 @@ def _slot_codec(count: int) -> tuple[Callable[..., bytes], Callable[[bytes], tup
     bytes, so the AES block is the half, zero-extended."""
     layout = struct.Struct(">" + "8xQ" * count)
     return layout.pack, layout.unpack
+
+
+@lru_cache(maxsize=64)
+def _batch_format(prefix: str, free_digits: int, count: int) -> str:
+    """``count`` numbers, comma-separated: the prefix, then the value zero-padded (prefixes
+    are digits, so never a ``%``)."""
+    return ",".join([f"{prefix}%0{free_digits}d"] * count)
 
 
 @lru_cache(maxsize=2048)

@@ -39,6 +39,12 @@ BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
 TRANSACTION_LIMIT = 100  # items per TransactWriteItems call
 WRITERS = 8  # BatchWriteItem calls in flight while a chunk's cards are written
 WRITER_PART = BATCH_LIMIT * 4  # items per writer task
+# Attempts of one BatchWriteItem of cards. A chunk writes 1,000 consecutive positions (one
+# partition key, at most 1,000 writes a second) with all its writers at once: they are
+# throttled by design, and the full-jitter backoff, not a failed chunk, must absorb it
+# (bench/million.py: with 8 attempts, chunks failed on every table). 16 attempts wait up to
+# about 22 s, well inside the generator's 60 s timeout.
+CARD_WRITE_ATTEMPTS = 16
 # Attempts of one claim: each lost race means another claim went through meanwhile.
 CLAIM_ATTEMPTS = 24
 REMEMBERED_CURSORS = 1024  # cursors whose count an environment keeps; then it starts over
@@ -387,7 +393,9 @@ def put_in_parallel(
     raw writes so that both measure the same thing."""
     with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="cards") as pool:
         pending = [
-            pool.submit(batch_put, client, table_name, part, sleep=sleep)
+            pool.submit(
+                batch_put, client, table_name, part, sleep=sleep, max_attempts=CARD_WRITE_ATTEMPTS
+            )
             for items in item_batches
             for part in _split(items, WRITER_PART)
         ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Literal, get_args
 
 SignMethod = Literal["md5", "hmac", "hmac-sha256"]
@@ -37,12 +38,14 @@ def is_blank(text: str) -> bool:
 def canonical_params(params: Mapping[str, str], *, skip_empty: bool) -> str:
     """Concatenate ``key1value1key2value2...`` sorted by key, leaving out ``sign``;
     ``skip_empty`` leaves out a parameter whose key or value is blank (``is_blank``)."""
-    pairs = sorted(
-        (key, value)
-        for key, value in params.items()
-        if key != SIGN_PARAM and not (skip_empty and (is_blank(key) or is_blank(value)))
-    )
-    return "".join(key + value for key, value in pairs)
+    # Keys are unique, so sorting the keys alone orders the pairs (a list comprehension over
+    # sorted keys costs a third less than sorting a generator's pairs: signing's hot path).
+    keys = [
+        key
+        for key in sorted(params)
+        if key != SIGN_PARAM and not (skip_empty and (is_blank(key) or is_blank(params[key])))
+    ]
+    return "".join([key + params[key] for key in keys])
 
 
 def sign_request(params: Mapping[str, str], secret: str, sign_method: SignMethod) -> str:
@@ -52,12 +55,41 @@ def sign_request(params: Mapping[str, str], secret: str, sign_method: SignMethod
     if sign_method == "md5":
         digest = hashlib.md5(key + content + key, usedforsecurity=False).digest()
     elif sign_method == "hmac":
-        digest = hmac.new(key, content, hashlib.md5).digest()
+        digest = _hmac(key, content, "md5")
     elif sign_method == "hmac-sha256":
-        digest = hmac.new(key, content, hashlib.sha256).digest()
+        digest = _hmac(key, content, "sha256")
     else:
         raise ValueError(f"unsupported sign_method {sign_method!r}")
     return digest.hex().upper()
+
+
+def _hmac(key: bytes, content: bytes, digest: str) -> bytes:
+    """HMAC (RFC 2104) from the key's padded states, hashed once per secret: keying costs
+    more than hashing a call's parameters, and the secret changes only when it is rotated.
+    The same bytes as ``hmac.digest(key, content, digest)``, which the tests check."""
+    inner, outer = _keyed_states(key, digest)
+    state = inner.copy()
+    state.update(content)
+    finished = outer.copy()
+    finished.update(state.digest())
+    return finished.digest()
+
+
+@lru_cache(maxsize=8)  # a secret or two in use at once, plus rotations
+def _keyed_states(key: bytes, digest: str) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """The hash states after ``K xor ipad`` and ``K xor opad`` (RFC 2104, section 2)."""
+    block = hashlib.new(digest).block_size
+    if len(key) > block:
+        key = hashlib.new(digest, key).digest()
+    key = key.ljust(block, b"\x00")
+    return (
+        hashlib.new(digest, key.translate(_IPAD)),
+        hashlib.new(digest, key.translate(_OPAD)),
+    )
+
+
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))
 
 
 def spi_string_to_sign(params: Mapping[str, str], body: str | None, secret: str) -> str:
