@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from bench.goals import Goal, report
 from cardmaker import EticketNotice, dynamodb_client, logger, notice_body, runtime
 from cardmaker.store import PK, eticket_schema
 from cardmaker.top import format_timestamp, utc_now
@@ -57,7 +58,6 @@ def main() -> int:
     count = BATCHES * BATCH_SIZE
     notice_rate, raw_rate = count / noticed_s, count / raw_s
     ratio = noticed_s / raw_s
-    verdict = "met" if ratio <= GOAL else "NOT met"
     print(
         f"notice: {count} signed GBK send notices through the handler, vs {count} bare "
         "conditional put_item of the same items"
@@ -67,7 +67,7 @@ def main() -> int:
     print(f"notice_per_s={notice_rate:.0f}")
     print(f"put_item_per_s={raw_rate:.0f}")
     print(f"notice_vs_put_item_ratio={ratio:.2f}")
-    print(f"goal notice_vs_put_item_ratio <= {GOAL}: {verdict}")
+    report((Goal("notice_vs_put_item_ratio", "<=", GOAL), ratio))
     return 0
 
 

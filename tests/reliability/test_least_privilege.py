@@ -405,14 +405,14 @@ def serve_evouchers(stack: LocalStack) -> None:
     stack.wait_idle(60)
     assert _map_product(stack, "EV-LATE", "T1")["woken"] == 1
     stack.wait_idle(60)
-    for method, extra in (
+    extras: tuple[tuple[str, dict[str, str]], ...] = (
         ("resend", {}),
         ("modified", {"left_num": "1"}),
         ("cancel", {"cancel_num": "1"}),
-    ):
-        _notice(
-            stack, sample_notice(method, "81001", token="tk81001", merchant_code="EV-T1", **extra)
-        )
+    )
+    for method, extra in extras:
+        notice = sample_notice(method, "81001", token="tk81001", merchant_code="EV-T1")
+        _notice(stack, {**notice, **extra})
         stack.wait_idle(60)
     # 81004's ma.send is refused until it gives up (its cards' outcomes unknown); a refund then
     # voids every card it claimed, read from the cards table.
