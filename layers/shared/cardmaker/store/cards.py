@@ -395,14 +395,14 @@ def put_in_parallel(
                     queued.setdefault(key, deque()).append(part)
                     ahead += len(part)
             busy = set(in_flight.values())
-            key = next((key for key in queued if key not in busy), None)
-            if key is not None and len(in_flight) < writers:
-                parts = queued.pop(key)
+            turn = next((ready for ready in queued if ready not in busy), None)
+            if turn is not None and len(in_flight) < writers:
+                parts = queued.pop(turn)
                 part = parts.popleft()
                 if parts:
-                    queued[key] = parts  # to the back of the turn
+                    queued[turn] = parts  # to the back of the turn
                 ahead -= len(part)
-                in_flight[pool.submit(write, key, part)] = key
+                in_flight[pool.submit(write, turn, part)] = turn
                 continue
             if not in_flight:
                 if queued or more:  # cannot happen: a queued key is never busy here
