@@ -94,6 +94,10 @@ class Timeline:
         self.lanes[self.lane] += seconds
         return began
 
+    def clock(self) -> float:
+        """The time of whoever calls: the writer whose call is being made, or the invocation."""
+        return self.now if self.lane is None else self.lanes[self.lane]
+
 
 class SimulatedWriters:
     """Stands in for the card store's ``ThreadPoolExecutor``: each part goes to the writer
@@ -182,8 +186,12 @@ class SimulatedDynamoDB:
         return found
 
     def sleep(self, seconds: float) -> None:
-        """The store's backoff: one writer waits, the others go on."""
+        """The store's backoff and pacing: one writer waits, the others go on."""
         self.timeline.take(seconds)
+
+    def clock(self) -> float:
+        """The store's clock (its writers' pacing), in simulated time."""
+        return self.timeline.clock()
 
     def batch_write_item(self, RequestItems: Mapping[str, list[Any]]) -> dict[str, Any]:
         (table, requests), *others = RequestItems.items()
@@ -361,7 +369,12 @@ def simulate(
     request = CardOrderMakeRequest.model_validate(sample_order(9_000_001, templates=counts))
     order = Order.receive(request, datetime.now(UTC))
     orders = SimulatedOrders(order, clock)
-    store = DynamoDBCardRepository("cards", dynamodb, sleep=dynamodb.sleep)  # type: ignore[arg-type]
+    store = DynamoDBCardRepository(
+        "cards",
+        dynamodb,  # type: ignore[arg-type]
+        sleep=dynamodb.sleep,
+        clock=dynamodb.clock,
+    )
     generator = CardGenerator(
         orders,
         store,

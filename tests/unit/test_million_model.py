@@ -99,4 +99,6 @@ def test_chunks_ride_out_throttling_instead_of_failing():
     assert outcome.failed is None
     assert outcome.invocations == 4  # every chunk in one invocation
     assert outcome.ledger.accepted == 20_000  # every card written once
-    assert outcome.ledger.throttled > 5000  # and it was throttled, hard
+    # and it was throttled, hard (less than before the writer paced its buckets and slowed
+    # down while throttled: more than 5,000 refused writes then, about 3,200 now)
+    assert outcome.ledger.throttled > 2000

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -25,6 +26,7 @@ from cardmaker.store.conditions import (
     condition_failed,
 )
 from cardmaker.store.keys import PK, SK
+from cardmaker.store.pacing import KEY_WRITE_RATE, KeyPacer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -39,9 +41,12 @@ BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
 TRANSACTION_LIMIT = 100  # items per TransactWriteItems call
 WRITERS = 8  # BatchWriteItem calls in flight while a chunk's cards are written
 WRITER_PART = BATCH_LIMIT * 4  # items per writer task
-# Attempts of one BatchWriteItem of cards. A chunk writes 1,000 consecutive positions (one
-# partition key, at most 1,000 writes a second) with all its writers at once: they are
-# throttled by design, and the full-jitter backoff, not a failed chunk, must absorb it
+# Items read ahead of the writers: a chunk of 5,000 (five buckets), so that the writers can
+# take its keys in turn rather than wait on one key's pace.
+READ_AHEAD = 5000
+# Attempts of one BatchWriteItem of cards. The writers pace each bucket to its partition's
+# limit, but buckets of other chunks may share its partition, and a new table's ceiling is
+# low: the full-jitter backoff, not a failed chunk, must absorb that throttling
 # (bench/million.py: with 8 attempts, chunks failed on every table). 16 attempts wait up to
 # about 22 s, well inside the generator's 60 s timeout.
 CARD_WRITE_ATTEMPTS = 16
@@ -60,11 +65,13 @@ class DynamoDBCardRepository:
         *,
         writers: int = WRITERS,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._table = table_name
         self._client = client or dynamodb_client()
         self._writers = writers
         self._sleep = sleep
+        self._clock = clock  # paces the card writes per partition key (``put_in_parallel``)
         # Each cursor's count as this environment last saw it (see ``_remember``).
         self._allocated: dict[str, int] = {}
 
@@ -366,8 +373,9 @@ class DynamoDBCardRepository:
         return item["wrapped_key"]["B"]
 
     def write_cards(self, batches: Iterable[CardBatch]) -> int:
-        """Write cards batch by batch, ``writers`` BatchWriteItem calls in flight, while the
-        caller produces the next batches: generation runs behind the I/O. Unconditional puts
+        """Write cards batch by batch, up to ``writers`` BatchWriteItem calls in flight and
+        each bucket paced to its partition's limit (``put_in_parallel``), while the caller
+        produces the next batches: generation runs behind the I/O. Unconditional puts
         at fixed keys, so a retried chunk overwrites exactly its own cards (with the secrets
         they have: the generator derives them per chunk, not per attempt)."""
         return put_in_parallel(
@@ -376,6 +384,7 @@ class DynamoDBCardRepository:
             (card_schema.card_items(batch) for batch in batches),
             writers=self._writers,
             sleep=self._sleep,
+            clock=self._clock,
         )
 
 
@@ -386,20 +395,88 @@ def put_in_parallel(
     *,
     writers: int = WRITERS,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    key_rate: float = KEY_WRITE_RATE,
 ) -> int:
-    """Put low-level items with ``writers`` BatchWriteItem calls in flight while
+    """Put low-level items with up to ``writers`` BatchWriteItem calls in flight while
     ``item_batches`` are still being produced (each part retried as ``batch_put`` does);
     returns how many were written. The card store's writer, shared with the benchmark of
-    raw writes so that both measure the same thing."""
+    raw writes so that both measure the same thing.
+
+    Consecutive cards share a partition key (a bucket), and a partition takes 1,000 writes a
+    second: so each part holds one key's items, a key never has two parts in flight, the
+    writers take the keys in turn (round robin), and each key's calls, retries included, are
+    paced to at most ``key_rate`` items a second, slower while DynamoDB throttles them
+    (``KeyPacer``, on ``clock`` and ``sleep``). Up to ``READ_AHEAD`` items are read
+    ahead of the writers so that they have several keys to choose from."""
+    pacer = KeyPacer(key_rate, clock=clock, sleep=sleep)
+    queued: dict[str, deque[list[dict[str, Any]]]] = {}  # per key, in turn order
+    in_flight: dict[Future[int], str] = {}
+    batches = iter(item_batches)
+    ahead = 0  # items queued
+    more = True
+    written = 0
+
+    def write(key: str, part: list[dict[str, Any]]) -> int:
+        paced = cast("DynamoDBClient", _PacedWrites(client, pacer, key))
+        return batch_put(paced, table_name, part, sleep=sleep, max_attempts=CARD_WRITE_ATTEMPTS)
+
     with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="cards") as pool:
-        pending = [
-            pool.submit(
-                batch_put, client, table_name, part, sleep=sleep, max_attempts=CARD_WRITE_ATTEMPTS
-            )
-            for items in item_batches
-            for part in _split(items, WRITER_PART)
-        ]
-        return sum(future.result() for future in pending)
+        while True:
+            for future in [future for future in in_flight if future.done()]:
+                del in_flight[future]
+                written += future.result()
+            while more and ahead < READ_AHEAD:
+                batch = next(batches, None)
+                if batch is None:
+                    more = False
+                    break
+                for key, part in _parts_by_key(batch):
+                    queued.setdefault(key, deque()).append(part)
+                    ahead += len(part)
+            busy = set(in_flight.values())
+            turn = next((ready for ready in queued if ready not in busy), None)
+            if turn is not None and len(in_flight) < writers:
+                parts = queued.pop(turn)
+                part = parts.popleft()
+                if parts:
+                    queued[turn] = parts  # to the back of the turn
+                ahead -= len(part)
+                in_flight[pool.submit(write, turn, part)] = turn
+                continue
+            if not in_flight:
+                if queued or more:  # cannot happen: a queued key is never busy here
+                    raise RuntimeError("card writer stalled")
+                return written
+            wait(in_flight, return_when=FIRST_COMPLETED)
+
+
+class _PacedWrites:
+    """A client whose BatchWriteItem calls of one key, retries included, wait for the key's
+    pace and tell the pacer how DynamoDB took them."""
+
+    def __init__(self, client: DynamoDBClient, pacer: KeyPacer, key: str) -> None:
+        self._client = client
+        self._pacer = pacer
+        self._key = key
+
+    def batch_write_item(self, **call: Any) -> Any:
+        sent = sum(len(requests) for requests in call["RequestItems"].values())
+        self._pacer.wait(self._key, sent)
+        answer = self._client.batch_write_item(**call)
+        refused = sum(len(left) for left in answer.get("UnprocessedItems", {}).values())
+        self._pacer.taken(self._key, sent, refused)
+        return answer
+
+
+def _parts_by_key(items: list[dict[str, Any]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The items in parts of at most ``WRITER_PART``, each of one partition key, in order."""
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        by_key.setdefault(item[PK]["S"], []).append(item)
+    for key, own in by_key.items():
+        for part in _split(own, WRITER_PART):
+            yield key, part
 
 
 def _key_changed(scheme_name: str) -> NumberingKeyChanged:
