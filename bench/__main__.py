@@ -26,6 +26,7 @@ BENCHMARKS = (
     "bench.notify",
     "bench.status_query",
     "bench.notice",
+    "bench.evoucher",
 )
 FIGURES_FILE = FIGURES_DIR / "bench.md"
 PREAMBLE = """\
