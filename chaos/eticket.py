@@ -2,9 +2,10 @@
 
 One order's cards of template ``EV`` are the stock of a mapped merchant code; then
 ``CHAOS_ETICKET_NOTICES`` Taobao orders each get a seeded fate: a plain ``send``, a send
-twice, a ``resend`` before its send, a ``cancel`` before its send, a cancel after delivery
-(then a resend of the voided cards), or a send for an unmapped code (no stock: the demo
-stack's short ``EticketStockWaitSeconds`` ends it in ``ma.failsend``). Meanwhile:
+twice, a ``resend`` before its send, a send then a resend of its cards, a ``cancel`` before
+its send, a cancel after delivery (then a resend of the voided cards), or a send for an
+unmapped code (no stock: the run's short ``EticketStockWaitSeconds`` ends it in
+``ma.failsend``). Meanwhile:
 
 * TOP faults per Taobao order (``outer_id`` is the business id of ma.send / ma.failsend /
   ma.resend): read timeouts before and after the platform processed the call, dropped
@@ -278,13 +279,15 @@ def play_notices(
         if kind == "send_twice":
             post(target, notice(order_id, fate, "send"))
     stack.wait_idle(TIMEOUT)
-    # 2. the follow-ups: a second send later, refunds after delivery, then a resend
-    # of the voided cards (which must send nothing)
+    # 2. the follow-ups: a second send later, refunds after delivery, resends of delivered
+    # cards; then a resend of the voided cards (which must send nothing)
     for order_id, fate in orders.items():
         if fate["fate"] == "send_twice":
             post(target, notice(order_id, fate, "send"))
         if fate["fate"] == "cancel_after":
             post(target, notice(order_id, fate, "cancel"))
+        if fate["fate"] == "send":  # the buyer asks for the codes again (ma.resend)
+            post(target, notice(order_id, fate, "resend"))
     stack.wait_idle(TIMEOUT)
     now = datetime.now(UTC)
     for order_id, fate in orders.items():
