@@ -1,6 +1,7 @@
 """E-voucher notices under duplicates, out-of-order notices, TOP faults and crashes.
 
-One order's cards of template ``EV`` are the stock of a mapped merchant code; then
+One order's cards of template ``EV`` are the stock of two mapped merchant codes (card number
+and secret, resent by ma.send; codes, resent by ma.resend); then
 ``CHAOS_ETICKET_NOTICES`` Taobao orders each get a seeded fate: a plain ``send``, a send
 twice, a ``resend`` before its send, a send then a resend of its cards, a ``cancel`` before
 its send, a cancel after delivery (then a resend of the voided cards), or a send for an
@@ -58,7 +59,8 @@ NOTICES = int(os.environ.get("CHAOS_ETICKET_NOTICES", "60"))
 OWN_SIGN: Final = "daily"
 STOCK_ORDER = 41001
 TEMPLATE = "EV"
-MAPPED = "CHAOS-EV"
+MAPPED = "CHAOS-EV"  # certificate_type 1: card number + secret (a resend is an ma.send again)
+MAPPED_CODES = "CHAOS-EV-CODE"  # certificate_type 0: the secret as a code (resent by ma.resend)
 UNMAPPED = "CHAOS-EV-NONE"
 FIRST_ORDER_ID = 4200000000000000
 READ_TIMEOUT = 0.3  # TOP_READ_TIMEOUT_SECONDS of the functions in this run
@@ -146,12 +148,13 @@ def plan_notices(rng: Schedule, plan: FaultPlan) -> dict[str, dict[str, Any]]:
             then = OUTAGE
             names.append("outage")
         plan.script(order_id, *steps, then=then)
-        orders[order_id] = {"fate": fate, "num": rng.randint(1, 2), "faults": names}
+        code = rng.choice([MAPPED, MAPPED_CODES])
+        orders[order_id] = {"fate": fate, "num": rng.randint(1, 2), "faults": names, "code": code}
     return orders
 
 
 def notice(order_id: str, fate: dict[str, Any], method: str) -> dict[str, str]:
-    code = UNMAPPED if fate["fate"] == "none" else MAPPED
+    code = UNMAPPED if fate["fate"] == "none" else fate["code"]
     extra = {"cancel_num": str(fate["num"])} if method == "cancel" else {}
     return sample_notice(
         method,
@@ -213,10 +216,16 @@ def main() -> int:
         call = sign_demo_call(sample_order(STOCK_ORDER, OWN_SIGN, [(TEMPLATE, 3 * NOTICES, "100")]))
         requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=30)
         stack.wait_idle(TIMEOUT)
-        product = {"own_sign": OWN_SIGN, "template_no": TEMPLATE, "certificate_type": 1}
-        answer = requests.put(f"{stack.url}/eticket/products/{MAPPED}", json=product, timeout=30)
-        if answer.status_code != 200:
-            raise RuntimeError(f"PUT product answered {answer.status_code}")
+        for code, certificate_type in ((MAPPED, 1), (MAPPED_CODES, 0)):
+            product = {
+                "own_sign": OWN_SIGN,
+                "template_no": TEMPLATE,
+                "certificate_type": certificate_type,
+            }
+            url = f"{stack.url}/eticket/products/{code}"
+            answer = requests.put(url, json=product, timeout=30)
+            if answer.status_code != 200:
+                raise RuntimeError(f"PUT product answered {answer.status_code}")
         gateway.fail_by(plan)
 
         with crashing(stack, crashes):
