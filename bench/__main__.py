@@ -30,6 +30,7 @@ BENCHMARKS = (
     "bench.top_client",
     "bench.allocation",
     "bench.million",
+    "bench.evoucher",
 )
 FIGURES_FILE = FIGURES_DIR / "bench.md"
 PREAMBLE = """\

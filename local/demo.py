@@ -45,6 +45,7 @@ from local.demo_display import (
     LifecycleStep,
     demo_console,
 )
+from local.demo_eticket import STOCK_WAIT_SECONDS, walk_eticket
 from local.demo_lifecycle import (
     WAYBILL,
     DemoFailed,
@@ -113,7 +114,12 @@ def main() -> int:
         bounds = DemoBounds.from_environ(os.environ)
         with (
             contextlib.redirect_stdout(functions_output),
-            LocalStack(access_log=False, log=functions_output) as stack,
+            LocalStack(
+                access_log=False,
+                log=functions_output,
+                # The out-of-stock notice gives up (ma.failsend) in seconds, not 10 minutes.
+                parameters={"EticketStockWaitSeconds": str(STOCK_WAIT_SECONDS)},
+            ) as stack,
         ):
             summary = run(stack, display, bounds, started=started)
     except Exception as failure:
@@ -190,7 +196,6 @@ def run(
 
     view, after_delivery = walk_lifecycle(url, display, bounds)
     lifecycle += after_delivery
-    gateway_calls = check_gateway(stack, display, len(DELIVERIES) + 2)
     events = follow_events(stack, OrderKey(OWN_SIGN, CARD_ORDER_ID), bounds.delivery)
     display.note(
         f"LifecycleBus -> integrators: {len(events)} events for {view['making_card_no']}"
@@ -201,6 +206,13 @@ def run(
     replay = spi_call(call.url(url), call.body, call.headers)
     display.note(f"<- {describe_answer(replay)}")
     expect(replay == first, f"the replay answered {replay}, not the first answer {first}")
+
+    # The e-voucher side: cards of the order's E04 template served to a buyer's send notice.
+    e_template = templates[2][0] if len(templates) > 2 else templates[-1][0]
+    display.step(f"8. e-vouchers: a product mapped to {e_template}, the platform's notices")
+    walk_eticket(stack, display.note, OWN_SIGN, e_template, bounds.delivery)
+    # deliveries, notifications, then the e-voucher walk's ma.send and ma.failsend
+    gateway_calls = check_gateway(stack, display, len(DELIVERIES) + 2 + 2)
     return DemoSummary(
         order=view,
         generation_seconds=generation_seconds,

@@ -185,10 +185,13 @@ class LocalStack:
         log: TextIO | None = None,
         moto_url: str | None = None,
         attach: bool = False,
+        parameters: Mapping[str, str] | None = None,
     ) -> None:
         """``port`` 0 picks a free port. ``log_level`` is the template's ``LogLevel``.
         ``environment`` adds variables for the functions (they must not contradict the
         template). Access lines and tracebacks go to ``log`` (default: stderr).
+        ``parameters`` sets more of the template's parameters (e.g. the demo's short
+        ``EticketStockWaitSeconds``), checked as CloudFormation would.
 
         ``moto_url``: use a moto server that is already running (``python -m moto.server``
         in another process) instead of starting one here; it outlives the stack, whose
@@ -202,6 +205,7 @@ class LocalStack:
         self._port = port
         self._log_level = log_level
         self._extra_environment = dict(environment or {})
+        self._extra_parameters = dict(parameters or {})
         self._access_log = access_log
         self._log = log
         self._log_lock = threading.Lock()
@@ -392,7 +396,7 @@ class LocalStack:
         boto3.DEFAULT_SESSION = None
 
     def _parameters(self) -> dict[str, str]:
-        parameters = {"TopAppKey": self.top.app_key}
+        parameters = {**self._extra_parameters, "TopAppKey": self.top.app_key}
         gateway = self.top_gateway_url()
         if gateway:
             parameters["TopGatewayUrl"] = gateway

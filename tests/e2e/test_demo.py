@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from cardmaker_cli.samples import DEMO_SECRET
+from cardmaker import notice_delivery_id
+from cardmaker_cli.samples import DEMO_NOTICE_SECRET, DEMO_SECRET
 from local.apigw import local_identity
 from local.demo import TEMPLATES, DemoBounds, run
 from local.demo_display import DemoDisplay
@@ -99,7 +100,8 @@ def test_demo_tells_the_whole_story():
     assert table_rows(out, "Fake TOP gateway: calls received") == [
         ["alibaba.fundplatform.cardorders.status.make.finish", "1", "1/1", "1/1"],
         ["alibaba.fundplatform.cardorders.status.sended", "1", "1/1", "1/1"],
-        ["taobao.eticket.merchant.ma.send", "1", "1/1", "1/1"],
+        ["taobao.eticket.merchant.ma.failsend", "1", "1/1", "1/1"],
+        ["taobao.eticket.merchant.ma.send", "2", "2/2", "2/2"],
         ["tmall.purchase.card.bind", "1", "1/1", "1/1"],
     ]
     assert "0. platform -> card.template.new: 4 templates (daily)" in out
@@ -111,10 +113,22 @@ def test_demo_tells_the_whole_story():
     assert out.count(f"(requested by {local_identity()['userArn']})") == 2
     assert "replayed cardorder.make -> the same answer, making_card_no CM-daily-16002" in out
     assert "total elapsed: " in out
+    # the e-voucher walk: a buyer's send notice becomes an accepted ma.send in about a
+    # second, a duplicate changes nothing, no stock ends in ma.failsend, a refund voids
+    assert "PUT /eticket/products/CM-EV-500: 3010030E04 (daily) -> 200" in out
+    [delivered] = [line for line in out.splitlines() if " DELIVERED in " in line]
+    assert delivered.strip().startswith(f"<- {notice_delivery_id('4100000000000001')} ")
+    assert delivered.endswith("ISSUED; ma.send accepted, with the notice's token")
+    assert float(delivered.split(" DELIVERED in ")[1].split(" s:")[0]) < 3
+    assert "the same send again -> 200: one notice recorded, one delivery, one ma.send" in out
+    assert f"<- {notice_delivery_id('4100000000000002')} FAILED after " in out
+    assert "(stock wait 3 s): ma.failsend isv.fail-send-no-stock accepted" in out
+    assert "platform -> cancel order 4100000000000001 -> " in out
+    assert out.count(" VOIDED\n") == 1
     # and the progress bars' final state is printed even without a terminal
     assert "3010030E02 猫超储值卡面额100" in out
     # and nothing secret reaches the output
-    for secret in (DEMO_SECRET, DEMO_SESSION_KEY):
+    for secret in (DEMO_SECRET, DEMO_SESSION_KEY, DEMO_NOTICE_SECRET):
         assert secret not in out + result.stderr
 
 
