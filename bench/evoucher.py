@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from bench.goals import Goal, report
 from cardmaker.top import FixedCredentials, MakeFinishRequest, TopClient
 from cardmaker_cli.notice import order_token, post_notice
 from cardmaker_cli.samples import (
@@ -77,7 +78,6 @@ def main() -> int:
     rate, raw_rate = COUNT / pipeline_s, COUNT / raw_s
     ratio = rate / raw_rate
     cuts = statistics.quantiles(latencies, n=100)
-    verdict = "met" if ratio >= GOAL else "NOT met"
     print(f"evoucher: {COUNT} single-card send notices to accepted ma.send on the local stack")
     print(f"  pipeline (notice, fulfilment, claim, ma.send)       {rate:7.1f} /s")
     print(f"  raw writes and signed posts of the same work        {raw_rate:7.1f} /s")
@@ -86,7 +86,7 @@ def main() -> int:
     print(f"evoucher_vs_raw_ratio={ratio:.2f}")
     print(f"evoucher_notice_to_ma_send_p50_ms={cuts[49]:.0f}")
     print(f"evoucher_notice_to_ma_send_p99_ms={cuts[98]:.0f}")
-    print(f"goal evoucher_vs_raw_ratio >= {GOAL}: {verdict}")
+    report((Goal("evoucher_vs_raw_ratio", ">=", GOAL), ratio))
     return 0
 
 
