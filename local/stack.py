@@ -277,7 +277,9 @@ class LocalStack:
         os.environ.update(environment)
         # The layer's logger may predate this environment (it is created at first import).
         logger.setLevel(environment.get("POWERTOOLS_LOG_LEVEL", "INFO"))
-        runtime.reset()
+        # The functions' settings come from this environment for as long as the stack runs,
+        # whatever the CLI or a test then does to os.environ (each Lambda has its own).
+        runtime.pin_environment(os.environ)
         # Powertools' HTTP resolvers keep the current request in one class attribute, shared
         # by every resolver of the process: the functions behind the HTTP API take turns (on
         # Lambda each runs in an environment of its own).
@@ -333,7 +335,7 @@ class LocalStack:
             self._saved_environ = None
             # Clients and settings built from the stack's environment must not outlive it.
             boto3.DEFAULT_SESSION = None
-            runtime.reset()
+            runtime.pin_environment(None)
         self.functions = {}
         self._stack = None
         self.url = self.moto_url = ""

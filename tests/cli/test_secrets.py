@@ -51,9 +51,6 @@ class TopSecret:
 def top_secret(local_stack, monkeypatch):
     """The stack's TopSecret, put back as it was after the test (the stack is shared), with
     the functions' cached reads dropped."""
-    # The functions run in this process and rebuild their settings from its environment after
-    # runtime.reset(): they need the app key the suite's autouse fixture clears for the CLI.
-    monkeypatch.setenv("TOP_APP_KEY", local_stack.top.app_key)
     secret = TopSecret(local_stack.client("secretsmanager"), local_stack.outputs()["TopSecretArn"])
     before = secret.raw()
     yield secret

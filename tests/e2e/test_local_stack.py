@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 import pytest
 import requests
 
+from cardmaker import runtime
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.platform import sample_delivery, sign_demo_call
 from local.stack import LocalStack, LocalStackError, TopConfig, function_environment
@@ -301,6 +302,30 @@ def test_deliveries_reach_the_gateway_and_finish(local_stack):
     assert [view["status"] for view in views] == ["DELIVERED", "DELIVERED"]
     assert [card["card_no"] for card in views[0]["cards"]] == bound_numbers
     assert {card["outcome"] for card in views[1]["cards"]} == {"ISSUED"}
+
+
+def test_the_functions_keep_their_environment_whatever_the_process_does_to_it(
+    local_stack, monkeypatch
+):
+    # The functions share their process with the CLI and the tests, which change os.environ
+    # while the functions run (the CLI's tests clear TOP_APP_KEY for every command), and a
+    # test rotating a secret drops every cached setting.
+    monkeypatch.delenv("TOP_APP_KEY")
+    monkeypatch.setenv("DELIVERIES_TABLE_NAME", "not-the-stack-s-table")
+    runtime.reset()
+    order = sample_order(16031, "daily", [("3010030E02", 5, "100")])
+    assert spi_response(post_spi(local_stack, sign_demo_call(order)))["success"] is True
+    local_stack.wait_idle(timeout=60)
+    body = sample_delivery("bind", 16031, out_biz_id="243FC389EDACDFB8")
+    answer = requests.post(f"{local_stack.url}/deliveries", json=body, timeout=10)
+    assert answer.status_code == 202, answer.text
+    local_stack.wait_idle(timeout=60)
+    # The delivery still went out, signed with the stack's app key, from the stack's table.
+    (bound,) = local_stack.top_gateway.calls_of("tmall.purchase.card.bind")
+    assert bound.sign_valid
+    assert bound.params["app_key"] == local_stack.top.app_key
+    view = requests.get(f"{local_stack.url}/deliveries/{answer.json()['delivery_id']}", timeout=10)
+    assert view.json()["status"] == "DELIVERED"
 
 
 def test_an_order_s_lifecycle_events_reach_the_bus_s_archive(local_stack):

@@ -4,11 +4,16 @@ its own settings model (``cardmaker.settings``).
 Handlers ask for what they need here; the first ask reads and validates the function's
 settings, so a missing variable fails the cold start with its name. Tests and the local stack
 call ``reset()`` to rebuild everything from a new environment.
+
+Settings are read from ``os.environ``, unless the local stack has pinned an environment of its
+own (``pin_environment``): there every function shares one process with the operator's CLI and
+the tests, which change ``os.environ`` while the functions run in background threads.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cache
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -66,12 +71,30 @@ from cardmaker.top.client import TopClient
 from cardmaker.top.credentials import FixedCredentials, StoredCredentials, TopCredentials
 from cardmaker.top.spi import SpiPolicy
 
+
+class _Pin:
+    """The environment the settings are read from while the local stack runs."""
+
+    environment: Mapping[str, str] | None = None
+
+
+def pin_environment(environment: Mapping[str, str] | None) -> None:
+    """Read every function's settings from ``environment`` from now on (``None``: from
+    ``os.environ`` again), and forget what was built from the previous one."""
+    _Pin.environment = dict(environment) if environment is not None else None
+    reset()
+
+
+def _environment() -> Mapping[str, str]:
+    return os.environ if _Pin.environment is None else _Pin.environment
+
+
 # --- TopSpiFunction -------------------------------------------------------------------------
 
 
 @cache
 def spi_settings() -> SpiSettings:
-    return SpiSettings.from_env(os.environ)
+    return SpiSettings.from_env(_environment())
 
 
 @cache
@@ -107,7 +130,7 @@ def top_app_secret() -> str:
 
 @cache
 def notice_settings() -> NoticeSettings:
-    return NoticeSettings.from_env(os.environ)
+    return NoticeSettings.from_env(_environment())
 
 
 @cache
@@ -145,7 +168,7 @@ def notice_secret(force: bool = False) -> str:
 
 @cache
 def operator_api_settings() -> OperatorApiSettings:
-    return OperatorApiSettings.from_env(os.environ)
+    return OperatorApiSettings.from_env(_environment())
 
 
 @cache
@@ -203,7 +226,7 @@ def delivery_service() -> DeliveryService:
 
 @cache
 def generator_settings() -> GeneratorSettings:
-    return GeneratorSettings.from_env(os.environ)
+    return GeneratorSettings.from_env(_environment())
 
 
 @cache
@@ -233,7 +256,7 @@ def _card_number_key(settings: GeneratorSettings) -> bytes:
 
 @cache
 def delivery_settings() -> DeliverySettings:
-    return DeliverySettings.from_env(os.environ)
+    return DeliverySettings.from_env(_environment())
 
 
 @cache
@@ -281,7 +304,7 @@ def _delivery_top() -> TopClient:
 
 @cache
 def fulfilment_settings() -> FulfilmentSettings:
-    return FulfilmentSettings.from_env(os.environ)
+    return FulfilmentSettings.from_env(_environment())
 
 
 @cache
@@ -306,7 +329,7 @@ def fulfilment_notices() -> DynamoDBNoticeRepository:
 
 @cache
 def stock_deadline_settings() -> StockDeadlineSettings:
-    return StockDeadlineSettings.from_env(os.environ)
+    return StockDeadlineSettings.from_env(_environment())
 
 
 @cache
@@ -322,7 +345,7 @@ def stock_deadline() -> StockDeadline:
 
 @cache
 def aftercare_settings() -> AftercareSettings:
-    return AftercareSettings.from_env(os.environ)
+    return AftercareSettings.from_env(_environment())
 
 
 @cache
@@ -345,7 +368,7 @@ def notice_aftercare() -> NoticeAftercare:
 
 @cache
 def notifier_settings() -> NotifierSettings:
-    return NotifierSettings.from_env(os.environ)
+    return NotifierSettings.from_env(_environment())
 
 
 @cache
@@ -422,7 +445,7 @@ def top_credentials(
 
 @cache
 def lifecycle_events_settings() -> LifecycleEventsSettings:
-    return LifecycleEventsSettings.from_env(os.environ)
+    return LifecycleEventsSettings.from_env(_environment())
 
 
 @cache
