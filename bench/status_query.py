@@ -63,12 +63,10 @@ def main() -> int:
         print(f"bench FAILED: {failure}", file=sys.stderr)
         return 1
     ratio = query.median_ms / get.median_ms
-    verdict = "met" if ratio <= GOAL else "NOT met"
     print(f"status query: {ITERATIONS} status.query through the handler vs {ITERATIONS} get_item")
     print(f"  status.query handler (verify, validate, read, answer)  {query}")
     print(f"  get_item of the order header                          {get}")
     print(f"status_query_vs_get_item_ratio={ratio:.2f}")
-    print(f"goal status_query_vs_get_item_ratio <= {GOAL}: {verdict}")
     report((Goal("status_query_vs_get_item_ratio", "<=", GOAL), ratio))
     return 0
 
