@@ -22,16 +22,16 @@ import time
 import warnings
 from typing import Any
 
-import boto3
 from moto import mock_aws
 
 from bench.goals import Goal, report
-from cardmaker import EticketNotice, dynamodb_client, logger, notice_body, runtime
+from bench.in_process import function_stack, isolate_environment
+from cardmaker import EticketNotice, dynamodb_client, notice_body
 from cardmaker.store import PK, eticket_schema
 from cardmaker.top import format_timestamp, utc_now
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_NOTICE_SECRET, DEMO_SECRET, sample_notice
 from local.apigw import LambdaContext, http_api_event
-from local.template import REGION, Handler, create_resources, functions
+from local.template import Handler
 
 BATCHES = 10
 WARMUP_BATCHES = 1
@@ -47,7 +47,7 @@ class BenchFailed(Exception):
 
 
 def main() -> int:
-    _isolate_environment()
+    isolate_environment()
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     try:
         with mock_aws():
@@ -71,42 +71,13 @@ def main() -> int:
     return 0
 
 
-def _isolate_environment() -> None:
-    for name in list(os.environ):
-        if name.startswith(("AWS_ENDPOINT_URL", "TOP_", "ETICKET_")) or name in (
-            "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE",
-            "AWS_SESSION_TOKEN",
-        ):
-            del os.environ[name]
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-    )
-
-
 def measure() -> tuple[float, float]:
     """Seconds for all timed batches: (handler, bare puts)."""
-    stack = create_resources(
-        boto3.Session(),
-        secret_values={
-            "TopSecret": {
-                "app_secret": DEMO_SECRET,
-                "session_key": "bench",
-                "notice_secret": DEMO_NOTICE_SECRET,
-            }
-        },
-        parameters={"TopAppKey": DEMO_APP_KEY, "LogLevel": "ERROR"},
+    stack, spec, handler = function_stack(
+        FUNCTION,
+        {"app_secret": DEMO_SECRET, "session_key": "bench", "notice_secret": DEMO_NOTICE_SECRET},
+        TopAppKey=DEMO_APP_KEY,
     )
-    spec = functions(stack)[FUNCTION]
-    os.environ.update(spec.environment)
-    runtime.reset()
-    logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
-    handler = spec.load_handler()
     table = stack.physical["EticketTable"]
     total = WARMUP_BATCHES + BATCHES
     events = [_events(NOTICE_IDS + n * BATCH_SIZE) for n in range(total)]

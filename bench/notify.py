@@ -25,11 +25,11 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
-import boto3
 import requests
 from moto import mock_aws
 
 from bench.goals import Goal, report
+from bench.in_process import function_stack, isolate_environment
 from cardmaker import (
     CardOrderMakeRequest,
     DynamoDBLifecycleRepository,
@@ -39,8 +39,6 @@ from cardmaker import (
     OrderStatus,
     PlatformNotice,
     dynamodb_client,
-    logger,
-    runtime,
 )
 from cardmaker.store import schema
 from cardmaker.top import FixedCredentials, MakeFinishRequest, TopClient, utc_now
@@ -48,7 +46,7 @@ from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from cardmaker_cli.stream_records import lambda_record
 from local.apigw import LambdaContext
 from local.streams import mapping_settings
-from local.template import REGION, FunctionSpec, Handler, create_resources, functions
+from local.template import FunctionSpec, Handler
 from local.top_gateway import FakeTopGateway
 
 BATCHES = 5
@@ -65,7 +63,7 @@ class BenchFailed(Exception):
 
 
 def main() -> int:
-    _isolate_environment()
+    isolate_environment()
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     try:
         with mock_aws(), FakeTopGateway(DEMO_APP_KEY, DEMO_SECRET, "bench-session") as gateway:
@@ -89,36 +87,14 @@ def main() -> int:
     return 0
 
 
-def _isolate_environment() -> None:
-    for name in list(os.environ):
-        if name.startswith(("AWS_ENDPOINT_URL", "TOP_")) or name in (
-            "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE",
-            "AWS_SESSION_TOKEN",
-        ):
-            del os.environ[name]
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-    )
-
-
 def measure(gateway: FakeTopGateway) -> tuple[float, float, int]:
     """Seconds for all batches: (notifier, raw posts), and the batch size."""
-    stack = create_resources(
-        boto3.Session(),
-        secret_values={"TopSecret": {"app_secret": DEMO_SECRET, "session_key": "bench"}},
-        parameters={"TopAppKey": DEMO_APP_KEY, "LogLevel": "ERROR", "TopGatewayUrl": gateway.url},
+    stack, spec, handler = function_stack(
+        FUNCTION,
+        {"app_secret": DEMO_SECRET, "session_key": "bench"},
+        TopAppKey=DEMO_APP_KEY,
+        TopGatewayUrl=gateway.url,
     )
-    spec = functions(stack)[FUNCTION]
-    os.environ.update(spec.environment)
-    runtime.reset()
-    logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
-    handler = spec.load_handler()
     table = stack.physical["OrdersTable"]
     lifecycle = DynamoDBLifecycleRepository(table, dynamodb_client())
     signer = TopClient(gateway.url, DEMO_APP_KEY, FixedCredentials(DEMO_SECRET))

@@ -22,17 +22,17 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from moto import mock_aws
 
 from bench.goals import Goal, report
-from cardmaker import CardOrderMakeRequest, Order, dynamodb_client, logger, runtime
+from bench.in_process import function_stack, isolate_environment
+from cardmaker import CardOrderMakeRequest, Order, dynamodb_client
 from cardmaker.store import PK, schema
 from cardmaker.top import utc_now
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.apigw import LambdaContext, http_api_event
 from local.platform import sign_demo_call
-from local.template import REGION, Handler, create_resources, functions
+from local.template import Handler
 
 ITERATIONS = 300
 WARMUP = 30
@@ -63,7 +63,7 @@ class BenchFailed(Exception):
 
 
 def main() -> int:
-    _isolate_environment()
+    isolate_environment()
     # What is silenced, and why: the handler logs one INFO line per order and prints its EMF
     # metrics (a JSON line) per call; writing those to a terminal would measure the terminal.
     # - logs: the template's LogLevel ERROR, and the layer's logger set to ERROR too (it is
@@ -88,37 +88,10 @@ def main() -> int:
     return 0
 
 
-def _isolate_environment() -> None:
-    """Fake credentials, nothing inherited that could reach a real account or endpoint, and
-    the TOP secret from (mocked) Secrets Manager as on AWS."""
-    for name in list(os.environ):
-        if name.startswith(("AWS_ENDPOINT_URL", "TOP_")) or name in (
-            "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE",
-            "AWS_SESSION_TOKEN",
-        ):
-            del os.environ[name]
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-    )
-
-
 def measure() -> tuple[Figures, Figures]:
-    stack = create_resources(
-        boto3.Session(),
-        secret_values={"TopSecret": {"app_secret": DEMO_SECRET, "session_key": "bench"}},
-        parameters={"TopAppKey": DEMO_APP_KEY, "LogLevel": "ERROR"},
+    stack, _, handler = function_stack(
+        FUNCTION, {"app_secret": DEMO_SECRET, "session_key": "bench"}, TopAppKey=DEMO_APP_KEY
     )
-    spec = functions(stack)[FUNCTION]
-    os.environ.update(spec.environment)
-    runtime.reset()
-    logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
-    handler = spec.load_handler()
     table = stack.physical["OrdersTable"]
     client = dynamodb_client()  # the layer's own client: same SDK set-up as the handler's
 

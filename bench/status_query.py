@@ -21,11 +21,11 @@ import time
 import warnings
 from typing import Any
 
-import boto3
 from moto import mock_aws
 
 from bench.goals import Goal, report
-from bench.spi import BenchFailed, Figures, _isolate_environment
+from bench.in_process import function_stack, isolate_environment
+from bench.spi import BenchFailed, Figures
 from cardmaker import (
     CARDORDER_STATUS_QUERY,
     DynamoDBGenerationRepository,
@@ -34,15 +34,13 @@ from cardmaker import (
     OrderKey,
     Waybill,
     dynamodb_client,
-    logger,
-    runtime,
 )
 from cardmaker.store import schema
 from cardmaker.top import utc_now
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
 from local.apigw import LambdaContext, http_api_event
 from local.platform import sign_demo_call
-from local.template import Handler, create_resources, functions
+from local.template import Handler
 
 ITERATIONS = 300
 WARMUP = 30
@@ -52,7 +50,7 @@ KEY = OrderKey("daily", 3_000_000)
 
 
 def main() -> int:
-    _isolate_environment()
+    isolate_environment()
     # Logs and metrics silenced as in bench.spi (the template's LogLevel ERROR; stdout, where
     # the EMF metrics are printed, to os.devnull while measuring).
     warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -72,16 +70,9 @@ def main() -> int:
 
 
 def measure() -> tuple[Figures, Figures]:
-    stack = create_resources(
-        boto3.Session(),
-        secret_values={"TopSecret": {"app_secret": DEMO_SECRET, "session_key": "bench"}},
-        parameters={"TopAppKey": DEMO_APP_KEY, "LogLevel": "ERROR"},
+    stack, _, handler = function_stack(
+        FUNCTION, {"app_secret": DEMO_SECRET, "session_key": "bench"}, TopAppKey=DEMO_APP_KEY
     )
-    spec = functions(stack)[FUNCTION]
-    os.environ.update(spec.environment)
-    runtime.reset()
-    logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
-    handler = spec.load_handler()
     table = stack.physical["OrdersTable"]
     client = dynamodb_client()  # the layer's own client: same SDK set-up as the handler's
 
