@@ -14,10 +14,11 @@ import pytest
 
 from cardmaker import OrderKey
 from cardmaker.store.audit import ENTRY_ATTRIBUTES
+from cardmaker_cli.samples import DEMO_SECRET
 from local.apigw import http_api_event, iam_identity
 from local.platform import sample_delivery
 from local.template import load_template
-from tests.conftest import DEMO_SECRET, OPERATOR, SESSION_KEY, delivery_post_event
+from tests.conftest import OPERATOR, SESSION_KEY, delivery_post_event
 from tests.integration.test_order_lifecycle_api import made_event, shipment_event, store_order
 
 BOB = iam_identity("arn:aws:iam::123456789012:user/operator-bob", caller_id="AIDAOPERATORBOB0001")
@@ -79,9 +80,7 @@ EXPORT = {
 }
 
 
-def test_every_action_of_the_api_is_on_record_with_who_and_when(
-    invoke, dynamodb, orders_table
-):
+def test_every_action_of_the_api_is_on_record_with_who_and_when(invoke, dynamodb, orders_table):
     # Given a generated order
     store_order(dynamodb, orders_table)
     # When operators deliver, make, ship and map a product
@@ -294,9 +293,7 @@ def test_the_functions_may_only_append_to_the_trail():
     # into the trail's partition, with an entry's attributes only, returning nothing old
     condition = append["Condition"]
     assert condition["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == ["TRAIL"]
-    assert condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] == list(
-        ENTRY_ATTRIBUTES
-    )
+    assert condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] == list(ENTRY_ATTRIBUTES)
     assert condition["StringEqualsIfExists"] == {"dynamodb:ReturnValues": "NONE"}
     # and the operators reach it through the API only, never the table
     operator = json.dumps(TEMPLATE["Resources"]["OperatorPolicy"])

@@ -29,6 +29,7 @@ EXAMPLE_MAKING_CARD_NO = "CM-daily-16002"
 DetailName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 # Strict: a JSON true is no number, a number no text.
 DetailText = Annotated[StrictStr, StringConstraints(max_length=MAX_DETAIL_LENGTH)]
+DetailNumber = Annotated[StrictInt, Field(ge=0, le=MAX_ORDER_ID)]
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=MAX_SUBJECT_LENGTH)]
 ReportedAction = Literal["cards.exported", "dlq.redriven", "dlq.reopened"]
 
@@ -97,7 +98,7 @@ class AuditReport(BaseModel):
     making_card_no: MakingCardNo | None = Field(
         default=None, description="The order it concerns, if any"
     )
-    details: dict[DetailName, DetailText | Annotated[StrictInt, Field(ge=0, le=MAX_ORDER_ID)]] = Field(
+    details: dict[DetailName, DetailText | DetailNumber] = Field(
         default_factory=dict,
         max_length=MAX_DETAILS,
         description="A few named values (snake_case names). Names with secret, token, "
