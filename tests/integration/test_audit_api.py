@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from cardmaker import OrderKey
-from cardmaker.store.audit import ENTRY_ATTRIBUTES
+from cardmaker.store import audit as audit_store
 from cardmaker_cli.samples import DEMO_SECRET
 from local.apigw import http_api_event, iam_identity
 from local.platform import sample_delivery
@@ -293,7 +293,9 @@ def test_the_functions_may_only_append_to_the_trail():
     # into the trail's partition, with an entry's attributes only, returning nothing old
     condition = append["Condition"]
     assert condition["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"] == ["TRAIL"]
-    assert condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] == list(ENTRY_ATTRIBUTES)
+    assert condition["ForAllValues:StringEquals"]["dynamodb:Attributes"] == list(
+        audit_store.ENTRY_ATTRIBUTES
+    )
     assert condition["StringEqualsIfExists"] == {"dynamodb:ReturnValues": "NONE"}
     # and the operators reach it through the API only, never the table
     operator = json.dumps(TEMPLATE["Resources"]["OperatorPolicy"])
@@ -303,7 +305,7 @@ def test_the_functions_may_only_append_to_the_trail():
 def test_what_the_store_writes_is_what_the_grant_allows(invoke, audit_items):
     invoke(report_event(EXPORT))
     (item,) = audit_items()
-    assert set(item) <= set(ENTRY_ATTRIBUTES)
+    assert set(item) <= set(audit_store.ENTRY_ATTRIBUTES)
     assert item["pk"] == {"S": "TRAIL"}
 
 
