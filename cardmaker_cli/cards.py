@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from cardmaker_cli.audit import put_on_record
 from cardmaker_cli.context import target
 from cardmaker_cli.errors import CliError
 from cardmaker_cli.export import encrypted_entry, print_run_messages, print_runs, write_csv
@@ -47,7 +48,8 @@ def export(
 
     The first export of a template claims every card no delivery holds yet (deliveries then
     find no stock): a printed card is never also handed out. Exporting again writes the same
-    cards. The file is created owner-only (0600) and never overwrites anything."""
+    cards. The file is created owner-only (0600) and never overwrites anything. Each export
+    is put on record (`cardmaker audit`) before a card is written."""
     if (out is None) == (encrypt_to is None):
         raise typer.BadParameter("give exactly one of --out and --encrypt-to")
     destination = encrypt_to or out
@@ -55,11 +57,27 @@ def export(
     key = order_key(order, own_sign)
     refuse_existing(destination)
     password = _archive_password() if encrypt_to else None
-    runs = print_runs(target(ctx))
+    stack = target(ctx)
+    runs = print_runs(stack)
     # The file exists (empty, 0600) before the cards are claimed for print: an export that
     # cannot write claims nothing.
     with exclusive_file(destination) as file, print_run_messages():
         run = runs.claim(key, template)
+        # On record before a secret is read: an export that cannot be recorded writes no card
+        # (the claim stays; exporting again claims the same cards and records it then).
+        put_on_record(
+            stack,
+            "cards.exported",
+            f"{key.making_card_no}/{template}",
+            order=key,
+            details={
+                "template_no": template,
+                "claimed": run.count,
+                "first_position": run.positions.start,
+                "format": "zip" if password is not None else "csv",
+                "file": destination.name[:200],
+            },
+        )
         with _progress(run.count) as advance:
             cards = runs.cards(run)
             if password is None:

@@ -45,6 +45,7 @@ from cardmaker import (
     reopen_notices,
     reopen_order,
 )
+from cardmaker_cli.audit import put_on_record
 from cardmaker_cli.chunk_replay import uncounted_chunk_records
 from cardmaker_cli.context import target
 from cardmaker_cli.errors import CliError, from_aws_error
@@ -245,6 +246,8 @@ class Outcome:
     reopened: tuple[str, ...] = ()
     # Orders this message's --reopen moved from FAILED back to GENERATING.
     resumed: tuple[OrderKey, ...] = ()
+    # The orders the message's records are about (for the audit trail).
+    orders: tuple[OrderKey, ...] = ()
 
     def view(self) -> dict[str, Any]:
         return {
@@ -323,6 +326,8 @@ def _redrive_queue(
             else:
                 release(sqs, url, [message])
             outcomes.append(outcome)
+            if not dry_run:
+                _put_on_record(stack, outcome)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         left = [m for m in chosen if m["MessageId"] not in {o.message_id for o in outcomes}]
         # Put back what was not settled, as far as the queue still answers.
@@ -332,8 +337,36 @@ def _redrive_queue(
             release(sqs, url, left)
         raise from_aws_error(error, f"redrive of the {failures.name} queue stopped") from None
     if failures.name == "generator" and reopen and not dry_run:
-        outcomes += _replay_stood_down(stack, function, outcomes)
+        replays = _replay_stood_down(stack, function, outcomes)
+        for replay in replays:
+            _put_on_record(stack, replay)
+        outcomes += replays
     return outcomes
+
+
+def _put_on_record(stack: Target, outcome: Outcome) -> None:
+    """What this message's redrive changed, on the audit trail: the reopens, then the
+    replay if it succeeded. A replay that failed again changed nothing to record."""
+    order = outcome.orders[0] if len(outcome.orders) == 1 else None
+    common: dict[str, str | int] = {"queue": outcome.queue}
+    if len(outcome.orders) > 1:
+        common["orders"] = ", ".join(key.making_card_no for key in outcome.orders)[:200]
+    if outcome.reopened:
+        put_on_record(
+            stack,
+            "dlq.reopened",
+            outcome.message_id,
+            order=order,
+            details={**common, "reopened": "; ".join(outcome.reopened)[:200]},
+        )
+    if outcome.result == "redriven":
+        put_on_record(
+            stack,
+            "dlq.redriven",
+            outcome.message_id,
+            order=order,
+            details={**common, "records": outcome.records or 0},
+        )
 
 
 def _redrive_one(
@@ -357,6 +390,7 @@ def _redrive_one(
         return outcome
     outcome.records = len(records)
     subjects = _subjects(failures, records)
+    outcome.orders = tuple(_orders_of(subjects))
     if dry_run:
         outcome.result = "dry-run"
         outcome.detail = (
@@ -403,6 +437,12 @@ def _subjects(failures: FailureQueue, records: list[dict[str, Any]]) -> list[Sub
         if subject is not None and subject not in subjects:
             subjects.append(subject)
     return subjects
+
+
+def _orders_of(subjects: list[Subject]) -> list[OrderKey]:
+    """The orders among the subjects (a delivery's order is not read for this)."""
+    keys = [s.order if isinstance(s, Notices) else s for s in subjects if not isinstance(s, str)]
+    return list(dict.fromkeys(keys))
 
 
 def _orders(stack: Target) -> DynamoDBGenerationRepository:
@@ -502,7 +542,9 @@ def _replay_stood_down(stack: Target, function: str, outcomes: list[Outcome]) ->
         )
         if not records:
             continue
-        replay = Outcome("generator", f"({_name(key)})", "redriven", records=len(records))
+        replay = Outcome(
+            "generator", f"({_name(key)})", "redriven", records=len(records), orders=(key,)
+        )
         for start in range(0, len(records), CHUNKS_PER_INVOCATION):
             result, detail = _invoke(
                 stack, function, records[start : start + CHUNKS_PER_INVOCATION]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from cardmaker_cli.audit import show_audit
 from cardmaker_cli.cards import cards_app
 from cardmaker_cli.context import LazyTarget, TargetOptions
 from cardmaker_cli.deliveries import deliveries_app
@@ -100,6 +101,7 @@ app.add_typer(cards_app, name="cards")
 app.add_typer(dlq_app, name="dlq", help="Failed stream batches: list and replay them.")
 app.add_typer(secrets_app, name="secrets")
 app.command("events")(show_events)
+app.command("audit")(show_audit)
 
 
 def main() -> None:

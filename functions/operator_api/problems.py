@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupp
 from pydantic import BaseModel
 
 from cardmaker import (
+    AuditRefused,
     DeliveryConflict,
     DeliveryRefused,
     NotFound,
@@ -68,6 +69,11 @@ def page_token_invalid(error: PageTokenInvalid) -> Response[dict[str, Any]]:
 
 @router.exception_handler(DeliveryRefused)
 def delivery_refused(error: DeliveryRefused) -> Response[dict[str, Any]]:
+    return _refused(HTTPStatus.UNPROCESSABLE_ENTITY, "refused", error.message, field=error.field)
+
+
+@router.exception_handler(AuditRefused)
+def audit_refused(error: AuditRefused) -> Response[dict[str, Any]]:
     return _refused(HTTPStatus.UNPROCESSABLE_ENTITY, "refused", error.message, field=error.field)
 
 

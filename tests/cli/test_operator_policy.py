@@ -1,7 +1,7 @@
 """The operator's managed policy (template.yaml ``OperatorPolicy``) against what the
 ``cardmaker`` commands actually call: every command an operator runs (orders show, made, ship
 and list, deliveries create/show, cards export, dlq list/redrive with --reopen on every queue,
-platform send-order, template-new, status-query, events) runs against the local stack, every
+platform send-order, template-new, status-query, events, audit) runs against the local stack, every
 AWS call the command itself makes (not the functions it reaches) is recorded as (action,
 resource), every HTTP API route it calls as execute-api:Invoke, and the policy must grant each
 of them and nothing else.
@@ -370,6 +370,8 @@ def operator_calls(
             ("dlq", "redrive", "--dry-run", "--reopen", "--json"),
             ("dlq", "redrive", "--reopen", "--json"),
             ("events", "--order", "CM-daily-17904", "--json"),
+            ("audit", "--json"),
+            ("audit", "--order", order, "--json"),
         ]  # fmt: skip
         for command in commands:
             result = recorder.run(cli, *command)

@@ -30,12 +30,14 @@ def test_schemathesis_loads_every_operation(spec):
     schema = schemathesis.openapi.from_dict(spec)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert sorted(operation.label for operation in operations) == [
+        "GET /audit",
         "GET /deliveries/{delivery_id}",
         "GET /eticket/notices/{order_id}",
         "GET /eticket/products",
         "GET /eticket/products/{merchant_code}",
         "GET /orders",
         "GET /orders/{card_order_id}",
+        "POST /audit",
         "POST /deliveries",
         "POST /eticket/notices",
         "POST /orders/{card_order_id}/made",

@@ -184,6 +184,9 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         # products, and the notice deliveries a mapping wakes; the notices read
         json.dumps({"Fn::GetAtt": ["EticketTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/WaitingStock"}),
+        # the audit trail: appended to, read (all of it, or one order's)
+        json.dumps({"Fn::GetAtt": ["AuditTable", "Arn"]}),
+        json.dumps({"Fn::Sub": "${AuditTable.Arn}/index/ByOrder"}),
     }
     # and the public notice function only the e-voucher table and the TOP secret
     assert _reached("EticketNoticeFunction") == {

@@ -8,7 +8,8 @@ what its settings may read, not what its code calls): the whole pipeline runs on
 stack (templates announced, an order, a replay, status queried, receipts refused, a large
 paged order, generation with a chunk retried, an e-voucher and a bind delivery, a delivery
 waiting for stock and woken, every HTTP route: an order made, shipped and listed; the
-lifecycle events and the platform notifications of all of it), every AWS call each function's
+lifecycle events and the platform notifications of all of it, the audit trail appended to
+and read), every AWS call each function's
 code makes is recorded with the resource it names, and each function starts cold for every
 invocation (the functions share one process locally; a secret cached by one must not hide
 another's read). What Lambda itself does with the execution role (reading the streams of the
@@ -379,6 +380,7 @@ def exercise_every_path(stack: LocalStack) -> None:
     assert shipped.status_code == 202, shipped.text
     listed = requests.get(f"{stack.url}/orders?own_sign=daily&status=SHIPPED", timeout=30)
     assert [order["card_order_id"] for order in listed.json()["orders"]] == [1]
+    read_the_audit_trail(stack)
     notify_the_platform(stack, sent)
     serve_evouchers(stack)
     # Last, a large order (paged templates), without generating its 500 chunks.
@@ -391,6 +393,25 @@ def exercise_every_path(stack: LocalStack) -> None:
     answer = requests.post(call.url(stack.url), data=call.body, headers=call.headers, timeout=30)
     assert answer.json()["response"]["result_code"] == "SUCCESS"
     assert conflicted["done"]
+
+
+def read_the_audit_trail(stack: LocalStack) -> None:
+    """What the CLI reports (a print run) put on record, and the trail read back: all of it
+    (the table) and one order's (its index)."""
+    report = {
+        "action": "cards.exported",
+        "subject": "CM-daily-1/T1",
+        "making_card_no": "CM-daily-1",
+    }
+    assert requests.post(f"{stack.url}/audit", json=report, timeout=30).status_code == 201
+    trail = requests.get(f"{stack.url}/audit", timeout=30).json()["entries"]
+    assert [entry["action"] for entry in trail][:3] == [
+        "cards.exported",
+        "order.shipped",
+        "order.made",
+    ]
+    of_order = requests.get(f"{stack.url}/audit?order=CM-daily-1", timeout=30).json()
+    assert of_order["entries"][0]["action"] == "cards.exported"
 
 
 def serve_evouchers(stack: LocalStack) -> None:

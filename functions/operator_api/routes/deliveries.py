@@ -8,18 +8,20 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from caller import requester
+from caller import put_on_record, requester
 
 from cardmaker import (
     EXAMPLE_BIND,
     EXAMPLE_DELIVERY_ID,
     EXAMPLE_ETICKET,
     IAM,
+    AuditAction,
     DeliveryAccepted,
     DeliveryId,
     DeliveryRequest,
     DeliveryView,
     NotFoundAnswer,
+    OrderKey,
     ProblemAnswer,
     Requester,
     about,
@@ -83,6 +85,19 @@ def create_delivery(
     about(card_order_id=request.card_order_id, own_sign=request.own_sign)
     delivery = runtime.delivery_service().create(request, _requester())
     about(delivery_id=delivery.delivery_id)
+    # What was asked, never how to reach the buyer nor the e-voucher token.
+    put_on_record(
+        router.current_event.raw_event,
+        AuditAction.DELIVERY_CREATED,
+        delivery.delivery_id,
+        order=OrderKey(request.own_sign, request.card_order_id),
+        details={
+            "type": request.type,
+            "template_no": request.template_no,
+            "quantity": request.quantity,
+            "status": delivery.status.value,
+        },
+    )
     logger.info(
         "delivery accepted",
         status=delivery.status.value,

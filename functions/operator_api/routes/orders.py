@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.metrics import MetricUnit
-from caller import requester
+from caller import put_on_record, requester
 
 from cardmaker import (
     DEFAULT_PAGE_SIZE,
@@ -20,6 +20,7 @@ from cardmaker import (
     MAX_ORDER_ID,
     MAX_PAGE_SIZE,
     MAX_TOKEN_LENGTH,
+    AuditAction,
     NotFoundAnswer,
     OrderKey,
     OrderList,
@@ -137,10 +138,19 @@ _NO_IDENTITY = (
 @tracer.capture_method(capture_response=False, capture_error=False)
 def mark_made(card_order_id: _OrderId, own_sign: _OwnSign = "online") -> Response[dict[str, Any]]:
     about(card_order_id=card_order_id, own_sign=own_sign)
-    made_by = requester(router.current_event.raw_event).user_arn
-    moved = runtime.order_lifecycle().made(OrderKey(own_sign, card_order_id), made_by)
+    raw_event = router.current_event.raw_event
+    made_by = requester(raw_event).user_arn
+    key = OrderKey(own_sign, card_order_id)
+    moved = runtime.order_lifecycle().made(key, made_by)
     if moved.changed:
         metrics.add_metric(name="OrderMade", unit=MetricUnit.Count, value=1)
+    put_on_record(
+        raw_event,
+        AuditAction.ORDER_MADE,
+        key.making_card_no,
+        order=key,
+        details={"changed": "yes" if moved.changed else "no (already MADE)"},
+    )
     logger.info("order made", changed=moved.changed, made_by=made_by)
     return _accepted(moved)
 
@@ -198,11 +208,24 @@ def ship(
     own_sign: _OwnSign = "online",
 ) -> Response[dict[str, Any]]:
     about(card_order_id=card_order_id, own_sign=own_sign)
-    # Held to the step like a delivery, though the header keeps no "shipped_by".
-    requester(router.current_event.raw_event)
-    moved = runtime.order_lifecycle().ship(OrderKey(own_sign, card_order_id), shipment)
+    # Held to the step like a delivery: the header keeps no "shipped_by", the trail does.
+    raw_event = router.current_event.raw_event
+    requester(raw_event)
+    key = OrderKey(own_sign, card_order_id)
+    moved = runtime.order_lifecycle().ship(key, shipment)
     if moved.changed:
         metrics.add_metric(name="OrderShipped", unit=MetricUnit.Count, value=1)
+    put_on_record(
+        raw_event,
+        AuditAction.ORDER_SHIPPED,
+        key.making_card_no,
+        order=key,
+        details={
+            "logistics_company": shipment.logistics_company,
+            "logistics_order_id": shipment.logistics_order_id,
+            "changed": "yes" if moved.changed else "no (already SHIPPED)",
+        },
+    )
     logger.info("order shipped", changed=moved.changed)
     return _accepted(moved)
 

@@ -7,11 +7,13 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from caller import put_on_record
 
 from cardmaker import (
     EXAMPLE_MERCHANT_CODE,
     EXAMPLE_PRODUCT,
     IAM,
+    AuditAction,
     MerchantCode,
     NotFoundAnswer,
     ProblemAnswer,
@@ -72,6 +74,16 @@ def put_product(
     logger.append_keys(merchant_code=merchant_code)
     mapped = runtime.product_catalogue().map(merchant_code, mapping)
     logger.info("product mapped", woken=len(mapped.woken))
+    put_on_record(
+        router.current_event.raw_event,
+        AuditAction.PRODUCT_MAPPED,
+        merchant_code,
+        details={
+            "own_sign": mapping.own_sign,
+            "template_no": mapping.template_no,
+            "woken": len(mapped.woken),
+        },
+    )
     return answer_body(ProductMapped.of_mapped(mapped))
 
 

@@ -26,6 +26,25 @@ from cardmaker.api_models import (
     answer_body,
     json_content,
 )
+from cardmaker.audit.api_models import (
+    EXAMPLE_MAKING_CARD_NO,
+    EXAMPLE_REPORT,
+    AuditEntryView,
+    AuditList,
+    AuditReport,
+    MakingCardNo,
+)
+from cardmaker.audit.trail import (
+    DEFAULT_AUDIT_PAGE,
+    MAX_AUDIT_PAGE,
+    MAX_AUDIT_TOKEN_LENGTH,
+    REPORTED_ACTIONS,
+    AuditAction,
+    AuditEntry,
+    AuditPage,
+    AuditTrail,
+    ListedEntries,
+)
 from cardmaker.cards.card import Card, CardBatch
 from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
 from cardmaker.cards.opening import SecretOpener
@@ -63,6 +82,7 @@ from cardmaker.deliveries.sending import DeliveryAttempt, DeliverySender
 from cardmaker.deliveries.service import DeliveryReopened, DeliveryService, reopen_delivery
 from cardmaker.errors import (
     AftercareDeferred,
+    AuditRefused,
     CardmakerError,
     CardMissing,
     CardVoided,
@@ -213,6 +233,7 @@ from cardmaker.orders.spi_call import (
 )
 from cardmaker.orders.templates import Announced, CardTemplate, CardTemplateAnnouncement
 from cardmaker.settings import FUNCTION_SETTINGS
+from cardmaker.store.audit import DynamoDBAuditLog
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import dynamodb_client, kms_client
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
@@ -248,32 +269,46 @@ __all__ = [
     "CARDORDER_RECEIPT",
     "CARDORDER_STATUS_QUERY",
     "CARD_TEMPLATE_NEW",
+    "DEFAULT_AUDIT_PAGE",
     "DEFAULT_PAGE_SIZE",
     "EVENT_DETAIL_TYPES",
     "EVENT_SOURCE",
     "EXAMPLE_BIND",
     "EXAMPLE_DELIVERY_ID",
     "EXAMPLE_ETICKET",
+    "EXAMPLE_MAKING_CARD_NO",
     "EXAMPLE_MERCHANT_CODE",
     "EXAMPLE_ORDER_ID",
     "EXAMPLE_OWN_SIGN",
     "EXAMPLE_PRODUCT",
+    "EXAMPLE_REPORT",
     "FINAL",
     "FUNCTION_SETTINGS",
     "IAM",
     "MADE_BY_TEST_TEMPLATES",
+    "MAX_AUDIT_PAGE",
+    "MAX_AUDIT_TOKEN_LENGTH",
     "MAX_ORDER_ID",
     "MAX_PAGE_SIZE",
     "MAX_TOKEN_LENGTH",
     "NOTICE_ROUTE_DOCS",
     "PRINT_CLAIM",
     "RECEIPT_PARAMETERS",
+    "REPORTED_ACTIONS",
     "SECURITY_SCHEMES",
     "STATUS_QUERY_PARAMETERS",
     "TEMPLATE_NEW_PARAMETERS",
     "Acceptance",
     "AftercareDeferred",
     "Announced",
+    "AuditAction",
+    "AuditEntry",
+    "AuditEntryView",
+    "AuditList",
+    "AuditPage",
+    "AuditRefused",
+    "AuditReport",
+    "AuditTrail",
     "BindDeliveryRequest",
     "Card",
     "CardBatch",
@@ -306,6 +341,7 @@ __all__ = [
     "DeliveryService",
     "DeliveryStatus",
     "DeliveryView",
+    "DynamoDBAuditLog",
     "DynamoDBCardRepository",
     "DynamoDBDeliveryRepository",
     "DynamoDBGenerationRepository",
@@ -333,9 +369,11 @@ __all__ = [
     "Lifecycle",
     "LifecycleEvent",
     "ListPosition",
+    "ListedEntries",
     "ListedOrders",
     "LogisticsInfo",
     "MakeTestOrder",
+    "MakingCardNo",
     "Mapped",
     "MerchantCode",
     "NotFound",

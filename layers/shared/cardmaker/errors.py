@@ -142,6 +142,16 @@ class DeliveryConflict(DeliveryRefused):
     """The delivery's own id (``outer_id`` / ``out_biz_id``) is taken by another delivery."""
 
 
+class AuditRefused(CardmakerError):
+    """An audit entry that cannot be recorded as asked (a detail that is not a short named
+    value, or whose name says it could hold a secret); ``field`` names the part. Nothing is
+    written."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class RequesterUnknown(CardmakerError):
     """A delivery or an order's step asked for by no identified principal (no IAM identity
     came with the request): nobody could be held to it, so it is not recorded."""

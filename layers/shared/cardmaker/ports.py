@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
     from datetime import datetime
 
+    from cardmaker.audit.trail import AuditEntry, AuditPage
     from cardmaker.cards.card import Card, CardBatch
     from cardmaker.cards.keys import DataKey
     from cardmaker.deliveries.aftercare import (
@@ -237,6 +238,22 @@ class AftercareStore(DeliveryReader, Protocol):
     ) -> bool: ...
     def record_change(self, delivery_id: str, change: ChangeRecord) -> bool: ...
     def record_validity(self, delivery_id: str, validity: Validity) -> bool: ...
+
+
+# The audit trail ---------------------------------------------------------------------------
+
+
+class AuditLog(Protocol):
+    """Where operator actions are kept: appended, never changed."""
+
+    def append(self, entry: AuditEntry) -> None:
+        """Add ``entry``; never overwrites one already there."""
+        ...
+
+    def page(self, making_card_no: str | None, limit: int, after: str | None) -> AuditPage:
+        """Up to ``limit`` entries (of that order only, if given) after position ``after``,
+        newest first."""
+        ...
 
 
 # The TOP gateway ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from functools import cache
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+from cardmaker.audit.trail import AuditTrail
 from cardmaker.cards.keys import KmsDataKeys
 from cardmaker.cards.numbering import CardNumberer
 from cardmaker.cards.opening import SecretOpener
@@ -50,6 +51,7 @@ from cardmaker.settings import (
     TopSecrets,
 )
 from cardmaker.store.aftercare import DynamoDBAftercareRepository
+from cardmaker.store.audit import DynamoDBAuditLog
 from cardmaker.store.cards import DynamoDBCardRepository
 from cardmaker.store.clients import (
     dynamodb_client,
@@ -219,6 +221,12 @@ def delivery_service() -> DeliveryService:
         DynamoDBOrderRepository(settings.orders_table_name),
         serves_environment=settings.serves_environment,
     )
+
+
+@cache
+def audit_trail() -> AuditTrail:
+    """Records the operators' actions (who, what, when) and reads them back."""
+    return AuditTrail(DynamoDBAuditLog(operator_api_settings().audit_table_name))
 
 
 # --- CardGeneratorFunction ------------------------------------------------------------------
@@ -493,6 +501,7 @@ def reset() -> None:
         order_listing,
         order_templates,
         delivery_service,
+        audit_trail,
         generator_settings,
         card_generator,
         delivery_settings,

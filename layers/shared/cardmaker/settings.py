@@ -73,6 +73,12 @@ class EticketTable(_Settings):
     eticket_table_name: str = Field(min_length=1)
 
 
+class AuditTable(_Settings):
+    """The audit trail's table: the functions only append to it."""
+
+    audit_table_name: str = Field(min_length=1)
+
+
 class CardKey(_Settings):
     """The KMS key that wraps each chunk's data key (the card secrets are sealed under it)."""
 
@@ -230,10 +236,10 @@ class NoticeSettings(EticketTable, NoticeSecret):
         return NoticePolicy(window_seconds=self.eticket_notice_window_seconds)
 
 
-class OperatorApiSettings(OrdersTable, DeliveriesTable, EticketTable, TopGateway):
+class OperatorApiSettings(OrdersTable, DeliveriesTable, EticketTable, AuditTable, TopGateway):
     """OperatorApiFunction: reads orders, records and reads deliveries (refusing those the
     TOP gateway may not deliver, before anything is recorded), reads the notices received
-    for a Taobao order."""
+    for a Taobao order, and keeps the audit trail of the operators' actions."""
 
 
 class GeneratorSettings(OrdersTable, CardsTable, CardKey, CardNumbering, StreamRetries):
