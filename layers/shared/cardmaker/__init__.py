@@ -26,11 +26,14 @@ from cardmaker.api_models import (
     answer_body,
     json_content,
 )
+from cardmaker.cards.api_models import EXAMPLE_CARD_NO, CardNo, CardView, PrintReleaseView
 from cardmaker.cards.card import Card, CardBatch
 from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
 from cardmaker.cards.opening import SecretOpener
-from cardmaker.cards.print_run import PRINT_CLAIM, PrintedCard, PrintRun, PrintRuns
+from cardmaker.cards.print_release import PrintRelease, PrintReleases
+from cardmaker.cards.print_run import PrintedCard, PrintRun, PrintRuns
 from cardmaker.cards.sealing import Sealer
+from cardmaker.cards.state import PRINT_CLAIM, CardLookup, CardState, CardStatus
 from cardmaker.deliveries.api_models import (
     EXAMPLE_BIND,
     EXAMPLE_DELIVERY_ID,
@@ -65,6 +68,8 @@ from cardmaker.errors import (
     AftercareDeferred,
     CardmakerError,
     CardMissing,
+    CardNotFound,
+    CardNumberInvalid,
     CardVoided,
     ClaimContended,
     DeliveryConflict,
@@ -180,6 +185,7 @@ from cardmaker.orders.models import (
     ReceiptNotice,
     ShipmentRequest,
     StatusQueryRequest,
+    TemplateNo,
     Waybill,
 )
 from cardmaker.orders.notifying import Notified, PlatformNotifier, reopen_notices
@@ -252,6 +258,7 @@ __all__ = [
     "EVENT_DETAIL_TYPES",
     "EVENT_SOURCE",
     "EXAMPLE_BIND",
+    "EXAMPLE_CARD_NO",
     "EXAMPLE_DELIVERY_ID",
     "EXAMPLE_ETICKET",
     "EXAMPLE_MERCHANT_CODE",
@@ -278,14 +285,21 @@ __all__ = [
     "Card",
     "CardBatch",
     "CardGenerator",
+    "CardLookup",
     "CardMissing",
+    "CardNo",
+    "CardNotFound",
+    "CardNumberInvalid",
     "CardOrderMakeRequest",
     "CardOrderReference",
     "CardOutcome",
     "CardProductInfo",
     "CardResult",
+    "CardState",
+    "CardStatus",
     "CardTemplate",
     "CardTemplateAnnouncement",
+    "CardView",
     "CardVoided",
     "CardmakerError",
     "Chunk",
@@ -390,6 +404,9 @@ __all__ = [
     "PlatformNotifier",
     "PlatformProgress",
     "PrintRefused",
+    "PrintRelease",
+    "PrintReleaseView",
+    "PrintReleases",
     "PrintRun",
     "PrintRuns",
     "PrintedCard",
@@ -414,6 +431,7 @@ __all__ = [
     "SpiRefused",
     "StatusQueryRequest",
     "StoredOrder",
+    "TemplateNo",
     "TopConfigError",
     "TopError",
     "TopOutcomeUnknown",

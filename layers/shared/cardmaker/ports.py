@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
     from cardmaker.cards.card import Card, CardBatch
     from cardmaker.cards.keys import DataKey
+    from cardmaker.cards.print_release import PrintRelease
+    from cardmaker.cards.state import CardRecord, Claim
     from cardmaker.deliveries.aftercare import (
         ChangeRecord,
         RefundRecord,
@@ -164,6 +166,40 @@ class PrintStock(Protocol):
     def iter_cards(self, order: OrderKey, template_no: str, positions: range) -> Iterator[Card]:
         """The cards at ``positions`` in position order, lazily (a gap is not an error
         here: a missing card is simply not yielded; a voided one is, marked ``voided``)."""
+        ...
+
+
+class PrintClaims(PrintStock, Protocol):
+    """A print run's claim as an export confirms it and an operator releases it."""
+
+    def record_printed(self, order: OrderKey, template_no: str, claim: Claim, now: str) -> bool:
+        """Mark the claim printed, if it still holds exactly ``claim.positions``; False
+        when it does not (released meanwhile)."""
+        ...
+
+    def print_claim(self, order: OrderKey, template_no: str) -> Claim | None: ...
+
+    def release_print_claim(self, order: OrderKey, release: PrintRelease) -> bool:
+        """Give the claim's cards back (the cursor moves back to its first position) and
+        store the release's record, in one transaction: False when the claim is not as
+        ``release`` saw it any more (printed or released meanwhile)."""
+        ...
+
+
+class CardLedger(Protocol):
+    """What a card's state is read from: its own item (never its secret), the template's
+    claim covering its position."""
+
+    def card_record(
+        self, order: OrderKey, template_no: str, position: int
+    ) -> CardRecord | None: ...
+    def covering_claim(self, order: OrderKey, template_no: str, position: int) -> Claim | None: ...
+
+
+class SequenceIndex(Protocol):
+    def order_holding(self, sequence: int) -> OrderKey | None:
+        """The order whose block of sequence numbers holds ``sequence`` (None: no order
+        reserved it, or not yet)."""
         ...
 
 
