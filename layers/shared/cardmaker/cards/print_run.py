@@ -33,7 +33,8 @@ class PrintRun:
     par_value: str
     generated: int  # the template's cards, printed or handed out
     positions: range  # the print run's claim: the cards no delivery held before it
-    claimed_at: str | None = None  # when the claim was made (None: before claims were dated)
+    # When the claim was made (None: before claims were dated); not part of its identity.
+    claimed_at: str | None = field(default=None, compare=False)
 
     @property
     def count(self) -> int:

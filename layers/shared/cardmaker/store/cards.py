@@ -185,6 +185,13 @@ class DynamoDBCardRepository:
         for _ in with_backoff(CLAIM_ATTEMPTS, base=0.01, cap=0.2, sleep=self._sleep):
             quantity = size(seen or 0)
             if quantity <= 0:
+                # Nothing left by the count we know. A print run's release moves the cursor
+                # back, so a remembered count may be too high: the cursor itself decides.
+                actual = self._cursor_count(cursor, None)
+                if actual != seen:
+                    seen = actual
+                    self._remember(name, seen)
+                    continue
                 # Nothing left for it, unless this very claim took the last cards before.
                 return self._claimed(claim)
             positions = range(seen or 0, (seen or 0) + quantity)
@@ -266,6 +273,7 @@ class DynamoDBCardRepository:
         """Keep the cursor's count for this environment's next claim: a guess, checked by the
         transaction's condition (a stale one costs one more round trip, never a card)."""
         if allocated is None:
+            self._allocated.pop(cursor_name, None)
             return
         if len(self._allocated) >= REMEMBERED_CURSORS and cursor_name not in self._allocated:
             self._allocated.clear()
