@@ -176,7 +176,9 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
         json.dumps({"Ref": "TopSecret"}),
     }
-    # and the operator API no TOP secret, card or key
+    # and the operator API no TOP secret and no card data key (it cannot open a card's
+    # secret): the cards table and the numbering key only to look a card up by its number
+    # and to release a print run
     assert _reached("OperatorApiFunction") == {
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/ByEnvironment"}),
@@ -184,6 +186,10 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         # products, and the notice deliveries a mapping wakes; the notices read
         json.dumps({"Fn::GetAtt": ["EticketTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/WaitingStock"}),
+        # GET /cards/{card_no} and a print run's release
+        json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/BySequence"}),
+        json.dumps({"Fn::GetAtt": ["CardsTable", "Arn"]}),
+        json.dumps({"Ref": "CardNumberSecret"}),
     }
     # and the public notice function only the e-voucher table and the TOP secret
     assert _reached("EticketNoticeFunction") == {

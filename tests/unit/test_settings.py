@@ -37,7 +37,14 @@ def _problems(error: pytest.ExceptionInfo[ValidationError]) -> dict[str, str]:
 
 def test_a_missing_variable_is_named():
     with pytest.raises(ValidationError) as raised:
-        OperatorApiSettings.from_env({"ORDERS_TABLE_NAME": "orders", "ETICKET_TABLE_NAME": "e"})
+        OperatorApiSettings.from_env(
+            {
+                "ORDERS_TABLE_NAME": "orders",
+                "ETICKET_TABLE_NAME": "e",
+                "CARDS_TABLE_NAME": "cards",
+                "CARD_NUMBER_SECRET_ID": "arn:numbers",
+            }
+        )
     assert set(_problems(raised)) == {"DELIVERIES_TABLE_NAME"}
     assert "DELIVERIES_TABLE_NAME" in str(raised.value)
 
@@ -98,6 +105,8 @@ OPERATOR_API = {
     "ORDERS_TABLE_NAME": "orders",
     "DELIVERIES_TABLE_NAME": "deliveries",
     "ETICKET_TABLE_NAME": "eticket",
+    "CARDS_TABLE_NAME": "cards",
+    "CARD_NUMBER_SECRET_ID": "arn:numbers",
 }
 
 
@@ -150,6 +159,13 @@ def test_parts_compose_into_each_functions_variables():
         "DELIVERIES_TABLE_NAME",
         "ETICKET_TABLE_NAME",  # products, and a Taobao order's notices
         "TOP_GATEWAY_URL",  # which orders its gateway may deliver; it never calls it
+        # GET /cards/{card_no}: the card number inverted, the card's state read (never a
+        # secret); a print run's release
+        "CARDS_TABLE_NAME",
+        "CARD_NUMBER_SECRET_ID",
+        "CARD_NUMBER_LENGTH",
+        "CARD_NUMBER_PREFIX",
+        "CARD_CHECK_DIGIT",
     }
     # the public notice function reads the e-voucher table and its secret, nothing else
     assert NoticeSettings.variables() == {
@@ -207,6 +223,8 @@ def test_a_function_validates_its_own_settings_at_its_first_service(monkeypatch)
     # Given the operator API's environment without its deliveries table
     monkeypatch.setenv("ORDERS_TABLE_NAME", "orders")
     monkeypatch.setenv("ETICKET_TABLE_NAME", "eticket")
+    monkeypatch.setenv("CARDS_TABLE_NAME", "cards")
+    monkeypatch.setenv("CARD_NUMBER_SECRET_ID", "arn:numbers")
     monkeypatch.delenv("DELIVERIES_TABLE_NAME", raising=False)
     runtime.reset()
     # When its first service is built, even one that needs only the orders table
