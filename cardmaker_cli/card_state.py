@@ -59,9 +59,10 @@ def release(
     as_json: JsonOption = False,
 ) -> None:
     """Give back what a template's print run claimed and has not printed: its cards become
-    AVAILABLE to later deliveries again, and the release is recorded (who, when, which
-    positions). Refused once the print run was exported (printed cards are never handed
-    out); an export still running when its print run is released fails and removes its file.
+    AVAILABLE to later deliveries again (the order's deliveries waiting for stock go on), and
+    the release is recorded (who, when, which positions). Refused once the print run was
+    exported (printed cards are never handed out); an export still running when its print run
+    is released fails and removes its file.
 
     Example: cardmaker cards release CM-daily-16002 --template 3010030E05"""
     key = order_key(order, own_sign)
@@ -80,3 +81,5 @@ def release(
         f" (released by {answer['released_by']['user_arn']} at {answer['released_at']})",
         markup=False,
     )
+    if answer.get("woken"):
+        stdout.print(f"{answer['woken']} delivery(ies) waiting for stock go on")

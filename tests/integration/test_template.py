@@ -190,6 +190,7 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/BySequence"}),
         json.dumps({"Fn::GetAtt": ["CardsTable", "Arn"]}),
         json.dumps({"Ref": "CardNumberSecret"}),
+        json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/ByOrder"}),
     }
     # and the public notice function only the e-voucher table and the TOP secret
     assert _reached("EticketNoticeFunction") == {

@@ -83,9 +83,9 @@ def get_card(
     summary="Give back what the template's print run claimed and has not printed",
     description="IAM-authorized (SigV4). The print run's cards become AVAILABLE to later "
     "deliveries again, and the release is recorded (who signed the request, when, which "
-    "positions). Refused (409) when no print run holds cards of the template, or when its "
-    "file was written (an export marks the print run printed: printed cards are never handed "
-    "out). An export still running when its print run is released fails and removes its "
+    "positions); the order's deliveries waiting for stock go on (`woken`). Refused (409) "
+    "when no print run holds cards of the template, or when its file was written (an export "
+    "marks the print run printed: printed cards are never handed out). An export still running when its print run is released fails and removes its "
     "file. Nothing is written on a 403, 404, 409 or 422.",
     tags=["cards"],
     security=IAM,
@@ -134,7 +134,11 @@ def release_print_run(
     about(card_order_id=card_order_id, own_sign=own_sign)
     key = OrderKey(own_sign, card_order_id)
     released_by = requester(router.current_event.raw_event)
-    release = runtime.print_releases().release(key, template_no, released_by)
+    releases = runtime.print_releases()
+    release = releases.release(key, template_no, released_by)
+    # The order's deliveries waiting for stock go on (after the release is recorded: a
+    # failure here leaves the cards released and the deliveries waiting, as before).
+    woken = releases.wake_waiting(key)
     # Here the audit trail records the action (audit15's AuditTrail, wired at merge time).
     logger.info(
         "print run released",
@@ -142,9 +146,10 @@ def release_print_run(
         first_position=release.positions.start,
         count=release.count,
         released_by=released_by.user_arn,
+        woken=woken,
     )
     return Response(
         status_code=HTTPStatus.OK,
         content_type="application/json",
-        body=answer_body(PrintReleaseView.of(key, release)),
+        body=answer_body(PrintReleaseView.of(key, release, woken)),
     )

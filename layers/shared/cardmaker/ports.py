@@ -253,6 +253,13 @@ class DeliveryProgress(DeliveryReader, Protocol):
     def fail(self, delivery_id: str, reason: str) -> bool: ...
 
 
+class StockWaiters(Protocol):
+    """An order's deliveries waiting for stock, and waking one."""
+
+    def waiting_for_stock(self, order: OrderKey) -> list[str]: ...
+    def wake(self, delivery_id: str) -> bool: ...
+
+
 class DeliveryReopening(DeliveryReader, Protocol):
     def reopen(self, delivery_id: str) -> bool:
         """A delivery that gave up -> SENDING; False if it is not one."""

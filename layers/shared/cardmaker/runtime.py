@@ -259,6 +259,7 @@ def print_releases() -> PrintReleases:
     return PrintReleases(
         DynamoDBOrderRepository(settings.orders_table_name),
         DynamoDBCardRepository(settings.cards_table_name),
+        DynamoDBDeliveryRepository(settings.deliveries_table_name),
         now_iso,
     )
 

@@ -83,9 +83,10 @@ class PrintReleaseView(BaseModel):
     released_by: RequesterView
     released_at: str
     claimed_at: str | SkipJsonSchema[None] = left_out("When the print run had claimed them")
+    woken: int = Field(description="The order's deliveries waiting for stock, woken")
 
     @classmethod
-    def of(cls, order: OrderKey, release: PrintRelease) -> PrintReleaseView:
+    def of(cls, order: OrderKey, release: PrintRelease, woken: int) -> PrintReleaseView:
         return cls(
             own_sign=order.own_sign,
             card_order_id=order.card_order_id,
@@ -95,4 +96,5 @@ class PrintReleaseView(BaseModel):
             released_by=RequesterView.of(release.released_by),
             released_at=release.released_at,
             claimed_at=release.claimed_at,
+            woken=woken,
         )

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from cardmaker.deliveries.delivery import Requester
     from cardmaker.orders.order import OrderKey
-    from cardmaker.ports import OrderReader, PrintClaims
+    from cardmaker.ports import OrderReader, PrintClaims, StockWaiters
 
 # Each failed attempt means the claim changed meanwhile (printed, released, claimed again).
 RELEASE_ATTEMPTS = 5
@@ -49,10 +49,23 @@ class PrintRelease:
 class PrintReleases:
     """Releases what a template's print run claimed and has not printed."""
 
-    def __init__(self, orders: OrderReader, claims: PrintClaims, clock: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        orders: OrderReader,
+        claims: PrintClaims,
+        waiting: StockWaiters,
+        clock: Callable[[], str],
+    ) -> None:
         self._orders = orders
         self._claims = claims
+        self._waiting = waiting
         self._clock = clock  # the time of a release, ISO 8601
+
+    def wake_waiting(self, key: OrderKey) -> int:
+        """Wake the order's deliveries that wait for stock (the released cards may serve
+        them): each goes back to its function, which claims again or waits again. Returns
+        how many were woken."""
+        return sum(self._waiting.wake(found) for found in self._waiting.waiting_for_stock(key))
 
     def release(self, key: OrderKey, template_no: str, released_by: Requester) -> PrintRelease:
         """Give the print run's cards back to stock. Raises ``OrderNotFound``, or
