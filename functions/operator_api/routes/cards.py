@@ -86,7 +86,8 @@ def get_card(
     "positions); the order's deliveries waiting for stock go on (`woken`). Refused (409) "
     "when no print run holds cards of the template, or when its file was written (an export "
     "marks the print run printed: printed cards are never handed out). An export still "
-    "running when its print run is released fails and removes its file. Nothing is written on a 403, 404, 409 or 422.",
+    "running when its print run is released fails and removes its file. Nothing is written "
+    "on a 403, 404, 409 or 422.",
     tags=["cards"],
     security=IAM,
     responses={
