@@ -46,12 +46,17 @@ def quantity(number: int) -> int:
     return 1 + number % 2
 
 
+EARLIER = "2026-01-01T00:00:00+00:00"  # when the earlier claims were made
+
+
 def used_up(table: str, template_no: str, claims: int) -> int:
     """The items ``claims`` deliveries' claims leave: their claim items and the cursor."""
     items, allocated = [], 0
     for number in range(claims):
         positions = range(allocated, allocated + quantity(number))
-        items.append(card_schema.claim_item(ORDER, template_no, f"earlier-{number}", positions))
+        items.append(
+            card_schema.claim_item(ORDER, template_no, f"earlier-{number}", positions, EARLIER)
+        )
         allocated = positions.stop
     batch_put(dynamodb_client(), table, items)
     dynamodb_client().put_item(

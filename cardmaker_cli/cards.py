@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,10 @@ from cardmaker_cli.options import OrderArgument, OwnSignOption, order_key
 from cardmaker_cli.output import stderr, stdout
 from cardmaker_cli.safe_file import exclusive_file, refuse_existing
 
-cards_app = typer.Typer(no_args_is_help=True, help="Cards: export a generated order's cards.")
+cards_app = typer.Typer(
+    no_args_is_help=True,
+    help="Cards: export a generated order's cards, show a card by its number, release a print run.",
+)
 
 PASSWORD_ENV = "CARDMAKER_EXPORT_PASSWORD"  # noqa: S105 - the variable's name, not a password
 MIN_PASSWORD_LENGTH = 12
@@ -86,6 +90,9 @@ def export(
                 name = f"{key.making_card_no}-{template}.csv"
                 with encrypted_entry(file, name, password) as entry:
                     written = write_csv(cards, entry, advance)
+            # Written: the print run is PRINTED from now on, unless it was released meanwhile
+            # (then this fails and the file is removed: its cards may be handed out).
+            runs.confirm(run, datetime.now(UTC).isoformat())
     stdout.print(
         f"wrote {written} cards of {template} ({key.making_card_no}) to {destination}",
         markup=False,

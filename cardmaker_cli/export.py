@@ -53,6 +53,8 @@ def print_run_messages() -> Iterator[None]:
     except OrderNotFound as missing:
         raise CliError(missing.message) from None
     except PrintRefused as refused:
+        if refused.reason == "released":
+            raise CliError(f"{refused.message}; the file was removed") from None
         if refused.reason == "not_generated":
             raise CliError(f"{refused.message}; export once it is GENERATED") from None
         raise CliError(refused.message) from None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from cardmaker_cli import card_state
 from cardmaker_cli.audit import show_audit
 from cardmaker_cli.cards import cards_app
 from cardmaker_cli.context import LazyTarget, TargetOptions
@@ -97,6 +98,8 @@ app.add_typer(orders_app, name="orders")
 app.add_typer(deliveries_app, name="deliveries")
 eticket_app.add_typer(products_app, name="products")  # beside notices
 app.add_typer(eticket_app, name="eticket")
+cards_app.command("show")(card_state.show)
+cards_app.command("release")(card_state.release)
 app.add_typer(cards_app, name="cards")
 app.add_typer(dlq_app, name="dlq", help="Failed stream batches: list and replay them.")
 app.add_typer(secrets_app, name="secrets")

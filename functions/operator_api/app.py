@@ -1,5 +1,6 @@
 """OperatorApiFunction: the operators' routes (IAM-authorized on AWS): orders, deliveries and
-the send-code notices received for a Taobao order, e-voucher products, and the audit trail.
+the send-code notices received for a Taobao order, e-voucher products, cards (looked up by
+number; a print run's release) and the audit trail.
 
 Thin on purpose: the routes (``routes/``, one Powertools ``Router`` per resource) turn the
 request into the layer's types, call the layer and answer with the answer's model; errors
@@ -13,12 +14,19 @@ import problems
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from routes import audit, deliveries, notices, orders, products
+from routes import audit, cards, deliveries, notices, orders, products
 
 from cardmaker import logger, metrics, tracer
 
 # What the OpenAPI document is generated from (local/openapi.py).
-ROUTERS = (orders.router, deliveries.router, notices.router, products.router, audit.router)
+ROUTERS = (
+    orders.router,
+    deliveries.router,
+    notices.router,
+    products.router,
+    cards.router,
+    audit.router,
+)
 app = APIGatewayHttpResolver(enable_validation=True)
 for router in (*ROUTERS, problems.router):
     app.include_router(router)

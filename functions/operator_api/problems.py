@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from cardmaker import (
     AuditRefused,
+    CardNumberInvalid,
     DeliveryConflict,
     DeliveryRefused,
     NotFound,
@@ -25,6 +26,7 @@ from cardmaker import (
     OrderStateConflictAnswer,
     OrderStatus,
     PageTokenInvalid,
+    PrintRefused,
     ProblemAnswer,
     RequesterUnknown,
     answer_body,
@@ -64,6 +66,34 @@ def page_token_invalid(error: PageTokenInvalid) -> Response[dict[str, Any]]:
         error.message,
         field="next",
         where="query",
+    )
+
+
+@router.exception_handler(CardNumberInvalid)
+def card_number_invalid(error: CardNumberInvalid) -> Response[dict[str, Any]]:
+    return _refused(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "invalid_card_no",
+        error.message,
+        field="card_no",
+        where="path",
+    )
+
+
+@router.exception_handler(PrintRefused)
+def print_refused(error: PrintRefused) -> Response[dict[str, Any]]:
+    # A template the order does not have is a bad request; the rest is where the print run
+    # stands (none holds cards, or it was printed): a conflict with the records.
+    if error.reason == "no_such_template":
+        return _refused(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "no_such_template",
+            error.message,
+            field="template_no",
+            where="path",
+        )
+    return _refused(
+        HTTPStatus.CONFLICT, error.reason, error.message, field="template_no", where="path"
     )
 
 

@@ -1,10 +1,10 @@
 """The operator's managed policy (template.yaml ``OperatorPolicy``) against what the
 ``cardmaker`` commands actually call: every command an operator runs (orders show, made, ship
-and list, deliveries create/show, cards export, dlq list/redrive with --reopen on every queue,
-platform send-order, template-new, status-query, events, audit) runs against the local stack, every
-AWS call the command itself makes (not the functions it reaches) is recorded as (action,
-resource), every HTTP API route it calls as execute-api:Invoke, and the policy must grant each
-of them and nothing else.
+and list, deliveries create/show, cards export/show/release, dlq list/redrive with --reopen on
+every queue, platform send-order, template-new, status-query, events, audit) runs against the
+local stack, every AWS call the command itself makes (not the functions it reaches) is recorded
+as (action, resource), every HTTP API route it calls as execute-api:Invoke, and the policy must
+grant each of them and nothing else.
 
 The functions run in this process too, but on the local stack's server and poller threads:
 only the thread running the command (and the worker threads it starts) is attributed to the
@@ -24,6 +24,8 @@ import pytest
 import requests
 
 from cardmaker import (
+    PRINT_CLAIM,
+    DynamoDBCardRepository,
     DynamoDBDeliveryRepository,
     DynamoDBLifecycleRepository,
     DynamoDBNoticeDeliveryRepository,
@@ -376,6 +378,17 @@ def operator_calls(
         for command in commands:
             result = recorder.run(cli, *command)
             assert result.exit_code == 0, (command, result.output)
+        # A card of the print run just exported, looked up by its number (PRINTED), and a
+        # print run of T1 (claimed here, not by the operator's commands) released.
+        card_no = (tmp_path / "cards.csv").read_text(encoding="utf-8").splitlines()[1].split(",")[3]
+        shown = json_output(recorder.run(cli, "cards", "show", card_no, "--json"))
+        assert shown["state"] == "PRINTED"
+        cards = DynamoDBCardRepository(
+            local_stack.stack.physical["CardsTable"], local_stack.client("dynamodb")
+        )
+        assert cards.claim_rest(OrderKey("daily", OPERATOR_ORDER), "T1", PRINT_CLAIM, 5)
+        released = recorder.run(cli, "cards", "release", order, "--template", "T1", "--json")
+        assert released.exit_code == 0, released.output
         redriven = json_output(recorder.run(cli, "deliveries", "show", delivery_id, "--json"))
         assert redriven["status"] == "DELIVERED"
         assert generation_message not in messages(local_stack)

@@ -24,7 +24,10 @@ from cardmaker import (
     CARDORDER_RECEIPT,
     CARDORDER_STATUS_QUERY,
     EXAMPLE_DELIVERY_ID,
+    PRINT_CLAIM,
+    DynamoDBCardRepository,
     DynamoDBNoticeRepository,
+    OrderKey,
     OrderService,
     notice_timestamp,
     signed_notice,
@@ -61,6 +64,8 @@ NOT_REACHED_BY_REQUESTS = {
     "tests/integration/test_order_lifecycle_api.py sends one to the handler",
     ("POST /orders/{card_order_id}/shipment", 403): "the same: "
     "tests/integration/test_order_lifecycle_api.py sends one to the handler",
+    ("POST /orders/{card_order_id}/templates/{template_no}/print-run/release", 403): "the "
+    "same: tests/integration/test_card_state.py sends one to the handler",
 }
 LIFECYCLE_ORDER = 16004  # walked through made and shipment by the deterministic requests
 
@@ -94,6 +99,7 @@ def test_every_answer_is_documented_and_every_documented_status_is_reached(stack
     # When a few deterministic requests aim at each documented answer
     _reach_the_documented_answers(stack, schema, observed)
     _reach_the_product_answers(stack, schema, observed)
+    _reach_the_card_answers(stack, schema, observed)
     # And schemathesis sends valid and invalid requests to every operation
     for operation in _operations(schema):
         for mode in MODES:
@@ -201,6 +207,36 @@ def _reach_the_product_answers(stack: LocalStack, schema: Any, observed: Observe
     )
     observed.add((put.label, response.status_code))
     assert response.status_code == 415
+
+
+def _reach_the_card_answers(stack: LocalStack, schema: Any, observed: Observed) -> None:
+    """A card of the seed's order looked up, a number no card has, one not of the scheme;
+    its template's print run released (claimed here first), refused with none, for an
+    unknown order and template."""
+    key = OrderKey("daily", ORDER_ID)
+    cards = DynamoDBCardRepository(stack.stack.physical["CardsTable"], stack.client("dynamodb"))
+    (card,) = cards.iter_cards(key, TEMPLATE, range(1))
+    other = card.card_no[:-1] + str((int(card.card_no[-1]) + 1) % 10)
+    look_up = _operation(schema, "GET /cards/{card_no}")
+    for number, status in ((card.card_no, 200), (other, 404), ("12345678", 422)):
+        case = look_up.Case(path_parameters={"card_no": number})
+        assert _check(stack, case, observed).status_code == status
+    release = _operation(
+        schema, "POST /orders/{card_order_id}/templates/{template_no}/print-run/release"
+    )
+
+    def released(order_id: int, template_no: str) -> int:
+        case = release.Case(
+            path_parameters={"card_order_id": order_id, "template_no": template_no},
+            query={"own_sign": OWN_SIGN},
+        )
+        return int(_check(stack, case, observed).status_code)
+
+    assert released(ORDER_ID, TEMPLATE) == 409  # no print run holds cards
+    assert cards.claim_rest(key, TEMPLATE, PRINT_CLAIM, 10) is not None
+    assert released(ORDER_ID, TEMPLATE) == 200
+    assert released(99, TEMPLATE) == 404
+    assert released(ORDER_ID, "NO-SUCH") == 422
 
 
 def _reach_the_documented_answers(stack: LocalStack, schema: Any, observed: Observed) -> None:

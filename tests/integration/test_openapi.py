@@ -31,6 +31,7 @@ def test_schemathesis_loads_every_operation(spec):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert sorted(operation.label for operation in operations) == [
         "GET /audit",
+        "GET /cards/{card_no}",
         "GET /deliveries/{delivery_id}",
         "GET /eticket/notices/{order_id}",
         "GET /eticket/products",
@@ -42,6 +43,7 @@ def test_schemathesis_loads_every_operation(spec):
         "POST /eticket/notices",
         "POST /orders/{card_order_id}/made",
         "POST /orders/{card_order_id}/shipment",
+        "POST /orders/{card_order_id}/templates/{template_no}/print-run/release",
         "POST /top/spi",
         "PUT /eticket/products/{merchant_code}",
     ]

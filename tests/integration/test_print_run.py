@@ -260,6 +260,9 @@ def test_the_cards_are_read_as_they_are_asked_for(generator_env, cards):
         def claim_rest(self, order, template_no, claim_id, available):
             return cards.claim_rest(order, template_no, claim_id, available)
 
+        def print_claim(self, order, template_no):
+            return cards.print_claim(order, template_no)
+
         def iter_cards(self, order, template_no, positions):
             for card in cards.iter_cards(order, template_no, positions):
                 read.append(card.position)

@@ -176,7 +176,9 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
         json.dumps({"Ref": "TopSecret"}),
     }
-    # and the operator API no TOP secret, card or key
+    # and the operator API no TOP secret and no card data key (it cannot open a card's
+    # secret): the cards table and the numbering key only to look a card up by its number
+    # and to release a print run
     assert _reached("OperatorApiFunction") == {
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/ByEnvironment"}),
@@ -187,6 +189,11 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         # the audit trail: appended to, read (all of it, or one order's)
         json.dumps({"Fn::GetAtt": ["AuditTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${AuditTable.Arn}/index/ByOrder"}),
+        # GET /cards/{card_no} and a print run's release
+        json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/BySequence"}),
+        json.dumps({"Fn::GetAtt": ["CardsTable", "Arn"]}),
+        json.dumps({"Ref": "CardNumberSecret"}),
+        json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/ByOrder"}),
     }
     # and the public notice function only the e-voucher table and the TOP secret
     assert _reached("EticketNoticeFunction") == {

@@ -35,7 +35,9 @@ from cardmaker import (
     CARD_TEMPLATE_NEW,
     CARDORDER_RECEIPT,
     CARDORDER_STATUS_QUERY,
+    PRINT_CLAIM,
     CardTemplateAnnouncement,
+    DynamoDBCardRepository,
     DynamoDBLifecycleRepository,
     DynamoDBTemplateRegistry,
     NoticeState,
@@ -381,6 +383,7 @@ def exercise_every_path(stack: LocalStack) -> None:
     listed = requests.get(f"{stack.url}/orders?own_sign=daily&status=SHIPPED", timeout=30)
     assert [order["card_order_id"] for order in listed.json()["orders"]] == [1]
     read_the_audit_trail(stack)
+    look_up_a_card_and_release_a_print_run(stack)
     notify_the_platform(stack, sent)
     serve_evouchers(stack)
     # Last, a large order (paged templates), without generating its 500 chunks.
@@ -412,6 +415,23 @@ def read_the_audit_trail(stack: LocalStack) -> None:
     ]
     of_order = requests.get(f"{stack.url}/audit?order=CM-daily-1", timeout=30).json()
     assert of_order["entries"][0]["action"] == "cards.exported"
+
+
+def look_up_a_card_and_release_a_print_run(stack: LocalStack) -> None:
+    """GET /cards/{card_no} of a card a delivery holds (the number inverted, the order found
+    by its sequence, the claim read), then a print run of T1 (claimed here, as the operator's
+    export would) released."""
+    key = OrderKey("daily", 1)
+    cards = DynamoDBCardRepository(stack.stack.physical["CardsTable"], stack.client("dynamodb"))
+    (card,) = cards.iter_cards(key, "T1", range(1))
+    shown = requests.get(f"{stack.url}/cards/{card.card_no}", timeout=30)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["state"] in {"ALLOCATED", "ISSUED", "BOUND"}
+    assert cards.claim_rest(key, "T1", PRINT_CLAIM, 30) is not None
+    released = requests.post(
+        f"{stack.url}/orders/1/templates/T1/print-run/release?own_sign=daily", timeout=30
+    )
+    assert released.status_code == 200, released.text
 
 
 def serve_evouchers(stack: LocalStack) -> None:

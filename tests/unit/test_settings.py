@@ -38,7 +38,13 @@ def _problems(error: pytest.ExceptionInfo[ValidationError]) -> dict[str, str]:
 def test_a_missing_variable_is_named():
     with pytest.raises(ValidationError) as raised:
         OperatorApiSettings.from_env(
-            {"ORDERS_TABLE_NAME": "orders", "ETICKET_TABLE_NAME": "e", "AUDIT_TABLE_NAME": "a"}
+            {
+                "ORDERS_TABLE_NAME": "orders",
+                "ETICKET_TABLE_NAME": "e",
+                "AUDIT_TABLE_NAME": "a",
+                "CARDS_TABLE_NAME": "cards",
+                "CARD_NUMBER_SECRET_ID": "arn:numbers",
+            }
         )
     assert set(_problems(raised)) == {"DELIVERIES_TABLE_NAME"}
     assert "DELIVERIES_TABLE_NAME" in str(raised.value)
@@ -101,6 +107,8 @@ OPERATOR_API = {
     "DELIVERIES_TABLE_NAME": "deliveries",
     "ETICKET_TABLE_NAME": "eticket",
     "AUDIT_TABLE_NAME": "audit",
+    "CARDS_TABLE_NAME": "cards",
+    "CARD_NUMBER_SECRET_ID": "arn:numbers",
 }
 
 
@@ -154,6 +162,13 @@ def test_parts_compose_into_each_functions_variables():
         "ETICKET_TABLE_NAME",  # products, and a Taobao order's notices
         "AUDIT_TABLE_NAME",  # the operators' actions on record
         "TOP_GATEWAY_URL",  # which orders its gateway may deliver; it never calls it
+        # GET /cards/{card_no}: the card number inverted, the card's state read (never a
+        # secret); a print run's release
+        "CARDS_TABLE_NAME",
+        "CARD_NUMBER_SECRET_ID",
+        "CARD_NUMBER_LENGTH",
+        "CARD_NUMBER_PREFIX",
+        "CARD_CHECK_DIGIT",
     }
     # the public notice function reads the e-voucher table and its secret, nothing else
     assert NoticeSettings.variables() == {
@@ -212,6 +227,8 @@ def test_a_function_validates_its_own_settings_at_its_first_service(monkeypatch)
     monkeypatch.setenv("ORDERS_TABLE_NAME", "orders")
     monkeypatch.setenv("ETICKET_TABLE_NAME", "eticket")
     monkeypatch.setenv("AUDIT_TABLE_NAME", "audit")
+    monkeypatch.setenv("CARDS_TABLE_NAME", "cards")
+    monkeypatch.setenv("CARD_NUMBER_SECRET_ID", "arn:numbers")
     monkeypatch.delenv("DELIVERIES_TABLE_NAME", raising=False)
     runtime.reset()
     # When its first service is built, even one that needs only the orders table

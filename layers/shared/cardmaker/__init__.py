@@ -45,11 +45,14 @@ from cardmaker.audit.trail import (
     AuditTrail,
     ListedEntries,
 )
+from cardmaker.cards.api_models import EXAMPLE_CARD_NO, CardNo, CardView, PrintReleaseView
 from cardmaker.cards.card import Card, CardBatch
 from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
 from cardmaker.cards.opening import SecretOpener
-from cardmaker.cards.print_run import PRINT_CLAIM, PrintedCard, PrintRun, PrintRuns
+from cardmaker.cards.print_release import PrintRelease, PrintReleases
+from cardmaker.cards.print_run import PrintedCard, PrintRun, PrintRuns
 from cardmaker.cards.sealing import Sealer
+from cardmaker.cards.state import PRINT_CLAIM, CardLookup, CardState, CardStatus
 from cardmaker.deliveries.api_models import (
     EXAMPLE_BIND,
     EXAMPLE_DELIVERY_ID,
@@ -85,6 +88,8 @@ from cardmaker.errors import (
     AuditRefused,
     CardmakerError,
     CardMissing,
+    CardNotFound,
+    CardNumberInvalid,
     CardVoided,
     ClaimContended,
     DeliveryConflict,
@@ -200,6 +205,7 @@ from cardmaker.orders.models import (
     ReceiptNotice,
     ShipmentRequest,
     StatusQueryRequest,
+    TemplateNo,
     Waybill,
 )
 from cardmaker.orders.notifying import Notified, PlatformNotifier, reopen_notices
@@ -274,6 +280,7 @@ __all__ = [
     "EVENT_DETAIL_TYPES",
     "EVENT_SOURCE",
     "EXAMPLE_BIND",
+    "EXAMPLE_CARD_NO",
     "EXAMPLE_DELIVERY_ID",
     "EXAMPLE_ETICKET",
     "EXAMPLE_MAKING_CARD_NO",
@@ -313,14 +320,21 @@ __all__ = [
     "Card",
     "CardBatch",
     "CardGenerator",
+    "CardLookup",
     "CardMissing",
+    "CardNo",
+    "CardNotFound",
+    "CardNumberInvalid",
     "CardOrderMakeRequest",
     "CardOrderReference",
     "CardOutcome",
     "CardProductInfo",
     "CardResult",
+    "CardState",
+    "CardStatus",
     "CardTemplate",
     "CardTemplateAnnouncement",
+    "CardView",
     "CardVoided",
     "CardmakerError",
     "Chunk",
@@ -428,6 +442,9 @@ __all__ = [
     "PlatformNotifier",
     "PlatformProgress",
     "PrintRefused",
+    "PrintRelease",
+    "PrintReleaseView",
+    "PrintReleases",
     "PrintRun",
     "PrintRuns",
     "PrintedCard",
@@ -452,6 +469,7 @@ __all__ = [
     "SpiRefused",
     "StatusQueryRequest",
     "StoredOrder",
+    "TemplateNo",
     "TopConfigError",
     "TopError",
     "TopOutcomeUnknown",

@@ -69,6 +69,7 @@ API_TAGS: list[Any] = [
     {"name": "deliveries", "description": "Handing cards to buyers through TOP"},
     {"name": "eticket", "description": "E-voucher send-code notices (发码通知) and products"},
     {"name": "audit", "description": "The operators' actions on record: who did what, when"},
+    {"name": "cards", "description": "A card looked up by its number; a print run released"},
 ]
 
 

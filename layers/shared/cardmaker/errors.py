@@ -88,6 +88,15 @@ class NoticesNotFound(NotFound):
     """No notice was ever recorded for the Taobao order."""
 
 
+class CardNotFound(NotFound):
+    """No card has the number asked for."""
+
+
+class CardNumberInvalid(CardmakerError):
+    """Digits, but not a card number of this stack's scheme (length, prefix, check digit):
+    the message states the rule, never the number."""
+
+
 class DeliveryNotFound(NotFound):
     pass
 
@@ -252,7 +261,15 @@ class EventNotPublished(CardmakerError):
 
 # Why a print run was refused: the order's cards are not all made yet, the order has no such
 # template, or deliveries took every card of it.
-PrintRefusal = Literal["not_generated", "no_such_template", "nothing_left"]
+PrintRefusal = Literal[
+    "not_generated",
+    "no_such_template",
+    "nothing_left",
+    # releasing a print run: none is claimed; its file was written; (an export) it was released
+    "not_claimed",
+    "printed",
+    "released",
+]
 
 
 class PrintRefused(CardmakerError):

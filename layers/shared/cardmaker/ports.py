@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from cardmaker.audit.trail import AuditEntry, AuditPage
     from cardmaker.cards.card import Card, CardBatch
     from cardmaker.cards.keys import DataKey
+    from cardmaker.cards.print_release import PrintRelease
+    from cardmaker.cards.state import CardRecord, Claim
     from cardmaker.deliveries.aftercare import (
         ChangeRecord,
         RefundRecord,
@@ -168,6 +170,40 @@ class PrintStock(Protocol):
         ...
 
 
+class PrintClaims(PrintStock, Protocol):
+    """A print run's claim as an export confirms it and an operator releases it."""
+
+    def record_printed(self, order: OrderKey, template_no: str, claim: Claim, now: str) -> bool:
+        """Mark the claim printed, if it still holds exactly ``claim.positions``; False
+        when it does not (released meanwhile)."""
+        ...
+
+    def print_claim(self, order: OrderKey, template_no: str) -> Claim | None: ...
+
+    def release_print_claim(self, order: OrderKey, release: PrintRelease) -> bool:
+        """Give the claim's cards back (the cursor moves back to its first position) and
+        store the release's record, in one transaction: False when the claim is not as
+        ``release`` saw it any more (printed or released meanwhile)."""
+        ...
+
+
+class CardLedger(Protocol):
+    """What a card's state is read from: its own item (never its secret), the template's
+    claim covering its position."""
+
+    def card_record(
+        self, order: OrderKey, template_no: str, position: int
+    ) -> CardRecord | None: ...
+    def covering_claim(self, order: OrderKey, template_no: str, position: int) -> Claim | None: ...
+
+
+class SequenceIndex(Protocol):
+    def order_holding(self, sequence: int) -> OrderKey | None:
+        """The order whose block of sequence numbers holds ``sequence`` (None: no order
+        reserved it, or not yet)."""
+        ...
+
+
 class VoidableStock(Protocol):
     """What an e-voucher refund and resend need of the cards: a delivery's cards read
     (``read_cards`` refuses voided ones), every card of a range as it is (voided or not),
@@ -216,6 +252,13 @@ class DeliveryProgress(DeliveryReader, Protocol):
     def start_sending(self, delivery_id: str, first_position: int) -> Delivery | None: ...
     def finish(self, delivery: Delivery) -> bool: ...
     def fail(self, delivery_id: str, reason: str) -> bool: ...
+
+
+class StockWaiters(Protocol):
+    """An order's deliveries waiting for stock, and waking one."""
+
+    def waiting_for_stock(self, order: OrderKey) -> list[str]: ...
+    def wake(self, delivery_id: str) -> bool: ...
 
 
 class DeliveryReopening(DeliveryReader, Protocol):

@@ -20,8 +20,10 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from cardmaker.audit.trail import AuditTrail
 from cardmaker.cards.keys import KmsDataKeys
-from cardmaker.cards.numbering import CardNumberer
+from cardmaker.cards.numbering import CardNumberer, CardNumberScheme
 from cardmaker.cards.opening import SecretOpener
+from cardmaker.cards.print_release import PrintReleases
+from cardmaker.cards.state import CardLookup
 from cardmaker.deliveries.sending import DeliverySender
 from cardmaker.deliveries.service import DeliveryService
 from cardmaker.eticket.aftercare import NoticeAftercare
@@ -39,6 +41,7 @@ from cardmaker.orders.notifying import WAVE, PlatformNotifier
 from cardmaker.orders.service import OrderService
 from cardmaker.settings import (
     AftercareSettings,
+    CardNumbering,
     DeliverySettings,
     FulfilmentSettings,
     GeneratorSettings,
@@ -67,6 +70,7 @@ from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.store.products import DynamoDBProductRepository
 from cardmaker.store.schema import now_iso
+from cardmaker.store.sequences import DynamoDBSequenceIndex
 from cardmaker.store.stock import DynamoDBStockOrders
 from cardmaker.store.templates import DynamoDBTemplateRegistry
 from cardmaker.top.client import TopClient
@@ -229,6 +233,45 @@ def audit_trail() -> AuditTrail:
     return AuditTrail(DynamoDBAuditLog(operator_api_settings().audit_table_name))
 
 
+@cache
+def _lookup_number_key() -> bytes:
+    """The numbering key, read once per cold start (it never changes), only when a card is
+    looked up: the other routes never read it."""
+    return _card_number_key(operator_api_settings())
+
+
+def card_lookup() -> CardLookup:
+    """Finds a card by its number and says where it stands. Built per lookup: a
+    ``CardNumberer`` is not shared between threads (the local stack serves requests in
+    threads), and building one costs less than a millisecond."""
+    settings = operator_api_settings()
+    cards = DynamoDBCardRepository(settings.cards_table_name, dynamodb_client())
+    return CardLookup(
+        CardNumberer(settings.card_number_scheme, _lookup_number_key()),
+        DynamoDBSequenceIndex(settings.orders_table_name),
+        DynamoDBOrderRepository(settings.orders_table_name),
+        cards,
+        DynamoDBDeliveryRepository(settings.deliveries_table_name),
+    )
+
+
+def card_number_scheme() -> CardNumberScheme:
+    """The scheme card numbers are checked against before a lookup."""
+    return operator_api_settings().card_number_scheme
+
+
+@cache
+def print_releases() -> PrintReleases:
+    """Gives back what a print run claimed and has not printed."""
+    settings = operator_api_settings()
+    return PrintReleases(
+        DynamoDBOrderRepository(settings.orders_table_name),
+        DynamoDBCardRepository(settings.cards_table_name),
+        DynamoDBDeliveryRepository(settings.deliveries_table_name),
+        now_iso,
+    )
+
+
 # --- CardGeneratorFunction ------------------------------------------------------------------
 
 
@@ -251,7 +294,7 @@ def card_generator() -> CardGenerator:
     )
 
 
-def _card_number_key(settings: GeneratorSettings) -> bytes:
+def _card_number_key(settings: CardNumbering) -> bytes:
     """The permutation key, read once per cold start: it never changes (see template.yaml)."""
     secret = _secrets_provider().get(settings.card_number_secret_id, transform="json")
     if not isinstance(secret, dict) or len(str(secret.get("key", ""))) < 32:
@@ -502,6 +545,8 @@ def reset() -> None:
         order_templates,
         delivery_service,
         audit_trail,
+        _lookup_number_key,
+        print_releases,
         generator_settings,
         card_generator,
         delivery_settings,

@@ -236,10 +236,13 @@ class NoticeSettings(EticketTable, NoticeSecret):
         return NoticePolicy(window_seconds=self.eticket_notice_window_seconds)
 
 
-class OperatorApiSettings(OrdersTable, DeliveriesTable, EticketTable, AuditTable, TopGateway):
+class OperatorApiSettings(
+    OrdersTable, DeliveriesTable, EticketTable, AuditTable, CardsTable, CardNumbering, TopGateway
+):
     """OperatorApiFunction: reads orders, records and reads deliveries (refusing those the
     TOP gateway may not deliver, before anything is recorded), reads the notices received
-    for a Taobao order, and keeps the audit trail of the operators' actions."""
+    for a Taobao order, looks cards up by number (the numbering key, read on the first
+    lookup), releases print runs, and keeps the audit trail of the operators' actions."""
 
 
 class GeneratorSettings(OrdersTable, CardsTable, CardKey, CardNumbering, StreamRetries):

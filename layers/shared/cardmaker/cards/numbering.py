@@ -120,7 +120,7 @@ class CardNumberer:
         return self._walk(list(values), self._feistel)
 
     def invert(self, values: list[int]) -> list[int]:
-        """The inverse permutation (proves bijectivity in tests; production never needs it)."""
+        """The inverse permutation: a card number back to its sequence number (``CardLookup``)."""
         return self._walk(list(values), self._feistel_inverse)
 
     def _walk(self, values: list[int], step: Callable[[list[int]], list[int]]) -> list[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cardmaker.cards.state import PRINT_CLAIM, Claim
 from cardmaker.errors import CardMissing, OrderNotFound, PrintRefused
 from cardmaker.orders.order import OrderKey
 
@@ -20,10 +21,7 @@ if TYPE_CHECKING:
 
     from cardmaker.cards.card import Card
     from cardmaker.cards.opening import SecretOpener
-    from cardmaker.ports import OrderReader, PrintStock
-
-# The cursor claim a print run holds, one per template (deliveries claim under their ids).
-PRINT_CLAIM = "PRINT"
+    from cardmaker.ports import OrderReader, PrintClaims
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,8 @@ class PrintRun:
     par_value: str
     generated: int  # the template's cards, printed or handed out
     positions: range  # the print run's claim: the cards no delivery held before it
+    # When the claim was made (None: before claims were dated); not part of its identity.
+    claimed_at: str | None = field(default=None, compare=False)
 
     @property
     def count(self) -> int:
@@ -61,7 +61,7 @@ class PrintedCard:
 class PrintRuns:
     """Claims print runs and reads their cards."""
 
-    def __init__(self, orders: OrderReader, cards: PrintStock, secrets: SecretOpener) -> None:
+    def __init__(self, orders: OrderReader, cards: PrintClaims, secrets: SecretOpener) -> None:
         self._orders = orders
         self._cards = cards
         self._secrets = secrets
@@ -97,7 +97,22 @@ class PrintRuns:
                 f"all {generated} cards of template {template_no} were handed out by "
                 "deliveries: none is left to print",
             )
-        return PrintRun(key, template_no, template.par_value, generated, positions)
+        claim = self._cards.print_claim(key, template_no)
+        claimed_at = claim.claimed_at if claim and claim.positions == positions else None
+        return PrintRun(key, template_no, template.par_value, generated, positions, claimed_at)
+
+    def confirm(self, run: PrintRun, now: str) -> None:
+        """Record that the run's file is written: its cards are ``PRINTED`` from now on and
+        can no longer be released. Raises ``PrintRefused`` (``released``) when an operator
+        released the claim meanwhile: then the file must not be used (its cards may be
+        handed out), and the caller removes it. Call it once every card is written."""
+        claim = Claim(PRINT_CLAIM, run.positions)
+        if not self._cards.record_printed(run.order, run.template_no, claim, now):
+            raise PrintRefused(
+                "released",
+                f"the print run of template {run.template_no} was released while it was "
+                "exported: its cards went back to stock, so the file is not to be printed",
+            )
 
     def cards(self, run: PrintRun) -> Iterator[PrintedCard]:
         """The run's cards in position order, secrets opened, one at a time as they are

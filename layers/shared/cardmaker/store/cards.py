@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
+from cardmaker.cards.state import PRINT_CLAIM
 from cardmaker.errors import (
     CardVoided,
     ClaimContended,
@@ -27,6 +28,7 @@ from cardmaker.store.conditions import (
 )
 from cardmaker.store.keys import PK, SK
 from cardmaker.store.pacing import KEY_WRITE_RATE, KeyPacer
+from cardmaker.store.schema import now_iso
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from cardmaker.cards.card import Card, CardBatch
+    from cardmaker.cards.print_release import PrintRelease
+    from cardmaker.cards.state import CardRecord, Claim
     from cardmaker.generation.plan import Chunk
     from cardmaker.orders.order import OrderKey
 
@@ -181,6 +185,13 @@ class DynamoDBCardRepository:
         for _ in with_backoff(CLAIM_ATTEMPTS, base=0.01, cap=0.2, sleep=self._sleep):
             quantity = size(seen or 0)
             if quantity <= 0:
+                # Nothing left by the count we know. A print run's release moves the cursor
+                # back, so a remembered count may be too high: the cursor itself decides.
+                actual = self._cursor_count(cursor, None)
+                if actual != seen:
+                    seen = actual
+                    self._remember(name, seen)
+                    continue
                 # Nothing left for it, unless this very claim took the last cards before.
                 return self._claimed(claim)
             positions = range(seen or 0, (seen or 0) + quantity)
@@ -191,7 +202,7 @@ class DynamoDBCardRepository:
                             "Put": {
                                 "TableName": self._table,
                                 "Item": card_schema.claim_item(
-                                    order, template_no, claim_id, positions
+                                    order, template_no, claim_id, positions, now_iso()
                                 ),
                                 "ConditionExpression": f"attribute_not_exists({PK})",
                                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -262,10 +273,138 @@ class DynamoDBCardRepository:
         """Keep the cursor's count for this environment's next claim: a guess, checked by the
         transaction's condition (a stale one costs one more round trip, never a card)."""
         if allocated is None:
+            self._allocated.pop(cursor_name, None)
             return
         if len(self._allocated) >= REMEMBERED_CURSORS and cursor_name not in self._allocated:
             self._allocated.clear()
         self._allocated[cursor_name] = allocated
+
+    def card_record(self, order: OrderKey, template_no: str, position: int) -> CardRecord | None:
+        """What a card's item says of it, never its secret (the read projects it away)."""
+        names = {f"#a{i}": name for i, name in enumerate(card_schema.CARD_RECORD_ATTRIBUTES)}
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=card_schema.card_key(order, template_no, position),
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None else card_schema.card_record_from_item(item)
+
+    def covering_claim(self, order: OrderKey, template_no: str, position: int) -> Claim | None:
+        """The claim holding ``position`` (None: below the cursor's count no claim is
+        missing, so above it the card is nobody's). One read of the cursor, then the
+        template's claims that start at or before it (one Query, filtered on the server)."""
+        cursor = self._client.get_item(
+            TableName=self._table,
+            Key=card_schema.cursor_key(order, template_no),
+            ConsistentRead=True,
+        ).get("Item")
+        if cursor is None or int(cursor["allocated"]["N"]) <= position:
+            return None
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": f"{PK} = :pk",
+            "FilterExpression": "#first <= :position",
+            "ExpressionAttributeNames": {"#first": "first"},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": card_schema.claims_partition(order, template_no)},
+                ":position": {"N": str(position)},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.query(**query)
+            for item in page.get("Items", []):
+                if position in card_schema.claimed_range(item):
+                    return card_schema.claim_from_item(item)
+            if "LastEvaluatedKey" not in page:
+                return None
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def print_claim(self, order: OrderKey, template_no: str) -> Claim | None:
+        """The template's print run claim, if one holds cards."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=card_schema.claim_key(order, template_no, PRINT_CLAIM),
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None else card_schema.claim_from_item(item)
+
+    def record_printed(self, order: OrderKey, template_no: str, claim: Claim, now: str) -> bool:
+        """Mark the print run's claim printed (the first time only), if it still holds
+        ``claim.positions``: False when it does not (released, perhaps claimed again)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=card_schema.claim_key(order, template_no, claim.claim_id),
+                UpdateExpression="SET printed_at = if_not_exists(printed_at, :now)",
+                ConditionExpression=f"attribute_exists({PK}) AND #first = :first"
+                " AND quantity = :quantity",
+                ExpressionAttributeNames={"#first": "first"},
+                ExpressionAttributeValues={
+                    ":now": {"S": now},
+                    ":first": {"N": str(claim.positions.start)},
+                    ":quantity": {"N": str(len(claim.positions))},
+                },
+            )
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
+            return False
+        return True
+
+    def release_print_claim(self, order: OrderKey, release: PrintRelease) -> bool:
+        """One transaction: the print run's claim deleted (if it is unprinted and holds
+        ``release.positions``), the cursor moved back to their first position (if it stands
+        at their end: a print run's claim is always the last), the release's record put. False
+        when a condition failed: nothing was written."""
+        positions = release.positions
+        template_no = release.template_no
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": card_schema.claim_key(order, template_no, PRINT_CLAIM),
+                            "ConditionExpression": "attribute_not_exists(printed_at)"
+                            " AND #first = :first AND quantity = :quantity",
+                            "ExpressionAttributeNames": {"#first": "first"},
+                            "ExpressionAttributeValues": {
+                                ":first": {"N": str(positions.start)},
+                                ":quantity": {"N": str(len(positions))},
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": card_schema.cursor_key(order, template_no),
+                            "UpdateExpression": "SET allocated = :first",
+                            "ConditionExpression": "allocated = :stop",
+                            "ExpressionAttributeValues": {
+                                ":first": {"N": str(positions.start)},
+                                ":stop": {"N": str(positions.stop)},
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": card_schema.release_item(order, release),
+                            "ConditionExpression": f"attribute_not_exists({PK})",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if cancellation_reasons(error) is None:
+                raise
+            return False
+        # This environment's guess of the cursor is now wrong: forget it.
+        self._allocated.pop(card_schema.cursor_key(order, template_no)[PK]["S"], None)
+        return True
 
     def read_cards(self, order: OrderKey, template_no: str, positions: range) -> list[Card]:
         """The cards at ``positions`` (by key: no scan), in position order."""
