@@ -29,7 +29,7 @@ from cardmaker.api_models import (
 from cardmaker.cards.card import Card, CardBatch
 from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
 from cardmaker.cards.opening import SecretOpener
-from cardmaker.cards.print_run import PRINT_CLAIM, PrintedCard, PrintRun, PrintRuns
+from cardmaker.cards.print_run import PRINT_CLAIM, PrintedCard, PrintPlan, PrintRun, PrintRuns
 from cardmaker.cards.sealing import Sealer
 from cardmaker.deliveries.api_models import (
     EXAMPLE_BIND,
@@ -389,6 +389,7 @@ __all__ = [
     "PlatformNoticeFailed",
     "PlatformNotifier",
     "PlatformProgress",
+    "PrintPlan",
     "PrintRefused",
     "PrintRun",
     "PrintRuns",

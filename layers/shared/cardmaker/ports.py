@@ -161,10 +161,24 @@ class PrintStock(Protocol):
         range when asked again); None when none was left."""
         ...
 
+    def allocated(self, order: OrderKey, template_no: str) -> int:
+        """How many of the template's cards claims hold (positions ``0 .. n - 1``)."""
+        ...
+
+    def claimed(self, order: OrderKey, template_no: str, claim_id: str) -> range | None:
+        """The positions ``claim_id`` holds (None: none), without claiming anything."""
+        ...
+
     def iter_cards(self, order: OrderKey, template_no: str, positions: range) -> Iterator[Card]:
         """The cards at ``positions`` in position order, lazily (a gap is not an error
         here: a missing card is simply not yielded; a voided one is, marked ``voided``)."""
         ...
+
+
+class StockCount(Protocol):
+    """How many of a template's cards claims hold: what a waiting delivery waits against."""
+
+    def allocated(self, order: OrderKey, template_no: str) -> int: ...
 
 
 class VoidableStock(Protocol):
