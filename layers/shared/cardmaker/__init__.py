@@ -36,8 +36,13 @@ from cardmaker.deliveries.api_models import (
     EXAMPLE_DELIVERY_ID,
     EXAMPLE_ETICKET,
     DeliveryAccepted,
+    DeliveryCancelledAnswer,
+    DeliveryList,
+    DeliveryListItem,
+    DeliveryStateConflictAnswer,
     DeliveryView,
     NoticeDeliveryView,
+    WaitingView,
 )
 from cardmaker.deliveries.delivery import (
     FINAL,
@@ -52,6 +57,11 @@ from cardmaker.deliveries.delivery import (
     notice_delivery_id,
     request_fingerprint,
 )
+from cardmaker.deliveries.listing import (
+    DEFAULT_DELIVERY_PAGE,
+    MAX_DELIVERY_PAGE,
+    DeliverySummary,
+)
 from cardmaker.deliveries.models import (
     BindDeliveryRequest,
     DeliveryId,
@@ -60,7 +70,14 @@ from cardmaker.deliveries.models import (
     NoticeDeliveryRequest,
 )
 from cardmaker.deliveries.sending import DeliveryAttempt, DeliverySender
-from cardmaker.deliveries.service import DeliveryReopened, DeliveryService, reopen_delivery
+from cardmaker.deliveries.service import (
+    DeliveryCancelled,
+    DeliveryReopened,
+    DeliveryService,
+    ListedDeliveries,
+    reopen_delivery,
+)
+from cardmaker.deliveries.waiting import WaitingFor, WaitingReason, waiting_reason
 from cardmaker.errors import (
     AftercareDeferred,
     CardmakerError,
@@ -71,6 +88,7 @@ from cardmaker.errors import (
     DeliveryExists,
     DeliveryNotFound,
     DeliveryRefused,
+    DeliveryStateConflict,
     EventNotPublished,
     InvalidAppKey,
     InvalidMethod,
@@ -248,6 +266,7 @@ __all__ = [
     "CARDORDER_RECEIPT",
     "CARDORDER_STATUS_QUERY",
     "CARD_TEMPLATE_NEW",
+    "DEFAULT_DELIVERY_PAGE",
     "DEFAULT_PAGE_SIZE",
     "EVENT_DETAIL_TYPES",
     "EVENT_SOURCE",
@@ -262,6 +281,7 @@ __all__ = [
     "FUNCTION_SETTINGS",
     "IAM",
     "MADE_BY_TEST_TEMPLATES",
+    "MAX_DELIVERY_PAGE",
     "MAX_ORDER_ID",
     "MAX_PAGE_SIZE",
     "MAX_TOKEN_LENGTH",
@@ -294,17 +314,24 @@ __all__ = [
     "Delivery",
     "DeliveryAccepted",
     "DeliveryAttempt",
+    "DeliveryCancelled",
+    "DeliveryCancelledAnswer",
     "DeliveryConflict",
     "DeliveryExists",
     "DeliveryFinished",
     "DeliveryId",
+    "DeliveryList",
+    "DeliveryListItem",
     "DeliveryNotFound",
     "DeliveryRefused",
     "DeliveryReopened",
     "DeliveryRequest",
     "DeliverySender",
     "DeliveryService",
+    "DeliveryStateConflict",
+    "DeliveryStateConflictAnswer",
     "DeliveryStatus",
+    "DeliverySummary",
     "DeliveryView",
     "DynamoDBCardRepository",
     "DynamoDBDeliveryRepository",
@@ -333,6 +360,7 @@ __all__ = [
     "Lifecycle",
     "LifecycleEvent",
     "ListPosition",
+    "ListedDeliveries",
     "ListedOrders",
     "LogisticsInfo",
     "MakeTestOrder",
@@ -421,6 +449,9 @@ __all__ = [
     "TopUnavailable",
     "Transition",
     "UnprocessedItemsError",
+    "WaitingFor",
+    "WaitingReason",
+    "WaitingView",
     "WakeDeliveries",
     "Waybill",
     "about",
@@ -460,4 +491,5 @@ __all__ = [
     "signed_notice",
     "spi_body_schemas",
     "tracer",
+    "waiting_reason",
 ]

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
         ResendRecord,
         Validity,
     )
-    from cardmaker.deliveries.delivery import CardResult, Delivery
+    from cardmaker.deliveries.delivery import CardResult, Delivery, Requester
+    from cardmaker.deliveries.listing import DeliveryPage, DeliveryPosition
     from cardmaker.generation.plan import Chunk, ChunkProgress
     from cardmaker.orders.listing import ListPosition, OrderPage
     from cardmaker.orders.models import OwnSign, Waybill
@@ -217,6 +218,17 @@ class DeliveryReader(Protocol):
 class DeliveryStore(DeliveryReader, Protocol):
     def create(self, delivery: Delivery, fingerprint: str) -> None:
         """Store a new delivery; raise ``DeliveryExists`` if its id is taken."""
+        ...
+
+    def cancel_waiting(self, delivery_id: str, cancelled_by: Requester) -> bool:
+        """An operator's delivery waiting for stock, holding no cards -> CANCELLED; False
+        (nothing changed) if it is not one."""
+        ...
+
+    def page_for_order(
+        self, order: OrderKey, limit: int, after: DeliveryPosition | None
+    ) -> DeliveryPage:
+        """Up to ``limit`` of the order's deliveries after ``after``, newest first."""
         ...
 
 

@@ -230,10 +230,11 @@ class NoticeSettings(EticketTable, NoticeSecret):
         return NoticePolicy(window_seconds=self.eticket_notice_window_seconds)
 
 
-class OperatorApiSettings(OrdersTable, DeliveriesTable, EticketTable, TopGateway):
-    """OperatorApiFunction: reads orders, records and reads deliveries (refusing those the
-    TOP gateway may not deliver, before anything is recorded), reads the notices received
-    for a Taobao order."""
+class OperatorApiSettings(OrdersTable, DeliveriesTable, EticketTable, CardsTable, TopGateway):
+    """OperatorApiFunction: reads orders, records, reads, lists and cancels deliveries
+    (refusing those the TOP gateway may not deliver, before anything is recorded; saying
+    why one waits from its template's cursor, the one cards-table item it reads), reads the
+    notices received for a Taobao order."""
 
 
 class GeneratorSettings(OrdersTable, CardsTable, CardKey, CardNumbering, StreamRetries):
