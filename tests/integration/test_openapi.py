@@ -30,6 +30,7 @@ def test_schemathesis_loads_every_operation(spec):
     schema = schemathesis.openapi.from_dict(spec)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert sorted(operation.label for operation in operations) == [
+        "GET /deliveries",
         "GET /deliveries/{delivery_id}",
         "GET /eticket/notices/{order_id}",
         "GET /eticket/products",
@@ -37,6 +38,7 @@ def test_schemathesis_loads_every_operation(spec):
         "GET /orders",
         "GET /orders/{card_order_id}",
         "POST /deliveries",
+        "POST /deliveries/{delivery_id}/cancel",
         "POST /eticket/notices",
         "POST /orders/{card_order_id}/made",
         "POST /orders/{card_order_id}/shipment",

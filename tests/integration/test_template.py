@@ -176,7 +176,8 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
         json.dumps({"Ref": "TopSecret"}),
     }
-    # and the operator API no TOP secret, card or key
+    # and the operator API no TOP secret, card or key (of the cards table, only the templates'
+    # cursors: test_the_operator_api_reads_only_cursors_of_the_cards_table)
     assert _reached("OperatorApiFunction") == {
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/ByEnvironment"}),
@@ -184,12 +185,36 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         # products, and the notice deliveries a mapping wakes; the notices read
         json.dumps({"Fn::GetAtt": ["EticketTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/WaitingStock"}),
+        # an order's deliveries, newest first
+        json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/ByOrderNewest"}),
+        json.dumps({"Fn::GetAtt": ["CardsTable", "Arn"]}),
     }
     # and the public notice function only the e-voucher table and the TOP secret
     assert _reached("EticketNoticeFunction") == {
         json.dumps({"Fn::GetAtt": ["EticketTable", "Arn"]}),
         json.dumps({"Ref": "TopSecret"}),
     }
+
+
+def test_the_operator_api_reads_only_cursors_of_the_cards_table():
+    # Given the operator API's statements that name the cards table
+    statements = [
+        statement
+        for statement in TEMPLATE["Resources"]["OperatorApiFunction"]["Properties"]["Policies"][0][
+            "Statement"
+        ]
+        if json.dumps({"Fn::GetAtt": ["CardsTable", "Arn"]}) in json.dumps(statement["Resource"])
+    ]
+    # Then there is one: GetItem of items whose partition key is a template's cursor
+    assert statements == [
+        {
+            "Sid": "CardCursorsRead",
+            "Effect": "Allow",
+            "Action": "dynamodb:GetItem",
+            "Resource": {"Fn::GetAtt": ["CardsTable", "Arn"]},
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CURSOR#*"]}},
+        }
+    ]
 
 
 def _environment(function: str) -> set[str]:

@@ -37,7 +37,9 @@ def _problems(error: pytest.ExceptionInfo[ValidationError]) -> dict[str, str]:
 
 def test_a_missing_variable_is_named():
     with pytest.raises(ValidationError) as raised:
-        OperatorApiSettings.from_env({"ORDERS_TABLE_NAME": "orders", "ETICKET_TABLE_NAME": "e"})
+        OperatorApiSettings.from_env(
+            {"ORDERS_TABLE_NAME": "orders", "ETICKET_TABLE_NAME": "e", "CARDS_TABLE_NAME": "c"}
+        )
     assert set(_problems(raised)) == {"DELIVERIES_TABLE_NAME"}
     assert "DELIVERIES_TABLE_NAME" in str(raised.value)
 
@@ -98,6 +100,7 @@ OPERATOR_API = {
     "ORDERS_TABLE_NAME": "orders",
     "DELIVERIES_TABLE_NAME": "deliveries",
     "ETICKET_TABLE_NAME": "eticket",
+    "CARDS_TABLE_NAME": "cards",
 }
 
 
@@ -149,6 +152,7 @@ def test_parts_compose_into_each_functions_variables():
         "ORDERS_TABLE_NAME",
         "DELIVERIES_TABLE_NAME",
         "ETICKET_TABLE_NAME",  # products, and a Taobao order's notices
+        "CARDS_TABLE_NAME",  # the templates' cursors only: why a delivery waits
         "TOP_GATEWAY_URL",  # which orders its gateway may deliver; it never calls it
     }
     # the public notice function reads the e-voucher table and its secret, nothing else
@@ -207,6 +211,7 @@ def test_a_function_validates_its_own_settings_at_its_first_service(monkeypatch)
     # Given the operator API's environment without its deliveries table
     monkeypatch.setenv("ORDERS_TABLE_NAME", "orders")
     monkeypatch.setenv("ETICKET_TABLE_NAME", "eticket")
+    monkeypatch.setenv("CARDS_TABLE_NAME", "cards")
     monkeypatch.delenv("DELIVERIES_TABLE_NAME", raising=False)
     runtime.reset()
     # When its first service is built, even one that needs only the orders table
