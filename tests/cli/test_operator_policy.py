@@ -1,10 +1,10 @@
 """The operator's managed policy (template.yaml ``OperatorPolicy``) against what the
 ``cardmaker`` commands actually call: every command an operator runs (orders show, made, ship
 and list, deliveries create/show/cancel/list, cards export and its dry run, dlq list/redrive
-with --reopen on every queue, platform send-order, template-new, status-query, events) runs against the local stack, every
-AWS call the command itself makes (not the functions it reaches) is recorded as (action,
-resource), every HTTP API route it calls as execute-api:Invoke, and the policy must grant each
-of them and nothing else.
+with --reopen on every queue, platform send-order, template-new, status-query, events) runs
+against the local stack, every AWS call the command itself makes (not the functions it
+reaches) is recorded as (action, resource), every HTTP API route it calls as
+execute-api:Invoke, and the policy must grant each of them and nothing else.
 
 The functions run in this process too, but on the local stack's server and poller threads:
 only the thread running the command (and the worker threads it starts) is attributed to the
