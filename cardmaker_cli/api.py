@@ -127,9 +127,13 @@ def refusal_message(answer: requests.Response) -> str:
         and isinstance(payload.get("detail"), list)
         and "status" in payload
     ):
-        # An order's step refused by where the order is (409): say so plainly.
-        reasons = "; ".join(str(p.get("msg", "")) for p in payload["detail"] if isinstance(p, dict))
-        return f"{what} ({status}): {reasons} (the order is {payload['status']})"
+        # An order's step, or a delivery's cancel, refused by where it is (409): say so plainly.
+        problems = [p for p in payload["detail"] if isinstance(p, dict)]
+        reasons = "; ".join(str(p.get("msg", "")) for p in problems)
+        subject = (
+            "delivery" if any("delivery_id" in (p.get("loc") or []) for p in problems) else "order"
+        )
+        return f"{what} ({status}): {reasons} (the {subject} is {payload['status']})"
     if isinstance(payload, dict) and isinstance(payload.get("detail"), list):
         fields = "; ".join(_field_problem(problem) for problem in payload["detail"])
         return f"{what} ({status}): {fields}"

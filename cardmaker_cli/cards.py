@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -19,6 +20,9 @@ from cardmaker_cli.export import encrypted_entry, print_run_messages, print_runs
 from cardmaker_cli.options import OrderArgument, OwnSignOption, order_key
 from cardmaker_cli.output import stderr, stdout
 from cardmaker_cli.safe_file import exclusive_file, refuse_existing
+
+if TYPE_CHECKING:
+    from cardmaker import PrintPlan
 
 cards_app = typer.Typer(
     no_args_is_help=True,
@@ -46,27 +50,56 @@ def export(
         ),
     ] = None,
     own_sign: OwnSignOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Say what the export would claim and what it leaves for deliveries; claim "
+            "nothing, write nothing.",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Claim without asking (only a terminal is asked anyway)."),
+    ] = False,
 ) -> None:
     """Write the cards of a GENERATED order's template with their secrets in clear
     (template_no, par_value, position, card_no, card_secret), for the print shop.
 
     The first export of a template claims every card no delivery holds yet (deliveries then
     find no stock): a printed card is never also handed out. Exporting again writes the same
-    cards. The file is created owner-only (0600) and never overwrites anything. Each export
-    is put on record (`cardmaker audit`) before a card is written."""
-    if (out is None) == (encrypt_to is None):
-        raise typer.BadParameter("give exactly one of --out and --encrypt-to")
-    destination = encrypt_to or out
-    assert destination is not None
+    cards. The command says what it claims before it claims it, and on a terminal asks first
+    (--yes does not ask; without a terminal, a script, it does not ask either). --dry-run
+    only says it. The file is created owner-only (0600) and never overwrites anything. Each
+    export is put on record (`cardmaker audit`) before a card is written."""
+    destination = _destination(out, encrypt_to, dry_run)
     key = order_key(order, own_sign)
-    refuse_existing(destination)
-    password = _archive_password() if encrypt_to else None
+    if destination is not None:
+        refuse_existing(destination)
     stack = target(ctx)
     runs = print_runs(stack)
+    with print_run_messages():
+        plan = runs.plan(key, template)
+    if dry_run:
+        for line in claim_summary(plan):
+            stdout.print(line, markup=False)
+        stdout.print("dry run: nothing was claimed and nothing was written")
+        return
+    for line in claim_summary(plan):
+        stderr.print(line, markup=False)
+    if not (yes or plan.already_claimed or _confirmed()):
+        raise CliError("not exported: nothing was claimed and nothing was written")
+    assert destination is not None
+    password = _archive_password() if encrypt_to else None
     # The file exists (empty, 0600) before the cards are claimed for print: an export that
     # cannot write claims nothing.
     with exclusive_file(destination) as file, print_run_messages():
         run = runs.claim(key, template)
+        if run.positions != plan.positions:  # deliveries claimed meanwhile
+            stderr.print(
+                f"(deliveries took cards meanwhile: the print run holds {_span(run.positions)})",
+                markup=False,
+            )
         # On record before a secret is read: an export that cannot be recorded writes no card
         # (the claim stays; exporting again claims the same cards and records it then).
         put_on_record(
@@ -107,6 +140,60 @@ def export(
             f"(the first {run.handed_out_before} of its {run.generated} cards were handed out "
             "by deliveries before this print run and are not in the file)"
         )
+
+
+def _destination(out: Path | None, encrypt_to: Path | None, dry_run: bool) -> Path | None:
+    """Where the export writes: exactly one of the two, or none for a dry run."""
+    if dry_run:
+        if out is not None and encrypt_to is not None:
+            raise typer.BadParameter("give at most one of --out and --encrypt-to")
+    elif (out is None) == (encrypt_to is None):
+        raise typer.BadParameter("give exactly one of --out and --encrypt-to")
+    return encrypt_to or out
+
+
+def claim_summary(plan: PrintPlan) -> list[str]:
+    """What the export claims and what that leaves for deliveries, in the operator's words."""
+    order, template = plan.order.making_card_no, plan.template_no
+    if plan.already_claimed:
+        return [
+            f"the print run of template {template} ({order}) already holds "
+            f"{_span(plan.positions)}: this export writes them again and claims nothing more",
+            f"deliveries of {template} from {order} have 0 of its {plan.generated} cards left",
+        ]
+    lines = [
+        f"this export claims {_span(plan.positions)} of template {template} ({order}) "
+        "for print, for good"
+    ]
+    if plan.handed_out_before:
+        lines.append(
+            f"(the first {plan.handed_out_before} of its {plan.generated} cards are held by "
+            "deliveries: not in the print run)"
+        )
+    lines.append(
+        f"those cards can no longer be delivered: deliveries of {template} from {order} will "
+        f"have 0 cards left (now {plan.left_for_deliveries}); one asking for more waits for "
+        "stock (`cardmaker deliveries cancel` stops it)"
+    )
+    return lines
+
+
+def _span(positions: range) -> str:
+    count = len(positions)
+    cards = "1 card" if count == 1 else f"{count} cards"
+    return f"{cards} (positions {positions.start}-{positions.stop - 1})"
+
+
+def stdin_is_terminal() -> bool:
+    """Whether someone can answer a question: scripts and pipes are not asked."""
+    return sys.stdin.isatty()
+
+
+def _confirmed() -> bool:
+    """Asked on a terminal (the answer defaults to no); a script, without one, is not."""
+    if not stdin_is_terminal():
+        return True
+    return typer.confirm("claim these cards for print?", default=False, err=True)
 
 
 def _archive_password() -> str:

@@ -1,5 +1,7 @@
-"""`cardmaker deliveries`: hand cards out (``POST /deliveries``) and follow a delivery
-(``GET /deliveries/{id}``). The API validates the request; its refusals name the fields."""
+"""`cardmaker deliveries`: hand cards out (``POST /deliveries``), follow a delivery (``GET
+/deliveries/{id}``, with why it waits), cancel one waiting for stock (``POST
+/deliveries/{id}/cancel``) and list an order's (``GET /deliveries``). The API validates the
+request; its refusals name the fields."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cardmaker import FINAL, DeliveryStatus
+from cardmaker import DEFAULT_DELIVERY_PAGE, FINAL, MAX_DELIVERY_PAGE, DeliveryStatus
 from cardmaker_cli.api import Api
 from cardmaker_cli.context import target
 from cardmaker_cli.errors import CliError
@@ -135,6 +137,70 @@ def show(ctx: typer.Context, delivery_id: str, as_json: JsonOption = False) -> N
         show_delivery(view)
 
 
+@deliveries_app.command("cancel")
+def cancel(ctx: typer.Context, delivery_id: str, as_json: JsonOption = False) -> None:
+    """Cancel a delivery waiting for stock (WAITING_STOCK): it never sends, whatever stock
+    arrives later. One being sent or final is refused and left as it is; cancelling again
+    changes nothing."""
+    answer = Api(target(ctx)).post(f"/deliveries/{delivery_id}/cancel")
+    if as_json:
+        print_json(answer)
+    elif answer.get("cancelled"):
+        stdout.print(f"delivery {answer['delivery_id']} CANCELLED: it never sends", markup=False)
+    else:
+        stdout.print(f"delivery {answer['delivery_id']} was already CANCELLED", markup=False)
+
+
+@deliveries_app.command("list")
+def list_deliveries(
+    ctx: typer.Context,
+    order: Order,
+    own_sign: OwnSignOption = None,
+    limit: Annotated[
+        int,
+        typer.Option(
+            min=1, max=MAX_DELIVERY_PAGE, help="Deliveries per page (per request with --all)."
+        ),
+    ] = DEFAULT_DELIVERY_PAGE,
+    all_pages: Annotated[
+        bool, typer.Option("--all", help="Follow every page to the end of the list.")
+    ] = False,
+    next_token: Annotated[
+        str | None,
+        typer.Option("--next", help="Go on from a previous page (the token it printed)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List an order's deliveries, newest first, with their status, a page at a time
+    (--all: every page)."""
+    key = order_key(order, own_sign)
+    api = Api(target(ctx))
+    params = {
+        "card_order_id": str(key.card_order_id),
+        "own_sign": key.own_sign,
+        "limit": str(limit),
+    }
+    deliveries: list[dict[str, Any]] = []
+    token = next_token
+    while True:
+        page = api.get("/deliveries", {**params, **({"next": token} if token else {})})
+        deliveries.extend(page.get("deliveries", []))
+        token = page.get("next")
+        if not all_pages or token is None:
+            break
+    if as_json:
+        print_json({"deliveries": deliveries, **({"next": token} if token else {})})
+        return
+    rows = ([delivery.get(column) for column in _LIST_COLUMNS] for delivery in deliveries)
+    stdout.print(rows_table(f"deliveries of {key.making_card_no}", _LIST_COLUMNS, rows))
+    if token:
+        # On stderr: the table stays clean to pipe, the operator still sees how to go on.
+        stderr.print("more deliveries: add --next " + token, markup=False, highlight=False)
+
+
+_LIST_COLUMNS = ["delivery_id", "type", "status", "template_no", "quantity", "created_at"]
+
+
 def _create(
     ctx: typer.Context, body: dict[str, Any], wait: bool, timeout: float, as_json: bool
 ) -> None:
@@ -166,13 +232,22 @@ def follow(api: Api, delivery_id: str, timeout: float) -> dict[str, Any]:
             view: dict[str, Any] = api.get(f"/deliveries/{delivery_id}")
             if view["status"] in FINAL:
                 return view
+            why = _waiting_message(view)
             if time.monotonic() >= deadline:
                 raise CliError(
-                    f"delivery {delivery_id} is still {view['status']} after {timeout:g} s "
-                    f"(follow it with `cardmaker deliveries show {delivery_id}`)"
+                    f"delivery {delivery_id} is still {view['status']} after {timeout:g} s"
+                    + (f": {why}" if why else "")
+                    + f" (follow it with `cardmaker deliveries show {delivery_id}`"
+                    + (
+                        f", or stop it with `cardmaker deliveries cancel {delivery_id}`)"
+                        if why
+                        else ")"
+                    )
                 )
             spinner.update(
-                f"delivery {delivery_id}: {view['status']} (attempt {view.get('attempts', 0)})"
+                f"delivery {delivery_id}: {why}"
+                if why
+                else f"delivery {delivery_id}: {view['status']} (attempt {view.get('attempts', 0)})"
             )
             time.sleep(POLL_SECONDS)
 
@@ -188,10 +263,14 @@ def show_delivery(view: dict[str, Any]) -> None:
     request = {
         name: value for name, value in without_secrets(view).items() if name not in _SHOWN_APART
     }
-    requester = view.get("requested_by")
-    if isinstance(requester, dict):
-        # Its ARN says who; the caller id, account and organisation are in --json.
-        request["requested_by"] = requester.get("user_arn")
+    for who in ("requested_by", "cancelled_by"):
+        requester = view.get(who)
+        if isinstance(requester, dict):
+            # Its ARN says who; the caller id, account and organisation are in --json.
+            request[who] = requester.get("user_arn")
+    why = _waiting_message(view)
+    if why:
+        request["waiting"] = why  # the reason's data (remaining, quantity) is in --json
     failsend = view.get("failsend")
     if isinstance(failsend, dict):
         # A notice delivery that gave up on stock: whether the platform was told.
@@ -209,6 +288,12 @@ def show_delivery(view: dict[str, Any]) -> None:
     columns = ["card_no", "position", "outcome", "code", "message"]
     rows = ([card.get(name) for name in columns] for card in view.get("cards", []))
     stdout.print(rows_table("cards", columns, rows))
+
+
+def _waiting_message(view: dict[str, Any]) -> str | None:
+    """Why the delivery waits, as the API words it (None unless it waits)."""
+    waiting = view.get("waiting")
+    return str(waiting.get("message")) if isinstance(waiting, dict) else None
 
 
 _SHOWN_APART = {"delivery_id", "cards"}

@@ -20,6 +20,9 @@ from cardmaker import (
     CardNumberInvalid,
     DeliveryConflict,
     DeliveryRefused,
+    DeliveryStateConflict,
+    DeliveryStateConflictAnswer,
+    DeliveryStatus,
     NotFound,
     NotFoundAnswer,
     OrderStateConflict,
@@ -54,6 +57,20 @@ def order_state_conflict(error: OrderStateConflict) -> Response[dict[str, Any]]:
     )
     answer = OrderStateConflictAnswer(
         status_code=refusal.status_code, detail=refusal.detail, status=OrderStatus(error.status)
+    )
+    return _answer(HTTPStatus.CONFLICT, answer)
+
+
+@router.exception_handler(DeliveryStateConflict)
+def delivery_state_conflict(error: DeliveryStateConflict) -> Response[dict[str, Any]]:
+    # The delivery the path names is where it is: the request itself is well formed.
+    refusal = ProblemAnswer.refusal(
+        HTTPStatus.CONFLICT, "delivery_state", error.message, field="delivery_id", where="path"
+    )
+    answer = DeliveryStateConflictAnswer(
+        status_code=refusal.status_code,
+        detail=refusal.detail,
+        status=DeliveryStatus(error.status),
     )
     return _answer(HTTPStatus.CONFLICT, answer)
 

@@ -331,3 +331,119 @@ def test_a_secret_that_does_not_open_stops_the_export(cli, local_stack, tmp_path
     expected = f"the secret of card 3 ({card['card_no']}) does not open: nothing was written"
     assert expected in result.stderr
     assert os.listdir(tmp_path) == []
+
+
+def _cursor(local_stack, card_order_id, template_no):
+    """The template's allocation cursor as stored (None: no claim was ever made)."""
+    return (
+        local_stack.client("dynamodb")
+        .get_item(
+            TableName=local_stack.stack.physical["CardsTable"],
+            Key=card_schema.cursor_key(OrderKey(OWN_SIGN, card_order_id), template_no),
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+
+
+def test_a_dry_run_says_what_the_export_would_claim_and_claims_nothing(cli, local_stack, tmp_path):
+    # Given an order of 7 cards, 2 of them bound to a buyer
+    send_generated_order(cli, local_stack, 26330, "3010030E05:7:5000")
+    order = "CM-daily-26330"
+    bound = cli(
+        "deliveries", "create", "bind", "--order", order, "--template", "3010030E05",
+        "--quantity", "2", "--out-biz-id", "CLI-DRY-BD", "--buyer-nick", "tracey_05", "--wait",
+    )  # fmt: skip
+    assert bound.exit_code == 0, bound.output
+    out = tmp_path / "cards.csv"
+
+    # When the export is tried with --dry-run
+    dry = cli("cards", "export", order, "--template", "3010030E05", "--out", str(out), "--dry-run")
+
+    # Then it says which cards it would claim and what deliveries would have left
+    assert dry.exit_code == 0, dry.output
+    said = " ".join(dry.stdout.split())
+    assert f"claims 5 cards (positions 2-6) of template 3010030E05 ({order})" in said
+    assert "the first 2 of its 7 cards are held by deliveries" in said
+    assert "those cards can no longer be delivered" in said
+    assert "will have 0 cards left (now 5)" in said
+    assert "dry run: nothing was claimed and nothing was written" in said
+    # And nothing is written: no file, the cursor where the bind left it, no print claim
+    assert os.listdir(tmp_path) == []
+    assert _cursor(local_stack, 26330, "3010030E05")["allocated"] == {"N": "2"}
+    # And a delivery can still take the cards the dry run named
+    more = cli(
+        "deliveries", "create", "bind", "--order", order, "--template", "3010030E05",
+        "--quantity", "5", "--out-biz-id", "CLI-DRY-BD2", "--buyer-nick", "tracey_05", "--wait",
+    )  # fmt: skip
+    assert more.exit_code == 0, more.output
+
+
+def test_a_dry_run_needs_no_file_and_refuses_as_the_export_would(cli, local_stack, tmp_path):
+    send_generated_order(cli, local_stack, 26331, "3010030E05:3:5000")
+
+    dry = cli("cards", "export", "CM-daily-26331", "--template", "3010030E05", "--dry-run")
+    unknown = cli("cards", "export", "CM-daily-26331", "--template", "NOPE", "--dry-run")
+
+    assert dry.exit_code == 0, dry.output
+    assert "claims 3 cards (positions 0-2)" in dry.stdout
+    assert unknown.exit_code == 1
+    assert "has no template NOPE" in unknown.stderr
+    assert _cursor(local_stack, 26331, "3010030E05") is None
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.fixture
+def on_a_terminal(monkeypatch):
+    """stdin as an operator's terminal (CliRunner's stdin is never one)."""
+    monkeypatch.setattr("cardmaker_cli.cards.stdin_is_terminal", lambda: True)
+
+
+def test_on_a_terminal_the_export_asks_first_and_no_claims_nothing(
+    cli, local_stack, tmp_path, on_a_terminal
+):
+    send_generated_order(cli, local_stack, 26332, "3010030E05:4:5000")
+    out = tmp_path / "cards.csv"
+
+    declined = cli(
+        "cards", "export", "CM-daily-26332", "--template", "3010030E05", "--out", str(out),
+        input="n\n",
+    )  # fmt: skip
+
+    assert declined.exit_code == 1
+    assert "claims 4 cards (positions 0-3)" in declined.stderr
+    assert "claim these cards for print?" in declined.stderr
+    assert "not exported: nothing was claimed and nothing was written" in declined.stderr
+    assert _cursor(local_stack, 26332, "3010030E05") is None
+    assert os.listdir(tmp_path) == []
+
+    accepted = cli(
+        "cards", "export", "CM-daily-26332", "--template", "3010030E05", "--out", str(out),
+        input="y\n",
+    )  # fmt: skip
+    assert accepted.exit_code == 0, accepted.output
+    assert "wrote 4 cards" in accepted.stdout
+    assert _cursor(local_stack, 26332, "3010030E05")["allocated"] == {"N": "4"}
+
+
+def test_yes_claims_without_asking_and_an_export_again_asks_nothing(
+    cli, local_stack, tmp_path, on_a_terminal
+):
+    send_generated_order(cli, local_stack, 26333, "3010030E05:2:5000")
+
+    first = cli(
+        "cards", "export", "CM-daily-26333", "--template", "3010030E05",
+        "--out", str(tmp_path / "a.csv"), "--yes",
+    )  # fmt: skip
+    # exporting again claims nothing more: it says so and does not ask
+    again = cli(
+        "cards", "export", "CM-daily-26333", "--template", "3010030E05",
+        "--out", str(tmp_path / "b.csv"),
+    )  # fmt: skip
+
+    assert first.exit_code == 0, first.output
+    assert "claim these cards for print?" not in first.stderr
+    assert again.exit_code == 0, again.output
+    assert "claim these cards for print?" not in again.stderr
+    assert "already holds 2 cards (positions 0-1)" in " ".join(again.stderr.split())
+    assert "claims nothing more" in again.stderr

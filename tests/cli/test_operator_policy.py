@@ -1,10 +1,10 @@
 """The operator's managed policy (template.yaml ``OperatorPolicy``) against what the
 ``cardmaker`` commands actually call: every command an operator runs (orders show, made, ship
-and list, deliveries create/show, cards export/show/release, dlq list/redrive with --reopen on
-every queue, platform send-order, template-new, status-query, events, audit) runs against the
-local stack, every AWS call the command itself makes (not the functions it reaches) is recorded
-as (action, resource), every HTTP API route it calls as execute-api:Invoke, and the policy must
-grant each of them and nothing else.
+and list, deliveries create/show/cancel/list, cards export (and its dry run)/show/release, dlq
+list/redrive with --reopen on every queue, platform send-order, template-new, status-query,
+events, audit) runs against the local stack, every AWS call the command itself makes (not the
+functions it reaches) is recorded as (action, resource), every HTTP API route it calls as
+execute-api:Invoke, and the policy must grant each of them and nothing else.
 
 The functions run in this process too, but on the local stack's server and poller threads:
 only the thread running the command (and the worker threads it starts) is attributed to the
@@ -357,6 +357,7 @@ def operator_calls(
             ("deliveries", "create", "eticket", "--order", order, "--template", "T2",
              "--quantity", "1", "--outer-id", "OPERATOR-POLICY-2", "--token", "tk", "--wait",
              "--json"),
+            ("cards", "export", order, "--template", "T2", "--dry-run"),
             ("cards", "export", order, "--template", "T2",
              "--out", str(tmp_path / "cards.csv")),
             ("orders", "made", order, "--json"),
@@ -389,6 +390,24 @@ def operator_calls(
         assert cards.claim_rest(OrderKey("daily", OPERATOR_ORDER), "T1", PRINT_CLAIM, 5)
         released = recorder.run(cli, "cards", "release", order, "--template", "T1", "--json")
         assert released.exit_code == 0, released.output
+        # A delivery of T2 after its print run waits for stock: shown with why, cancelled,
+        # and the order's deliveries listed.
+        waiting = recorder.run(
+            cli, "deliveries", "create", "bind", "--order", order, "--template", "T2",
+            "--quantity", "1", "--out-biz-id", "OPERATOR-POLICY-WAIT", "--buyer-nick", "nick",
+            "--json",
+        )  # fmt: skip
+        assert waiting.exit_code == 0, waiting.output
+        local_stack.wait_idle(60)
+        waiting_id = json_output(waiting)["delivery_id"]
+        for command in (
+            ("deliveries", "show", waiting_id, "--json"),
+            ("deliveries", "cancel", waiting_id, "--json"),
+            ("deliveries", "list", "--order", order, "--all", "--json"),
+        ):
+            result = recorder.run(cli, *command)
+            assert result.exit_code == 0, (command, result.output)
+        assert json_output(result)["deliveries"][0]["status"] == "CANCELLED"
         redriven = json_output(recorder.run(cli, "deliveries", "show", delivery_id, "--json"))
         assert redriven["status"] == "DELIVERED"
         assert generation_message not in messages(local_stack)

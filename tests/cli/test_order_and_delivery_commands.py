@@ -306,3 +306,95 @@ def test_a_damaged_next_token_is_a_message(cli, lifecycle_orders):
     assert result.exit_code == 1
     assert "(422)" in result.stderr
     assert "next" in result.stderr
+
+
+# --- the print-claim trap: why a delivery waits, cancelling it, an order's deliveries --------
+
+TRAP_ORDER = "CM-daily-26340"
+
+
+def _trap_order(cli, local_stack) -> None:
+    sent = cli("platform", "send-order", "--card-order-id", "26340", "--template",
+               "3010030E05:3:5000")  # fmt: skip
+    assert sent.exit_code == 0, sent.output
+    local_stack.wait_idle(60)
+
+
+def _bind(cli, out_biz_id: str, quantity: int, *extra: str):
+    return cli(
+        "deliveries", "create", "bind", "--order", TRAP_ORDER, "--template", "3010030E05",
+        "--quantity", str(quantity), "--out-biz-id", out_biz_id, "--buyer-nick", "tracey_05",
+        *extra,
+    )  # fmt: skip
+
+
+def test_a_delivery_waiting_after_a_print_run_says_why_and_is_cancelled(cli, local_stack, tmp_path):
+    # Given an order of 3 cards, 1 bound to a buyer, the other 2 claimed by a print run
+    _trap_order(cli, local_stack)
+    first = _bind(cli, "TRAP-1", 1, "--wait")
+    assert first.exit_code == 0, first.output
+    exported = cli("cards", "export", TRAP_ORDER, "--template", "3010030E05",
+                   "--out", str(tmp_path / "cards.csv"))  # fmt: skip
+    assert exported.exit_code == 0, exported.output
+
+    # When a delivery of 2 more is asked for and followed
+    waited = _bind(cli, "TRAP-2", 2, "--wait", "--timeout", "1")
+
+    # Then --wait says why it waits and how to stop it
+    reason = "waiting for stock: template 3010030E05 has 0 cards left, 2 asked"
+    assert waited.exit_code == 1
+    said = " ".join(waited.stderr.split())
+    assert f"is still WAITING_STOCK after 1 s: {reason}" in said
+    assert "cardmaker deliveries cancel" in said
+    delivery_id = said.split("delivery ", 1)[1].split(" ", 1)[0]
+    # And show says it too, as a sentence (and as data in --json)
+    shown = cli("deliveries", "show", delivery_id)
+    assert reason in " ".join(shown.stdout.replace("│", " ").split())  # cells wrap
+    data = json_output(cli("deliveries", "show", delivery_id, "--json"))["waiting"]
+    assert (data["reason"], data["remaining"], data["quantity"]) == ("not_enough_cards", 0, 2)
+
+    # When the operator cancels it
+    cancelled = cli("deliveries", "cancel", delivery_id)
+    again = cli("deliveries", "cancel", delivery_id)
+
+    # Then it is CANCELLED, by the local user, and a second cancel changes nothing
+    assert cancelled.exit_code == 0, cancelled.output
+    assert f"delivery {delivery_id} CANCELLED: it never sends" in cancelled.stdout
+    assert again.exit_code == 0, again.output
+    assert "was already CANCELLED" in again.stdout
+    view = json_output(cli("deliveries", "show", delivery_id, "--json"))
+    assert view["status"] == "CANCELLED"
+    assert view["cancelled_by"]["user_arn"] == local_identity()["userArn"]
+
+    # And the order's deliveries list it, newest first, with their status
+    listed = cli("deliveries", "list", "--order", TRAP_ORDER, "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [(d["status"], d["quantity"]) for d in json_output(listed)["deliveries"]] == [
+        ("CANCELLED", 2),
+        ("DELIVERED", 1),
+    ]
+    table = cli("deliveries", "list", "--order", TRAP_ORDER, "--limit", "1")
+    assert table.exit_code == 0, table.output
+    assert "CANCELLED" in table.stdout
+    assert "DELIVERED" not in table.stdout
+    assert "more deliveries: add --next " in table.stderr
+
+
+def test_cancelling_a_delivered_delivery_is_refused_and_says_where_it_is(cli, local_stack):
+    delivered = cli(
+        "deliveries", "create", "bind", "--order", f"CM-{OWN_SIGN}-{ORDER_ID}", "--template",
+        "3010030E02", "--quantity", "1", "--out-biz-id", "CLI-CANCEL-DONE", "--buyer-nick",
+        "tracey_05", "--wait", "--json",
+    )  # fmt: skip
+    assert delivered.exit_code == 0, delivered.output
+    delivery_id = json_output(delivered)["delivery_id"]
+
+    refused = cli("deliveries", "cancel", delivery_id)
+
+    assert refused.exit_code == 1
+    said = " ".join(refused.stderr.split())
+    assert "the API refused the request (409)" in said
+    assert "only a delivery WAITING_STOCK can be cancelled (the delivery is DELIVERED)" in said
+    shown = json_output(cli("deliveries", "show", delivery_id, "--json"))
+    assert shown["status"] == "DELIVERED"
+    assert "cancelled_by" not in shown

@@ -32,6 +32,7 @@ def test_schemathesis_loads_every_operation(spec):
     assert sorted(operation.label for operation in operations) == [
         "GET /audit",
         "GET /cards/{card_no}",
+        "GET /deliveries",
         "GET /deliveries/{delivery_id}",
         "GET /eticket/notices/{order_id}",
         "GET /eticket/products",
@@ -40,6 +41,7 @@ def test_schemathesis_loads_every_operation(spec):
         "GET /orders/{card_order_id}",
         "POST /audit",
         "POST /deliveries",
+        "POST /deliveries/{delivery_id}/cancel",
         "POST /eticket/notices",
         "POST /orders/{card_order_id}/made",
         "POST /orders/{card_order_id}/shipment",

@@ -177,8 +177,8 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         json.dumps({"Ref": "TopSecret"}),
     }
     # and the operator API no TOP secret and no card data key (it cannot open a card's
-    # secret): the cards table and the numbering key only to look a card up by its number
-    # and to release a print run
+    # secret): the cards table and the numbering key only to look a card up by its number,
+    # release a print run and say why a delivery waits (a template's cursor)
     assert _reached("OperatorApiFunction") == {
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/ByEnvironment"}),
@@ -194,11 +194,36 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         json.dumps({"Fn::GetAtt": ["CardsTable", "Arn"]}),
         json.dumps({"Ref": "CardNumberSecret"}),
         json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/ByOrder"}),
+        # an order's deliveries, newest first
+        json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/ByOrderNewest"}),
+        json.dumps({"Fn::GetAtt": ["CardsTable", "Arn"]}),
     }
     # and the public notice function only the e-voucher table and the TOP secret
     assert _reached("EticketNoticeFunction") == {
         json.dumps({"Fn::GetAtt": ["EticketTable", "Arn"]}),
         json.dumps({"Ref": "TopSecret"}),
+    }
+
+
+def test_the_operator_api_reads_the_cards_table_item_by_item_only():
+    # Given the operator API's statements that name the cards table
+    statements = [
+        statement
+        for statement in TEMPLATE["Resources"]["OperatorApiFunction"]["Properties"]["Policies"][0][
+            "Statement"
+        ]
+        if json.dumps({"Fn::GetAtt": ["CardsTable", "Arn"]}) in json.dumps(statement["Resource"])
+    ]
+    # Then there is one (a card's state, a template's cursor for why a delivery waits, a print
+    # run's release): by key and one template's claims, never a Scan or a batch of cards
+    (statement,) = statements
+    assert statement["Sid"] == "CardsStateReadAndPrintRelease"
+    assert set(statement["Action"]) == {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:DeleteItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
     }
 
 

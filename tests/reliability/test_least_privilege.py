@@ -372,6 +372,16 @@ def exercise_every_path(stack: LocalStack) -> None:
     stack.wait_idle(60)
     for path in ("/orders/1?own_sign=daily", f"/deliveries/{delivery_id}"):
         assert requests.get(f"{stack.url}{path}", timeout=30).status_code == 200
+    # One asking for more than is left waits: shown with why (the template's cursor read),
+    # cancelled, and the order's deliveries listed.
+    waiting = create_delivery(stack, bind(1, "T2", 3, "WAIT2"), sent)
+    stack.wait_idle(60)
+    shown = requests.get(f"{stack.url}/deliveries/{waiting}", timeout=30).json()
+    assert shown["waiting"]["remaining"] == 1, shown
+    cancelled = requests.post(f"{stack.url}/deliveries/{waiting}/cancel", timeout=30)
+    assert cancelled.status_code == 200, cancelled.text
+    listed = requests.get(f"{stack.url}/deliveries?card_order_id=1&own_sign=daily", timeout=30)
+    assert listed.json()["deliveries"][0]["status"] == "CANCELLED", listed.text
     # The operators' steps of the order and the environment's list (filtered: one read path)
     made = requests.post(f"{stack.url}/orders/1/made?own_sign=daily", timeout=30)
     assert made.status_code == 202, made.text

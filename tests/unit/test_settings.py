@@ -162,8 +162,8 @@ def test_parts_compose_into_each_functions_variables():
         "ETICKET_TABLE_NAME",  # products, and a Taobao order's notices
         "AUDIT_TABLE_NAME",  # the operators' actions on record
         "TOP_GATEWAY_URL",  # which orders its gateway may deliver; it never calls it
-        # GET /cards/{card_no}: the card number inverted, the card's state read (never a
-        # secret); a print run's release
+        # why a delivery waits (the template's cursor); GET /cards/{card_no}: the card number
+        # inverted, the card's state read (never a secret); a print run's release
         "CARDS_TABLE_NAME",
         "CARD_NUMBER_SECRET_ID",
         "CARD_NUMBER_LENGTH",

@@ -50,7 +50,7 @@ from cardmaker.cards.card import Card, CardBatch
 from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
 from cardmaker.cards.opening import SecretOpener
 from cardmaker.cards.print_release import PrintRelease, PrintReleases
-from cardmaker.cards.print_run import PrintedCard, PrintRun, PrintRuns
+from cardmaker.cards.print_run import PrintedCard, PrintPlan, PrintRun, PrintRuns
 from cardmaker.cards.sealing import Sealer
 from cardmaker.cards.state import PRINT_CLAIM, CardLookup, CardState, CardStatus
 from cardmaker.deliveries.api_models import (
@@ -58,8 +58,13 @@ from cardmaker.deliveries.api_models import (
     EXAMPLE_DELIVERY_ID,
     EXAMPLE_ETICKET,
     DeliveryAccepted,
+    DeliveryCancelledAnswer,
+    DeliveryList,
+    DeliveryListItem,
+    DeliveryStateConflictAnswer,
     DeliveryView,
     NoticeDeliveryView,
+    WaitingView,
 )
 from cardmaker.deliveries.delivery import (
     FINAL,
@@ -74,6 +79,11 @@ from cardmaker.deliveries.delivery import (
     notice_delivery_id,
     request_fingerprint,
 )
+from cardmaker.deliveries.listing import (
+    DEFAULT_DELIVERY_PAGE,
+    MAX_DELIVERY_PAGE,
+    DeliverySummary,
+)
 from cardmaker.deliveries.models import (
     BindDeliveryRequest,
     DeliveryId,
@@ -82,7 +92,14 @@ from cardmaker.deliveries.models import (
     NoticeDeliveryRequest,
 )
 from cardmaker.deliveries.sending import DeliveryAttempt, DeliverySender
-from cardmaker.deliveries.service import DeliveryReopened, DeliveryService, reopen_delivery
+from cardmaker.deliveries.service import (
+    DeliveryCancelled,
+    DeliveryReopened,
+    DeliveryService,
+    ListedDeliveries,
+    reopen_delivery,
+)
+from cardmaker.deliveries.waiting import WaitingFor, WaitingReason, waiting_reason
 from cardmaker.errors import (
     AftercareDeferred,
     AuditRefused,
@@ -96,6 +113,7 @@ from cardmaker.errors import (
     DeliveryExists,
     DeliveryNotFound,
     DeliveryRefused,
+    DeliveryStateConflict,
     EventNotPublished,
     InvalidAppKey,
     InvalidMethod,
@@ -276,6 +294,7 @@ __all__ = [
     "CARDORDER_STATUS_QUERY",
     "CARD_TEMPLATE_NEW",
     "DEFAULT_AUDIT_PAGE",
+    "DEFAULT_DELIVERY_PAGE",
     "DEFAULT_PAGE_SIZE",
     "EVENT_DETAIL_TYPES",
     "EVENT_SOURCE",
@@ -295,6 +314,7 @@ __all__ = [
     "MADE_BY_TEST_TEMPLATES",
     "MAX_AUDIT_PAGE",
     "MAX_AUDIT_TOKEN_LENGTH",
+    "MAX_DELIVERY_PAGE",
     "MAX_ORDER_ID",
     "MAX_PAGE_SIZE",
     "MAX_TOKEN_LENGTH",
@@ -343,17 +363,24 @@ __all__ = [
     "Delivery",
     "DeliveryAccepted",
     "DeliveryAttempt",
+    "DeliveryCancelled",
+    "DeliveryCancelledAnswer",
     "DeliveryConflict",
     "DeliveryExists",
     "DeliveryFinished",
     "DeliveryId",
+    "DeliveryList",
+    "DeliveryListItem",
     "DeliveryNotFound",
     "DeliveryRefused",
     "DeliveryReopened",
     "DeliveryRequest",
     "DeliverySender",
     "DeliveryService",
+    "DeliveryStateConflict",
+    "DeliveryStateConflictAnswer",
     "DeliveryStatus",
+    "DeliverySummary",
     "DeliveryView",
     "DynamoDBAuditLog",
     "DynamoDBCardRepository",
@@ -383,6 +410,7 @@ __all__ = [
     "Lifecycle",
     "LifecycleEvent",
     "ListPosition",
+    "ListedDeliveries",
     "ListedEntries",
     "ListedOrders",
     "LogisticsInfo",
@@ -441,6 +469,7 @@ __all__ = [
     "PlatformNoticeFailed",
     "PlatformNotifier",
     "PlatformProgress",
+    "PrintPlan",
     "PrintRefused",
     "PrintRelease",
     "PrintReleaseView",
@@ -476,6 +505,9 @@ __all__ = [
     "TopUnavailable",
     "Transition",
     "UnprocessedItemsError",
+    "WaitingFor",
+    "WaitingReason",
+    "WaitingView",
     "WakeDeliveries",
     "Waybill",
     "about",
@@ -515,4 +547,5 @@ __all__ = [
     "signed_notice",
     "spi_body_schemas",
     "tracer",
+    "waiting_reason",
 ]

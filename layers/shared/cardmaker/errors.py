@@ -161,6 +161,15 @@ class AuditRefused(CardmakerError):
         self.field = field
 
 
+class DeliveryStateConflict(CardmakerError):
+    """A delivery cannot be cancelled from where it is (``status``: sending, or final):
+    nothing was changed."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class RequesterUnknown(CardmakerError):
     """A delivery or an order's step asked for by no identified principal (no IAM identity
     came with the request): nobody could be held to it, so it is not recorded."""

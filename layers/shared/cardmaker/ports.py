@@ -25,7 +25,8 @@ if TYPE_CHECKING:
         ResendRecord,
         Validity,
     )
-    from cardmaker.deliveries.delivery import CardResult, Delivery
+    from cardmaker.deliveries.delivery import CardResult, Delivery, Requester
+    from cardmaker.deliveries.listing import DeliveryPage, DeliveryPosition
     from cardmaker.generation.plan import Chunk, ChunkProgress
     from cardmaker.orders.listing import ListPosition, OrderPage
     from cardmaker.orders.models import OwnSign, Waybill
@@ -164,6 +165,14 @@ class PrintStock(Protocol):
         range when asked again); None when none was left."""
         ...
 
+    def allocated(self, order: OrderKey, template_no: str) -> int:
+        """How many of the template's cards claims hold (positions ``0 .. n - 1``)."""
+        ...
+
+    def claimed(self, order: OrderKey, template_no: str, claim_id: str) -> range | None:
+        """The positions ``claim_id`` holds (None: none), without claiming anything."""
+        ...
+
     def iter_cards(self, order: OrderKey, template_no: str, positions: range) -> Iterator[Card]:
         """The cards at ``positions`` in position order, lazily (a gap is not an error
         here: a missing card is simply not yielded; a voided one is, marked ``voided``)."""
@@ -204,6 +213,12 @@ class SequenceIndex(Protocol):
         ...
 
 
+class StockCount(Protocol):
+    """How many of a template's cards claims hold: what a waiting delivery waits against."""
+
+    def allocated(self, order: OrderKey, template_no: str) -> int: ...
+
+
 class VoidableStock(Protocol):
     """What an e-voucher refund and resend need of the cards: a delivery's cards read
     (``read_cards`` refuses voided ones), every card of a range as it is (voided or not),
@@ -240,6 +255,17 @@ class DeliveryReader(Protocol):
 class DeliveryStore(DeliveryReader, Protocol):
     def create(self, delivery: Delivery, fingerprint: str) -> None:
         """Store a new delivery; raise ``DeliveryExists`` if its id is taken."""
+        ...
+
+    def cancel_waiting(self, delivery_id: str, cancelled_by: Requester) -> bool:
+        """An operator's delivery waiting for stock, holding no cards -> CANCELLED; False
+        (nothing changed) if it is not one."""
+        ...
+
+    def page_for_order(
+        self, order: OrderKey, limit: int, after: DeliveryPosition | None
+    ) -> DeliveryPage:
+        """Up to ``limit`` of the order's deliveries after ``after``, newest first."""
         ...
 
 

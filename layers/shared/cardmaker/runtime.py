@@ -224,6 +224,8 @@ def delivery_service() -> DeliveryService:
         DynamoDBDeliveryRepository(settings.deliveries_table_name),
         DynamoDBOrderRepository(settings.orders_table_name),
         serves_environment=settings.serves_environment,
+        # Only the templates' cursors: why a delivery waits (template.yaml: CardCursorsRead).
+        stock=DynamoDBCardRepository(settings.cards_table_name),
     )
 
 

@@ -239,10 +239,11 @@ class NoticeSettings(EticketTable, NoticeSecret):
 class OperatorApiSettings(
     OrdersTable, DeliveriesTable, EticketTable, AuditTable, CardsTable, CardNumbering, TopGateway
 ):
-    """OperatorApiFunction: reads orders, records and reads deliveries (refusing those the
-    TOP gateway may not deliver, before anything is recorded), reads the notices received
-    for a Taobao order, looks cards up by number (the numbering key, read on the first
-    lookup), releases print runs, and keeps the audit trail of the operators' actions."""
+    """OperatorApiFunction: reads orders, records, reads, lists and cancels deliveries
+    (refusing those the TOP gateway may not deliver, before anything is recorded; saying
+    why one waits from its template's cursor), reads the notices received for a Taobao
+    order, looks cards up by number (the numbering key, read on the first lookup), releases
+    print runs, and keeps the audit trail of the operators' actions."""
 
 
 class GeneratorSettings(OrdersTable, CardsTable, CardKey, CardNumbering, StreamRetries):

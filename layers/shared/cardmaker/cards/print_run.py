@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from cardmaker.cards.card import Card
     from cardmaker.cards.opening import SecretOpener
+    from cardmaker.orders.models import CardProductInfo
     from cardmaker.ports import OrderReader, PrintClaims
 
 
@@ -47,6 +48,33 @@ class PrintRun:
         return self.positions.start
 
 
+@dataclass(frozen=True)
+class PrintPlan:
+    """What claiming a print run would take, looked at without claiming anything: so that
+    the operator can be told before cards leave the deliveries' stock for good."""
+
+    order: OrderKey
+    template_no: str
+    generated: int  # the template's cards
+    positions: range  # the cards the print run would hold
+    already_claimed: bool  # an earlier export claimed them: claiming again takes no more
+
+    @property
+    def count(self) -> int:
+        return len(self.positions)
+
+    @property
+    def handed_out_before(self) -> int:
+        """How many of the template's cards deliveries hold (the first ones)."""
+        return self.positions.start
+
+    @property
+    def left_for_deliveries(self) -> int:
+        """How many of the template's cards deliveries could still take before the claim
+        (after it: none, the print run holds every card no delivery holds)."""
+        return 0 if self.already_claimed else self.count
+
+
 @dataclass(frozen=True, slots=True)
 class PrintedCard:
     """One card of a print run, as the print shop gets it."""
@@ -66,11 +94,34 @@ class PrintRuns:
         self._cards = cards
         self._secrets = secrets
 
+    def plan(self, key: OrderKey, template_no: str) -> PrintPlan:
+        """What ``claim`` would take now, claiming nothing (two reads). Raises as ``claim``
+        does. A delivery claiming meanwhile can make the claim smaller than the plan."""
+        _, generated = self._printable_template(key, template_no)
+        held = self._cards.claimed(key, template_no, PRINT_CLAIM)
+        if held is not None:
+            return PrintPlan(key, template_no, generated, held, already_claimed=True)
+        allocated = self._cards.allocated(key, template_no)
+        if allocated >= generated:
+            raise _nothing_left(template_no, generated)
+        return PrintPlan(key, template_no, generated, range(allocated, generated), False)
+
     def claim(self, key: OrderKey, template_no: str) -> PrintRun:
         """The print run of an order's template: every card no delivery holds yet, claimed
         for print (the same cards when claimed again). Raises ``OrderNotFound``, or
         ``PrintRefused`` unless the order is GENERATED, has the template and has cards of
         it left; nothing is claimed then."""
+        template, generated = self._printable_template(key, template_no)
+        positions = self._cards.claim_rest(key, template_no, PRINT_CLAIM, generated)
+        if positions is None:
+            raise _nothing_left(template_no, generated)
+        claim = self._cards.print_claim(key, template_no)
+        claimed_at = claim.claimed_at if claim and claim.positions == positions else None
+        return PrintRun(key, template_no, template.par_value, generated, positions, claimed_at)
+
+    def _printable_template(self, key: OrderKey, template_no: str) -> tuple[CardProductInfo, int]:
+        """The order's template and how many cards it has, if the order is GENERATED and
+        has it; else ``OrderNotFound`` / ``PrintRefused``."""
         stored = self._orders.get(key)
         if stored is None:
             raise OrderNotFound(f"order {key.making_card_no} does not exist")
@@ -89,17 +140,7 @@ class PrintRuns:
                 "no_such_template",
                 f"order {key.making_card_no} has no template {template_no} ({known})",
             )
-        generated = stored.cards_generated.get(template_no, 0)
-        positions = self._cards.claim_rest(key, template_no, PRINT_CLAIM, generated)
-        if positions is None:
-            raise PrintRefused(
-                "nothing_left",
-                f"all {generated} cards of template {template_no} were handed out by "
-                "deliveries: none is left to print",
-            )
-        claim = self._cards.print_claim(key, template_no)
-        claimed_at = claim.claimed_at if claim and claim.positions == positions else None
-        return PrintRun(key, template_no, template.par_value, generated, positions, claimed_at)
+        return template, stored.cards_generated.get(template_no, 0)
 
     def confirm(self, run: PrintRun, now: str) -> None:
         """Record that the run's file is written: its cards are ``PRINTED`` from now on and
@@ -125,6 +166,14 @@ class PrintRuns:
             yield PrintedCard(run.template_no, run.par_value, card.position, card.card_no, secret)
         if seen.following != run.positions.stop:
             raise CardMissing(run.template_no, seen.following, run.count)
+
+
+def _nothing_left(template_no: str, generated: int) -> PrintRefused:
+    return PrintRefused(
+        "nothing_left",
+        f"all {generated} cards of template {template_no} were handed out by "
+        "deliveries: none is left to print",
+    )
 
 
 @dataclass

@@ -6,12 +6,16 @@ document's examples. The answers are built by these models (``DeliveryAccepted.o
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import SkipJsonSchema
 
-from cardmaker.api_models import left_out
+if TYPE_CHECKING:
+    from cardmaker.deliveries.listing import DeliverySummary
+    from cardmaker.deliveries.service import DeliveryCancelled, ListedDeliveries
+
+from cardmaker.api_models import ProblemAnswer, left_out
 from cardmaker.deliveries.aftercare import ResendOutcome
 from cardmaker.deliveries.delivery import (
     CardOutcome,
@@ -29,6 +33,7 @@ from cardmaker.deliveries.models import (
     DeliveryId,
     NoticeDeliveryRequest,
 )
+from cardmaker.deliveries.waiting import WaitingFor, WaitingReason
 from cardmaker.orders.api_models import EXAMPLE_ORDER_ID, EXAMPLE_OWN_SIGN
 from cardmaker.orders.models import MAX_ORDER_ID, Identifier, OwnSign, TemplateNo
 
@@ -123,6 +128,38 @@ class _EticketRequestShown(BaseModel):
     group_redeem: bool
 
 
+class WaitingView(BaseModel):
+    """Why a WAITING_STOCK delivery waits: its order is not generated yet, or its template
+    has fewer cards left than it asks for (deliveries and print runs hold the others); for a
+    send-code notice's, its merchant code is not mapped or no order has enough left."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: WaitingFor = Field(
+        description="order_not_generated, not_enough_cards, product_not_mapped or no_stock"
+    )
+    message: str = Field(
+        description="e.g. waiting for stock: template 3010030E05 has 0 cards left, 2 asked"
+    )
+    quantity: int = Field(ge=1, description="The cards the delivery asks for")
+    template_no: str | SkipJsonSchema[None] = left_out("The template it waits for")
+    remaining: int | SkipJsonSchema[None] = left_out(
+        "not_enough_cards: the template's cards no claim holds, now"
+    )
+    order_status: str | SkipJsonSchema[None] = left_out("The order's status, now")
+
+    @classmethod
+    def of(cls, waiting: WaitingReason) -> WaitingView:
+        return cls(
+            reason=waiting.reason,
+            message=waiting.message,
+            quantity=waiting.quantity,
+            template_no=waiting.template_no,
+            remaining=waiting.remaining,
+            order_status=waiting.order_status,
+        )
+
+
 class _DeliveryProgress(BaseModel):
     requested_by: RequesterView | SkipJsonSchema[None] = left_out(
         "Who asked for the delivery (absent on deliveries older than this record)"
@@ -132,6 +169,12 @@ class _DeliveryProgress(BaseModel):
     updated_at: str = Field(description="ISO 8601, UTC")
     cards: list[CardOutcomeView] = Field(description="Empty until the cards are sent")
     failure_reason: str | SkipJsonSchema[None] = left_out("Why the delivery FAILED")
+    waiting: WaitingView | SkipJsonSchema[None] = left_out(
+        "Why it waits, while it is WAITING_STOCK"
+    )
+    cancelled_by: RequesterView | SkipJsonSchema[None] = left_out(
+        "Who cancelled it while it waited (POST /deliveries/{delivery_id}/cancel)"
+    )
 
 
 class EticketDeliveryView(_DeliveryProgress, _EticketRequestShown, _DeliveryIdentity):
@@ -275,8 +318,9 @@ class DeliveryView(
     """A delivery, by its type."""
 
     @classmethod
-    def of(cls, delivery: Delivery) -> DeliveryView:
-        """What ``GET /deliveries/{delivery_id}`` answers for ``delivery``."""
+    def of(cls, delivery: Delivery, waiting: WaitingReason | None = None) -> DeliveryView:
+        """What ``GET /deliveries/{delivery_id}`` answers for ``delivery`` (and why it
+        waits, when it does)."""
         return cls.model_validate(
             {
                 "delivery_id": delivery.delivery_id,
@@ -291,6 +335,10 @@ class DeliveryView(
                 "updated_at": delivery.updated_at,
                 "cards": [CardOutcomeView.of(card) for card in delivery.cards],
                 "failure_reason": delivery.failure_reason or None,
+                "waiting": None if waiting is None else WaitingView.of(waiting),
+                "cancelled_by": None
+                if delivery.cancelled_by is None
+                else RequesterView.of(delivery.cancelled_by),
                 **(
                     _aftercare(delivery)
                     if isinstance(delivery.request, NoticeDeliveryRequest)
@@ -298,6 +346,71 @@ class DeliveryView(
                 ),
                 **_notice_progress(delivery),
             }
+        )
+
+
+class DeliveryCancelledAnswer(BaseModel):
+    """200 of ``POST /deliveries/{delivery_id}/cancel``: the delivery is CANCELLED and
+    never sends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delivery_id: DeliveryId = _delivery_id_field()
+    status: DeliveryStatus = Field(description="CANCELLED")
+    cancelled: bool = Field(description="This request cancelled it (false: it already was)")
+
+    @classmethod
+    def of(cls, cancelled: DeliveryCancelled) -> DeliveryCancelledAnswer:
+        delivery = cancelled.delivery
+        return cls(
+            delivery_id=delivery.delivery_id, status=delivery.status, cancelled=cancelled.changed
+        )
+
+
+class DeliveryStateConflictAnswer(ProblemAnswer):
+    """409: the delivery cannot be cancelled from where it is (being sent, or final; or a
+    send-code notice's); nothing was changed. ``status`` is where it is."""
+
+    status: DeliveryStatus = Field(description="The delivery's current status")
+
+
+class DeliveryListItem(BaseModel):
+    """One of an order's deliveries: what it asks for and where it stands (never a token
+    nor a card; GET /deliveries/{delivery_id} has the rest)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delivery_id: DeliveryId = _delivery_id_field()
+    type: Literal["eticket", "bind", "notice"]
+    status: DeliveryStatus
+    template_no: str | SkipJsonSchema[None] = left_out("The template its cards come from")
+    quantity: int = Field(ge=1)
+    attempts: int = Field(ge=0)
+    created_at: str = Field(description="ISO 8601, UTC")
+    updated_at: str = Field(description="ISO 8601, UTC")
+    requested_by: str | SkipJsonSchema[None] = left_out("The ARN of who asked for it")
+
+    @classmethod
+    def of(cls, summary: DeliverySummary) -> DeliveryListItem:
+        return cls.model_validate(asdict(summary))
+
+
+class DeliveryList(BaseModel):
+    """A page of an order's deliveries, newest first (by ``created_at``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deliveries: list[DeliveryListItem]
+    next: str | SkipJsonSchema[None] = left_out(
+        "Pass it back as `next` (with the same order) for the following page; left out on "
+        "the last page"
+    )
+
+    @classmethod
+    def of(cls, listed: ListedDeliveries) -> DeliveryList:
+        return cls(
+            deliveries=[DeliveryListItem.of(summary) for summary in listed.deliveries],
+            next=listed.next_token,
         )
 
 

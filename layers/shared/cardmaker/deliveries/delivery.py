@@ -113,6 +113,8 @@ class Delivery:
     # A notice delivery waiting for stock gives up (ma.failsend) at this ISO time.
     stock_deadline: str | None = None
     failsend: Failsend | None = None
+    # Who cancelled it while it waited for stock (``cardmaker deliveries cancel``).
+    cancelled_by: Requester | None = None
 
     @classmethod
     def new(

@@ -234,6 +234,15 @@ class DynamoDBCardRepository:
             f"claim {claim_id} on template {template_no} lost {CLAIM_ATTEMPTS} races in a row"
         )
 
+    def allocated(self, order: OrderKey, template_no: str) -> int:
+        """How many of a template's cards claims hold (its cursor's count; 0 before the
+        first claim): a look, which claims nothing."""
+        return self._cursor_count(card_schema.cursor_key(order, template_no), None) or 0
+
+    def claimed(self, order: OrderKey, template_no: str, claim_id: str) -> range | None:
+        """The positions ``claim_id`` holds of a template (None: it holds none)."""
+        return self._claimed(card_schema.claim_key(order, template_no, claim_id))
+
     def _cursor_move(self, cursor: dict[str, Any], seen: int | None, allocated: int) -> Any:
         """The cursor's half of a claim: ``allocated`` cards handed out, if the count is still
         ``seen`` (None: if there is no count yet, the template's first claim makes it)."""

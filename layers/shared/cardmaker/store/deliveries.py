@@ -2,7 +2,8 @@
 
 Every status change is one conditional update, so a delivery moves forward exactly once
 whatever the retries: PENDING -> WAITING_STOCK -> PENDING -> SENDING -> DELIVERED | PARTIAL |
-FAILED. An operator's replay may reopen a delivery that gave up: FAILED -> SENDING.
+FAILED. An operator's replay may reopen a delivery that gave up: FAILED -> SENDING; an
+operator may cancel one waiting for stock: WAITING_STOCK -> CANCELLED.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from cardmaker.deliveries.delivery import Delivery, DeliveryStatus
+from cardmaker.deliveries.delivery import Delivery, DeliveryStatus, Requester
+from cardmaker.deliveries.listing import DeliveryPage
 from cardmaker.errors import DeliveryExists
 from cardmaker.store import delivery_schema
 from cardmaker.store.clients import dynamodb_client
 from cardmaker.store.conditions import condition_failed, failed_condition_item, retry_unapplied
+from cardmaker.store.items import to_item
 from cardmaker.store.keys import PK
 from cardmaker.store.schema import now_iso
 
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.literals import ReturnValueType
     from mypy_boto3_dynamodb.type_defs import UpdateItemInputTypeDef
 
+    from cardmaker.deliveries.listing import DeliveryPosition
     from cardmaker.orders.order import OrderKey
 
 
@@ -162,6 +166,58 @@ class DynamoDBDeliveryRepository:
             )
             is not None
         )
+
+    def cancel_waiting(self, delivery_id: str, cancelled_by: Requester) -> bool:
+        """An operator's delivery waiting for stock -> ``CANCELLED``, recording who. The
+        condition is the whole guard against the stock arriving meanwhile: a delivery woken
+        (PENDING), sending or final, one that holds cards (``first_position``) or a notice's
+        is left as it is (False). Once CANCELLED, no step of the sender applies to it: waking
+        and starting to send are conditional on WAITING_STOCK and PENDING."""
+        return (
+            self._update(
+                delivery_id,
+                "SET #status = :cancelled, cancelled_by = :by, updated_at = :now",
+                "#status = :waiting AND attribute_not_exists(first_position)"
+                " AND #request.#type <> :notice",
+                {
+                    ":cancelled": {"S": DeliveryStatus.CANCELLED.value},
+                    ":waiting": {"S": DeliveryStatus.WAITING_STOCK.value},
+                    ":notice": {"S": "notice"},
+                    ":by": to_item({"by": delivery_schema.requester_value(cancelled_by)})["by"],
+                },
+                names={"#request": "request", "#type": "type"},
+            )
+            is not None
+        )
+
+    def page_for_order(
+        self, order: OrderKey, limit: int, after: DeliveryPosition | None
+    ) -> DeliveryPage:
+        """Up to ``limit`` of the order's deliveries after ``after``, newest first (the
+        ``ByOrderNewest`` index: one Query, of one more than ``limit`` so that the last page
+        says it is the last)."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": delivery_schema.BY_ORDER_NEWEST,
+            "KeyConditionExpression": "order_key = :order",
+            "ExpressionAttributeValues": {":order": {"S": delivery_schema.order_key(order)}},
+            "ScanIndexForward": False,  # newest first
+            "Limit": limit + 1,
+        }
+        if after is not None:
+            query["ExclusiveStartKey"] = delivery_schema.listing_start_key(order, after)
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._client.query(**query)
+            found.extend(page.get("Items", []))
+            last = page.get("LastEvaluatedKey")
+            if len(found) > limit:
+                listed = [delivery_schema.summary_from_item(raw) for raw in found[:limit]]
+                return DeliveryPage(listed, listed[-1].position)
+            if last is None:
+                return DeliveryPage([delivery_schema.summary_from_item(raw) for raw in found], None)
+            query["ExclusiveStartKey"] = last
+            query["Limit"] = limit + 1 - len(found)
 
     def _move(self, delivery_id: str, to: DeliveryStatus, from_: list[DeliveryStatus]) -> bool:
         names = {f":from{index}": {"S": status.value} for index, status in enumerate(from_)}

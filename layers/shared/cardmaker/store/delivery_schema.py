@@ -16,6 +16,7 @@ from cardmaker.deliveries.delivery import (
     FailsendState,
     Requester,
 )
+from cardmaker.deliveries.listing import DeliveryPosition, DeliverySummary
 from cardmaker.deliveries.models import StoredDeliveryRequest
 from cardmaker.orders.order import OrderKey
 from cardmaker.store import aftercare_schema
@@ -25,6 +26,10 @@ from cardmaker.store.keys import PK, item_key
 DELIVERY_ENTITY = "DELIVERY"
 PK_PREFIX = "DELIVERY#"
 BY_ORDER = "ByOrder"
+# An order's deliveries by ``created_at``, newest first (``GET /deliveries?order=``); it
+# keeps what the list shows (``LISTED_ATTRIBUTES``, template.yaml's projection says the same).
+BY_ORDER_NEWEST = "ByOrderNewest"
+LISTED_ATTRIBUTES = ("delivery_id", "status", "request", "attempts", "updated_at", "requested_by")
 # Sparse: notice deliveries waiting for stock, by ``stock_key`` and ``stock_deadline``.
 WAITING_STOCK = "WaitingStock"
 FAILSEND = "failsend"
@@ -72,13 +77,18 @@ def delivery_item(delivery: Delivery, fingerprint: str) -> dict[str, Any]:
 def _requested_by(requester: Requester | None) -> dict[str, Any]:
     if requester is None:
         return {}
+    return {"requested_by": requester_value(requester)}
+
+
+def requester_value(requester: Requester) -> dict[str, str]:
+    """A principal as stored (``requested_by``, ``cancelled_by``): its non-empty parts."""
     fields = {
         "user_arn": requester.user_arn,
         "caller_id": requester.caller_id,
         "account_id": requester.account_id,
         "principal_org_id": requester.principal_org_id,
     }
-    return {"requested_by": {name: value for name, value in fields.items() if value}}
+    return {name: value for name, value in fields.items() if value}
 
 
 def _requester(value: Any) -> Requester | None:
@@ -138,6 +148,7 @@ def delivery_from_item(raw: dict[str, Any]) -> tuple[Delivery, str]:
         aftercare=aftercare_schema.aftercare_of(item),
         stock_deadline=item.get("stock_deadline"),
         failsend=_failsend(item.get(FAILSEND)),
+        cancelled_by=_requester(item.get("cancelled_by")),
     )
     return delivery, item["fingerprint"]
 
@@ -151,4 +162,32 @@ def _failsend(value: Any) -> Failsend | None:
         attempts=int(value.get("attempts", 0)),
         code=value.get("code"),
         updated_at=str(value.get("updated_at", "")),
+    )
+
+
+def listing_start_key(order: OrderKey, after: DeliveryPosition) -> dict[str, Any]:
+    """The ``ByOrderNewest`` position of the delivery ``after`` names (the table's keys and
+    the index's)."""
+    return {
+        **delivery_key(after.delivery_id),
+        "order_key": {"S": order_key(order)},
+        "created_at": {"S": after.created_at},
+    }
+
+
+def summary_from_item(raw: dict[str, Any]) -> DeliverySummary:
+    """A line of an order's deliveries from a ``ByOrderNewest`` item (never the token)."""
+    item = from_item(raw)
+    request = item["request"]
+    requester = _requester(item.get("requested_by"))
+    return DeliverySummary(
+        delivery_id=item["delivery_id"],
+        type=str(request["type"]),
+        status=DeliveryStatus(item["status"]),
+        template_no=request.get("template_no"),
+        quantity=int(request["quantity"]),
+        attempts=int(item.get("attempts", 0)),
+        created_at=item["created_at"],
+        updated_at=item["updated_at"],
+        requested_by=None if requester is None else requester.user_arn,
     )
