@@ -16,7 +16,7 @@ from cardmaker_cli.samples import sample_order
 from local.platform import sign_demo_call
 from tests.cli.conftest import OWN_SIGN, json_output
 
-ORDER_ID = 26400  # its own: its print run claims its template's cards
+ORDER_ID = 27400  # its own: its print run claims its template's cards
 MAKING_CARD_NO = f"CM-{OWN_SIGN}-{ORDER_ID}"
 TEMPLATE = "3010030E05"
 
@@ -61,18 +61,18 @@ def test_a_card_shows_its_state_as_it_moves_and_a_print_run_is_released(cli, loc
 def test_the_first_hour_trap_a_print_run_released_lets_the_waiting_delivery_go_on(cli, local_stack):
     # Given an order whose template a print run claimed (as an export does) and has not
     # printed, and a bind delivery that then waits for stock
-    send = cli("platform", "send-order", "--card-order-id", "26402", "--template", "T6:4:100")
+    send = cli("platform", "send-order", "--card-order-id", "27402", "--template", "T6:4:100")
     assert send.exit_code == 0, send.output
     local_stack.wait_idle(60)
-    order = f"CM-{OWN_SIGN}-26402"
+    order = f"CM-{OWN_SIGN}-27402"
     cards = DynamoDBCardRepository(
         local_stack.stack.physical["CardsTable"], local_stack.client("dynamodb")
     )
-    key = OrderKey(OWN_SIGN, 26402)
+    key = OrderKey(OWN_SIGN, 27402)
     assert cards.claim_rest(key, "T6", PRINT_CLAIM, 4) == range(4)
     waiting = cli(
         "deliveries", "create", "bind", "--order", order, "--template", "T6",
-        "--quantity", "2", "--out-biz-id", "B26402", "--buyer-nick", "tracey", "--json",
+        "--quantity", "2", "--out-biz-id", "B27402", "--buyer-nick", "tracey", "--json",
     )  # fmt: skip
     assert waiting.exit_code == 0, waiting.output
     delivery_id = json_output(waiting)["delivery_id"]
