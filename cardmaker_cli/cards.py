@@ -52,7 +52,7 @@ def export(
         raise typer.BadParameter("give exactly one of --out and --encrypt-to")
     destination = encrypt_to or out
     assert destination is not None
-    key = order_key(order, own_sign)
+    key = order_key(ctx, order, own_sign)
     refuse_existing(destination)
     password = _archive_password() if encrypt_to else None
     runs = print_runs(target(ctx))

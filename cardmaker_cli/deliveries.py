@@ -80,7 +80,7 @@ def create_eticket(
     """Send cards to a buyer's e-voucher order (taobao.eticket.merchant.ma.send)."""
     body = {
         "type": "eticket",
-        **_order_fields(order, own_sign, template, quantity),
+        **_order_fields(ctx, order, own_sign, template, quantity),
         "outer_id": outer_id,
         "token": token,
         "certificate_type": certificate_type,
@@ -110,7 +110,7 @@ def create_bind(
         raise typer.BadParameter("give exactly one of --buyer-nick and --buyer-open-uid")
     body = {
         "type": "bind",
-        **_order_fields(order, own_sign, template, quantity),
+        **_order_fields(ctx, order, own_sign, template, quantity),
         "out_biz_id": out_biz_id,
         "buyer_nick": buyer_nick,
         "buyer_open_uid": buyer_open_uid,
@@ -217,9 +217,9 @@ _NEVER_SHOWN = frozenset({"token"})
 
 
 def _order_fields(
-    order: str, own_sign: OwnSign | None, template_no: str, quantity: int
+    ctx: typer.Context, order: str, own_sign: OwnSign | None, template_no: str, quantity: int
 ) -> dict[str, Any]:
-    key = order_key(order, own_sign)
+    key = order_key(ctx, order, own_sign)
     return {
         "card_order_id": key.card_order_id,
         "own_sign": key.own_sign,
