@@ -125,7 +125,16 @@ def create_bind(
 
 
 @deliveries_app.command("show")
-def show(ctx: typer.Context, delivery_id: str, as_json: JsonOption = False) -> None:
+def show(
+    ctx: typer.Context,
+    delivery_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="DELIVERY_ID", help="The delivery's id (ET-… or BD-…, as create printed)."
+        ),
+    ],
+    as_json: JsonOption = False,
+) -> None:
     """Show a delivery: who asked for it, its status and each card's outcome (never a card
     secret nor the e-voucher token)."""
     view = without_secrets(Api(target(ctx)).get(f"/deliveries/{delivery_id}"))

@@ -18,6 +18,7 @@ from cardmaker_cli.dlq import dlq_app
 from cardmaker_cli.errors import AWS_ERRORS, CliError, from_aws_error
 from cardmaker_cli.eticket import eticket_app
 from cardmaker_cli.events import show_events
+from cardmaker_cli.help import finish_help, quiet_flags
 from cardmaker_cli.options import OWN_SIGN_ENVVAR, OwnSign
 from cardmaker_cli.orders import orders_app
 from cardmaker_cli.output import print_error
@@ -37,6 +38,15 @@ class _ReportingGroup(TyperGroup):
     """Every command runs inside this group: expected failures (``CliError``, AWS errors)
     become ``error: <message>`` and an exit code, never a traceback, whether the command
     runs from the console script or from a test's CliRunner."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        finish_help(self)  # the examples and quiet flags of every command's --help
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]
+        # typer adds --install-completion / --show-completion after the group is made.
+        quiet_flags(self)
+        super().format_help(ctx, formatter)
 
     # typer hands its own Context (its base click class is vendored and private: not named here)
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
