@@ -157,4 +157,7 @@ def _field_problem(problem: Any) -> str:
     if location and location[0] in {"body", "query", "path"}:
         location = location[1:]
     name = ".".join(location) or "request"
-    return f"{name}: {problem.get('msg', problem.get('type', 'invalid'))}"
+    message = str(problem.get("msg") or "")
+    if message and location and message.startswith(location[-1]):
+        return message  # the API's sentence names the field itself
+    return f"{name}: {message or problem.get('type', 'invalid')}"

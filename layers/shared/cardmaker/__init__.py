@@ -22,6 +22,7 @@ from cardmaker.api_models import (
     IAM,
     SECURITY_SCHEMES,
     NotFoundAnswer,
+    Problem,
     ProblemAnswer,
     answer_body,
     json_content,
@@ -238,6 +239,8 @@ from cardmaker.store.stream import (
     notification_task,
 )
 from cardmaker.store.templates import DynamoDBTemplateRegistry
+from cardmaker.validation_sentences import request_bounds, union_tags
+from cardmaker.validation_sentences import sentence as validation_sentence
 
 __all__ = [
     "API_DESCRIPTION",
@@ -393,6 +396,7 @@ __all__ = [
     "PrintRun",
     "PrintRuns",
     "PrintedCard",
+    "Problem",
     "ProblemAnswer",
     "Product",
     "ProductCatalogue",
@@ -453,10 +457,13 @@ __all__ = [
     "reopen_delivery",
     "reopen_notices",
     "reopen_order",
+    "request_bounds",
     "request_fingerprint",
     "runtime",
     "sign_notice",
     "signed_notice",
     "spi_body_schemas",
     "tracer",
+    "union_tags",
+    "validation_sentence",
 ]
