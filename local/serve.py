@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -145,6 +146,9 @@ def _quiet_logs() -> None:
     """The functions' own logs as short lines, warnings and errors only (the stack's access
     lines already say what ran); no metric lines."""
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # read at each flush
+    # Powertools warns (stderr) on every invocation that publishes no metric (a lookup, the
+    # schedule's tick): noise, not news.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     sys.stdout = _WithoutMetricLines(sys.stdout)
     logger.registered_handler.setLevel(logging.CRITICAL + 1)  # the JSON lines
     short = logging.StreamHandler(sys.stdout)
