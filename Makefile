@@ -33,7 +33,8 @@ help:
 	@echo "make test-all - make test on Python 3.13, then again on python3 (what CI runs)"
 	@echo "make build  - sam build of the template for Lambda (arm64, 3.13), then its check"
 	@echo "make lock   - re-resolve layers/shared/requirements.in into requirements.txt"
-	@echo "make serve  - the local stack in the foreground on 127.0.0.1:\$$PORT (default 3000)"
+	@echo "make serve  - the local stack in the foreground on 127.0.0.1:\$$PORT (default 3000);"
+	@echo "              a quiet log by default, LOGS=json for the functions' JSON logs"
 	@echo "make lint   - ruff, mypy, cfn-lint and sam validate --lint"
 	@echo "make typecheck - mypy alone (strict for the layer, the CLI and the handlers)"
 	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
@@ -48,7 +49,10 @@ help:
 # Lambda) and the dev tooling as `local` / `bench`, for every command run with the venv.
 # One venv per Python: $(1) the interpreter, $(2) the venv's folder.
 DEV_REQUIREMENTS := requirements-dev.txt requirements-cli.txt layers/shared/requirements.txt pyproject.toml
+# The first command on a fresh clone installs for a while, silently (pip --quiet): say so.
+INSTALLING = @echo "installing $(1) into $(2) (first run only: about $(3) on a fresh clone)..."
 define DEV_VENV
+	$(call INSTALLING,the development tools and the cardmaker command,$(2),2 minutes)
 	$(1) -m venv $(2)
 	$(2)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(2)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
@@ -66,6 +70,7 @@ $(TEST_VENV)/.installed: $(DEV_REQUIREMENTS)
 endif
 
 $(SAM_VENV)/.installed: requirements-sam.txt
+	$(call INSTALLING,the AWS SAM CLI,$(SAM_VENV),1 minute)
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
@@ -129,8 +134,11 @@ endif
 lock: $(VENV)/.installed
 	$(PY) tools/lock.py
 
+# Quiet log by default (a line per request and stream batch); LOGS=json: the functions' JSON
+# logs and metrics, as CloudWatch gets them.
+LOGS ?= quiet
 serve: $(VENV)/.installed
-	PORT=$(PORT) $(PY) -m local.serve
+	PORT=$(PORT) $(PY) -m local.serve$(if $(filter json,$(LOGS)), --json-logs)
 
 demo: $(VENV)/.installed
 	$(PY) -m local.demo

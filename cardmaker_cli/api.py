@@ -19,6 +19,17 @@ if TYPE_CHECKING:
     from cardmaker_cli.target import Target
 
 TIMEOUT_SECONDS = 30
+
+
+class ApiRefused(CliError):
+    """A 4xx/5xx answer: the operator's message, and the status for the commands that say
+    more about some (a 404 for an order that exists in another environment)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 _API_GATEWAY_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
 
 
@@ -76,7 +87,7 @@ class Api:
     def json_answer(self, answer: requests.Response) -> Any:
         """The JSON body of a 2xx answer; otherwise ``CliError`` saying what was refused."""
         if answer.status_code >= 400:
-            raise CliError(refusal_message(answer))
+            raise ApiRefused(refusal_message(answer), answer.status_code)
         try:
             return answer.json()
         except ValueError:
@@ -150,4 +161,7 @@ def _field_problem(problem: Any) -> str:
     if location and location[0] in {"body", "query", "path"}:
         location = location[1:]
     name = ".".join(location) or "request"
-    return f"{name}: {problem.get('msg', problem.get('type', 'invalid'))}"
+    message = str(problem.get("msg") or "")
+    if message and location and message.startswith(location[-1]):
+        return message  # the API's sentence names the field itself
+    return f"{name}: {message or problem.get('type', 'invalid')}"

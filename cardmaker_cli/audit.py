@@ -51,7 +51,7 @@ def show_audit(
     this command when it does them)."""
     params = {"limit": str(limit)}
     if order is not None:
-        params["order"] = order_key(order, own_sign).making_card_no
+        params["order"] = order_key(ctx, order, own_sign).making_card_no
     elif own_sign is not None:
         raise typer.BadParameter("--own-sign goes with --order")
     api = Api(target(ctx))

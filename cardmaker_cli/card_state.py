@@ -38,9 +38,7 @@ _NEVER_SHOWN = frozenset({"secret", "card_secret"})
 def show(ctx: typer.Context, card_no: CardNoArgument, as_json: JsonOption = False) -> None:
     """Show a card found by its number: order, template, position, state (AVAILABLE,
     ALLOCATED, ISSUED, BOUND, PRINTED, VOIDED), the delivery or print run holding it and
-    since when. Never its secret.
-
-    Example: cardmaker cards show 3101790202036006151"""
+    since when. Never its secret."""
     view: dict[str, Any] = Api(target(ctx)).get(f"/cards/{quote(card_no.strip(), safe='')}")
     view = {name: value for name, value in view.items() if name not in _NEVER_SHOWN}
     if as_json:
@@ -62,10 +60,8 @@ def release(
     AVAILABLE to later deliveries again (the order's deliveries waiting for stock go on), and
     the release is recorded (who, when, which positions). Refused once the print run was
     exported (printed cards are never handed out); an export still running when its print run
-    is released fails and removes its file.
-
-    Example: cardmaker cards release CM-daily-16002 --template 3010030E05"""
-    key = order_key(order, own_sign)
+    is released fails and removes its file."""
+    key = order_key(ctx, order, own_sign)
     path = (
         f"/orders/{key.card_order_id}/templates/{quote(template.strip(), safe='')}"
         "/print-run/release"

@@ -73,7 +73,7 @@ def export(
     only says it. The file is created owner-only (0600) and never overwrites anything. Each
     export is put on record (`cardmaker audit`) before a card is written."""
     destination = _destination(out, encrypt_to, dry_run)
-    key = order_key(order, own_sign)
+    key = order_key(ctx, order, own_sign)
     if destination is not None:
         refuse_existing(destination)
     stack = target(ctx)

@@ -26,8 +26,10 @@ class TargetOptions(TypedDict):
 class LazyTarget:
     """The root command's options, turned into a ``Target`` when a command first asks."""
 
-    def __init__(self, options: TargetOptions) -> None:
+    def __init__(self, options: TargetOptions, own_sign: str | None = None) -> None:
         self._options = options
+        # The root's --own-sign / CARDMAKER_OWN_SIGN: every command's default environment.
+        self.own_sign = own_sign
         self._target: Target | None = None
 
     def get(self) -> Target:

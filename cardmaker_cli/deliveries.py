@@ -82,7 +82,7 @@ def create_eticket(
     """Send cards to a buyer's e-voucher order (taobao.eticket.merchant.ma.send)."""
     body = {
         "type": "eticket",
-        **_order_fields(order, own_sign, template, quantity),
+        **_order_fields(ctx, order, own_sign, template, quantity),
         "outer_id": outer_id,
         "token": token,
         "certificate_type": certificate_type,
@@ -112,7 +112,7 @@ def create_bind(
         raise typer.BadParameter("give exactly one of --buyer-nick and --buyer-open-uid")
     body = {
         "type": "bind",
-        **_order_fields(order, own_sign, template, quantity),
+        **_order_fields(ctx, order, own_sign, template, quantity),
         "out_biz_id": out_biz_id,
         "buyer_nick": buyer_nick,
         "buyer_open_uid": buyer_open_uid,
@@ -127,7 +127,16 @@ def create_bind(
 
 
 @deliveries_app.command("show")
-def show(ctx: typer.Context, delivery_id: str, as_json: JsonOption = False) -> None:
+def show(
+    ctx: typer.Context,
+    delivery_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="DELIVERY_ID", help="The delivery's id (ET-… or BD-…, as create printed)."
+        ),
+    ],
+    as_json: JsonOption = False,
+) -> None:
     """Show a delivery: who asked for it, its status and each card's outcome (never a card
     secret nor the e-voucher token)."""
     view = without_secrets(Api(target(ctx)).get(f"/deliveries/{delivery_id}"))
@@ -138,7 +147,14 @@ def show(ctx: typer.Context, delivery_id: str, as_json: JsonOption = False) -> N
 
 
 @deliveries_app.command("cancel")
-def cancel(ctx: typer.Context, delivery_id: str, as_json: JsonOption = False) -> None:
+def cancel(
+    ctx: typer.Context,
+    delivery_id: Annotated[
+        str,
+        typer.Argument(metavar="DELIVERY_ID", help="The waiting delivery's id (BD-… or ET-…)."),
+    ],
+    as_json: JsonOption = False,
+) -> None:
     """Cancel a delivery waiting for stock (WAITING_STOCK): it never sends, whatever stock
     arrives later. One being sent or final is refused and left as it is; cancelling again
     changes nothing."""
@@ -173,7 +189,7 @@ def list_deliveries(
 ) -> None:
     """List an order's deliveries, newest first, with their status, a page at a time
     (--all: every page)."""
-    key = order_key(order, own_sign)
+    key = order_key(ctx, order, own_sign)
     api = Api(target(ctx))
     params = {
         "card_order_id": str(key.card_order_id),
@@ -302,9 +318,9 @@ _NEVER_SHOWN = frozenset({"token"})
 
 
 def _order_fields(
-    order: str, own_sign: OwnSign | None, template_no: str, quantity: int
+    ctx: typer.Context, order: str, own_sign: OwnSign | None, template_no: str, quantity: int
 ) -> dict[str, Any]:
-    key = order_key(order, own_sign)
+    key = order_key(ctx, order, own_sign)
     return {
         "card_order_id": key.card_order_id,
         "own_sign": key.own_sign,

@@ -3,6 +3,8 @@ platform sent for a Taobao order and what became of each notice."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from cardmaker_cli.api import Api
@@ -14,7 +16,13 @@ eticket_app = typer.Typer(no_args_is_help=True, help="E-voucher notices (and pro
 
 
 @eticket_app.command("notices")
-def notices(ctx: typer.Context, order_id: str, as_json: JsonOption = False) -> None:
+def notices(
+    ctx: typer.Context,
+    order_id: Annotated[
+        str, typer.Argument(metavar="ORDER_ID", help="The Taobao e-voucher order's id.")
+    ],
+    as_json: JsonOption = False,
+) -> None:
     """Show the send-code notices received for a Taobao order: method, when, outcome and the
     delivery they made (never the token or the buyer's details)."""
     view = Api(target(ctx)).get(f"/eticket/notices/{order_id}")

@@ -58,7 +58,7 @@ def show_events(
     """The latest lifecycle events (orders received, generated, made, shipped, confirmed,
     failed; deliveries delivered, partial, failed), as integrators get them from the
     LifecycleBus (docs/events.md)."""
-    key = order_key(order, own_sign) if order is not None else None
+    key = order_key(ctx, order, own_sign) if order is not None else None
     stack = target(ctx)
     hours = since_hours if since_hours is not None else (0 if key else DEFAULT_SINCE_HOURS)
     environment = own_sign.value if own_sign is not None and key is None else None

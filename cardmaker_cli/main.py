@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cardmaker_cli import card_state
+from cardmaker_cli import __version__, card_state
 from cardmaker_cli.audit import show_audit
 from cardmaker_cli.cards import cards_app
 from cardmaker_cli.context import LazyTarget, TargetOptions
@@ -19,6 +19,8 @@ from cardmaker_cli.dlq import dlq_app
 from cardmaker_cli.errors import AWS_ERRORS, CliError, from_aws_error
 from cardmaker_cli.eticket import eticket_app
 from cardmaker_cli.events import show_events
+from cardmaker_cli.help import finish_help, quiet_flags
+from cardmaker_cli.options import OWN_SIGN_ENVVAR, OwnSign
 from cardmaker_cli.orders import orders_app
 from cardmaker_cli.output import print_error
 from cardmaker_cli.platform import platform_app
@@ -37,6 +39,15 @@ class _ReportingGroup(TyperGroup):
     """Every command runs inside this group: expected failures (``CliError``, AWS errors)
     become ``error: <message>`` and an exit code, never a traceback, whether the command
     runs from the console script or from a test's CliRunner."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        finish_help(self)  # the examples and quiet flags of every command's --help
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]
+        # typer adds --install-completion / --show-completion after the group is made.
+        quiet_flags(self)
+        super().format_help(ctx, formatter)
 
     # typer hands its own Context (its base click class is vendored and private: not named here)
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
@@ -61,6 +72,12 @@ app = typer.Typer(
 )
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"cardmaker {__version__}")
+        raise typer.Exit
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -78,8 +95,31 @@ def root(
     api_url: Annotated[
         str | None, typer.Option(envvar="CARDMAKER_API_URL", help="Override the API's URL.")
     ] = None,
-    region: Annotated[str | None, typer.Option(envvar="AWS_REGION")] = None,
-    profile: Annotated[str | None, typer.Option(envvar="AWS_PROFILE")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(envvar="AWS_REGION", help="The deployed stack's AWS region."),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(envvar="AWS_PROFILE", help="The AWS profile whose credentials to use."),
+    ] = None,
+    own_sign: Annotated[
+        OwnSign | None,
+        typer.Option(
+            envvar=OWN_SIGN_ENVVAR,
+            help="The environment every command works in when it names none (default daily "
+            "on the local stack, as the platform simulator sends; online on a deployed stack).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the command's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Cardmaker operator tool."""
     options: TargetOptions = {
@@ -90,7 +130,7 @@ def root(
         "profile": profile,
     }
     # Resolved on first use: `--help` and bad usage never touch AWS.
-    ctx.obj = LazyTarget(options)
+    ctx.obj = LazyTarget(options, own_sign.value if own_sign is not None else None)
 
 
 app.add_typer(platform_app, name="platform")

@@ -11,7 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from cardmaker import MAX_ORDER_ID, OrderKey
+from cardmaker_cli.context import LazyTarget
 from cardmaker_cli.errors import CliError
+from cardmaker_cli.samples import SIMULATED_OWN_SIGN
 
 
 class OwnSign(StrEnum):
@@ -22,7 +24,14 @@ class OwnSign(StrEnum):
     online = "online"
 
 
-DEFAULT_OWN_SIGN = OwnSign.online  # as GET /orders/{id} defaults
+# The environment a command works in when it names none: CARDMAKER_OWN_SIGN (or the root
+# --own-sign) on the operator's machine, else the target's own: on the local stack the one the
+# platform simulator sends (`platform send-order`, local/platform.py), so that an order just
+# sent is the one `orders show` finds; on a deployed stack online, as the API defaults (its
+# real orders). One rule for every command: docs/operator-manual.md, "Environments".
+OWN_SIGN_ENVVAR = "CARDMAKER_OWN_SIGN"
+LOCAL_OWN_SIGN = OwnSign(SIMULATED_OWN_SIGN)
+DEPLOYED_OWN_SIGN = OwnSign.online
 _MAKING_CARD_NO = re.compile(r"^CM-(daily|pre|online)-(\d{1,19})$")
 
 OrderArgument = Annotated[
@@ -33,21 +42,33 @@ OrderArgument = Annotated[
 ]
 OwnSignOption = Annotated[
     OwnSign | None,
-    typer.Option(help="The order's environment (default online, or the one in ORDER)."),
+    typer.Option(
+        help=f"The order's environment (default: the one in ORDER, else ${OWN_SIGN_ENVVAR}, "
+        "else daily on the local stack and online on a deployed stack)."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's answer as JSON.")]
 
 
-def order_key(order: str, own_sign: OwnSign | None) -> OrderKey:
-    """The order named by ORDER and --own-sign; ``typer.BadParameter`` when they make no
-    order (a usage error: exit code 2)."""
+def default_own_sign(ctx: typer.Context) -> OwnSign:
+    """The environment of a command that names none (``OWN_SIGN_ENVVAR``, else the target's)."""
+    lazy: LazyTarget = ctx.find_root().obj  # set by the root command (main.root)
+    if lazy.own_sign is not None:
+        return OwnSign(lazy.own_sign)
+    return LOCAL_OWN_SIGN if lazy.get().local else DEPLOYED_OWN_SIGN
+
+
+def order_key(ctx: typer.Context, order: str, own_sign: OwnSign | None) -> OrderKey:
+    """The order named by ORDER and --own-sign (else the default environment,
+    ``default_own_sign``); ``typer.BadParameter`` when they make no order (a usage error:
+    exit code 2)."""
     found = _MAKING_CARD_NO.match(order.strip())
     if found:
         if own_sign is not None and own_sign.value != found.group(1):
             raise typer.BadParameter(f"{order} is a {found.group(1)} order, not {own_sign.value}")
         sign, number = found.group(1), found.group(2)
     elif order.strip().isascii() and order.strip().isdigit():
-        sign, number = (own_sign or DEFAULT_OWN_SIGN).value, order.strip()
+        sign, number = (own_sign or default_own_sign(ctx)).value, order.strip()
     else:
         raise typer.BadParameter(
             f"{order!r} is not an order id (16002) or a making_card_no (CM-daily-16002)"

@@ -11,12 +11,13 @@ import typer
 from cardmaker import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrderStatus
 from cardmaker_cli.api import Api
 from cardmaker_cli.context import target
+from cardmaker_cli.environments import other_environments_hint
 from cardmaker_cli.options import (
-    DEFAULT_OWN_SIGN,
     JsonOption,
     OrderArgument,
     OwnSign,
     OwnSignOption,
+    default_own_sign,
     order_key,
 )
 from cardmaker_cli.output import fields_table, print_json, rows_table, stderr, stdout
@@ -33,8 +34,9 @@ _LIST_COLUMNS = ["making_card_no", "status", "card_count", "received_at", "updat
 def list_orders(
     ctx: typer.Context,
     own_sign: Annotated[
-        OwnSign, typer.Option(help="The environment whose orders to list.")
-    ] = DEFAULT_OWN_SIGN,
+        OwnSign | None,
+        typer.Option(help="The environment whose orders to list (default: as for every command)."),
+    ] = None,
     status: Annotated[
         OrderStatus | None, typer.Option(help="Only the orders of this status.")
     ] = None,
@@ -53,6 +55,7 @@ def list_orders(
 ) -> None:
     """List an environment's orders, newest first, a page at a time (--all: every page)."""
     api = Api(target(ctx))
+    own_sign = own_sign or default_own_sign(ctx)
     params = {"own_sign": own_sign.value, "limit": str(limit)}
     if status is not None:
         params["status"] = status.value
@@ -84,10 +87,10 @@ def made(
 ) -> None:
     """Mark an order's physical cards made (GENERATED -> MADE); the platform is told
     (make.finish). Again on a MADE order: nothing changes."""
-    key = order_key(order, own_sign)
-    answer = Api(target(ctx)).post(
-        f"/orders/{key.card_order_id}/made", params={"own_sign": key.own_sign}
-    )
+    key = order_key(ctx, order, own_sign)
+    api = Api(target(ctx))
+    with other_environments_hint(api, key):
+        answer = api.post(f"/orders/{key.card_order_id}/made", params={"own_sign": key.own_sign})
     _print_step(key.making_card_no, answer, as_json)
 
 
@@ -102,12 +105,14 @@ def ship(
 ) -> None:
     """Record that a MADE order's cards left with a waybill (MADE -> SHIPPED); the platform
     is told (status.sended). The same waybill again changes nothing; another is refused."""
-    key = order_key(order, own_sign)
-    answer = Api(target(ctx)).post(
-        f"/orders/{key.card_order_id}/shipment",
-        {"logistics_company": carrier, "logistics_order_id": waybill},
-        params={"own_sign": key.own_sign},
-    )
+    key = order_key(ctx, order, own_sign)
+    api = Api(target(ctx))
+    with other_environments_hint(api, key):
+        answer = api.post(
+            f"/orders/{key.card_order_id}/shipment",
+            {"logistics_company": carrier, "logistics_order_id": waybill},
+            params={"own_sign": key.own_sign},
+        )
     _print_step(key.making_card_no, answer, as_json)
 
 
@@ -126,8 +131,10 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show an order: its status, generation progress and templates."""
-    key = order_key(order, own_sign)
-    view = Api(target(ctx)).get(f"/orders/{key.card_order_id}", {"own_sign": key.own_sign})
+    key = order_key(ctx, order, own_sign)
+    api = Api(target(ctx))
+    with other_environments_hint(api, key):
+        view = api.get(f"/orders/{key.card_order_id}", {"own_sign": key.own_sign})
     if as_json:
         print_json(view)
         return

@@ -26,9 +26,11 @@ from cardmaker_cli.context import target
 from cardmaker_cli.errors import CliError
 from cardmaker_cli.notice import notice_app
 from cardmaker_cli.options import (
+    OWN_SIGN_ENVVAR,
     OrderArgument,
     OwnSign,
     OwnSignOption,
+    default_own_sign,
     json_object_file,
     order_key,
 )
@@ -66,7 +68,11 @@ CardOrderId = Annotated[
     int | None, typer.Option(min=1, help="The order id (required without --file).")
 ]
 OrderOwnSign = Annotated[
-    OwnSign | None, typer.Option(help="The platform environment (default daily).")
+    OwnSign | None,
+    typer.Option(
+        help="The platform environment (default: as for every command, "
+        f"${OWN_SIGN_ENVVAR} or the target's)."
+    ),
 ]
 Templates = Annotated[
     list[str] | None,
@@ -130,6 +136,8 @@ def _order_command(action: Action) -> Callable[..., None]:
     ) -> None:
         business = _business(card_order_id, own_sign, template, logistics, file)  # usage first
         stack = target(ctx)
+        if own_sign is None and "own_sign" not in business:
+            business["own_sign"] = default_own_sign(ctx).value
         call = _signed_call(stack, business, answer_format, body, app_key, app_secret)
         action(stack, call, answer_format, as_json)
 
@@ -203,7 +211,10 @@ IsTest = Annotated[
         help="A test template: orders of it need no physical cards (is_test).",
     ),
 ]
-TemplateOwnSign = Annotated[OwnSign, typer.Option(help="The platform environment.")]
+TemplateOwnSign = Annotated[
+    OwnSign | None,
+    typer.Option(help="The platform environment (default: as for every command)."),
+]
 
 
 @platform_app.command(
@@ -219,7 +230,7 @@ def template_new(
     par_value: FaceValue = DEFAULT_FACE_VALUE,
     picture_url: PictureUrl = None,
     is_test: IsTest = False,
-    own_sign: TemplateOwnSign = OwnSign.daily,
+    own_sign: TemplateOwnSign = None,
     answer_format: Format = AnswerFormat.json,
     body: Body = BodyFormat.json,
     app_key: AppKey = None,
@@ -231,7 +242,7 @@ def template_new(
         "card_name": card_name,
         "par_value": par_value,
         "is_test": is_test,
-        "own_sign": own_sign.value,
+        "own_sign": (own_sign or default_own_sign(ctx)).value,
     }
     if picture_url is not None:
         business["picture_url"] = picture_url
@@ -256,7 +267,7 @@ def status_query(
     app_secret: AppSecret = None,
     as_json: AsJson = False,
 ) -> None:
-    key = order_key(order, own_sign)
+    key = order_key(ctx, order, own_sign)
     struct = {"card_order_id": key.card_order_id, "own_sign": key.own_sign}
     _platform_call(
         ctx,
@@ -286,7 +297,7 @@ def receipt(
     app_secret: AppSecret = None,
     as_json: AsJson = False,
 ) -> None:
-    key = order_key(order, own_sign)
+    key = order_key(ctx, order, own_sign)
     business = {"card_order_id": key.card_order_id, "own_sign": key.own_sign}
     _platform_call(
         ctx, CARDORDER_RECEIPT, business, answer_format, body, app_key, app_secret, as_json
@@ -327,8 +338,8 @@ def _business(
     )
     if card_order_id is not None or not business:
         business["card_order_id"] = flags["card_order_id"]
-    if own_sign is not None or "own_sign" not in business:
-        business["own_sign"] = flags["own_sign"]
+    if own_sign is not None:
+        business["own_sign"] = own_sign.value
     if parsed or "card_product_infos" not in business:
         business["card_product_infos"] = flags["card_product_infos"]
     if logistics:

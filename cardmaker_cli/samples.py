@@ -24,9 +24,15 @@ SAMPLE_RECEIVER = {
 }
 
 
+# The environment the platform simulator (`platform send-order`, local/platform.py, the demo)
+# plays: the platform's test environment. The local stack's default environment is the same
+# (cardmaker_cli.options.LOCAL_OWN_SIGN), so an order just sent is the one the commands find.
+SIMULATED_OWN_SIGN = "daily"
+
+
 def sample_order(
     card_order_id: int = 16002,
-    own_sign: str = "daily",
+    own_sign: str = SIMULATED_OWN_SIGN,
     templates: list[tuple[str, int, str]] | None = None,
     *,
     logistics: bool = False,

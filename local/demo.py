@@ -74,6 +74,7 @@ DELIVERIES = [
     sample_delivery("bind", CARD_ORDER_ID, OWN_SIGN),
     sample_delivery("eticket", CARD_ORDER_ID, OWN_SIGN, template_no="3010030E05"),
 ]
+DEMO_CHUNK_SIZE = 250  # cards per generation chunk: 15 chunks for the demo's order
 FINAL_DELIVERY_STATUSES = frozenset(status.value for status in FINAL)
 POLL_SECONDS = 0.15
 TIMEOUT = 10  # seconds for any one HTTP request
@@ -118,7 +119,12 @@ def main() -> int:
                 access_log=False,
                 log=functions_output,
                 # The out-of-stock notice gives up (ma.failsend) in seconds, not 10 minutes.
-                parameters={"EticketStockWaitSeconds": str(STOCK_WAIT_SECONDS)},
+                # Small chunks: the bars move chunk by chunk (one chunk per template with the
+                # default 5,000 would take them from 0 to 100 % at once).
+                parameters={
+                    "EticketStockWaitSeconds": str(STOCK_WAIT_SECONDS),
+                    "GenerationChunkSize": str(DEMO_CHUNK_SIZE),
+                },
             ) as stack,
         ):
             summary = run(stack, display, bounds, started=started)

@@ -23,11 +23,15 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 # Wide enough for a delivery id and every summary column in a log file, where rich would
 # otherwise assume 80 columns.
 LOG_WIDTH = 110
+# The bars' columns keep their place as the counts grow and the statuses change: the count
+# column fits "999999/999999", the status column the longest status (WAITING_STOCK).
+COUNT_WIDTH = 13
+STATUS_WIDTH = 13
 
 
 @dataclass(frozen=True)
@@ -106,19 +110,7 @@ class DemoDisplay:
     @contextmanager
     def bars(self) -> Iterator[Bars]:
         """Live bars while the block runs; printed once, final, where there is no terminal."""
-        progress = Progress(
-            TextColumn("   {task.description}"),
-            BarColumn(bar_width=30),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-            console=self.out,
-            # The functions print to stdout too (their logs are kept aside by the demo): the
-            # bars must not capture and show them.
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
-        with progress:
+        with bar_progress(self.out) as progress:
             yield Bars(progress)
 
     def summary(self, summary: DemoSummary) -> None:
@@ -161,6 +153,22 @@ class DemoDisplay:
         if captured:
             self.err.out("--- the local stack's output ---", highlight=False)
             self.err.out(captured.rstrip("\n"), highlight=False)
+
+
+def bar_progress(console: Console) -> Progress:
+    """The bars' columns: label, bar, count and status at fixed widths, elapsed time."""
+    return Progress(
+        TextColumn("   {task.description}"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(table_column=Column(width=COUNT_WIDTH, justify="right")),
+        TextColumn("{task.fields[status]}", table_column=Column(width=STATUS_WIDTH, no_wrap=True)),
+        TimeElapsedColumn(),
+        console=console,
+        # The functions print to stdout too (their logs are kept aside by the demo): the
+        # bars must not capture and show them.
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
 
 
 def _order_table(summary: DemoSummary) -> Table:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from cardmaker import CARDORDER_MAKE, EXAMPLE_BIND, EXAMPLE_ETICKET
 from cardmaker.top import SpiCall, sign_spi_call
-from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, sample_order
+from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_SECRET, SIMULATED_OWN_SIGN, sample_order
 
 
 def sign_demo_call(
@@ -60,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Send a signed cardorder.make to an SPI URL")
     parser.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '3000')}")
     parser.add_argument("--card-order-id", type=int, default=16002)
-    parser.add_argument("--own-sign", default="daily", choices=["daily", "pre", "online"])
+    parser.add_argument(
+        "--own-sign",
+        default=os.environ.get("CARDMAKER_OWN_SIGN", SIMULATED_OWN_SIGN),
+        choices=["daily", "pre", "online"],
+    )
     parser.add_argument("--form", action="store_true", help="send a form body instead of JSON")
     args = parser.parse_args(argv)
     call = sign_demo_call(

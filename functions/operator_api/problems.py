@@ -12,7 +12,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from pydantic import BaseModel
 
 from cardmaker import (
@@ -20,6 +23,7 @@ from cardmaker import (
     CardNumberInvalid,
     DeliveryConflict,
     DeliveryRefused,
+    DeliveryRequest,
     DeliveryStateConflict,
     DeliveryStateConflictAnswer,
     DeliveryStatus,
@@ -30,13 +34,37 @@ from cardmaker import (
     OrderStatus,
     PageTokenInvalid,
     PrintRefused,
+    Problem,
     ProblemAnswer,
     RequesterUnknown,
     answer_body,
+    request_bounds,
+    union_tags,
+    validation_sentence,
 )
 
 # Exception handlers only; the app includes it with the routes.
 router = Router()
+# Both ends of the request bodies' ranges, for sentences that state them.
+_BODY_BOUNDS = request_bounds(DeliveryRequest)
+_BODY_KINDS = union_tags(DeliveryRequest)
+
+
+@router.exception_handler(RequestValidationError)
+def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+    # The resolver's own answer is pydantic's codes alone (`less_than_equal`); the same
+    # fields and codes, for programs, with a sentence naming the rule and its bound, for
+    # people. Never the input: pydantic's own msg and input are left out.
+    problems = [
+        Problem(
+            loc=list(problem["loc"]),
+            type=problem["type"],
+            msg=validation_sentence(problem, _BODY_BOUNDS, _BODY_KINDS),
+        )
+        for problem in error.errors()
+    ]
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    return _answer(status, ProblemAnswer(status_code=status, detail=problems))
 
 
 @router.exception_handler(NotFound)

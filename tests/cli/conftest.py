@@ -54,7 +54,12 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "CARDMAKER_EXPORT_PASSWORD",
     ):
         monkeypatch.delenv(name, raising=False)
-    for name in ("CARDMAKER_STACK", "CARDMAKER_LOCAL_STATE", "CARDMAKER_API_URL"):
+    for name in (
+        "CARDMAKER_STACK",
+        "CARDMAKER_LOCAL_STATE",
+        "CARDMAKER_API_URL",
+        "CARDMAKER_OWN_SIGN",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

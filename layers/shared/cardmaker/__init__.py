@@ -22,6 +22,7 @@ from cardmaker.api_models import (
     IAM,
     SECURITY_SCHEMES,
     NotFoundAnswer,
+    Problem,
     ProblemAnswer,
     answer_body,
     json_content,
@@ -283,6 +284,8 @@ from cardmaker.store.stream import (
     notification_task,
 )
 from cardmaker.store.templates import DynamoDBTemplateRegistry
+from cardmaker.validation_sentences import request_bounds, union_tags
+from cardmaker.validation_sentences import sentence as validation_sentence
 
 __all__ = [
     "API_DESCRIPTION",
@@ -477,6 +480,7 @@ __all__ = [
     "PrintRun",
     "PrintRuns",
     "PrintedCard",
+    "Problem",
     "ProblemAnswer",
     "Product",
     "ProductCatalogue",
@@ -541,11 +545,14 @@ __all__ = [
     "reopen_delivery",
     "reopen_notices",
     "reopen_order",
+    "request_bounds",
     "request_fingerprint",
     "runtime",
     "sign_notice",
     "signed_notice",
     "spi_body_schemas",
     "tracer",
+    "union_tags",
+    "validation_sentence",
     "waiting_reason",
 ]

@@ -116,7 +116,8 @@ class Problem(BaseModel):
         "is well formed but cannot be carried out)"
     )
     msg: str | SkipJsonSchema[None] = left_out(
-        "Why; sent with the refusals the service words itself, not with validation errors"
+        "Why, as a sentence: the field, the rule and its bound (`quantity must be between 1 "
+        "and 500 for bind`), never the value that was sent"
     )
 
 
