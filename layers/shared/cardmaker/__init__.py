@@ -31,6 +31,7 @@ from cardmaker.cards.keys import KmsDataKeys, chunk_key_context
 from cardmaker.cards.opening import SecretOpener
 from cardmaker.cards.print_run import PRINT_CLAIM, PrintedCard, PrintRun, PrintRuns
 from cardmaker.cards.sealing import Sealer
+from cardmaker.console_models import FailuresView, StockView
 from cardmaker.deliveries.api_models import (
     EXAMPLE_BIND,
     EXAMPLE_DELIVERY_ID,
@@ -141,6 +142,7 @@ from cardmaker.events.envelope import (
     OrderStatusChanged,
     lifecycle_event,
 )
+from cardmaker.failures import FAILURE_QUEUES, FailureQueues, WaitingFailures
 from cardmaker.generation.plan import Chunk, plan_chunks
 from cardmaker.generation.service import CardGenerator, ChunkResult, PlanResult
 from cardmaker.observability import about, logger, metrics, tracer
@@ -211,6 +213,7 @@ from cardmaker.orders.spi_call import (
     CARDORDER_MAKE_PARAMETERS,
     parse_cardorder_make,
 )
+from cardmaker.orders.stock import OrderStock, StockLevels, TemplateStock
 from cardmaker.orders.templates import Announced, CardTemplate, CardTemplateAnnouncement
 from cardmaker.settings import FUNCTION_SETTINGS
 from cardmaker.store.cards import DynamoDBCardRepository
@@ -258,6 +261,7 @@ __all__ = [
     "EXAMPLE_ORDER_ID",
     "EXAMPLE_OWN_SIGN",
     "EXAMPLE_PRODUCT",
+    "FAILURE_QUEUES",
     "FINAL",
     "FUNCTION_SETTINGS",
     "IAM",
@@ -322,6 +326,8 @@ __all__ = [
     "EventNotPublished",
     "Failsend",
     "FailsendState",
+    "FailureQueues",
+    "FailuresView",
     "FulfilNotice",
     "GenerateChunk",
     "InvalidAppKey",
@@ -379,6 +385,7 @@ __all__ = [
     "OrderStatus",
     "OrderStatusChanged",
     "OrderStepAccepted",
+    "OrderStock",
     "OrderSummary",
     "OrderView",
     "OwnSign",
@@ -413,13 +420,17 @@ __all__ = [
     "ShipmentRequest",
     "SpiRefused",
     "StatusQueryRequest",
+    "StockLevels",
+    "StockView",
     "StoredOrder",
+    "TemplateStock",
     "TopConfigError",
     "TopError",
     "TopOutcomeUnknown",
     "TopUnavailable",
     "Transition",
     "UnprocessedItemsError",
+    "WaitingFailures",
     "WakeDeliveries",
     "Waybill",
     "about",

@@ -68,6 +68,7 @@ API_TAGS: list[Any] = [
     {"name": "orders", "description": "Orders as received and generated"},
     {"name": "deliveries", "description": "Handing cards to buyers through TOP"},
     {"name": "eticket", "description": "E-voucher send-code notices (发码通知) and products"},
+    {"name": "operations", "description": "What waits for an operator (failures to redrive)"},
 ]
 
 

@@ -31,11 +31,13 @@ from cardmaker.eticket.fulfilment import NoticeFulfilment
 from cardmaker.eticket.stock import NoticeStock
 from cardmaker.eticket.wire import NoticePolicy
 from cardmaker.events.bus import EventBridgeBus
+from cardmaker.failures import FailureQueues
 from cardmaker.generation.service import CardGenerator
 from cardmaker.orders.lifecycle import OrderLifecycle
 from cardmaker.orders.listing import OrderListing
 from cardmaker.orders.notifying import WAVE, PlatformNotifier
 from cardmaker.orders.service import OrderService
+from cardmaker.orders.stock import StockLevels
 from cardmaker.settings import (
     AftercareSettings,
     DeliverySettings,
@@ -58,12 +60,14 @@ from cardmaker.store.clients import (
     secretsmanager_client,
 )
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
+from cardmaker.store.handed_out import DynamoDBHandedOut
 from cardmaker.store.lifecycle import DynamoDBLifecycleRepository
 from cardmaker.store.notice_deliveries import DynamoDBNoticeDeliveryRepository
 from cardmaker.store.notices import DynamoDBNoticeRepository
 from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.store.products import DynamoDBProductRepository
+from cardmaker.store.queues import SqsQueueDepths
 from cardmaker.store.schema import now_iso
 from cardmaker.store.stock import DynamoDBStockOrders
 from cardmaker.store.templates import DynamoDBTemplateRegistry
@@ -219,6 +223,22 @@ def delivery_service() -> DeliveryService:
         DynamoDBOrderRepository(settings.orders_table_name),
         serves_environment=settings.serves_environment,
     )
+
+
+@cache
+def stock_levels() -> StockLevels:
+    """An order's stock per template, for the console."""
+    settings = operator_api_settings()
+    return StockLevels(
+        DynamoDBOrderRepository(settings.orders_table_name),
+        DynamoDBHandedOut(settings.cards_table_name),
+    )
+
+
+@cache
+def failure_queues() -> FailureQueues:
+    """The failed batches waiting in each on-failure queue, for the console."""
+    return FailureQueues(operator_api_settings().failure_queue_urls, SqsQueueDepths())
 
 
 # --- CardGeneratorFunction ------------------------------------------------------------------

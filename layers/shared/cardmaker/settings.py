@@ -73,6 +73,27 @@ class EticketTable(_Settings):
     eticket_table_name: str = Field(min_length=1)
 
 
+class FailureQueueUrls(_Settings):
+    """The on-failure queues, for ``GET /failures`` (their counts, never their messages)."""
+
+    generator_failures_queue_url: str = Field(min_length=1)
+    delivery_failures_queue_url: str = Field(min_length=1)
+    events_failures_queue_url: str = Field(min_length=1)
+    notifier_failures_queue_url: str = Field(min_length=1)
+    fulfilment_failures_queue_url: str = Field(min_length=1)
+
+    @property
+    def failure_queue_urls(self) -> dict[str, str]:
+        """By the names ``cardmaker dlq --queue`` takes."""
+        return {
+            "generator": self.generator_failures_queue_url,
+            "delivery": self.delivery_failures_queue_url,
+            "events": self.events_failures_queue_url,
+            "notifier": self.notifier_failures_queue_url,
+            "fulfilment": self.fulfilment_failures_queue_url,
+        }
+
+
 class CardKey(_Settings):
     """The KMS key that wraps each chunk's data key (the card secrets are sealed under it)."""
 
@@ -230,10 +251,13 @@ class NoticeSettings(EticketTable, NoticeSecret):
         return NoticePolicy(window_seconds=self.eticket_notice_window_seconds)
 
 
-class OperatorApiSettings(OrdersTable, DeliveriesTable, EticketTable, TopGateway):
+class OperatorApiSettings(
+    OrdersTable, DeliveriesTable, EticketTable, CardsTable, FailureQueueUrls, TopGateway
+):
     """OperatorApiFunction: reads orders, records and reads deliveries (refusing those the
     TOP gateway may not deliver, before anything is recorded), reads the notices received
-    for a Taobao order."""
+    for a Taobao order; for the console, reads the allocation cursors of the cards table
+    (never a card) and the on-failure queues' counts (never a message)."""
 
 
 class GeneratorSettings(OrdersTable, CardsTable, CardKey, CardNumbering, StreamRetries):
