@@ -176,7 +176,7 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
         json.dumps({"Ref": "TopSecret"}),
     }
-    # and the operator API no TOP secret, card or key
+    # and the operator API no TOP secret or key, and of the cards table only its cursors
     assert _reached("OperatorApiFunction") == {
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/ByEnvironment"}),
@@ -184,12 +184,60 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         # products, and the notice deliveries a mapping wakes; the notices read
         json.dumps({"Fn::GetAtt": ["EticketTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/WaitingStock"}),
+        # the console's reads: the allocation cursors (CardCursorsRead: no card, no key) and
+        # the on-failure queues' counts
+        json.dumps({"Fn::GetAtt": ["CardsTable", "Arn"]}),
+        *(
+            json.dumps({"Fn::GetAtt": [queue, "Arn"]})
+            for queue in (
+                "GeneratorFailures",
+                "DeliveryFailures",
+                "EventsFailures",
+                "NotifierFailures",
+                "FulfilmentFailures",
+            )
+        ),
     }
     # and the public notice function only the e-voucher table and the TOP secret
     assert _reached("EticketNoticeFunction") == {
         json.dumps({"Fn::GetAtt": ["EticketTable", "Arn"]}),
         json.dumps({"Ref": "TopSecret"}),
     }
+
+
+def test_the_operator_api_reads_only_the_cards_tables_cursors_and_the_queues_counts():
+    grants = [
+        statement
+        for name, statement in _statements()
+        if name == "OperatorApiFunction"
+        and any(
+            _named_resource(resource) in {"CardsTable", *FAILURE_QUEUE_NAMES}
+            for resource in _as_list(statement["Resource"])
+        )
+    ]
+    by_sid = {statement["Sid"]: statement for statement in grants}
+    assert set(by_sid) == {"CardCursorsRead", "FailureQueuesCount"}
+    # One BatchGetItem of the allocation cursors: no card, no claim, no chunk key
+    cursors = by_sid["CardCursorsRead"]
+    assert cursors["Action"] == "dynamodb:BatchGetItem"
+    assert cursors["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CURSOR#*"]}
+    }
+    # and the queues' counts: no message received, deleted or sent
+    queues = by_sid["FailureQueuesCount"]
+    assert queues["Action"] == "sqs:GetQueueAttributes"
+    assert {_named_resource(resource) for resource in queues["Resource"]} == set(
+        FAILURE_QUEUE_NAMES
+    )
+
+
+FAILURE_QUEUE_NAMES = (
+    "GeneratorFailures",
+    "DeliveryFailures",
+    "EventsFailures",
+    "NotifierFailures",
+    "FulfilmentFailures",
+)
 
 
 def _environment(function: str) -> set[str]:

@@ -37,7 +37,10 @@ def _problems(error: pytest.ExceptionInfo[ValidationError]) -> dict[str, str]:
 
 def test_a_missing_variable_is_named():
     with pytest.raises(ValidationError) as raised:
-        OperatorApiSettings.from_env({"ORDERS_TABLE_NAME": "orders", "ETICKET_TABLE_NAME": "e"})
+        OperatorApiSettings.from_env(
+            {"ORDERS_TABLE_NAME": "orders", "ETICKET_TABLE_NAME": "e", "CARDS_TABLE_NAME": "c"}
+            | FAILURE_QUEUES
+        )
     assert set(_problems(raised)) == {"DELIVERIES_TABLE_NAME"}
     assert "DELIVERIES_TABLE_NAME" in str(raised.value)
 
@@ -94,10 +97,16 @@ def test_the_delivery_function_needs_no_session_key():
         DeliverySettings.from_env({**without_secret, "TOP_APP_SECRET": ""})
 
 
+FAILURE_QUEUES = {
+    f"{queue}_FAILURES_QUEUE_URL": f"https://sqs.example/{queue}"
+    for queue in ("GENERATOR", "DELIVERY", "EVENTS", "NOTIFIER", "FULFILMENT")
+}
 OPERATOR_API = {
     "ORDERS_TABLE_NAME": "orders",
     "DELIVERIES_TABLE_NAME": "deliveries",
     "ETICKET_TABLE_NAME": "eticket",
+    "CARDS_TABLE_NAME": "cards",
+    **FAILURE_QUEUES,
 }
 
 
@@ -150,6 +159,8 @@ def test_parts_compose_into_each_functions_variables():
         "DELIVERIES_TABLE_NAME",
         "ETICKET_TABLE_NAME",  # products, and a Taobao order's notices
         "TOP_GATEWAY_URL",  # which orders its gateway may deliver; it never calls it
+        "CARDS_TABLE_NAME",  # the console's stock: the allocation cursors, never a card
+        *FAILURE_QUEUES,  # the console's failures: the queues' counts, never a message
     }
     # the public notice function reads the e-voucher table and its secret, nothing else
     assert NoticeSettings.variables() == {
@@ -207,6 +218,9 @@ def test_a_function_validates_its_own_settings_at_its_first_service(monkeypatch)
     # Given the operator API's environment without its deliveries table
     monkeypatch.setenv("ORDERS_TABLE_NAME", "orders")
     monkeypatch.setenv("ETICKET_TABLE_NAME", "eticket")
+    monkeypatch.setenv("CARDS_TABLE_NAME", "cards")
+    for name, value in FAILURE_QUEUES.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("DELIVERIES_TABLE_NAME", raising=False)
     runtime.reset()
     # When its first service is built, even one that needs only the orders table
