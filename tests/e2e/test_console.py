@@ -18,11 +18,16 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import botocore.auth
 import pytest
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 try:
     from selenium import webdriver
@@ -271,3 +276,31 @@ def test_the_console_follows_new_events_without_a_reload(console):
     )
     assert driver.execute_script("return window.notReloaded") is True
     assert int(driver.execute_script("return document.body.dataset.refreshes")) > refreshes
+
+
+def test_the_deployed_consoles_signer_signs_as_the_aws_sdk_does(console, monkeypatch):
+    """console/signing.js, run by Chromium's WebCrypto, gives the very headers botocore's
+    SigV4 gives the same request (what API Gateway's IAM authorizer checks)."""
+    url = (
+        "https://abc123.execute-api.eu-west-1.amazonaws.com/orders/16002/stock"
+        "?own_sign=daily&next=a%2Bb%3D%3D&limit=20&status=A%20B"
+    )
+    secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+    token = "IQoJb3JpZ2luX2VjE/session+token=="
+    signed = console.driver.execute_async_script(
+        """const [url, credentials, done] = arguments;
+        CardmakerSigning.signRequest({method: "GET", url, credentials, region: "eu-west-1",
+          now: new Date(Date.UTC(2026, 10, 30, 12, 0, 0))}).then(done, (e) => done(String(e)));""",
+        url,
+        {"accessKeyId": "ASIAEXAMPLE", "secretAccessKey": secret, "sessionToken": token},
+    )
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: datetime(2026, 11, 30, 12))
+    request = AWSRequest(method="GET", url=url, data=b"")
+    SigV4Auth(Credentials("ASIAEXAMPLE", secret, token), "execute-api", "eu-west-1").add_auth(
+        request
+    )
+    assert signed == {
+        "authorization": request.headers["Authorization"],
+        "x-amz-date": "20261130T120000Z",
+        "x-amz-security-token": token,
+    }
