@@ -30,6 +30,7 @@ NO_PYTHON313 = echo; echo "!!! Python 3.13 (Lambda's runtime) not found (python3
 help:
 	@echo "make demo   - run the whole pipeline on the embedded local stack"
 	@echo "make test   - lint, template checks and the whole test suite (on Python 3.13 if found)"
+	@echo "make browser - install chromium + chromium-driver (Debian, root) for the console's test"
 	@echo "make test-all - make test on Python 3.13, then again on python3 (what CI runs)"
 	@echo "make build  - sam build of the template for Lambda (arm64, 3.13), then its check"
 	@echo "make lock   - re-resolve layers/shared/requirements.in into requirements.txt"
