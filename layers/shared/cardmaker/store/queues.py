@@ -9,8 +9,6 @@ from cardmaker.store.clients import sqs_client
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-_COUNTS = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
-
 
 class SqsQueueDepths:
     def __init__(self, client: SQSClient | None = None) -> None:
@@ -19,7 +17,10 @@ class SqsQueueDepths:
     def depth(self, queue_url: str) -> tuple[int, int]:
         """(messages waiting, messages being read) in the queue."""
         attributes = self._client.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=list(_COUNTS)
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         ).get("Attributes", {})
-        waiting, in_flight = (int(attributes.get(name, "0")) for name in _COUNTS)
-        return waiting, in_flight
+        return (
+            int(attributes.get("ApproximateNumberOfMessages", "0")),
+            int(attributes.get("ApproximateNumberOfMessagesNotVisible", "0")),
+        )
