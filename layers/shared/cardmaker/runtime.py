@@ -58,6 +58,7 @@ from cardmaker.store.clients import (
     events_client,
     kms_client,
     secretsmanager_client,
+    sqs_client,
 )
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
 from cardmaker.store.handed_out import DynamoDBHandedOut
@@ -527,6 +528,8 @@ def reset() -> None:
         stock_deadline_settings,
         stock_deadline,
         product_catalogue,
+        stock_levels,
+        failure_queues,
         lifecycle_events_settings,
         lifecycle_bus,
         notifier_settings,
@@ -536,5 +539,6 @@ def reset() -> None:
         events_client,
         kms_client,
         secretsmanager_client,
+        sqs_client,
     ):
         cached.cache_clear()
