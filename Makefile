@@ -25,11 +25,12 @@ endif
 NO_PYTHON313 = echo; echo "!!! Python 3.13 (Lambda's runtime) not found (python3.13 on PATH, or"; \
 	echo "!!! $$(pyenv root 2>/dev/null || echo '~/.pyenv')/versions/3.13*): $(1)"; echo
 
-.PHONY: help venv test test-all lint typecheck format serve demo bench chaos clean openapi build lock
+.PHONY: help venv browser test test-all lint typecheck format serve demo bench chaos clean openapi build lock
 
 help:
 	@echo "make demo   - run the whole pipeline on the embedded local stack"
 	@echo "make test   - lint, template checks and the whole test suite (on Python 3.13 if found)"
+	@echo "make browser - install chromium + chromium-driver (Debian, root) for the console's test"
 	@echo "make test-all - make test on Python 3.13, then again on python3 (what CI runs)"
 	@echo "make build  - sam build of the template for Lambda (arm64, 3.13), then its check"
 	@echo "make lock   - re-resolve layers/shared/requirements.in into requirements.txt"
@@ -77,6 +78,23 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 
 venv: $(VENV)/.installed $(SAM_VENV)/.installed
 
+# The console's browser test (tests/e2e/test_console.py) drives Debian's Chromium. Installed
+# here when absent and this is Debian as root (CI); elsewhere the test fails saying how to
+# install it, or skips with CARDMAKER_SKIP_BROWSER=1 (docs/testing.md).
+BROWSER_PACKAGES := chromium chromium-driver
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $(BROWSER_PACKAGES) for the console's browser test (apt-get, a minute or two)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null \
+			|| { apt-get update -q >/dev/null && apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; } \
+			|| echo "!!! apt-get could not install $(BROWSER_PACKAGES): the console's browser test will fail"; \
+	else \
+		echo "!!! no /usr/bin/chromium or /usr/bin/chromedriver: the console's browser test will fail"; \
+		echo "!!! (apt-get install chromium chromium-driver as root, or CARDMAKER_SKIP_BROWSER=1)"; \
+	fi
+
 lint: venv
 	$(TOOLS)/bin/ruff check .
 	$(TOOLS)/bin/ruff format --check .
@@ -100,7 +118,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 
 test: TOOLS = $(TEST_VENV)
-test: $(TEST_VENV)/.installed $(SAM_VENV)/.installed
+test: $(TEST_VENV)/.installed $(SAM_VENV)/.installed browser
 ifeq ($(PYTHON313),)
 	@$(call NO_PYTHON313,the suite runs on $(TEST_PYTHON) instead; not tested on Lambda's Python.)
 endif

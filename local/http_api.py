@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from local.apigw import http_api_event, local_identity
+from local.console import ConsoleFiles
 from local.loopback import LoopbackServer
 from local.template import Route
 
@@ -68,8 +69,11 @@ class ApiGatewayServer(LoopbackServer):
         log: Callable[[str], None],
         *,
         access_log: bool = True,
+        console: ConsoleFiles | None = None,
     ) -> None:
         self.endpoints = endpoints
+        # The operator console's static files, beside the API (no route of the template).
+        self.console = console
         self.log = log
         self.access_log = access_log
         super().__init__(address, _ApiGatewayRequestHandler)
@@ -137,6 +141,13 @@ class _ApiGatewayRequestHandler(BaseHTTPRequestHandler):
         target, _, raw_query = self.path.partition("?")
         raw_path = urlsplit(target).path if "://" in target else target
         function_name = "-"
+        console = self.server.console
+        if console is not None and console.handles(raw_path):
+            status, headers, payload = console.answer(self.command, raw_path)
+            answer = HttpAnswer(status, headers, payload)
+            self._answer(answer)
+            self._access(raw_path, answer, "console", started)
+            return
         try:
             body = self._read_body()
         except _TooLarge:

@@ -86,6 +86,7 @@ def _serve(
             for route in function.spec.routes
         )
         print(f"HTTP API: {stack.url} ({routes})")
+        print(f"console: {stack.url}/console/ (orders, stock, deliveries, failures; live)")
         print("try it with the cardmaker command (another terminal, this folder):")
         print("  .venv/bin/cardmaker platform send-order --card-order-id 16002")
         print("  .venv/bin/cardmaker orders show CM-daily-16002")

@@ -41,6 +41,7 @@ from cardmaker.top import check_gateway_url
 from cardmaker_cli.samples import DEMO_APP_KEY, DEMO_NOTICE_SECRET, DEMO_SECRET
 from local.apigw import LambdaContext
 from local.botocore_data import install as share_botocore_data
+from local.console import ConsoleFiles
 from local.http_api import ApiGatewayServer
 from local.lambda_api import LambdaApiServer
 from local.moto_dynamodb import install as install_moto_fixes
@@ -472,7 +473,11 @@ class LocalStack:
             for route in function.spec.routes
         ]
         self._http = ApiGatewayServer(
-            (HOST, self._port), endpoints, self.log, access_log=self._access_log
+            (HOST, self._port),
+            endpoints,
+            self.log,
+            access_log=self._access_log,
+            console=ConsoleFiles(),
         )
         self.url = self._http.url
         self._http.serve_in_background("local-api-gateway")

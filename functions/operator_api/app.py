@@ -14,18 +14,20 @@ import problems
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from routes import audit, cards, deliveries, notices, orders, products
+from routes import audit, cards, deliveries, failures, notices, orders, products, stock
 
 from cardmaker import logger, metrics, tracer
 
 # What the OpenAPI document is generated from (local/openapi.py).
 ROUTERS = (
     orders.router,
+    stock.router,
     deliveries.router,
     notices.router,
     products.router,
     cards.router,
     audit.router,
+    failures.router,
 )
 app = APIGatewayHttpResolver(enable_validation=True)
 for router in (*ROUTERS, problems.router):

@@ -66,6 +66,9 @@ KNOWN_UNUSED = {
         "`--stack NAME` reads the stack's outputs (cardmaker_cli/target.py _deployed); the"
         " local stack's outputs come from a file, so the test cannot reach it"
     ),
+    ("execute-api:Invoke", "HttpApi/$default/GET/failures"): (
+        "the console calls it (tests/e2e/test_console.py), no command does"
+    ),
 }
 
 

@@ -57,6 +57,7 @@ NOT_REACHED_BY_REQUESTS = {
     "test_an_internal_failure_of_a_notice_is_a_documented_500 injects one",
     ("GET /eticket/products", 422): "the list takes no parameters: nothing to refuse (the "
     "resolver documents a 422 on every validated route)",
+    ("GET /failures", 422): "the same: it takes no parameters",
     ("POST /deliveries", 403): "only for a request with no IAM identity, and the local API "
     "names the local user on every IAM route: tests/integration/test_deliveries_api.py sends "
     "one to the handler",

@@ -178,7 +178,7 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
     }
     # and the operator API no TOP secret and no card data key (it cannot open a card's
     # secret): the cards table and the numbering key only to look a card up by its number,
-    # release a print run and say why a delivery waits (a template's cursor)
+    # release a print run, say why a delivery waits and count the stock (the cursors)
     assert _reached("OperatorApiFunction") == {
         json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]}),
         json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/ByEnvironment"}),
@@ -196,7 +196,19 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
         json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/ByOrder"}),
         # an order's deliveries, newest first
         json.dumps({"Fn::Sub": "${DeliveriesTable.Arn}/index/ByOrderNewest"}),
+        # the console's reads: the allocation cursors (CardCursorsRead: no card, no key) and
+        # the on-failure queues' counts
         json.dumps({"Fn::GetAtt": ["CardsTable", "Arn"]}),
+        *(
+            json.dumps({"Fn::GetAtt": [queue, "Arn"]})
+            for queue in (
+                "GeneratorFailures",
+                "DeliveryFailures",
+                "EventsFailures",
+                "NotifierFailures",
+                "FulfilmentFailures",
+            )
+        ),
     }
     # and the public notice function only the e-voucher table and the TOP secret
     assert _reached("EticketNoticeFunction") == {
@@ -205,26 +217,48 @@ def test_the_public_spi_function_reaches_only_the_orders_table_and_the_top_secre
     }
 
 
-def test_the_operator_api_reads_the_cards_table_item_by_item_only():
-    # Given the operator API's statements that name the cards table
-    statements = [
+def test_the_operator_api_reads_the_cards_table_by_key_and_the_queues_counts_only():
+    grants = [
         statement
-        for statement in TEMPLATE["Resources"]["OperatorApiFunction"]["Properties"]["Policies"][0][
-            "Statement"
-        ]
-        if json.dumps({"Fn::GetAtt": ["CardsTable", "Arn"]}) in json.dumps(statement["Resource"])
+        for name, statement in _statements()
+        if name == "OperatorApiFunction"
+        and any(
+            _named_resource(resource) in {"CardsTable", *FAILURE_QUEUE_NAMES}
+            for resource in _as_list(statement["Resource"])
+        )
     ]
-    # Then there is one (a card's state, a template's cursor for why a delivery waits, a print
-    # run's release): by key and one template's claims, never a Scan or a batch of cards
-    (statement,) = statements
-    assert statement["Sid"] == "CardsStateReadAndPrintRelease"
-    assert set(statement["Action"]) == {
+    by_sid = {statement["Sid"]: statement for statement in grants}
+    assert set(by_sid) == {"CardsStateReadAndPrintRelease", "CardCursorsRead", "FailureQueuesCount"}
+    # A card's state, why a delivery waits, a print run's release: item by item and one
+    # template's claims, never a Scan or a batch of cards
+    assert set(by_sid["CardsStateReadAndPrintRelease"]["Action"]) == {
         "dynamodb:GetItem",
         "dynamodb:Query",
         "dynamodb:DeleteItem",
         "dynamodb:UpdateItem",
         "dynamodb:PutItem",
     }
+    # The console's stock: one BatchGetItem of the allocation cursors only
+    cursors = by_sid["CardCursorsRead"]
+    assert cursors["Action"] == "dynamodb:BatchGetItem"
+    assert cursors["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CURSOR#*"]}
+    }
+    # and the queues' counts: no message received, deleted or sent
+    queues = by_sid["FailureQueuesCount"]
+    assert queues["Action"] == "sqs:GetQueueAttributes"
+    assert {_named_resource(resource) for resource in queues["Resource"]} == set(
+        FAILURE_QUEUE_NAMES
+    )
+
+
+FAILURE_QUEUE_NAMES = (
+    "GeneratorFailures",
+    "DeliveryFailures",
+    "EventsFailures",
+    "NotifierFailures",
+    "FulfilmentFailures",
+)
 
 
 def _environment(function: str) -> set[str]:

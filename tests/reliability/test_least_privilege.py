@@ -121,6 +121,7 @@ SERVICE_PREFIX = {
     "events": "events",
     "kms": "kms",
     "secretsmanager": "secretsmanager",
+    "sqs": "sqs",
 }
 
 
@@ -312,6 +313,8 @@ class CallRecorder:
             return [self._names[params["KeyId"]]]
         if service == "events":  # PutEvents names its bus in each entry
             return [self._names[entry["EventBusName"]] for entry in params["Entries"]]
+        if service == "sqs":
+            return [self._names[params["QueueUrl"]]]
         return [self._names[params["SecretId"]]]
 
 
@@ -494,7 +497,13 @@ def serve_evouchers(stack: LocalStack) -> None:
     served = _delivery(stack, notice_delivery_id("81001"))
     assert (served["resend"]["outcome"], served["cards"][0]["outcome"]) == ("RESENT", "VOIDED")
     assert _delivery(stack, notice_delivery_id("81002"))["status"] == "DELIVERED"
-    for path in ("/eticket/notices/81001", "/eticket/products", "/eticket/products/EV-T1"):
+    for path in (
+        "/eticket/notices/81001",
+        "/eticket/products",
+        "/eticket/products/EV-T1",
+        "/orders/1/stock?own_sign=daily",  # the console's reads
+        "/failures",
+    ):
         assert requests.get(f"{stack.url}{path}", timeout=30).status_code == 200
 
 

@@ -45,6 +45,7 @@ def test_a_missing_variable_is_named():
                 "CARDS_TABLE_NAME": "cards",
                 "CARD_NUMBER_SECRET_ID": "arn:numbers",
             }
+            | FAILURE_QUEUES
         )
     assert set(_problems(raised)) == {"DELIVERIES_TABLE_NAME"}
     assert "DELIVERIES_TABLE_NAME" in str(raised.value)
@@ -102,6 +103,10 @@ def test_the_delivery_function_needs_no_session_key():
         DeliverySettings.from_env({**without_secret, "TOP_APP_SECRET": ""})
 
 
+FAILURE_QUEUES = {
+    f"{queue}_FAILURES_QUEUE_URL": f"https://sqs.example/{queue}"
+    for queue in ("GENERATOR", "DELIVERY", "EVENTS", "NOTIFIER", "FULFILMENT")
+}
 OPERATOR_API = {
     "ORDERS_TABLE_NAME": "orders",
     "DELIVERIES_TABLE_NAME": "deliveries",
@@ -109,6 +114,7 @@ OPERATOR_API = {
     "AUDIT_TABLE_NAME": "audit",
     "CARDS_TABLE_NAME": "cards",
     "CARD_NUMBER_SECRET_ID": "arn:numbers",
+    **FAILURE_QUEUES,
 }
 
 
@@ -162,13 +168,15 @@ def test_parts_compose_into_each_functions_variables():
         "ETICKET_TABLE_NAME",  # products, and a Taobao order's notices
         "AUDIT_TABLE_NAME",  # the operators' actions on record
         "TOP_GATEWAY_URL",  # which orders its gateway may deliver; it never calls it
-        # why a delivery waits (the template's cursor); GET /cards/{card_no}: the card number
-        # inverted, the card's state read (never a secret); a print run's release
+        # why a delivery waits and the console's stock (the templates' cursors); GET
+        # /cards/{card_no}: the card number inverted, the card's state read (never a
+        # secret); a print run's release
         "CARDS_TABLE_NAME",
         "CARD_NUMBER_SECRET_ID",
         "CARD_NUMBER_LENGTH",
         "CARD_NUMBER_PREFIX",
         "CARD_CHECK_DIGIT",
+        *FAILURE_QUEUES,  # the console's failures: the queues' counts, never a message
     }
     # the public notice function reads the e-voucher table and its secret, nothing else
     assert NoticeSettings.variables() == {
@@ -229,6 +237,8 @@ def test_a_function_validates_its_own_settings_at_its_first_service(monkeypatch)
     monkeypatch.setenv("AUDIT_TABLE_NAME", "audit")
     monkeypatch.setenv("CARDS_TABLE_NAME", "cards")
     monkeypatch.setenv("CARD_NUMBER_SECRET_ID", "arn:numbers")
+    for name, value in FAILURE_QUEUES.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("DELIVERIES_TABLE_NAME", raising=False)
     runtime.reset()
     # When its first service is built, even one that needs only the orders table

@@ -54,6 +54,7 @@ from cardmaker.cards.print_release import PrintRelease, PrintReleases
 from cardmaker.cards.print_run import PrintedCard, PrintPlan, PrintRun, PrintRuns
 from cardmaker.cards.sealing import Sealer
 from cardmaker.cards.state import PRINT_CLAIM, CardLookup, CardState, CardStatus
+from cardmaker.console_models import FailuresView, StockView
 from cardmaker.deliveries.api_models import (
     EXAMPLE_BIND,
     EXAMPLE_DELIVERY_ID,
@@ -185,6 +186,7 @@ from cardmaker.events.envelope import (
     OrderStatusChanged,
     lifecycle_event,
 )
+from cardmaker.failures import FAILURE_QUEUES, FailureQueues, WaitingFailures
 from cardmaker.generation.plan import Chunk, plan_chunks
 from cardmaker.generation.service import CardGenerator, ChunkResult, PlanResult
 from cardmaker.observability import about, logger, metrics, tracer
@@ -256,6 +258,7 @@ from cardmaker.orders.spi_call import (
     CARDORDER_MAKE_PARAMETERS,
     parse_cardorder_make,
 )
+from cardmaker.orders.stock import OrderStock, StockLevels, TemplateStock
 from cardmaker.orders.templates import Announced, CardTemplate, CardTemplateAnnouncement
 from cardmaker.settings import FUNCTION_SETTINGS
 from cardmaker.store.audit import DynamoDBAuditLog
@@ -311,6 +314,7 @@ __all__ = [
     "EXAMPLE_OWN_SIGN",
     "EXAMPLE_PRODUCT",
     "EXAMPLE_REPORT",
+    "FAILURE_QUEUES",
     "FINAL",
     "FUNCTION_SETTINGS",
     "IAM",
@@ -402,6 +406,8 @@ __all__ = [
     "EventNotPublished",
     "Failsend",
     "FailsendState",
+    "FailureQueues",
+    "FailuresView",
     "FulfilNotice",
     "GenerateChunk",
     "InvalidAppKey",
@@ -462,6 +468,7 @@ __all__ = [
     "OrderStatus",
     "OrderStatusChanged",
     "OrderStepAccepted",
+    "OrderStock",
     "OrderSummary",
     "OrderView",
     "OwnSign",
@@ -501,14 +508,18 @@ __all__ = [
     "ShipmentRequest",
     "SpiRefused",
     "StatusQueryRequest",
+    "StockLevels",
+    "StockView",
     "StoredOrder",
     "TemplateNo",
+    "TemplateStock",
     "TopConfigError",
     "TopError",
     "TopOutcomeUnknown",
     "TopUnavailable",
     "Transition",
     "UnprocessedItemsError",
+    "WaitingFailures",
     "WaitingFor",
     "WaitingReason",
     "WaitingView",

@@ -70,6 +70,7 @@ API_TAGS: list[Any] = [
     {"name": "eticket", "description": "E-voucher send-code notices (发码通知) and products"},
     {"name": "audit", "description": "The operators' actions on record: who did what, when"},
     {"name": "cards", "description": "A card looked up by its number; a print run released"},
+    {"name": "operations", "description": "What waits for an operator (failures to redrive)"},
 ]
 
 

@@ -231,6 +231,15 @@ class VoidableStock(Protocol):
     ) -> int: ...
 
 
+class HandedOut(Protocol):
+    """How many of each template's cards claims hold (deliveries and print runs alike): the
+    allocation cursors, read without a claim."""
+
+    def handed_out(self, order: OrderKey, template_nos: Sequence[str]) -> dict[str, int]:
+        """Each template's count (0 where nothing was claimed yet)."""
+        ...
+
+
 class ChunkKeys(Protocol):
     def wrapped_chunk_key(self, order: OrderKey, chunk_id: str) -> bytes:
         """The KMS-wrapped data key that sealed the chunk's secrets."""
@@ -334,4 +343,13 @@ class TopCaller(Protocol):
     ) -> dict[str, Any]: ...
     def has_session(self) -> bool:
         """Can calls that need a session (``ma.send``) be made at all?"""
+        ...
+
+
+# Operations --------------------------------------------------------------------------------
+
+
+class QueueDepths(Protocol):
+    def depth(self, queue_url: str) -> tuple[int, int]:
+        """(messages waiting, messages being read) in an SQS queue."""
         ...

@@ -34,11 +34,13 @@ from cardmaker.eticket.fulfilment import NoticeFulfilment
 from cardmaker.eticket.stock import NoticeStock
 from cardmaker.eticket.wire import NoticePolicy
 from cardmaker.events.bus import EventBridgeBus
+from cardmaker.failures import FailureQueues
 from cardmaker.generation.service import CardGenerator
 from cardmaker.orders.lifecycle import OrderLifecycle
 from cardmaker.orders.listing import OrderListing
 from cardmaker.orders.notifying import WAVE, PlatformNotifier
 from cardmaker.orders.service import OrderService
+from cardmaker.orders.stock import StockLevels
 from cardmaker.settings import (
     AftercareSettings,
     CardNumbering,
@@ -61,14 +63,17 @@ from cardmaker.store.clients import (
     events_client,
     kms_client,
     secretsmanager_client,
+    sqs_client,
 )
 from cardmaker.store.deliveries import DynamoDBDeliveryRepository
+from cardmaker.store.handed_out import DynamoDBHandedOut
 from cardmaker.store.lifecycle import DynamoDBLifecycleRepository
 from cardmaker.store.notice_deliveries import DynamoDBNoticeDeliveryRepository
 from cardmaker.store.notices import DynamoDBNoticeRepository
 from cardmaker.store.order_list import DynamoDBOrderIndex
 from cardmaker.store.orders import DynamoDBGenerationRepository, DynamoDBOrderRepository
 from cardmaker.store.products import DynamoDBProductRepository
+from cardmaker.store.queues import SqsQueueDepths
 from cardmaker.store.schema import now_iso
 from cardmaker.store.sequences import DynamoDBSequenceIndex
 from cardmaker.store.stock import DynamoDBStockOrders
@@ -272,6 +277,22 @@ def print_releases() -> PrintReleases:
         DynamoDBDeliveryRepository(settings.deliveries_table_name),
         now_iso,
     )
+
+
+@cache
+def stock_levels() -> StockLevels:
+    """An order's stock per template, for the console."""
+    settings = operator_api_settings()
+    return StockLevels(
+        DynamoDBOrderRepository(settings.orders_table_name),
+        DynamoDBHandedOut(settings.cards_table_name),
+    )
+
+
+@cache
+def failure_queues() -> FailureQueues:
+    """The failed batches waiting in each on-failure queue, for the console."""
+    return FailureQueues(operator_api_settings().failure_queue_urls, SqsQueueDepths())
 
 
 # --- CardGeneratorFunction ------------------------------------------------------------------
@@ -563,6 +584,8 @@ def reset() -> None:
         stock_deadline_settings,
         stock_deadline,
         product_catalogue,
+        stock_levels,
+        failure_queues,
         lifecycle_events_settings,
         lifecycle_bus,
         notifier_settings,
@@ -572,5 +595,6 @@ def reset() -> None:
         events_client,
         kms_client,
         secretsmanager_client,
+        sqs_client,
     ):
         cached.cache_clear()

@@ -79,6 +79,27 @@ class AuditTable(_Settings):
     audit_table_name: str = Field(min_length=1)
 
 
+class FailureQueueUrls(_Settings):
+    """The on-failure queues, for ``GET /failures`` (their counts, never their messages)."""
+
+    generator_failures_queue_url: str = Field(min_length=1)
+    delivery_failures_queue_url: str = Field(min_length=1)
+    events_failures_queue_url: str = Field(min_length=1)
+    notifier_failures_queue_url: str = Field(min_length=1)
+    fulfilment_failures_queue_url: str = Field(min_length=1)
+
+    @property
+    def failure_queue_urls(self) -> dict[str, str]:
+        """By the names ``cardmaker dlq --queue`` takes."""
+        return {
+            "generator": self.generator_failures_queue_url,
+            "delivery": self.delivery_failures_queue_url,
+            "events": self.events_failures_queue_url,
+            "notifier": self.notifier_failures_queue_url,
+            "fulfilment": self.fulfilment_failures_queue_url,
+        }
+
+
 class CardKey(_Settings):
     """The KMS key that wraps each chunk's data key (the card secrets are sealed under it)."""
 
@@ -237,13 +258,21 @@ class NoticeSettings(EticketTable, NoticeSecret):
 
 
 class OperatorApiSettings(
-    OrdersTable, DeliveriesTable, EticketTable, AuditTable, CardsTable, CardNumbering, TopGateway
+    OrdersTable,
+    DeliveriesTable,
+    EticketTable,
+    AuditTable,
+    CardsTable,
+    CardNumbering,
+    FailureQueueUrls,
+    TopGateway,
 ):
     """OperatorApiFunction: reads orders, records, reads, lists and cancels deliveries
     (refusing those the TOP gateway may not deliver, before anything is recorded; saying
     why one waits from its template's cursor), reads the notices received for a Taobao
     order, looks cards up by number (the numbering key, read on the first lookup), releases
-    print runs, and keeps the audit trail of the operators' actions."""
+    print runs, keeps the audit trail of the operators' actions, and for the console counts
+    the templates' stock (their cursors) and the on-failure queues' messages (never one)."""
 
 
 class GeneratorSettings(OrdersTable, CardsTable, CardKey, CardNumbering, StreamRetries):

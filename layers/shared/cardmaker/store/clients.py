@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
 
 # Standard retry mode backs off on throttling; the timeouts keep a slow call well inside the
 # function's own timeout.
@@ -41,3 +42,8 @@ def kms_client() -> KMSClient:
 @cache
 def secretsmanager_client() -> SecretsManagerClient:
     return boto3.client("secretsmanager", config=_CONFIG)
+
+
+@cache
+def sqs_client() -> SQSClient:
+    return boto3.client("sqs", config=_CONFIG)
