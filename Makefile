@@ -209,7 +209,8 @@ logs: $(SAM_VENV)/.installed
 delete: $(SAM_VENV)/.installed
 	@echo "sam delete removes the stack and its functions, API, queues, alarms and log groups."
 	@echo "It leaves, on purpose (DeletionPolicy Retain: the cards cannot be read without them):"
-	@echo "  the tables OrdersTable, CardsTable, DeliveriesTable, EticketTable (deletion protection on),"
+	@echo "  the tables OrdersTable, CardsTable, DeliveriesTable, EticketTable and the audit trail's"
+	@echo "  AuditTable (deletion protection on),"
 	@echo "  the KMS key CardDataKey, the secrets CardNumberSecret and TopSecret."
 	@echo "Remove them by hand once the cards are no longer needed: docs/deploy.md, 'Deleting'."
 	$(SAM) delete --config-file $(SAMCONFIG)$(SAM_STACK)

@@ -67,8 +67,12 @@ NOT_REACHED_BY_REQUESTS = {
     "tests/integration/test_order_lifecycle_api.py sends one to the handler",
     ("POST /orders/{card_order_id}/templates/{template_no}/print-run/release", 403): "the "
     "same: tests/integration/test_card_state.py sends one to the handler",
+    ("POST /deliveries/{delivery_id}/cancel", 403): "the same: "
+    "tests/integration/test_delivery_waiting_and_cancel.py sends one to the handler",
+    ("POST /audit", 403): "the same: tests/integration/test_audit_api.py sends one to the handler",
 }
 LIFECYCLE_ORDER = 16004  # walked through made and shipment by the deterministic requests
+CANCEL_ORDER = 16021  # a delivery of its cards left waiting for stock, then cancelled
 
 Observed = set[tuple[str, int]]
 
@@ -314,6 +318,38 @@ def _reach_the_documented_answers(stack: LocalStack, schema: Any, observed: Obse
 
     _reach_the_lifecycle_answers(stack, schema, observed)
     _reach_the_notice_answers(stack, schema, observed)
+    _reach_the_cancel_and_audit_answers(stack, schema, observed)
+
+
+def _reach_the_cancel_and_audit_answers(stack: LocalStack, schema: Any, observed: Observed) -> None:
+    """A delivery left waiting for stock and cancelled (200), and an audit report in another
+    media type (415)."""
+    order = sample_order(CANCEL_ORDER, OWN_SIGN, templates=[(TEMPLATE, 4, "100")])
+    assert '"success":true' in post_spi(stack, sign_demo_call(order)).text
+    stack.wait_idle(60)
+    ids = []
+    for body in (
+        sample_delivery("bind", CANCEL_ORDER, out_biz_id="fuzz-cancel-3"),  # 3 of the 4 cards
+        sample_delivery("eticket", CANCEL_ORDER, outer_id="fuzz-cancel-2"),  # 2: it waits
+    ):
+        answer = requests.post(f"{stack.url}/deliveries", json=body, timeout=10)
+        assert answer.status_code == 202, answer.text
+        ids.append(answer.json()["delivery_id"])
+    stack.wait_idle(60)
+    cancel = _operation(schema, "POST /deliveries/{delivery_id}/cancel")
+    case = cancel.Case(path_parameters={"delivery_id": ids[1]})
+    assert _check(stack, case, observed).status_code == 200
+
+    audit = _operation(schema, "POST /audit")
+    response = requests.post(
+        f"{stack.url}/audit",
+        data=b"cards exported",
+        headers={"content-type": "text/plain"},
+        timeout=10,
+    )
+    observed.add((audit.label, response.status_code))
+    audit.Case(body={}, media_type="application/json").validate_response(response, checks=CHECKS)
+    assert response.status_code == 415, response.text
 
 
 def _reach_the_lifecycle_answers(stack: LocalStack, schema: Any, observed: Observed) -> None:

@@ -7,12 +7,13 @@ trail, and the template lets the function only append to its table."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-from cardmaker import OrderKey
+from cardmaker import AuditAction, AuditEntry, DynamoDBAuditLog, OrderKey, Requester
 from cardmaker.store import audit as audit_store
 from cardmaker_cli.samples import DEMO_SECRET
 from local.apigw import http_api_event, iam_identity
@@ -318,3 +319,27 @@ def test_the_trail_is_kept_like_the_other_tables():
     assert properties["SSESpecification"] == {"SSEEnabled": True}
     assert "TimeToLiveSpecification" not in properties
     assert "StreamSpecification" not in properties
+
+
+def test_a_put_whose_answer_was_lost_is_on_record_once_and_a_taken_key_is_refused(
+    stack, dynamodb, audit_items
+):
+    # Given an entry appended, as botocore retries a put whose answer was lost after
+    # DynamoDB applied it: the retry meets its own entry
+    log = DynamoDBAuditLog(stack.physical["AuditTable"], dynamodb)
+    entry = AuditEntry(
+        entry_id="0123456789abcdef01234567",
+        at="2026-11-30T12:00:00.000+00:00",
+        action=AuditAction.DELIVERY_CANCELLED,
+        who=Requester(OPERATOR["userArn"]),
+        subject="BD-0123456789abcdef01234567",
+    )
+    log.append(entry)
+    # When it is appended again, Then it is on record, once, as asked
+    log.append(entry)
+    assert len(audit_items()) == 1
+    # But another entry under the same key is refused and overwrites nothing
+    with pytest.raises(audit_store.AuditEntryTaken):
+        log.append(replace(entry, subject="BD-another"))
+    (item,) = audit_items()
+    assert item["subject"] == {"S": "BD-0123456789abcdef01234567"}

@@ -232,6 +232,7 @@ def test_delete_says_what_it_keeps_before_deleting(tmp_path):
             "CardsTable",
             "DeliveriesTable",
             "EticketTable",
+            "AuditTable",
             "CardDataKey",
             "CardNumberSecret",
             "TopSecret",

@@ -73,9 +73,24 @@ class DynamoDBAuditLog:
                 ExpressionAttributeNames={"#pk": PK},
             )
         except ClientError as error:
-            if condition_failed(error):
+            if not condition_failed(error):
+                raise
+            # botocore retries a put whose answer was lost after DynamoDB applied it: the
+            # retry meets its own entry, which is then on record as asked.
+            if self._stored(item) != item:
                 raise AuditEntryTaken(f"audit entry {entry.entry_id} exists") from None
-            raise
+
+    def _stored(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """The entry stored under ``item``'s key (a consistent one-item Query: the trail's
+        grants read by Query only)."""
+        found = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="#pk = :pk AND #sk = :sk",
+            ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+            ExpressionAttributeValues={":pk": item[PK], ":sk": item[SK]},
+            ConsistentRead=True,
+        )["Items"]
+        return found[0] if found else None
 
     def page(self, making_card_no: str | None, limit: int, after: str | None) -> AuditPage:
         """Up to ``limit`` entries after position ``after`` (an entry's ``sk``), newest
