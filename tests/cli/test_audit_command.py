@@ -21,7 +21,7 @@ from tests.cli.test_dlq import (  # noqa: F401 (failing_cards: a fixture)
     stored_order,
 )
 
-ORDER_ID = 26400  # the audit tests' own orders: a print run claims every card left
+ORDER_ID = 26600  # the audit tests' own orders: a print run claims every card left
 LOCAL_USER = local_identity()["userArn"]
 
 
