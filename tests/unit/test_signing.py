@@ -96,3 +96,9 @@ def test_hmac_signs_are_the_standard_hmac_whatever_the_secrets_length(
         secret = (variant * secret_length)[:secret_length] + "密"
         expected = hmac.digest(secret.encode("utf-8"), content, digest).hex().upper()
         assert sign_request(params, secret, sign_method) == expected
+    # and for more secrets than the signer keeps keyed, each in turn, twice
+    for _ in range(2):
+        for number in range(20):
+            secret = f"rotated-{number}-{secret_length}"
+            expected = hmac.digest(secret.encode("utf-8"), content, digest).hex().upper()
+            assert sign_request(params, secret, sign_method) == expected

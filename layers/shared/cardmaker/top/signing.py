@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Literal, get_args
 
 SignMethod = Literal["md5", "hmac", "hmac-sha256"]
@@ -68,14 +67,20 @@ def sign_request(params: Mapping[str, str], secret: str, sign_method: SignMethod
     if sign_method == "md5":
         key = secret.encode("utf-8")
         return hashlib.md5(key + content + key, usedforsecurity=False).hexdigest().upper()
-    digest = _HMAC_DIGESTS.get(sign_method)
-    if digest is None:
+    by_secret = _KEYED_STATES.get(sign_method)
+    if by_secret is None:
         raise ValueError(f"unsupported sign_method {sign_method!r}")
     # HMAC (RFC 2104) from the key's padded states, hashed once per secret: keying costs
     # more than hashing a call's parameters, and the secret changes only when it is rotated.
     # Inline rather than a helper's call: this is signing's hot path. The same bytes as
     # ``hmac.digest(key, content, digest)``, which the tests check.
-    inner, outer = _keyed_states(secret, digest)
+    states = by_secret.get(secret)
+    if states is None:
+        states = _keyed_states(secret, _HMAC_DIGESTS[sign_method])
+        if len(by_secret) >= _KEPT_SECRETS:  # rotated away: start afresh
+            by_secret.clear()
+        by_secret[secret] = states
+    inner, outer = states
     state = inner.copy()
     state.update(content)
     finished = outer.copy()
@@ -84,11 +89,16 @@ def sign_request(params: Mapping[str, str], secret: str, sign_method: SignMethod
 
 
 _HMAC_DIGESTS: dict[str, str] = {"hmac": "md5", "hmac-sha256": "sha256"}
+# Per sign method, the keyed states of each secret in use (a secret or two at once, plus
+# rotations), keyed by the secret as text: the credentials hand out the same string on every
+# call, whose hash Python keeps, so a signature costs no encoding or hashing of the secret
+# (a plain dict: ``lru_cache``'s argument tuple costs more than the lookup itself).
+_KEYED_STATES: dict[str, dict[str, tuple[hashlib._Hash, hashlib._Hash]]] = {
+    method: {} for method in _HMAC_DIGESTS
+}
+_KEPT_SECRETS = 8
 
 
-# Keyed by the secret as text: the credentials hand out the same string on every call, whose
-# hash Python keeps, so a signature costs no encoding or hashing of the secret.
-@lru_cache(maxsize=8)  # a secret or two in use at once, plus rotations
 def _keyed_states(secret: str, digest: str) -> tuple[hashlib._Hash, hashlib._Hash]:
     """The hash states after ``K xor ipad`` and ``K xor opad`` (RFC 2104, section 2)."""
     key = secret.encode("utf-8")
