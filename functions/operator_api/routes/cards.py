@@ -8,22 +8,18 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from caller import put_on_record, requester
 
 from cardmaker import (
     EXAMPLE_CARD_NO,
-    EXAMPLE_ORDER_ID,
-    EXAMPLE_OWN_SIGN,
     IAM,
-    MAX_ORDER_ID,
     AuditAction,
     CardNo,
     CardNumberInvalid,
     CardView,
     NotFoundAnswer,
     OrderKey,
-    OwnSign,
     PrintReleaseView,
     ProblemAnswer,
     TemplateNo,
@@ -34,6 +30,7 @@ from cardmaker import (
     runtime,
     tracer,
 )
+from routes.parameters import OrderIdPath, OwnSignQuery
 
 router = Router()
 
@@ -115,23 +112,9 @@ def get_card(
 )
 @tracer.capture_method(capture_response=False, capture_error=False)
 def release_print_run(
-    card_order_id: Annotated[
-        int,
-        Path(
-            gt=0,
-            le=MAX_ORDER_ID,
-            description="The platform's card_order_id",
-            openapi_examples={"seed": {"value": EXAMPLE_ORDER_ID}},
-        ),
-    ],
+    card_order_id: OrderIdPath,
     template_no: Annotated[TemplateNo, Path(description="The template whose print run")],
-    own_sign: Annotated[
-        OwnSign,
-        Query(
-            description="The platform environment the order came from",
-            openapi_examples={"seed": {"value": EXAMPLE_OWN_SIGN}},
-        ),
-    ] = "online",
+    own_sign: OwnSignQuery = "online",
 ) -> Response[dict[str, Any]]:
     about(card_order_id=card_order_id, own_sign=own_sign)
     key = OrderKey(own_sign, card_order_id)

@@ -8,16 +8,13 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from caller import put_on_record, requester
 
 from cardmaker import (
     DEFAULT_PAGE_SIZE,
-    EXAMPLE_ORDER_ID,
-    EXAMPLE_OWN_SIGN,
     IAM,
-    MAX_ORDER_ID,
     MAX_PAGE_SIZE,
     MAX_TOKEN_LENGTH,
     AuditAction,
@@ -28,7 +25,6 @@ from cardmaker import (
     OrderStatus,
     OrderStepAccepted,
     OrderView,
-    OwnSign,
     ProblemAnswer,
     ShipmentRequest,
     Transition,
@@ -40,6 +36,7 @@ from cardmaker import (
     runtime,
     tracer,
 )
+from routes.parameters import OrderIdPath, OwnSignQuery
 
 router = Router()
 
@@ -62,22 +59,8 @@ router = Router()
 )
 @tracer.capture_method(capture_response=False, capture_error=False)
 def get_order(
-    card_order_id: Annotated[
-        int,
-        Path(
-            gt=0,
-            le=MAX_ORDER_ID,
-            description="The platform's card_order_id",
-            openapi_examples={"seed": {"value": EXAMPLE_ORDER_ID}},
-        ),
-    ],
-    own_sign: Annotated[
-        OwnSign,
-        Query(
-            description="The platform environment the order came from",
-            openapi_examples={"seed": {"value": EXAMPLE_OWN_SIGN}},
-        ),
-    ] = "online",
+    card_order_id: OrderIdPath,
+    own_sign: OwnSignQuery = "online",
 ) -> dict[str, Any]:
     about(card_order_id=card_order_id, own_sign=own_sign)
     stored = runtime.order_lookup().get(OrderKey(own_sign, card_order_id))
@@ -90,22 +73,6 @@ def get_order(
 
 # --- the operators' steps of an order, and the environment's list -------------------------
 
-_OrderId = Annotated[
-    int,
-    Path(
-        gt=0,
-        le=MAX_ORDER_ID,
-        description="The platform's card_order_id",
-        openapi_examples={"seed": {"value": EXAMPLE_ORDER_ID}},
-    ),
-]
-_OwnSign = Annotated[
-    OwnSign,
-    Query(
-        description="The platform environment the order came from",
-        openapi_examples={"seed": {"value": EXAMPLE_OWN_SIGN}},
-    ),
-]
 _NO_IDENTITY = (
     "The request came with no IAM identity (a route left without the IAM authorizer): "
     "nobody could be held to the step"
@@ -136,7 +103,9 @@ _NO_IDENTITY = (
     },
 )
 @tracer.capture_method(capture_response=False, capture_error=False)
-def mark_made(card_order_id: _OrderId, own_sign: _OwnSign = "online") -> Response[dict[str, Any]]:
+def mark_made(
+    card_order_id: OrderIdPath, own_sign: OwnSignQuery = "online"
+) -> Response[dict[str, Any]]:
     about(card_order_id=card_order_id, own_sign=own_sign)
     raw_event = router.current_event.raw_event
     made_by = requester(raw_event).user_arn
@@ -190,7 +159,7 @@ def mark_made(card_order_id: _OrderId, own_sign: _OwnSign = "online") -> Respons
 )
 @tracer.capture_method(capture_response=False, capture_error=False)
 def ship(
-    card_order_id: _OrderId,
+    card_order_id: OrderIdPath,
     shipment: Annotated[
         ShipmentRequest,
         Body(
@@ -205,7 +174,7 @@ def ship(
             }
         ),
     ],
-    own_sign: _OwnSign = "online",
+    own_sign: OwnSignQuery = "online",
 ) -> Response[dict[str, Any]]:
     about(card_order_id=card_order_id, own_sign=own_sign)
     # Held to the step like a delivery: the header keeps no "shipped_by", the trail does.
@@ -251,7 +220,7 @@ def ship(
 )
 @tracer.capture_method(capture_response=False, capture_error=False)
 def list_orders(
-    own_sign: _OwnSign = "online",
+    own_sign: OwnSignQuery = "online",
     status: Annotated[
         OrderStatus | None, Query(description="Only the orders of this status")
     ] = None,

@@ -2,19 +2,14 @@
 deliveries and print runs) and left, for the console and before a print run."""
 
 # No `from __future__ import annotations`: Powertools reads the routes' annotations at runtime.
-from typing import Annotated, Any
+from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from cardmaker import (
-    EXAMPLE_ORDER_ID,
-    EXAMPLE_OWN_SIGN,
     IAM,
-    MAX_ORDER_ID,
     NotFoundAnswer,
     OrderKey,
-    OwnSign,
     ProblemAnswer,
     StockView,
     about,
@@ -23,6 +18,7 @@ from cardmaker import (
     runtime,
     tracer,
 )
+from routes.parameters import OrderIdPath, OwnSignQuery
 
 router = Router()
 
@@ -46,22 +42,8 @@ router = Router()
 )
 @tracer.capture_method(capture_response=False, capture_error=False)
 def get_stock(
-    card_order_id: Annotated[
-        int,
-        Path(
-            gt=0,
-            le=MAX_ORDER_ID,
-            description="The platform's card_order_id",
-            openapi_examples={"seed": {"value": EXAMPLE_ORDER_ID}},
-        ),
-    ],
-    own_sign: Annotated[
-        OwnSign,
-        Query(
-            description="The platform environment the order came from",
-            openapi_examples={"seed": {"value": EXAMPLE_OWN_SIGN}},
-        ),
-    ] = "online",
+    card_order_id: OrderIdPath,
+    own_sign: OwnSignQuery = "online",
 ) -> dict[str, Any]:
     about(card_order_id=card_order_id, own_sign=own_sign)
     return answer_body(StockView.of(runtime.stock_levels().of(OrderKey(own_sign, card_order_id))))
