@@ -3,6 +3,7 @@ silent `pip install --quiet`; `make serve` has its JSON logs one variable away."
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,9 +16,16 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 
 
 def dry_run(*arguments: str) -> str:
-    # -n: the commands make would run, none of them run; -B: as on a fresh clone.
+    # -n: the commands make would run, none of them run; -B: as on a fresh clone. Not the
+    # outer make's flags and level when the suite runs under `make test` (they would add its
+    # "Entering/Leaving directory" lines).
     answer = subprocess.run(
-        ["make", "-n", *arguments], cwd=REPO, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", *arguments],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={key: value for key, value in os.environ.items() if not key.startswith("MAKE")},
     )
     return answer.stdout
 
