@@ -44,6 +44,19 @@ class Api:
         """GET an IAM route; returns its JSON answer or raises ``CliError``."""
         return self.json_answer(self.send("GET", path, params=params, iam=True))
 
+    def get_pages(
+        self, path: str, params: dict[str, str], items: str, token: str | None, every: bool
+    ) -> tuple[list[Any], str | None]:
+        """A paged listing's ``items`` from the page ``token`` names (None: the first), that
+        page only or ``every`` page to the end; with the ``next`` token left (None: none)."""
+        found: list[Any] = []
+        while True:
+            page = self.get(path, {**params, **({"next": token} if token else {})})
+            found.extend(page.get(items, []))
+            token = page.get("next")
+            if not every or token is None:
+                return found, token
+
     def post(self, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
         """POST JSON (or nothing, for ``body=None``) to an IAM route; returns its JSON answer
         or raises ``CliError``."""

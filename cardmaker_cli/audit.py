@@ -55,14 +55,7 @@ def show_audit(
     elif own_sign is not None:
         raise typer.BadParameter("--own-sign goes with --order")
     api = Api(target(ctx))
-    entries: list[dict[str, Any]] = []
-    token = next_token
-    while True:
-        page = api.get("/audit", {**params, **({"next": token} if token else {})})
-        entries.extend(page.get("entries", []))
-        token = page.get("next")
-        if not all_pages or token is None:
-            break
+    entries, token = api.get_pages("/audit", params, "entries", next_token, all_pages)
     if as_json:
         print_json({"entries": entries, **({"next": token} if token else {})})
         return

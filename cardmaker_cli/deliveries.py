@@ -196,14 +196,7 @@ def list_deliveries(
         "own_sign": key.own_sign,
         "limit": str(limit),
     }
-    deliveries: list[dict[str, Any]] = []
-    token = next_token
-    while True:
-        page = api.get("/deliveries", {**params, **({"next": token} if token else {})})
-        deliveries.extend(page.get("deliveries", []))
-        token = page.get("next")
-        if not all_pages or token is None:
-            break
+    deliveries, token = api.get_pages("/deliveries", params, "deliveries", next_token, all_pages)
     if as_json:
         print_json({"deliveries": deliveries, **({"next": token} if token else {})})
         return

@@ -59,14 +59,7 @@ def list_orders(
     params = {"own_sign": own_sign.value, "limit": str(limit)}
     if status is not None:
         params["status"] = status.value
-    orders: list[dict[str, Any]] = []
-    token = next_token
-    while True:
-        page = api.get("/orders", {**params, **({"next": token} if token else {})})
-        orders.extend(page.get("orders", []))
-        token = page.get("next")
-        if not all_pages or token is None:
-            break
+    orders, token = api.get_pages("/orders", params, "orders", next_token, all_pages)
     if as_json:
         print_json({"orders": orders, **({"next": token} if token else {})})
     else:

@@ -17,7 +17,7 @@ from cardmaker import (
     EXAMPLE_REPORT,
     IAM,
     MAX_AUDIT_PAGE,
-    MAX_AUDIT_TOKEN_LENGTH,
+    MAX_TOKEN_LENGTH,
     AuditAction,
     AuditEntryView,
     AuditList,
@@ -70,7 +70,7 @@ def list_audit(
         str | None,
         Query(
             alias="next",
-            max_length=MAX_AUDIT_TOKEN_LENGTH,
+            max_length=MAX_TOKEN_LENGTH,
             description="The `next` of the previous page, as it came",
         ),
     ] = None,

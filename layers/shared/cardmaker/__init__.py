@@ -38,7 +38,6 @@ from cardmaker.audit.api_models import (
 from cardmaker.audit.trail import (
     DEFAULT_AUDIT_PAGE,
     MAX_AUDIT_PAGE,
-    MAX_AUDIT_TOKEN_LENGTH,
     REPORTED_ACTIONS,
     AuditAction,
     AuditEntry,
@@ -209,7 +208,6 @@ from cardmaker.orders.lifecycle import (
 from cardmaker.orders.listing import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
-    MAX_TOKEN_LENGTH,
     ListedOrders,
     ListPosition,
     OrderListing,
@@ -260,6 +258,7 @@ from cardmaker.orders.spi_call import (
 )
 from cardmaker.orders.stock import OrderStock, StockLevels, TemplateStock
 from cardmaker.orders.templates import Announced, CardTemplate, CardTemplateAnnouncement
+from cardmaker.paging import MAX_TOKEN_LENGTH
 from cardmaker.settings import FUNCTION_SETTINGS
 from cardmaker.store.audit import DynamoDBAuditLog
 from cardmaker.store.cards import DynamoDBCardRepository
@@ -320,7 +319,6 @@ __all__ = [
     "IAM",
     "MADE_BY_TEST_TEMPLATES",
     "MAX_AUDIT_PAGE",
-    "MAX_AUDIT_TOKEN_LENGTH",
     "MAX_DELIVERY_PAGE",
     "MAX_ORDER_ID",
     "MAX_PAGE_SIZE",

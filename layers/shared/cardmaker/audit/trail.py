@@ -16,10 +16,6 @@ travels as an opaque ``next`` token bound to its filter (the orders list's schem
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -30,6 +26,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
 from cardmaker.errors import AuditRefused, PageTokenInvalid
+from cardmaker.paging import NOT_OURS, TOKEN_VERSION, open_page_token, seal_page_token
 
 if TYPE_CHECKING:
     from cardmaker.deliveries.delivery import Requester
@@ -38,7 +35,6 @@ if TYPE_CHECKING:
 
 DEFAULT_AUDIT_PAGE = 50
 MAX_AUDIT_PAGE = 100
-MAX_AUDIT_TOKEN_LENGTH = 512
 MAX_DETAILS = 12
 MAX_DETAIL_LENGTH = 200
 MAX_SUBJECT_LENGTH = 128
@@ -50,9 +46,7 @@ _SECRET_WORDS = frozenset(
     {"secret", "secrets", "token", "tokens", "password", "passwd", "session", "signature"}
     | {"credential", "credentials", "key", "keys", "pin"}
 )
-_TOKEN_CHARACTERS = re.compile(r"^[A-Za-z0-9_-]+$")
-_DIGEST_BYTES = 8
-_TOKEN_VERSION = 1
+_LISTING = b"cm-audit-page"  # personalises the tokens' digest (cardmaker.paging)
 
 Source = Literal["api", "cli"]
 DetailValue = str | int
@@ -202,41 +196,23 @@ def _checked_details(details: Mapping[str, DetailValue]) -> dict[str, DetailValu
 
 def audit_token(making_card_no: str | None, after: str) -> str:
     """The opaque ``next`` token for the page after position ``after`` of this listing."""
-    content = json.dumps(
-        {"v": _TOKEN_VERSION, "order": making_card_no, "after": after}, separators=(",", ":")
-    ).encode("utf-8")
-    return base64.urlsafe_b64encode(_digest(content) + content).decode("ascii").rstrip("=")
+    return seal_page_token(_LISTING, {"order": making_card_no, "after": after})
 
 
 def read_audit_token(token: str, making_card_no: str | None) -> str:
     """The position ``token`` names, if it is a whole token of this very listing; else
     ``PageTokenInvalid`` (the caller's text is never echoed)."""
-    if len(token) > MAX_AUDIT_TOKEN_LENGTH or not _TOKEN_CHARACTERS.fullmatch(token):
-        raise PageTokenInvalid("next is not a token this API gave")
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (binascii.Error, ValueError):
-        raise PageTokenInvalid("next is not a token this API gave") from None
-    digest, content = raw[:_DIGEST_BYTES], raw[_DIGEST_BYTES:]
-    if len(digest) != _DIGEST_BYTES or not hmac.compare_digest(digest, _digest(content)):
-        raise PageTokenInvalid("next is damaged: pass it on as it came")
-    try:
-        parsed = json.loads(content)
+        parsed = json.loads(open_page_token(token, _LISTING))
     except ValueError:
-        raise PageTokenInvalid("next is not a token this API gave") from None
+        raise PageTokenInvalid(NOT_OURS) from None
     if (
         not isinstance(parsed, dict)
-        or parsed.get("v") != _TOKEN_VERSION
+        or parsed.get("v") != TOKEN_VERSION
         or not isinstance(parsed.get("after"), str)
         or not 0 < len(parsed["after"]) <= 80
     ):
-        raise PageTokenInvalid("next is not a token this API gave")
+        raise PageTokenInvalid(NOT_OURS)
     if parsed.get("order") != making_card_no:
         raise PageTokenInvalid("next belongs to another listing: ask again with the same order")
     return str(parsed["after"])
-
-
-def _digest(content: bytes) -> bytes:
-    # A checksum, not a signature: the token names a place in a listing the caller may read
-    # from its start anyway (see orders/listing.py).
-    return hashlib.blake2b(content, digest_size=_DIGEST_BYTES, person=b"cm-audit-page").digest()

@@ -9,12 +9,6 @@ listing the caller may read from its start anyway: a checksum, not a signature.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cardmaker.errors import PageTokenInvalid
 from cardmaker.orders.models import MAX_ORDER_ID, OwnSign
+from cardmaker.paging import NOT_OURS, TOKEN_VERSION, open_page_token, seal_page_token
 
 if TYPE_CHECKING:
     from cardmaker.deliveries.delivery import DeliveryStatus
@@ -29,10 +24,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DELIVERY_PAGE = 20
 MAX_DELIVERY_PAGE = 100
-_MAX_TOKEN_LENGTH = 512
-_TOKEN_CHARACTERS = re.compile(r"^[A-Za-z0-9_-]+$")
-_DIGEST_BYTES = 8
-_TOKEN_VERSION = 1
+_LISTING = b"cm-dlv-page"  # personalises the tokens' digest (cardmaker.paging)
 
 
 @dataclass(frozen=True)
@@ -71,7 +63,7 @@ class DeliveryPage:
 class _TokenContent(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    v: Annotated[int, Field(ge=_TOKEN_VERSION, le=_TOKEN_VERSION)]
+    v: Annotated[int, Field(ge=TOKEN_VERSION, le=TOKEN_VERSION)]
     own_sign: OwnSign
     card_order_id: Annotated[int, Field(gt=0, le=MAX_ORDER_ID)]
     created_at: Annotated[str, Field(min_length=10, max_length=40)]
@@ -80,40 +72,24 @@ class _TokenContent(BaseModel):
 
 def page_token(order: OrderKey, after: DeliveryPosition) -> str:
     """The opaque ``next`` token for the page after ``after`` of ``order``'s deliveries."""
-    content = json.dumps(
+    return seal_page_token(
+        _LISTING,
         {
-            "v": _TOKEN_VERSION,
             "own_sign": order.own_sign,
             "card_order_id": order.card_order_id,
             "created_at": after.created_at,
             "delivery_id": after.delivery_id,
         },
-        separators=(",", ":"),
-    ).encode("utf-8")
-    return base64.urlsafe_b64encode(_digest(content) + content).decode("ascii").rstrip("=")
+    )
 
 
 def read_page_token(token: str, order: OrderKey) -> DeliveryPosition:
     """The position ``token`` names, if it is a whole token of ``order``'s listing; else
     ``PageTokenInvalid`` (the caller's text is never echoed)."""
-    if len(token) > _MAX_TOKEN_LENGTH or not _TOKEN_CHARACTERS.fullmatch(token):
-        raise PageTokenInvalid("next is not a token this API gave")
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (binascii.Error, ValueError):
-        raise PageTokenInvalid("next is not a token this API gave") from None
-    digest, content = raw[:_DIGEST_BYTES], raw[_DIGEST_BYTES:]
-    if len(digest) != _DIGEST_BYTES or not hmac.compare_digest(digest, _digest(content)):
-        raise PageTokenInvalid("next is damaged: pass it on as it came")
-    try:
-        parsed = _TokenContent.model_validate_json(content)
+        parsed = _TokenContent.model_validate_json(open_page_token(token, _LISTING))
     except ValidationError:
-        raise PageTokenInvalid("next is not a token this API gave") from None
+        raise PageTokenInvalid(NOT_OURS) from None
     if (parsed.own_sign, parsed.card_order_id) != (order.own_sign, order.card_order_id):
         raise PageTokenInvalid("next belongs to another order's deliveries")
     return DeliveryPosition(parsed.created_at, parsed.delivery_id)
-
-
-def _digest(content: bytes) -> bytes:
-    # A checksum, not a signature (see the module's docstring): no key is needed.
-    return hashlib.blake2b(content, digest_size=_DIGEST_BYTES, person=b"cm-dlv-page").digest()

@@ -13,12 +13,6 @@ somewhere else.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -28,17 +22,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cardmaker.errors import PageTokenInvalid
 from cardmaker.orders.models import MAX_ORDER_ID, OwnSign
 from cardmaker.orders.order import OrderKey, OrderStatus
+from cardmaker.paging import (
+    NOT_OURS,
+    TOKEN_VERSION,
+    open_page_token,
+    seal_page_token,
+)
 
 if TYPE_CHECKING:
     from cardmaker.ports import OrderIndex
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-# A token is ~100 characters; anything much longer is not one of ours.
-MAX_TOKEN_LENGTH = 512
-_TOKEN_CHARACTERS = re.compile(r"^[A-Za-z0-9_-]+$")
-_DIGEST_BYTES = 8
-_TOKEN_VERSION = 1
+_LISTING = b"cm-order-page"  # personalises the tokens' digest (cardmaker.paging)
 
 
 @dataclass(frozen=True)
@@ -107,7 +103,7 @@ class _TokenContent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    v: Annotated[int, Field(ge=_TOKEN_VERSION, le=_TOKEN_VERSION)]
+    v: Annotated[int, Field(ge=TOKEN_VERSION, le=TOKEN_VERSION)]
     own_sign: OwnSign
     status: OrderStatus | None
     received_at: Annotated[str, Field(min_length=10, max_length=40)]
@@ -116,43 +112,28 @@ class _TokenContent(BaseModel):
 
 def page_token(own_sign: OwnSign, status: OrderStatus | None, after: ListPosition) -> str:
     """The opaque ``next`` token for the page after ``after`` of this listing."""
-    content = json.dumps(
+    return seal_page_token(
+        _LISTING,
         {
-            "v": _TOKEN_VERSION,
             "own_sign": own_sign,
             "status": status.value if status else None,
             "received_at": after.received_at,
             "card_order_id": after.card_order_id,
         },
-        separators=(",", ":"),
-    ).encode("utf-8")
-    return base64.urlsafe_b64encode(_digest(content) + content).decode("ascii").rstrip("=")
+    )
 
 
 def read_page_token(token: str, own_sign: OwnSign, status: OrderStatus | None) -> ListPosition:
     """The position ``token`` names, if it is a whole token of this very listing; else
     ``PageTokenInvalid`` (the caller's text is never echoed)."""
-    if len(token) > MAX_TOKEN_LENGTH or not _TOKEN_CHARACTERS.fullmatch(token):
-        raise PageTokenInvalid("next is not a token this API gave")
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (binascii.Error, ValueError):
-        raise PageTokenInvalid("next is not a token this API gave") from None
-    digest, content = raw[:_DIGEST_BYTES], raw[_DIGEST_BYTES:]
-    if len(digest) != _DIGEST_BYTES or not hmac.compare_digest(digest, _digest(content)):
-        raise PageTokenInvalid("next is damaged: pass it on as it came")
+    content = open_page_token(token, _LISTING)
     try:
         parsed = _TokenContent.model_validate_json(content)
         datetime.fromisoformat(parsed.received_at)
     except (ValidationError, ValueError):
-        raise PageTokenInvalid("next is not a token this API gave") from None
+        raise PageTokenInvalid(NOT_OURS) from None
     if parsed.own_sign != own_sign or parsed.status != status:
         raise PageTokenInvalid(
             "next belongs to another listing: ask again with the own_sign and status it came with"
         )
     return ListPosition(parsed.received_at, parsed.card_order_id)
-
-
-def _digest(content: bytes) -> bytes:
-    # A checksum, not a signature (see the module's docstring): no key is needed.
-    return hashlib.blake2b(content, digest_size=_DIGEST_BYTES, person=b"cm-order-page").digest()
