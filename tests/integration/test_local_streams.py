@@ -722,7 +722,7 @@ def test_stop_cuts_a_retry_backoff_short(world):
         time.sleep(0.01)
     started = time.monotonic()
     poller.stop()
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # far below the 30 s backoff; a busy machine is slow
     assert len(world.probe.received) == 1
     assert world.failures() == []  # abandoned by the stop, not given up
 

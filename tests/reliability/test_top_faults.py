@@ -132,7 +132,7 @@ def client_for(gateway: FakeTopGateway) -> TopClient:
         gateway.url,
         DEMO_APP_KEY,
         FixedCredentials(DEMO_SECRET, DEMO_SESSION_KEY),
-        timeout=(1.0, 0.3),
+        timeout=(1.0, 1.0),  # the stall below is 2 s; a busy CI machine needs the rest
         sleep=lambda _: None,
     )
 
