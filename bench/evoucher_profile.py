@@ -10,8 +10,13 @@ and reports:
   API, the gateway, the functions) shares one interpreter, so a busy pipeline is CPU-bound
   on one core, and every AWS call costs CPU on both its sides.
 
-A sampling profile (``sys._current_frames()``) was tried and dropped: a thread blocked in C
-(a lock, a socket, ``time.sleep``) shows its Python caller as running, so it counted waits.
+With ``--cpu``: cProfile in every thread (started before the stack, timed by each thread's
+own CPU clock, so waiting costs nothing), the CPU time per e-voucher by area (moto's server,
+the HTTP servers, the AWS clients, Powertools, pydantic, the layer, the local stack) and the
+top functions by their own CPU time. cProfile slows everything about twofold: the shares
+count, not the totals. (A sampling profile of ``sys._current_frames()`` was tried and
+dropped: a thread blocked in C, on a lock, a socket or ``time.sleep``, shows its Python
+caller as running, so it counted waits.)
 
 Not part of ``make bench`` (counting slows what it watches); the figures before
 and after a change are kept in docs/design.md (E-voucher fulfilment: performance).
@@ -21,8 +26,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import cProfile
 import io
 import os
+import pstats
 import sys
 import threading
 import time
@@ -108,7 +115,80 @@ def _table(params: dict[str, Any]) -> str:
     return name.rsplit("-", 1)[0] if name.count("-") >= 2 else name
 
 
+# Own CPU time is put in the first area whose marker its file's path holds.
+AREAS = (
+    ("/moto/", "moto (the AWS services)"),
+    ("/werkzeug/", "HTTP servers (werkzeug, http.server, socketserver)"),
+    ("/http/server.py", "HTTP servers (werkzeug, http.server, socketserver)"),
+    ("/socketserver.py", "HTTP servers (werkzeug, http.server, socketserver)"),
+    ("/botocore/", "AWS clients (botocore, urllib3)"),
+    ("/boto3/", "AWS clients (botocore, urllib3)"),
+    ("/urllib3/", "AWS clients (botocore, urllib3)"),
+    ("/aws_lambda_powertools/", "Powertools"),
+    ("/pydantic", "pydantic"),
+    ("/cardmaker/", "the layer (cardmaker)"),
+    ("/functions/", "the functions' handlers"),
+    ("/local/", "the local stack (streams, HTTP API, gateway)"),
+    ("/requests/", "the bench's HTTP posts (requests)"),
+)
+TOP = 30
+
+
+class ThreadProfiles:
+    """cProfile in every thread started after ``install()``, timed by the thread's CPU."""
+
+    def __init__(self) -> None:
+        self.profiles: list[cProfile.Profile] = []
+
+    def install(self) -> None:
+        def start(*_: object) -> None:
+            sys.setprofile(None)
+            profile = cProfile.Profile(time.thread_time)
+            self.profiles.append(profile)
+            profile.enable()
+
+        threading.setprofile(start)
+        main_profile = cProfile.Profile(time.thread_time)
+        self.profiles.append(main_profile)
+        main_profile.enable()
+
+    def stats(self) -> pstats.Stats:
+        threading.setprofile(None)
+        for profile in self.profiles:
+            profile.disable()  # only the calling thread's stops; the others are done
+        return pstats.Stats(*self.profiles)
+
+
+def _area(path: str) -> str:
+    for marker, area in AREAS:
+        if marker in path:
+            return area
+    return "other (the standard library, json, ssl, ...)"
+
+
+def print_cpu(stats: pstats.Stats, count: int) -> None:
+    rows = stats.stats.items()  # type: ignore[attr-defined]
+    areas: collections.Counter[str] = collections.Counter()
+    total = 0.0
+    for (path, _, _), (_, _, own, _, _) in rows:
+        areas[_area(path)] += own
+        total += own
+    print()
+    print(f"CPU per e-voucher by area (cProfile, every thread): {total / count * 1000:.0f} ms")
+    for area, own in areas.most_common():
+        print(f"  {own / count * 1000:7.1f} ms {own / total:6.1%}  {area}")
+    print()
+    print("top functions by own CPU: ms per e-voucher, calls per e-voucher")
+    ranked = sorted(rows, key=lambda item: item[1][2], reverse=True)
+    for (path, line, name), (_, calls, own, _, _) in ranked[:TOP]:
+        where = f"{'/'.join(path.split('/')[-2:])}:{line}({name})" if line else name
+        print(f"  {own / count * 1000:7.2f} {calls / count:8.1f}  {where}")
+
+
 def main() -> int:
+    cpu_profile = ThreadProfiles() if "--cpu" in sys.argv[1:] else None
+    if cpu_profile is not None:
+        cpu_profile.install()
     count = int(os.environ.get("BENCH_EVOUCHERS", "200"))
     evoucher.COUNT = count
     warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -138,6 +218,8 @@ def main() -> int:
         mean = calls.seconds[key] / number * 1000
         print(f"  {number / count:7.2f} {mean:7.1f}  {role:<44} {operation:<20} {table}")
     print(f"  {total / count:7.2f} calls per e-voucher in all (set-up included)")
+    if cpu_profile is not None:
+        print_cpu(cpu_profile.stats(), count)
     return 0
 
 
