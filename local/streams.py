@@ -37,6 +37,12 @@ POLL_INTERVAL = 0.05
 # Lambda polls a shard four times a second; idle pollers slow down to that. Besides, moto keeps
 # every shard iterator it ever hands out (about 1.5 KB each), so polling fast forever leaks.
 MAX_IDLE_INTERVAL = 0.25
+# Lambda polls a shard four times a second, busy or idle: a reader's reads begin at least
+# this far apart, however often invocations wake it (every read is a GetRecords per shard,
+# answered by the moto that serves the functions, on the same CPU: reading after every
+# invocation cost more than half of an e-voucher's calls). Someone waiting for the stream to
+# drain (``wait_caught_up``) is not kept waiting for it; a full page is read on at once.
+READ_SPACING = 0.25
 RETRY_DELAY = 0.05
 MAX_RETRY_DELAY = 1.0
 SHARD_REFRESH_SECONDS = 1.0
@@ -391,13 +397,16 @@ class StreamReader:
         stream_arn: str,
         *,
         poll_interval: float = POLL_INTERVAL,
+        read_spacing: float = READ_SPACING,
         log: Callable[[str], None] | None = None,
     ) -> None:
-        """``streams``: a DynamoDB Streams client (``streams_client``)."""
+        """``streams``: a DynamoDB Streams client (``streams_client``). ``read_spacing``:
+        the least time from the start of a read to the next (unless one is awaited)."""
         self.stream_arn = stream_arn
         self.name = stream_arn.rsplit("/", 3)[-3] if stream_arn.count("/") >= 3 else stream_arn
         self._streams = streams
         self._poll_interval = poll_interval
+        self._read_spacing = read_spacing
         self._log = log or _log.info
         self._shards: dict[str, _ShardLog] = {}
         self._followers: list[StreamPoller] = []
@@ -522,6 +531,7 @@ class StreamReader:
         # this very cycle.
         new = 0
         read: set[str] = set()
+        parents = {shard.parent_id for shard in self._shards.values()}
         while ready := [
             shard
             for shard in self._shards.values()
@@ -530,11 +540,14 @@ class StreamReader:
             and parent_finished(self._shards, shard)
         ]:
             for shard in ready:
-                new += self._read(shard)
+                new += self._read(shard, closed=shard.shard_id in parents)
                 read.add(shard.shard_id)
         return new
 
-    def _read(self, shard: _ShardLog) -> int:
+    def _read(self, shard: _ShardLog, *, closed: bool) -> int:
+        """One GetRecords, as Lambda's poller makes per shard and poll, and more while pages
+        come back full; a closed shard (a split's parent) is read to its end, so that its
+        children follow in the same cycle."""
         new = 0
         while shard.iterator is not None and not self._stopping.is_set():
             page = self._streams.get_records(ShardIterator=shard.iterator, Limit=PAGE_LIMIT)
@@ -545,7 +558,7 @@ class StreamReader:
                 if records:
                     self.state.notify_all()
             new += len(records)
-            if not records:
+            if not records or (len(records) < PAGE_LIMIT and not closed):
                 break
         return new
 
@@ -584,8 +597,9 @@ class StreamReader:
         interval = self._poll_interval
         failing = ""  # the error reading fails with, logged once until it recovers
         while not self._stopping.is_set():
+            started = time.monotonic()
             try:
-                refresh = time.monotonic() - self._refreshed_at >= SHARD_REFRESH_SECONDS
+                refresh = started - self._refreshed_at >= SHARD_REFRESH_SECONDS
                 new = self.read(refresh=refresh)
                 failing = ""
             except Exception as error:  # keep reading: a passing fault must not end it
@@ -594,12 +608,25 @@ class StreamReader:
                     self._log(f"[stream] {self.name}: reading failed\n{error_trace(error)}")
                 new = 0
                 interval = MAX_IDLE_INTERVAL
+            self._wait_spacing(started + self._read_spacing)
             if new:
                 interval = self._poll_interval
                 continue
-            self._wake.wait(interval)
+            remaining = started + interval - time.monotonic()
+            if remaining > 0:
+                self._wake.wait(remaining)
             self._wake.clear()
             interval = min(interval * 2, MAX_IDLE_INTERVAL)
+
+    def _wait_spacing(self, until: float) -> None:
+        # Wakes from invocations are absorbed: the read at ``until`` sees their writes.
+        while not self._stopping.is_set():
+            remaining = until - time.monotonic()
+            with self.state:
+                if remaining <= 0 or self._reading.waiters > 0:
+                    return
+            self._wake.wait(remaining)
+            self._wake.clear()
 
 
 def parent_finished(shards: Mapping[str, _ShardLog], shard: _ShardLog) -> bool:

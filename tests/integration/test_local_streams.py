@@ -23,6 +23,7 @@ from moto import mock_aws
 from cardmaker_cli.stream_records import lambda_record
 from local.apigw import LambdaContext
 from local.streams import (
+    READ_SPACING,
     EventPattern,
     StreamMappingError,
     StreamPoller,
@@ -612,6 +613,7 @@ class CountingStreams:
     def __init__(self, streams: Any) -> None:
         self.streams = streams
         self.records_read = 0
+        self.reads = 0  # GetRecords calls
 
     def describe_stream(self, **request: Any) -> dict[str, Any]:
         return self.streams.describe_stream(**request)
@@ -621,8 +623,56 @@ class CountingStreams:
 
     def get_records(self, **request: Any) -> dict[str, Any]:
         page = self.streams.get_records(**request)
+        self.reads += 1
         self.records_read += len(page.get("Records", []))
         return page
+
+
+def test_a_short_page_ends_the_shards_read_for_this_cycle(world):
+    # Lambda's poller makes one GetRecords per shard and poll; a page short of the limit
+    # says the open shard has nothing more now (the next cycle reads on from its iterator)
+    streams = CountingStreams(streams_client(world.session))
+    reader = StreamReader(streams, world.stream_arn)
+    poller = StreamPoller(
+        world.probe, world.source, reader=reader, sqs=world.session.client("sqs"), retry_delay=0
+    )
+    for name in "abc":
+        world.put(name)
+    assert poller.poll_once() == 3
+    assert streams.reads == 1
+    world.put("d")
+    assert poller.poll_once() == 1
+    assert streams.reads == 2
+    assert [pk for event in world.probe.received for pk in pks(event)] == list("abcd")
+
+
+def test_a_busy_reader_reads_four_times_a_second_however_often_it_is_woken(world):
+    # Given a running poller whose reader counts its reads
+    streams = CountingStreams(streams_client(world.session))
+    reader = StreamReader(streams, world.stream_arn)
+    poller = StreamPoller(
+        world.probe, world.source, reader=reader, sqs=world.session.client("sqs"), retry_delay=0
+    )
+    poller.start()
+    try:
+        poller.wait_idle(5)
+        # When records keep arriving for a second and every write wakes the reader (as
+        # every invocation does on the local stack)
+        before, started = streams.reads, time.monotonic()
+        for number in range(20):
+            world.put(f"busy-{number}")
+            reader.wake()
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+        reads = streams.reads - before
+        # Then it read at Lambda's rate (one GetRecords every 0.25 s), not once per wake
+        assert reads <= elapsed / READ_SPACING + 2, (reads, elapsed)
+        # and someone waiting for the stream is not held up by the spacing: all arrive
+        poller.wait_idle(5)
+        received = [pk for event in world.probe.received for pk in pks(event)]
+        assert received == [f"busy-{number}" for number in range(20)]
+    finally:
+        poller.stop()
 
 
 def test_mappings_of_one_stream_read_it_once_and_settle_from_their_own_checkpoints(world):
