@@ -33,7 +33,6 @@ import pstats
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -41,7 +40,6 @@ from typing import Any
 import botocore.client
 
 from bench import evoucher
-from local.stack import LocalStack
 
 
 class ApiCalls:
@@ -190,20 +188,15 @@ def main() -> int:
     if cpu_profile is not None:
         cpu_profile.install()
     count = int(os.environ.get("BENCH_EVOUCHERS", "200"))
-    evoucher.COUNT = count
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
     calls = ApiCalls()
     with (
         contextlib.redirect_stdout(io.StringIO()),
-        LocalStack(
-            port=0, log=io.StringIO(), access_log=False, log_level="ERROR",
-            environment={"POWERTOOLS_METRICS_DISABLED": "true"},
-        ) as stack,
+        evoucher.quiet_stack() as stack,
         calls.installed(),
-    ):  # fmt: skip
+    ):
         started = time.perf_counter()
         cpu = time.process_time()
-        seconds, _ = evoucher.pipeline(stack)
+        seconds, _ = evoucher.pipeline(stack, count)
         wall = time.perf_counter() - started
         cpu = time.process_time() - cpu
     print(f"profile: {count} e-vouchers through the pipeline in {seconds:.1f} s")
